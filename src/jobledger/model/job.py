@@ -1,0 +1,438 @@
+"""A job: ordered tasks submitted as one scheduler job, with resources, host, deps."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jobledger.errors import ModelError, ResourceError
+from jobledger.model.array import ArraySpec
+from jobledger.model.hashing import canonical, digest, pack
+from jobledger.model.resources import Resources
+from jobledger.model.retry import RetryPolicy
+from jobledger.model.task import Task
+
+DEPENDENCY_KINDS = ("afterok", "afterany", "afternotok")
+_KIND_ALIASES = {
+    "success": "afterok",
+    "ok": "afterok",
+    "failure": "afternotok",
+    "notok": "afternotok",
+    "any": "afterany",
+    "afterok": "afterok",
+    "afterany": "afterany",
+    "afternotok": "afternotok",
+}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+# Sentinel meaning "stderr to its own file" (hpc-runner's ``stderr=None`` merges).
+SEPARATE = "<separate>"
+
+
+def normalize_kind(kind: str) -> str:
+    """Return the canonical dependency kind for ``kind`` (accepts awflow's statuses)."""
+    try:
+        return _KIND_ALIASES[kind.lower()]
+    except (KeyError, AttributeError):
+        raise ModelError(
+            f"unknown dependency type {kind!r}; use afterok, afterany or afternotok"
+        ) from None
+
+
+def safe_name(name: str, limit: int = 40) -> str:
+    """A file-system- and scheduler-safe rendering of a job name."""
+    text = _SAFE.sub("_", name).strip("._") or "job"
+    return text[:limit]
+
+
+def _upstream_job(target: Any) -> Job | str:
+    if isinstance(target, (Job, str)):
+        return target
+    inner = getattr(target, "job", None)  # JobResult and face objects carry their Job
+    if isinstance(inner, Job):
+        return inner
+    to_job = getattr(target, "to_job", None)
+    if callable(to_job):
+        produced = to_job()
+        if isinstance(produced, Job):
+            return produced
+    raise ModelError(f"a dependency must be a Job, a job name or a JobResult, not {target!r}")
+
+
+@attrs.frozen
+class Dependency:
+    """``job`` must end first; ``kind`` says how (afterok, afterany, afternotok)."""
+
+    target: Job | str = attrs.field(converter=_upstream_job)
+    kind: str = attrs.field(default="afterok", converter=normalize_kind)
+
+    @property
+    def name(self) -> str:
+        """Name of the upstream job."""
+        return self.target if isinstance(self.target, str) else self.target.name
+
+
+def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (Job, str, Dependency)) or not isinstance(value, Iterable):
+        value = [value]
+    out: list[Dependency] = []
+    for item in value:
+        if isinstance(item, Dependency):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+            out.append(Dependency(item[0], item[1]))
+        else:
+            out.append(Dependency(item, default_kind))
+    return tuple(out)
+
+
+class _AfterView(tuple):  # type: ignore[type-arg]
+    """``job.after`` is the tuple of dependencies and, called, adds to them (hpc-runner)."""
+
+    _job: Job
+
+    def __call__(self, *results: Any, type: str = "afterok") -> Job:  # noqa: A002
+        job = self._job
+        added = _dependencies(list(results), type)
+        object.__setattr__(job, "depends", job.depends + added)
+        job._forget_key()
+        return job
+
+
+@attrs.frozen(init=False, slots=False, eq=False, repr=False)
+class Job:
+    """Ordered tasks run as one scheduler job.
+
+    One class serves every face::
+
+        Job(name="a", command="python x.py", cpus=4, memory="8G", after=[other])
+        Job("python train.py", name="train", cpu=4, mem="16G", queue="gpu.q")  # hpc-runner
+        Job(name="a", tasks=[Task(...), Task(...)], resources=Resources(cpus=2))
+
+    Resource keywords and their aliases (``cpu``, ``mem``, ``queue``, ``walltime`` ...) are
+    accepted directly. A callable resource value (``memory=lambda attempt: f"{4*attempt}G"``)
+    escalates with the attempt number. Instances are immutable except for hpc-runner's
+    ``dependencies`` / ``dependency_type`` attributes and ``after(...)``, which rebuild
+    the dependency list.
+    """
+
+    name: str
+    tasks: tuple[Task, ...]
+    resources: Resources
+    host: str
+    depends: tuple[Dependency, ...]
+    array: ArraySpec | None
+    env: dict[str, str]
+    workdir: str | None
+    stdout: str | None
+    stderr: str | None
+    modules: tuple[str, ...]
+    setup: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    ensure: tuple[Callable[..., Any], ...]
+    retry: RetryPolicy
+    waitfor: str
+    python: str | None
+    scheduler_args: dict[str, tuple[str, ...]]
+    metadata: dict[str, Any]
+
+    def __init__(
+        self,
+        command: str | Sequence[str] | Callable[..., Any] | None = None,
+        name: str | None = None,
+        *,
+        tasks: Iterable[Task | str | Sequence[str] | Callable[..., Any]] | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        resources: Resources | Mapping[str, Any] | None = None,
+        host: str | None = None,
+        after: Any = None,
+        dependencies: Any = None,
+        dependency_type: str = "afterok",
+        array: Any = None,
+        max_concurrent: int | None = None,
+        env: Mapping[str, Any] | None = None,
+        env_vars: Mapping[str, Any] | None = None,
+        workdir: str | os.PathLike[str] | None = None,
+        stdout: str | None = None,
+        stderr: str | None = SEPARATE,
+        modules: Sequence[str] = (),
+        setup: Sequence[str] = (),
+        inputs: Sequence[str | os.PathLike[str]] = (),
+        outputs: Sequence[str | os.PathLike[str]] = (),
+        ensure: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
+        retries: int | None = None,
+        retry_on: Iterable[str] | None = None,
+        backoff: Any = None,
+        escalate: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+        waitfor: str = "all",
+        python: str | None = None,
+        scheduler_args: Mapping[str, Sequence[str]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        task_list = _tasks(command, tasks, args, kwargs)
+        job_name = name if name is not None else _default_name(task_list)
+        if not isinstance(job_name, str) or not job_name.strip():
+            raise ModelError(f"a job name must be a non-empty string, got {job_name!r}")
+        where = f"job {job_name!r}"
+
+        res_kwargs, unknown = Resources.split_kwargs(extra)
+        sched_args = {k: tuple(v) for k, v in (scheduler_args or {}).items()}
+        for key in list(unknown):
+            if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "lsf", "local"):
+                sched_args[key[:-5]] = tuple(unknown.pop(key))
+        for key in ("modules_path", "inherit_env", "job_type", "dependency", "priority"):
+            if key in unknown:
+                meta_value = unknown.pop(key)
+                metadata = {**(metadata or {}), key: meta_value}
+        if unknown:
+            raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
+
+        escalate_map: dict[str, Any] = dict(escalate or {})
+        for field, value in list(res_kwargs.items()):
+            if callable(value):
+                escalate_map[field] = value
+                res_kwargs[field] = value(1)
+        try:
+            base = _resources(resources)
+            res = base.merged(**res_kwargs) if res_kwargs else base
+        except ResourceError as exc:
+            raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+
+        policy = retry or RetryPolicy.build(
+            retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
+        )
+        if retry is not None and escalate_map:
+            policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
+
+        deps = _dependencies(after, dependency_type) + _dependencies(dependencies, dependency_type)
+        if waitfor not in ("all", "any"):
+            raise ModelError(f"{where}: waitfor must be 'all' or 'any', not {waitfor!r}")
+        merged_env = {**(env or {}), **(env_vars or {})}
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            name=job_name,
+            tasks=task_list,
+            resources=res,
+            host=host or "local",
+            depends=deps,
+            array=ArraySpec.parse(array, max_concurrent) if array is not None else None,
+            env={str(k): str(v) for k, v in sorted(merged_env.items())},
+            workdir=os.fspath(workdir) if workdir is not None else None,
+            stdout=stdout,
+            stderr=stderr,
+            modules=tuple(modules),
+            setup=tuple(setup),
+            inputs=tuple(os.fspath(p) for p in inputs),
+            outputs=tuple(os.fspath(p) for p in outputs),
+            ensure=(ensure,) if callable(ensure) else tuple(ensure),
+            retry=policy,
+            waitfor=waitfor,
+            python=python,
+            scheduler_args=sched_args,
+            metadata=dict(metadata or {}),
+        )
+
+    # ---------------------------------------------------------------- faces
+    @property
+    def after(self) -> _AfterView:
+        """The dependencies; call it to add some: ``job.after(result, type="afterany")``."""
+        view = _AfterView(self.depends)
+        view._job = self
+        return view
+
+    @property
+    def dependencies(self) -> list[Job | str]:
+        """Upstream jobs (hpc-runner spelling; assignable)."""
+        return [d.target for d in self.depends]
+
+    @property
+    def dependency_type(self) -> str:
+        """Kind of the first dependency (hpc-runner spelling; assignable)."""
+        return self.depends[0].kind if self.depends else "afterok"
+
+    @property
+    def command(self) -> str:
+        """The tasks as one human-readable line."""
+        return " && ".join(t.label for t in self.tasks)
+
+    def submit(self, scheduler: Any = None) -> Any:
+        """Submit this job alone (hpc-runner); returns a :class:`~jobledger.JobResult`."""
+        from jobledger.api.hpcrunner import submit_job
+
+        return submit_job(self, scheduler)
+
+    @classmethod
+    def from_config(cls, tool_or_type: str, command: Any = None, **overrides: Any) -> Job:
+        """Merge ``[defaults]`` and ``[types.NAME]``/``[tools.NAME]`` of jobledger.toml."""
+        from jobledger.api.hpcrunner import job_from_config
+
+        return job_from_config(tool_or_type, command, **overrides)
+
+    # ---------------------------------------------------------------- identity
+    @property
+    def safe_name(self) -> str:
+        """File-system-safe name used for the run directory and scheduler job name."""
+        return safe_name(self.name)
+
+    def definition(self, input_hashes: Mapping[str, str] | None = None) -> Any:
+        """Canonical tree of everything that makes this job's work what it is.
+
+        Excludes what does not change the result: host, memory, time, partition, account,
+        qos, postconditions and retry policy.
+        """
+        r = self.resources
+        return canonical(
+            {
+                "name": self.name,
+                "tasks": [t.identity() for t in self.tasks],
+                "env": self.env,
+                "workdir": self.workdir,
+                "array": list(self.array.indices) if self.array else None,
+                "compute": [r.cpus, r.gpus, r.nodes, r.tasks],
+                "modules": list(self.modules),
+                "setup": list(self.setup),
+                "inputs": sorted((input_hashes or {}).items()) or list(self.inputs),
+                "outputs": list(self.outputs),
+                "stdio": [self.stdout, self.stderr],
+            },
+            f"definition of job {self.name!r}",
+        )
+
+    def compute_key(
+        self,
+        upstream: Sequence[tuple[str, str]],
+        input_hashes: Mapping[str, str] | None = None,
+    ) -> str:
+        """Key from this definition plus ``(upstream_key, kind)`` pairs (sorted)."""
+        tree = [self.definition(input_hashes), sorted([list(u) for u in upstream])]
+        return digest(pack(tree))
+
+    @property
+    def key(self) -> str:
+        """Stable content key (needs upstream Jobs as objects, not names)."""
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            upstream = []
+            for dep in self.depends:
+                if isinstance(dep.target, str):
+                    raise ModelError(
+                        f"job {self.name!r} depends on {dep.target!r} by name: "
+                        "its key is known only inside a Workflow"
+                    )
+                upstream.append((dep.target.key, dep.kind))
+            cached = self.compute_key(upstream, hash_inputs(self.inputs, self.workdir))
+            self.__dict__["_key"] = cached
+        return cached
+
+    def _forget_key(self) -> None:
+        self.__dict__.pop("_key", None)
+
+    def with_changes(self, **changes: Any) -> Job:
+        """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""
+        new = attrs.evolve(self, **changes)
+        new._forget_key()
+        return new
+
+    def __repr__(self) -> str:
+        deps = ", ".join(d.name for d in self.depends)
+        return f"Job(name={self.name!r}, command={self.command!r}, host={self.host!r}" + (
+            f", after=[{deps}])" if deps else ")"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return (
+            f"<b>Job</b> {escape(self.name)}: <code>{escape(self.command)}</code> "
+            f"on {escape(self.host)} ({escape(self.resources.describe())})"
+        )
+
+
+def _job_setattr(self: Job, name: str, value: Any) -> None:
+    """Frozen, except hpc-runner's ``dependencies`` and ``dependency_type`` attributes."""
+    if name == "dependencies":
+        kind = self.depends[0].kind if self.depends else "afterok"
+        object.__setattr__(self, "depends", _dependencies(value, kind))
+    elif name == "dependency_type":
+        kind = normalize_kind(value)
+        deps = tuple(Dependency(d.target, kind) for d in self.depends)
+        object.__setattr__(self, "depends", deps)
+    else:
+        raise attrs.exceptions.FrozenInstanceError()
+    self._forget_key()
+
+
+# attrs refuses a custom __setattr__ on a frozen class; install it afterwards.
+Job.__setattr__ = _job_setattr  # type: ignore[method-assign,assignment]
+
+
+def _tasks(command: Any, tasks: Any, args: Sequence[Any], kwargs: Any) -> tuple[Task, ...]:
+    if command is not None and tasks is not None:
+        raise ModelError("give either command= or tasks=, not both")
+    if command is not None:
+        return (command if isinstance(command, Task) else Task(command, args=args, kwargs=kwargs),)
+    if tasks is None:
+        raise ModelError("a job needs a command= or tasks=")
+    out = tuple(t if isinstance(t, Task) else Task(t) for t in tasks)
+    if not out:
+        raise ModelError("a job needs at least one task")
+    return out
+
+
+def _default_name(tasks: tuple[Task, ...]) -> str:
+    first = tasks[0]
+    if first.func is not None:
+        return str(getattr(first.func, "__name__", "call"))
+    word = first.argv[0] if first.argv else (first.shell or "job").split()[0]
+    label = " && ".join(t.label for t in tasks)
+    short = hashlib.blake2b(label.encode(), digest_size=3).hexdigest()
+    return f"{safe_name(Path(word).name, 20)}-{short}"
+
+
+def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
+    if value is None:
+        return Resources()
+    if isinstance(value, Resources):
+        return value
+    if isinstance(value, Mapping):
+        return Resources.from_kwargs(**value)
+    raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
+
+
+def hash_inputs(inputs: Sequence[str], workdir: str | None) -> dict[str, str]:
+    """Content hash of each declared input file (missing files hash as ``'missing'``)."""
+    out: dict[str, str] = {}
+    base = Path(workdir) if workdir else Path.cwd()
+    for name in inputs:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        out[name] = file_digest(path)
+    return out
+
+
+def file_digest(path: Path) -> str:
+    """BLAKE2b of a file's bytes, or ``'missing'``."""
+    try:
+        with path.open("rb") as fh:
+            h = hashlib.blake2b(digest_size=16)
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+            return h.hexdigest()
+    except FileNotFoundError:
+        return "missing"
+    except IsADirectoryError:
+        h = hashlib.blake2b(digest_size=16)
+        for sub in sorted(path.rglob("*")):
+            if sub.is_file():
+                h.update(str(sub.relative_to(path)).encode() + b"\0" + file_digest(sub).encode())
+        return h.hexdigest()

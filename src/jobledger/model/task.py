@@ -1,0 +1,114 @@
+"""One unit of work inside a job: a shell line, an argv list or a Python call."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from jobledger.errors import ModelError
+from jobledger.model.hashing import callable_identity, canonical
+
+
+def _env(value: Mapping[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, val in (value or {}).items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ModelError(f"invalid environment variable name {key!r}")
+        out[key] = str(val)
+    return dict(sorted(out.items()))
+
+
+@attrs.frozen(init=False, eq=False)
+class Task:
+    """A shell line, an argv list, or a Python callable with arguments.
+
+    >>> Task("python train.py --lr 0.1")            # shell line, run by bash
+    >>> Task(["python", "train.py", "--lr", "0.1"])  # argv, no shell involved
+    >>> Task(train, args=(0.1,), kwargs={"epochs": 3})  # a Python call
+    """
+
+    shell: str | None
+    argv: tuple[str, ...] | None
+    func: Callable[..., Any] | None
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    env: dict[str, str]
+    cwd: str | None
+
+    def __init__(
+        self,
+        command: str | Sequence[str] | Callable[..., Any],
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        env: Mapping[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        shell: str | None = None
+        argv: tuple[str, ...] | None = None
+        func: Callable[..., Any] | None = None
+        if isinstance(command, str):
+            if not command.strip():
+                raise ModelError("a task's shell command is empty")
+            shell = command
+        elif callable(command):
+            func = command
+        elif isinstance(command, Sequence) and not isinstance(command, bytes):
+            argv = tuple(str(a) for a in command)
+            if not argv:
+                raise ModelError("a task's argv list is empty")
+        else:
+            raise ModelError(
+                f"a task is a shell line, an argv list or a callable, not {type(command).__name__}"
+            )
+        if func is None and (args or kwargs):
+            raise ModelError("args/kwargs are only for Python-callable tasks")
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            shell=shell,
+            argv=argv,
+            func=func,
+            args=tuple(args),
+            kwargs=dict(kwargs or {}),
+            env=_env(env),
+            cwd=str(cwd) if cwd is not None else None,
+        )
+
+    @classmethod
+    def call(cls, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Task:
+        """A task calling ``func(*args, **kwargs)``."""
+        return cls(func, args=args, kwargs=kwargs)
+
+    @property
+    def is_python(self) -> bool:
+        """True for a Python-callable task."""
+        return self.func is not None
+
+    @property
+    def label(self) -> str:
+        """One-line human description."""
+        if self.shell is not None:
+            return self.shell
+        if self.argv is not None:
+            return shlex.join(self.argv)
+        func = self.func
+        return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}(...)"
+
+    def identity(self) -> Any:
+        """Canonical description used in the job key."""
+        if self.shell is not None:
+            what: Any = ["shell", self.shell]
+        elif self.argv is not None:
+            what = ["argv", list(self.argv)]
+        else:
+            assert self.func is not None
+            name = getattr(self.func, "__qualname__", repr(self.func))
+            what = [
+                "call",
+                callable_identity(self.func),
+                canonical(self.args, f"arguments of {name!r}"),
+                canonical(self.kwargs, f"keyword arguments of {name!r}"),
+            ]
+        return [what, sorted(self.env.items()), self.cwd]

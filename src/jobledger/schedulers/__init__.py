@@ -1,0 +1,1 @@
+"""Scheduler adapters: render batch scripts, build commands, parse their output (pure)."""
