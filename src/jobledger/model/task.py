@@ -28,6 +28,8 @@ class Task:
     >>> Task("python train.py --lr 0.1")            # shell line, run by bash
     >>> Task(["python", "train.py", "--lr", "0.1"])  # argv, no shell involved
     >>> Task(train, args=(0.1,), kwargs={"epochs": 3})  # a Python call
+
+    ``pass_index=True`` calls ``func(index, *args)`` in each element of an array job.
     """
 
     shell: str | None
@@ -37,6 +39,7 @@ class Task:
     kwargs: dict[str, Any]
     env: dict[str, str]
     cwd: str | None
+    pass_index: bool
 
     def __init__(
         self,
@@ -46,6 +49,7 @@ class Task:
         kwargs: Mapping[str, Any] | None = None,
         env: Mapping[str, Any] | None = None,
         cwd: str | None = None,
+        pass_index: bool = False,
     ) -> None:
         shell: str | None = None
         argv: tuple[str, ...] | None = None
@@ -74,6 +78,7 @@ class Task:
             kwargs=dict(kwargs or {}),
             env=_env(env),
             cwd=str(cwd) if cwd is not None else None,
+            pass_index=bool(pass_index),
         )
 
     @classmethod
@@ -111,4 +116,4 @@ class Task:
                 canonical(self.args, f"arguments of {name!r}"),
                 canonical(self.kwargs, f"keyword arguments of {name!r}"),
             ]
-        return [what, sorted(self.env.items()), self.cwd]
+        return [what, sorted(self.env.items()), self.cwd, self.pass_index]

@@ -1,0 +1,300 @@
+"""Configuration: ``jobledger.toml`` in the project and ``~/.config/jobledger/config.toml``.
+
+The project's file wins over the user's, key by key. Tables::
+
+    [defaults]            resources (and retry policy) every job starts from
+    [types.NAME]          presets for Job.from_config / job_type= (hpc-runner)
+    [tools.NAME]          same as types (hpc-runner's spelling)
+    [hosts.NAME]          where jobs go: ssh target, scheduler, workdir, python, ...
+    [hosts.NAME.resources]  default resources on that host
+    [hosts.NAME.limits]   caps for resource escalation on that host
+    [hosts.NAME.retry]    retry policy defaults on that host
+    [hosts.NAME.template] batch script header / epilogue override
+    [schedulers.NAME]     scheduler-wide settings (e.g. sge parallel_environment)
+
+Unknown keys and bad values raise :class:`~jobledger.errors.ConfigError` naming the file,
+the table and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jobledger.errors import ConfigError, JobledgerError, ResourceError
+from jobledger.model.resources import Resources
+from jobledger.schedulers.registry import SCHEDULER_NAMES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+USER_CONFIG = Path("~/.config/jobledger/config.toml")
+RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
+JOB_KEYS = ("modules", "setup", "env", "host", "python", "workdir", *RETRY_KEYS)
+
+_HOST_KEYS = {
+    "ssh",
+    "host",
+    "user",
+    "port",
+    "identity_file",
+    "ssh_config",
+    "ssh_options",
+    "scheduler",
+    "workdir",
+    "python",
+    "max_in_flight",
+    "max_parallel",
+    "setup",
+    "modules",
+    "env",
+    "resources",
+    "limits",
+    "retry",
+    "template",
+    "accounting",
+    "poll_interval",
+    "connect_timeout",
+    "command_timeout",
+    "flavor",
+    "parallel_environment",
+    "description",
+}
+
+
+@attrs.frozen
+class HostConfig:
+    """One ``[hosts.NAME]`` table, validated."""
+
+    name: str
+    ssh: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    ssh_config: str | None = None
+    ssh_options: tuple[str, ...] = ()
+    scheduler: str = "local"
+    workdir: str | None = None
+    python: str | None = None
+    max_in_flight: int | None = None
+    max_parallel: int | None = None
+    setup: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    resources: Resources = Resources()
+    limits: Resources | None = None
+    retry: Mapping[str, Any] = attrs.field(factory=dict)
+    template: Mapping[str, str] = attrs.field(factory=dict)
+    accounting: str = "auto"
+    poll_interval: float | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = 120.0
+    flavor: str | None = None
+    parallel_environment: str | None = None
+    source: str = ""
+
+    @property
+    def is_remote(self) -> bool:
+        """True when commands go over SSH."""
+        return self.ssh is not None
+
+
+LOCAL_HOST = HostConfig(name="local")
+
+
+@attrs.frozen
+class Config:
+    """Everything read from the configuration files."""
+
+    hosts: Mapping[str, HostConfig] = attrs.field(factory=dict)
+    defaults: Mapping[str, Any] = attrs.field(factory=dict)
+    types: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    schedulers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def host(self, name: str) -> HostConfig:
+        """The host called ``name`` (``local`` always exists)."""
+        found = self.hosts.get(name)
+        if found is not None:
+            return found
+        if name == "local":
+            return LOCAL_HOST
+        known = ", ".join(sorted({"local", *self.hosts})) or "local"
+        where = " or ".join(self.sources) if self.sources else "no configuration file found"
+        raise ConfigError(
+            f"unknown host alias {name!r}; known hosts: {known} (configure [hosts.{name}] "
+            f"in jobledger.toml; read: {where})"
+        )
+
+    def type_preset(self, name: str) -> dict[str, Any]:
+        """``[defaults]`` merged with ``[types.NAME]`` (or ``[tools.NAME]``)."""
+        if name not in self.types:
+            known = ", ".join(sorted(self.types)) or "none"
+            raise ConfigError(f"no [types.{name}] or [tools.{name}] in the configuration (known: {known})")
+        merged = dict(self.defaults)
+        merged.update(self.types[name])
+        return merged
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one TOML file, naming it in any error."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+def load_config(project_root: Path | None = None, extra: Path | None = None) -> Config:
+    """Read the user's file, then the project's (project wins), then ``extra`` if given."""
+    layers: list[tuple[Path, dict[str, Any]]] = []
+    user = Path(os.environ.get("JOBLEDGER_USER_CONFIG", str(USER_CONFIG))).expanduser()
+    candidates = [user]
+    if project_root is not None:
+        candidates.append(project_root / "jobledger.toml")
+    if extra is not None:
+        candidates.append(extra)
+    for path in candidates:
+        if path.is_file():
+            layers.append((path, read_toml(path)))
+    merged: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for path, data in layers:
+        _check_top(path, data)
+        _note_origin(origin, (), data, str(path))
+        merged = _deep_merge(merged, data)
+    return _build(merged, origin, tuple(str(p) for p, _ in layers))
+
+
+def _note_origin(origin: dict[tuple[str, ...], str], prefix: tuple[str, ...], data: Mapping[str, Any], path: str) -> None:
+    for key, value in data.items():
+        origin[(*prefix, key)] = path
+        if isinstance(value, Mapping):
+            _note_origin(origin, (*prefix, key), value, path)
+
+
+def _check_top(path: Path, data: Mapping[str, Any]) -> None:
+    allowed = {"defaults", "types", "tools", "hosts", "schedulers", "project"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"{path}: unknown top-level table or key {key!r} (use {', '.join(sorted(allowed))})")
+
+
+def _where(origin: Mapping[tuple[str, ...], str], *path: str) -> str:
+    for cut in range(len(path), 0, -1):
+        if path[:cut] in origin:
+            return origin[path[:cut]]
+    return "configuration"
+
+
+def _fail(origin: Mapping[tuple[str, ...], str], table: str, key: str, message: str) -> ConfigError:
+    parts = tuple(table.split(".")) + ((key,) if key else ())
+    return ConfigError(f"{_where(origin, *parts)}: [{table}] {key}: {message}")
+
+
+def _build(data: Mapping[str, Any], origin: Mapping[tuple[str, ...], str], sources: tuple[str, ...]) -> Config:
+    defaults = dict(data.get("defaults", {}))
+    _check_job_table(defaults, "defaults", origin)
+    types: dict[str, dict[str, Any]] = {}
+    for section in ("types", "tools"):
+        for name, table in dict(data.get(section, {})).items():
+            if not isinstance(table, Mapping):
+                raise _fail(origin, section, name, "must be a table")
+            _check_job_table(table, f"{section}.{name}", origin)
+            types[name] = dict(table)
+    hosts = {}
+    for name, table in dict(data.get("hosts", {})).items():
+        if not isinstance(table, Mapping):
+            raise _fail(origin, "hosts", name, "must be a table")
+        hosts[name] = _host(name, table, origin)
+    schedulers = {k: dict(v) for k, v in dict(data.get("schedulers", {})).items()}
+    return Config(hosts, defaults, types, schedulers, sources)
+
+
+def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
+    options_like = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
+    res, rest = Resources.split_kwargs({k: v for k, v in table.items() if k not in JOB_KEYS})
+    for key in rest:
+        if key not in options_like and not key.endswith("_args"):
+            raise _fail(origin, where, key, "unknown key (not a resource or job setting)")
+    try:
+        Resources(**res)
+    except ResourceError as exc:
+        raise _fail(origin, where, exc.field, str(exc)) from None
+
+
+def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], str]) -> HostConfig:
+    where = f"hosts.{name}"
+    for key in table:
+        if key not in _HOST_KEYS:
+            raise _fail(origin, where, key, f"unknown key (valid: {', '.join(sorted(_HOST_KEYS))})")
+    values: dict[str, Any] = {"name": name, "source": _where(origin, "hosts", name)}
+    ssh = table.get("ssh", table.get("host"))
+    if ssh is not None:
+        if not isinstance(ssh, str) or not ssh.strip() or ssh.startswith("-") or any(c.isspace() for c in ssh):
+            raise _fail(origin, where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
+        user = table.get("user")
+        values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
+    for key in ("identity_file", "ssh_config", "workdir", "python", "accounting", "flavor", "parallel_environment"):
+        if key in table:
+            if not isinstance(table[key], str) or not table[key]:
+                raise _fail(origin, where, key, "expected a non-empty string")
+            values[key] = os.path.expanduser(table[key]) if key in ("identity_file", "ssh_config") else table[key]
+    scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
+    if scheduler not in (*SCHEDULER_NAMES, "auto"):
+        raise _fail(origin, where, "scheduler", f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}")
+    values["scheduler"] = scheduler
+    for key in ("port", "max_in_flight", "max_parallel"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail(origin, where, key, f"expected a positive whole number, got {value!r}")
+            values[key] = value
+    for key in ("poll_interval", "connect_timeout", "command_timeout"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise _fail(origin, where, key, f"expected a positive number of seconds, got {value!r}")
+            values[key] = float(value)
+    for key in ("ssh_options", "setup", "modules"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _fail(origin, where, key, "expected a list of strings")
+            values[key] = tuple(value)
+    for key in ("env", "retry", "template"):
+        if key in table:
+            if not isinstance(table[key], Mapping):
+                raise _fail(origin, where, key, "expected a table")
+            values[key] = {str(k): v for k, v in table[key].items()}
+    for key in ("resources", "limits"):
+        if key in table:
+            try:
+                values[key] = Resources.from_kwargs(**dict(table[key]))
+            except (JobledgerError, TypeError) as exc:
+                raise _fail(origin, f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
+    if "template" in values:
+        unknown = set(values["template"]) - {"header", "epilogue"}
+        if unknown:
+            raise _fail(origin, f"{where}.template", sorted(unknown)[0], "unknown key (use header, epilogue)")
+    return HostConfig(**values)

@@ -1,0 +1,285 @@
+"""The batch backend: one scheduler adapter driven through one host (local or SSH).
+
+Per poll cycle it runs **one** status command for all units on the host, reads exit
+files only for units the scheduler reports ended (or no longer lists), and falls back to
+accounting (``sacct``, ``qacct`` ...) and then to "lost" only when nothing else knows.
+Submission failures the scheduler calls transient are retried with backoff; limits on
+queued jobs (``QOSMaxSubmitJobPerUserLimit``, ``max_in_flight``) throttle instead of
+failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import random
+import time
+from collections.abc import Sequence
+
+from jobledger.engine.types import Unit, Update
+from jobledger.engine.wrapper import EXIT_FILE, parse_exit_file
+from jobledger.errors import CommandFailed, HostError, SchedulerError, SubmitError
+from jobledger.hosts.base import Host
+from jobledger.schedulers.base import Observation, SchedulerAdapter, element_key
+from jobledger.states import JobState
+
+log = logging.getLogger("jobledger.batch")
+
+#: Final scheduler states that say more than an exit code can.
+_SPECIFIC = frozenset(
+    {
+        JobState.TIMEOUT,
+        JobState.OUT_OF_MEMORY,
+        JobState.CANCELLED,
+        JobState.NODE_FAIL,
+        JobState.PREEMPTED,
+        JobState.BOOT_FAIL,
+        JobState.DEPENDENCY_FAILED,
+    }
+)
+#: Cycles a unit may be missing from the queue with no record before it is called lost.
+LOST_AFTER = 3
+
+
+def merge_final(
+    observation: Observation | None,
+    exit_text: bytes | None,
+    cancel_requested: bool,
+    time_limit: int | None,
+) -> tuple[JobState, int | None, int | None, str] | None:
+    """Decide a unit's final state from what the scheduler and the exit file say.
+
+    Returns ``(state, exit_code, signal, reason)`` or ``None`` when nothing final is known.
+    """
+    record = parse_exit_file(exit_text)
+    obs_final = observation is not None and observation.state.is_final
+    if record is None and not obs_final:
+        return None
+    if record is not None:
+        code, sig, reason = record.exit_code, record.signal, record.reason
+        if obs_final and observation is not None and observation.state in _SPECIFIC:
+            return observation.state, code, sig, observation.reason or reason
+        if code == 0 and not sig:
+            return JobState.COMPLETED, 0, None, ""
+        if cancel_requested:
+            return JobState.CANCELLED, code, sig, "cancelled on request"
+        if (
+            sig == 15
+            and time_limit
+            and record.started
+            and record.ended
+            and record.ended - record.started >= time_limit - 1
+        ):
+            return JobState.TIMEOUT, code, sig, "time limit reached"
+        if obs_final and observation is not None and observation.state is not JobState.COMPLETED:
+            return observation.state, code, sig, observation.reason or reason
+        return JobState.FAILED, code, sig, reason or f"exit code {code}"
+    assert observation is not None
+    state = observation.state
+    if state is JobState.FAILED and cancel_requested:
+        state = JobState.CANCELLED
+    return state, observation.exit_code, observation.signal, observation.reason
+
+
+class BatchBackend:
+    """Submits, observes and cancels through one adapter on one host."""
+
+    native_dependencies = True
+
+    def __init__(
+        self,
+        alias: str,
+        host: Host,
+        adapter: SchedulerAdapter,
+        *,
+        max_in_flight: int | None = None,
+        accounting: str = "auto",
+        submit_retries: int = 4,
+    ) -> None:
+        self.alias = alias
+        self.host = host
+        self.adapter = adapter
+        self.max_in_flight = max_in_flight
+        self.accounting = accounting
+        self.submit_retries = submit_retries
+        self._missing: dict[tuple[str, int, int | None], int] = {}
+        self._user: str | None = None
+        self.status_calls = 0
+        self.throttled_until = 0.0
+
+    # ------------------------------------------------------------------ submit
+    def user(self) -> str:
+        """Login user on the host (cached)."""
+        if self._user is None:
+            self._user = self.host.user()
+        return self._user
+
+    def submit_script(self, script_path: str, job: str) -> str:
+        """Submit a script already on the host; returns the scheduler id.
+
+        Transient failures are retried with exponential backoff and jitter; the last one
+        is raised as a transient :class:`SubmitError`. A submit-limit message raises a
+        transient error too, and pauses further submissions for a while.
+        """
+        delay = 1.0
+        last: SubmitError | None = None
+        argv = self.adapter.submit_argv(script_path)
+        stdin = None
+        if self.adapter.submit_uses_stdin:
+            data = self.host.read_file(script_path)
+            stdin = data.decode() if data else ""
+        for attempt in range(self.submit_retries + 1):
+            try:
+                result = self.host.run(argv, stdin=stdin, timeout=120)
+            except CommandFailed as exc:  # e.g. the command timed out
+                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
+            except HostError as exc:
+                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
+            else:
+                try:
+                    return self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
+                except SubmitError as exc:
+                    text = str(exc)
+                    limit = getattr(self.adapter, "is_submit_limit", None)
+                    if callable(limit) and limit(result.stderr + result.stdout):
+                        self.throttled_until = time.time() + 30
+                        raise SubmitError(
+                            f"{job!r}: submit limit reached on {self.alias!r}, will retry: {text}",
+                            transient=True,
+                            job=job,
+                        ) from None
+                    if not exc.transient:
+                        raise SubmitError(f"job {job!r} on host {self.alias!r}: {text}", job=job) from None
+                    last = SubmitError(f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job)
+            if attempt < self.submit_retries:
+                log.warning("transient submit failure (%s); retrying in %.1fs", last, delay)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 30.0)
+        assert last is not None
+        raise last
+
+    def find(self, job_name: str, tag: str) -> str | None:
+        """Scheduler id of a job submitted with ``tag`` (comment) or named ``job_name``."""
+        try:
+            result = self.host.run(self.adapter.lookup_argv(self.user(), job_name), timeout=60)
+        except HostError:
+            return None
+        if not result.ok:
+            return None
+        found = self.adapter.parse_status(result.stdout)
+        for obs in found.values():
+            if obs.comment == tag or (tag in obs.comment):
+                return obs.base_id or obs.key
+        return None
+
+    # ------------------------------------------------------------------ observe
+    def poll(self, units: Sequence[Unit], remote_dir: str) -> list[Update]:
+        """One status query for ``units``; returns updates for those that changed."""
+        if not units:
+            return []
+        ids = sorted({u.scheduler_id for u in units if u.scheduler_id})
+        observed: dict[str, Observation] = {}
+        try:
+            result = self.host.run(self.adapter.status_argv(self.user(), ids), timeout=120)
+            self.status_calls += 1
+            if result.ok:
+                observed = self.adapter.parse_status(result.stdout)
+            else:
+                log.warning("status query on %s failed: %s", self.alias, result.stderr.strip())
+                return []
+        except HostError as exc:
+            log.warning("status query on %s failed: %s", self.alias, exc)
+            return []
+        updates: list[Update] = []
+        need_files: list[Unit] = []
+        for unit in units:
+            if not unit.scheduler_id:
+                continue
+            obs = observed.get(element_key(unit.scheduler_id, unit.index))
+            if obs is None and unit.index is not None:
+                obs = observed.get(unit.scheduler_id)  # whole array still pending as one line
+            if obs is None or obs.state.is_final:
+                need_files.append(unit)
+                continue
+            self._missing.pop(unit.ident, None)
+            if obs.state.rank > unit.state.rank:
+                updates.append(
+                    Update(unit.key, unit.attempt, unit.index, obs.state, reason=obs.reason,
+                           source=self.adapter.name, at=obs.started)
+                )
+        if need_files:
+            updates.extend(self._finals(need_files, observed, remote_dir))
+        return updates
+
+    def _finals(self, units: list[Unit], observed: dict[str, Observation], remote_dir: str) -> list[Update]:
+        paths = {u.ident: posixpath.join(remote_dir, u.unit_dir, EXIT_FILE) for u in units}
+        try:
+            files = self.host.read_files(list(paths.values()))
+        except HostError as exc:
+            log.warning("cannot read exit files on %s: %s", self.alias, exc)
+            return []
+        accounting: dict[str, Observation] | None = None
+        updates = []
+        for unit in units:
+            obs = observed.get(element_key(unit.scheduler_id or "", unit.index))
+            text = files.get(paths[unit.ident])
+            if obs is None and parse_exit_file(text) is None:
+                if accounting is None:
+                    accounting = self._accounting(units)
+                obs = accounting.get(element_key(unit.scheduler_id or "", unit.index))
+            decided = merge_final(obs, text, unit.cancel_requested, unit.time_limit)
+            if decided is None:
+                self._missing[unit.ident] = self._missing.get(unit.ident, 0) + 1
+                if self._missing[unit.ident] >= LOST_AFTER:
+                    self._missing.pop(unit.ident, None)
+                    updates.append(
+                        Update(unit.key, unit.attempt, unit.index, JobState.LOST,
+                               reason=f"{self.adapter.name} no longer knows job {unit.scheduler_id} "
+                               "and it left no exit record", source=self.adapter.name)
+                    )
+                continue
+            self._missing.pop(unit.ident, None)
+            state, code, sig, reason = decided
+            updates.append(
+                Update(unit.key, unit.attempt, unit.index, state, exit_code=code, signal=sig,
+                       reason=reason, source="exit-file" if text else self.adapter.name,
+                       at=obs.ended if obs else None)
+            )
+        return updates
+
+    def _accounting(self, units: list[Unit]) -> dict[str, Observation]:
+        if self.accounting == "none":
+            return {}
+        ids = sorted({u.scheduler_id for u in units if u.scheduler_id})
+        argv = self.adapter.accounting_argv(ids)
+        found: dict[str, Observation] = {}
+        if argv is not None:
+            try:
+                result = self.host.run(argv, timeout=120)
+                if result.ok:
+                    found.update(self.adapter.parse_accounting(result.stdout))
+            except HostError:
+                pass
+        extra = getattr(self.adapter, "fallback_argv", None)
+        parse_extra = getattr(self.adapter, "parse_fallback", None)
+        if callable(extra) and callable(parse_extra):
+            missing = [i for i in ids if not any(k == i or k.startswith(f"{i}[") for k in found)]
+            for sid in missing:
+                try:
+                    result = self.host.run(extra([sid]), timeout=60)
+                except HostError:
+                    continue
+                if result.ok:
+                    found.update(parse_extra(result.stdout))
+        return found
+
+    # ------------------------------------------------------------------ cancel
+    def cancel(self, scheduler_ids: Sequence[str]) -> None:
+        """Cancel jobs (whole arrays) on the scheduler."""
+        if not scheduler_ids:
+            return
+        result = self.host.run(self.adapter.cancel_argv(list(scheduler_ids)), timeout=120)
+        try:
+            self.adapter.parse_cancel(result.returncode, result.stdout, result.stderr)
+        except SchedulerError as exc:
+            log.warning("cancel on %s: %s", self.alias, exc)

@@ -1,0 +1,364 @@
+"""The local backend: jobs as detached process groups on this machine.
+
+Submitting puts an attempt's units (one, or one per array index) in a queue inside the
+driver; :meth:`LocalBackend.pump` starts them while the CPU budget allows (the sum of
+running units' cpus stays within ``max_parallel``, default the machine's CPU count; an
+array's ``max_concurrent`` is honoured). Each unit is ``bash job.sh`` in a new session,
+so it outlives the driver and ``stop`` can signal the whole group. The queue is not
+state: after a crash, units that were submitted but never claimed are queued again by
+the next driver, and the wrapper's claim makes sure none runs twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import attrs
+
+from jobledger.engine.wrapper import (
+    CLAIM_FILE,
+    EXIT_FILE,
+    ExitRecord,
+    env_for_index,
+    parse_claim,
+    parse_exit_file,
+)
+from jobledger.engine.types import Unit, Update
+from jobledger.states import JobState
+
+SCRIPT = "job.sh"
+
+
+@attrs.define
+class _Queued:
+    key: str
+    attempt: int
+    index: int | None
+    attempt_dir: Path
+    cpus: int
+    group: str
+    max_concurrent: int | None
+
+
+@attrs.define
+class _Running:
+    queued: _Queued
+    process: subprocess.Popen[bytes] | None
+    pid: int
+    started: float
+
+
+def pid_alive(pid: int, expect: str | None = None) -> bool:
+    """True when ``pid`` is a live (non-zombie) process, optionally whose command line
+    contains ``expect`` (guards against pid reuse)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        if stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X"):
+            return False
+        if expect is not None:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return expect.encode() in fh.read()
+        return True
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def final_update(key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool) -> Update:
+    """Turn an exit record into a final :class:`Update`."""
+    if record.exit_code == 0 and not record.signal:
+        state = JobState.COMPLETED
+    elif cancelled:
+        state = JobState.CANCELLED
+    else:
+        state = JobState.FAILED
+    reason = record.reason
+    if not reason and record.exit_code == 127:
+        reason = "command not found (exit 127)"
+    elif not reason and record.exit_code:
+        reason = f"exit code {record.exit_code}"
+    return Update(
+        key,
+        attempt,
+        index,
+        state,
+        exit_code=record.exit_code,
+        signal=record.signal,
+        reason=reason,
+        source="exit-file",
+        at=record.ended,
+        started=record.started,
+    )
+
+
+class LocalBackend:
+    """Runs units as detached local processes."""
+
+    alias: str
+    native_dependencies = False
+
+    def __init__(self, root: Path, alias: str = "local", max_parallel: int | None = None) -> None:
+        self.root = root
+        self.alias = alias
+        self.budget = max_parallel or os.cpu_count() or 1
+        self._queue: collections.deque[_Queued] = collections.deque()
+        self._queued: set[tuple[str, int, int | None]] = set()
+        self._running: dict[tuple[str, int, int | None], _Running] = {}
+        self._by_marker: dict[str, tuple[str, int, int | None]] = {}
+        self._group_running: collections.Counter[str] = collections.Counter()
+        self._used = 0
+        self._cancelled: set[tuple[str, int, int | None]] = set()
+        self.timed_out: set[tuple[str, int, int | None]] = set()
+
+    # ------------------------------------------------------------------ queue
+    def enqueue(
+        self,
+        key: str,
+        attempt: int,
+        attempt_dir: str,
+        indices: tuple[int, ...] | None,
+        cpus: int,
+        max_concurrent: int | None = None,
+    ) -> None:
+        """Queue the units of one attempt (idempotent per unit)."""
+        path = self.root / attempt_dir
+        group = f"{key}:{attempt}"
+        for index in indices if indices is not None else (None,):
+            ident = (key, attempt, index)
+            if ident in self._queued or ident in self._running:
+                continue
+            self._queued.add(ident)
+            self._queue.append(_Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent))
+            self._by_marker[self._marker(key, attempt, index)] = ident
+
+    @staticmethod
+    def _marker(key: str, attempt: int, index: int | None) -> str:
+        base = f"{key[:12]}-{attempt}"
+        return base if index is None else f"{base}-{index}"
+
+    @property
+    def busy(self) -> bool:
+        """True while anything is queued or running here."""
+        return bool(self._queue or self._running)
+
+    def pump(self) -> list[Update]:
+        """Start queued units while the budget allows; returns their RUNNING updates."""
+        started: list[Update] = []
+        skipped: list[_Queued] = []
+        while self._queue:
+            item = self._queue.popleft()
+            ident = (item.key, item.attempt, item.index)
+            if ident in self._cancelled:
+                self._queued.discard(ident)
+                continue
+            fits = self._used + item.cpus <= self.budget or self._used == 0
+            throttled = (
+                item.max_concurrent is not None
+                and self._group_running[item.group] >= item.max_concurrent
+            )
+            if throttled:
+                skipped.append(item)
+                continue
+            if not fits:
+                self._queue.appendleft(item)
+                break
+            update = self._spawn(item)
+            if update is not None:
+                started.append(update)
+        self._queue.extendleft(reversed(skipped))
+        return started
+
+    def _spawn(self, item: _Queued) -> Update | None:
+        ident = (item.key, item.attempt, item.index)
+        self._queued.discard(ident)
+        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+        if (unit / CLAIM_FILE).exists():
+            # a previous driver started it: watch it instead of starting it again
+            claim = parse_claim(_read(unit / CLAIM_FILE))
+            pid = claim.pid if claim else 0
+            self._track(item, None, pid, claim.started if claim and claim.started else time.time())
+            return None
+        env = None
+        if item.index is not None:
+            unit.mkdir(exist_ok=True)
+            env = {**os.environ, **env_for_index(item.index)}
+        process = subprocess.Popen(
+            ["/bin/bash", str(item.attempt_dir / SCRIPT)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=str(item.attempt_dir),
+        )
+        now = time.time()
+        self._track(item, process, process.pid, now)
+        return Update(
+            item.key, item.attempt, item.index, JobState.RUNNING, source="local",
+            at=now, extra={"pid": process.pid},
+        )
+
+    def _track(self, item: _Queued, process: subprocess.Popen[bytes] | None, pid: int, started: float) -> None:
+        ident = (item.key, item.attempt, item.index)
+        self._running[ident] = _Running(item, process, pid, started)
+        self._used += item.cpus
+        self._group_running[item.group] += 1
+
+    def _untrack(self, ident: tuple[str, int, int | None]) -> None:
+        run = self._running.pop(ident, None)
+        if run is not None:
+            self._used -= run.queued.cpus
+            self._group_running[run.queued.group] -= 1
+            if run.process is not None:
+                run.process.poll()
+
+    # ------------------------------------------------------------------ observe
+    def adopt(self, unit: Unit) -> None:
+        """Watch a unit started by an earlier driver (or queue it if it never started)."""
+        path = self.root / unit.unit_dir
+        ident = unit.ident
+        if ident in self._running or ident in self._queued:
+            return
+        self._by_marker[self._marker(unit.key, unit.attempt, unit.index)] = ident
+        claim = parse_claim(_read(path / CLAIM_FILE))
+        item = _Queued(unit.key, unit.attempt, unit.index, self.root / unit.attempt_dir, 1, f"{unit.key}:{unit.attempt}", None)
+        if claim is None and parse_exit_file(_read(path / EXIT_FILE)) is None:
+            self._queued.add(ident)
+            self._queue.append(item)
+            return
+        self._track(item, None, claim.pid if claim else 0, (claim.started if claim else None) or time.time())
+
+    def collect(self, markers: list[str], full: bool) -> list[Update]:
+        """Final updates for units that ended: those named by ``markers``, or (``full``)
+        every running unit whose process is gone."""
+        candidates: set[tuple[str, int, int | None]] = set()
+        for name in markers:
+            ident = self._by_marker.get(name)
+            if ident is not None and ident in self._running:
+                candidates.add(ident)
+        if full:
+            for ident, run in self._running.items():
+                if run.process is not None:
+                    if run.process.poll() is not None:
+                        candidates.add(ident)
+                elif not pid_alive(run.pid):
+                    candidates.add(ident)
+        updates = []
+        for ident in candidates:
+            update = self._finished(ident, may_be_lost=full)
+            if update is not None:
+                updates.append(update)
+        return updates
+
+    def _finished(self, ident: tuple[str, int, int | None], may_be_lost: bool) -> Update | None:
+        run = self._running[ident]
+        item = run.queued
+        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+        record = parse_exit_file(_read(unit / EXIT_FILE))
+        if record is None:
+            claim = parse_claim(_read(unit / CLAIM_FILE))
+            if claim is not None and claim.pid != run.pid and pid_alive(claim.pid):
+                # our wrapper lost the claim to one started earlier: watch that one
+                self._running[ident] = _Running(item, None, claim.pid, claim.started or run.started)
+                return None
+            alive = (
+                run.process.poll() is None if run.process is not None else pid_alive(run.pid)
+            )
+            if alive or not may_be_lost:
+                return None
+            record = parse_exit_file(_read(unit / EXIT_FILE))  # it may have just finished
+            if record is None:
+                self._untrack(ident)
+                cancelled = ident in self._cancelled
+                if ident in self.timed_out:
+                    return Update(item.key, item.attempt, item.index, JobState.TIMEOUT,
+                                  reason="time limit reached", source="local")
+                return Update(
+                    item.key, item.attempt, item.index,
+                    JobState.CANCELLED if cancelled else JobState.LOST,
+                    reason="killed before it could record an exit code"
+                    if cancelled else "process ended without an exit record (killed with SIGKILL?)",
+                    source="local",
+                )
+        self._untrack(ident)
+        self._by_marker.pop(self._marker(*ident), None)
+        update = final_update(item.key, item.attempt, item.index, record, ident in self._cancelled)
+        if ident in self.timed_out and update.state is not JobState.COMPLETED:
+            update = attrs.evolve(update, state=JobState.TIMEOUT, reason="time limit reached")
+        return update
+
+    def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
+        """``(ident, pid, started)`` of every running unit."""
+        return [(i, r.pid, r.started) for i, r in self._running.items()]
+
+    # ------------------------------------------------------------------ cancel
+    def cancel(self, idents: list[tuple[str, int, int | None]], grace: float = 5.0) -> list[Update]:
+        """SIGTERM each unit's process group, SIGKILL after ``grace``; dequeue the rest."""
+        updates: list[Update] = []
+        groups: list[int] = []
+        for ident in idents:
+            self._cancelled.add(ident)
+            if ident in self._queued:
+                self._queued.discard(ident)
+                updates.append(Update(*ident, JobState.CANCELLED, reason="cancelled before it started", source="local"))
+            run = self._running.get(ident)
+            if run is not None and run.pid > 0:
+                groups.append(run.pid)
+        for pgid in groups:
+            _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while groups and time.monotonic() < deadline:
+            groups = [g for g in groups if _group_alive(g)]
+            if groups:
+                time.sleep(0.05)
+        for pgid in groups:
+            _signal_group(pgid, signal.SIGKILL)
+        return updates
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # zombies keep the group "alive" for killpg; look for a live member
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    stat = fh.read()
+                tail = stat[stat.rindex(b")") + 2 :].split()
+                if int(tail[2]) == pgid and tail[0] not in (b"Z", b"X"):
+                    return True
+            except (OSError, ValueError, IndexError):
+                continue
+    return False
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None

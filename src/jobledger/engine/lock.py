@@ -1,0 +1,90 @@
+"""The driver lock: one process at a time may submit for a workflow.
+
+A ``filelock`` (``flock``) lock file per workflow under the git-ignored cache, plus a
+small JSON file naming the holder (pid, host, since) for the error message. The kernel
+drops a flock when its process dies, so a lock left by a crashed driver is free again at
+once: the next driver simply takes it and overwrites the holder file. The lock only
+prevents double submission; the ledger's correctness never depends on it (flock is not
+reliable on every NFS, see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from jobledger.errors import LockError
+from jobledger.model.job import safe_name
+
+
+class DriverLock:
+    """Exclusive driver role for workflow ``name`` of a project."""
+
+    def __init__(self, cache_dir: Path, name: str) -> None:
+        locks = cache_dir / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        stem = safe_name(name, 60)
+        self.name = name
+        self.path = locks / f"{stem}.lock"
+        self.holder_path = locks / f"{stem}.holder.json"
+        self._lock = filelock.FileLock(str(self.path), thread_local=False, is_singleton=False)
+
+    def acquire(self, wait: bool | float = False) -> None:
+        """Take the lock; ``wait`` True blocks, a number waits that many seconds.
+
+        Raises :class:`LockError` naming the holder when it is not free in time.
+        """
+        timeout = -1 if wait is True else (0 if wait is False else float(wait))
+        try:
+            self._lock.acquire(timeout=timeout, poll_interval=0.05)
+        except filelock.Timeout:
+            holder = self.holder()
+            raise LockError(self._busy_message(holder), holder) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        tmp = self.holder_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(self.holder_path)
+
+    def release(self) -> None:
+        """Give the lock up (the holder file is left; it is only read while locked)."""
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return bool(self._lock.is_locked)
+
+    def holder(self) -> dict[str, Any]:
+        """Who holds (or last held) the lock."""
+        try:
+            data = json.loads(self.holder_path.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _busy_message(self, holder: dict[str, Any]) -> str:
+        if not holder:
+            return f"workflow {self.name!r} is being driven by another process (lock {self.path})"
+        since = _dt.datetime.fromtimestamp(float(holder.get("since", 0))).isoformat(
+            sep=" ", timespec="seconds"
+        )
+        return (
+            f"workflow {self.name!r} is being driven by pid {holder.get('pid')} on host "
+            f"{holder.get('host')} since {since}; wait for it (wait_for_lock=True / "
+            "--wait-for-lock) or stop it first"
+        )
+
+    def __enter__(self) -> DriverLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

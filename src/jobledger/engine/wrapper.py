@@ -1,0 +1,262 @@
+"""The job wrapper: the shell body every backend runs (pure rendering + file parsing).
+
+The same body runs as a local detached process or inside a SLURM/SGE/PBS/LSF batch
+script. It
+
+1. finds its *unit* directory (the attempt directory, or ``<attempt>/<index>`` for an
+   array element, from ``JOBLEDGER_ARRAY_INDEX`` or the scheduler's own variable);
+2. **claims** the unit with an exclusive create of ``claim`` (``set -C``): a second
+   wrapper for the same unit — a resubmission after a crash — exits at once, so the
+   work runs exactly once; the claim holds ``pid host start``;
+3. redirects stdout/stderr, changes to the working directory, exports the environment,
+   runs the setup lines and the tasks in order (stopping at the first failure), and
+   forwards SIGTERM/SIGINT to the running task;
+4. writes ``exit`` in one ``write(2)`` ending with the line ``end`` (a reader ignores a
+   file without it, so a half-written file is never taken as a result) and touches a
+   marker in the project's completion folder, which the engine watches.
+
+Only shell builtins run between tasks: throughput is bounded by fork/exec of the tasks.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from jobledger.model.task import Task
+
+EXIT_FILE = "exit"
+CLAIM_FILE = "claim"
+RUNNER_FILE = "jl_runner.py"
+
+_INDEX_VARS = (
+    "JOBLEDGER_ARRAY_INDEX",
+    "SLURM_ARRAY_TASK_ID",
+    "SGE_TASK_ID",
+    "PBS_ARRAY_INDEX",
+    "PBS_ARRAYID",
+    "LSB_JOBINDEX",
+)
+
+
+@attrs.frozen
+class WrapperSpec:
+    """Everything the wrapper needs, with paths as seen on the target host."""
+
+    attempt_dir: str
+    workdir: str
+    tasks: tuple[Task, ...]
+    is_array: bool = False
+    markers_dir: str | None = None
+    marker: str = ""
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    modules: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    stdout: str | None = None
+    """Path for stdout (relative to workdir or absolute); default ``<unit>/stdout``."""
+    stderr: str | None = None
+    """Path for stderr; default ``<unit>/stderr``; see ``merge_stderr``."""
+    merge_stderr: bool = False
+    python: str = "python3"
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def _absolute(path: str, workdir: str) -> str:
+    return path if posixpath.isabs(path) else posixpath.join(workdir, path)
+
+
+def _index_expr() -> str:
+    expr = ""
+    for var in reversed(_INDEX_VARS):
+        expr = f"${{{var}:-{expr}}}" if expr else f"${{{var}:-}}"
+    return expr
+
+
+def _task_function(number: int, task: Task) -> str:
+    name = f"jl_t{number}"
+    if task.cwd:
+        prefix = f"cd -- {_q(task.cwd)} || exit 1; "
+    else:
+        prefix = ""
+    exports = "".join(f"export {k}={_q(v)}; " for k, v in task.env.items())
+    if task.shell is not None:
+        return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
+    if task.argv is not None:
+        return f"{name}() {{ {prefix}{exports}exec {shlex.join(task.argv)}; }}"
+    return (
+        f'{name}() {{ {prefix}{exports}exec "$JL_PYTHON" "$JL_ATTEMPT/{RUNNER_FILE}" '
+        f'"$JL_ATTEMPT/task-{number}.pkl" "$JL_UNIT"; }}'
+    )
+
+
+def render_wrapper(spec: WrapperSpec) -> str:
+    """The wrapper body (bash). Every user-supplied value is quoted."""
+    lines = [
+        "# --- jobledger job wrapper (generated; see jobledger.engine.wrapper) ---",
+        f"JL_ATTEMPT={_q(spec.attempt_dir)}",
+        f"JL_PYTHON={_q(spec.python)}",
+        "JL_START=${EPOCHREALTIME:-}",
+    ]
+    if spec.is_array:
+        lines += [
+            f"JL_INDEX={_index_expr()}",
+            'JL_UNIT="$JL_ATTEMPT/$JL_INDEX"',
+            'export JOBLEDGER_ARRAY_INDEX="$JL_INDEX" HPC_ARRAY_TASK_ID="$JL_INDEX"',
+            '[ -d "$JL_UNIT" ] || mkdir -p -- "$JL_UNIT"',
+        ]
+    else:
+        lines += ["JL_INDEX=", 'JL_UNIT="$JL_ATTEMPT"']
+    marker = ""
+    if spec.markers_dir:
+        marker = (
+            f'[ -d {_q(spec.markers_dir)} ] && : > {_q(spec.markers_dir)}/{_q(spec.marker)}'
+            '"${JL_INDEX:+-$JL_INDEX}" 2>/dev/null'
+        )
+    lines += [
+        "jl_finish() {",
+        "  printf 'exit_code=%s\\nsignal=%s\\nstarted=%s\\nended=%s\\nreason=%s\\nend\\n' "
+        '"$1" "$2" "$JL_START" "${EPOCHREALTIME:-}" "$3" > "$JL_UNIT/exit"',
+        f"  {marker}" if marker else "  :",
+        '  exit "$1"',
+        "}",
+        # exactly-once: the first wrapper to create the claim runs the work
+        'jl_claim="$JL_UNIT/claim${SLURM_RESTART_COUNT:+.$SLURM_RESTART_COUNT}"',
+        "set -C",
+        "if ! { printf '%s %s %s\\n' \"$$\" \"${HOSTNAME:-}\" \"$JL_START\" > \"$jl_claim\"; }"
+        " 2>/dev/null; then",
+        "  set +C",
+        '  echo "jobledger: $JL_UNIT is already claimed; not running it twice" >&2',
+        "  exit 0",
+        "fi",
+        "set +C",
+    ]
+    out = _q(_absolute(spec.stdout, spec.workdir)) if spec.stdout else '"$JL_UNIT/stdout"'
+    if spec.merge_stderr:
+        lines.append(f"exec >>{out} 2>&1")
+    else:
+        err = _q(_absolute(spec.stderr, spec.workdir)) if spec.stderr else '"$JL_UNIT/stderr"'
+        lines.append(f"exec >>{out} 2>>{err}")
+    lines += [
+        f"cd -- {_q(spec.workdir)} || jl_finish 1 '' 'cannot change to the working directory'",
+        *(f"export {k}={_q(v)}" for k, v in spec.env.items()),
+        *spec.setup,
+        *(f"module load {_q(m)} || jl_finish 1 '' 'module load failed'" for m in spec.modules),
+        "jl_child= ; jl_sig=",
+        "trap 'jl_sig=15; [ -n \"$jl_child\" ] && kill -TERM \"$jl_child\" 2>/dev/null' TERM",
+        "trap 'jl_sig=2; [ -n \"$jl_child\" ] && kill -INT \"$jl_child\" 2>/dev/null' INT",
+        "jl_run() {",
+        '  "$1" & jl_child=$!',
+        '  wait "$jl_child"; jl_rc=$?',
+        '  while kill -0 "$jl_child" 2>/dev/null; do wait "$jl_child"; jl_rc=$?; done',
+        "  jl_child=",
+        "  return $jl_rc",
+        "}",
+    ]
+    for number, task in enumerate(spec.tasks):
+        lines.append(_task_function(number, task))
+    lines.append("jl_rc=0")
+    for number in range(len(spec.tasks)):
+        lines.append(f'[ "$jl_rc" -eq 0 ] && {{ jl_run jl_t{number}; jl_rc=$?; }}')
+    lines += [
+        'if [ -n "$jl_sig" ]; then jl_finish "$jl_rc" "$jl_sig" "terminated by signal $jl_sig"; fi',
+        'if [ "$jl_rc" -gt 128 ] && [ "$jl_rc" -lt 160 ]; then',
+        '  jl_finish "$jl_rc" "$((jl_rc - 128))" "task killed by signal $((jl_rc - 128))"',
+        "fi",
+        "jl_finish \"$jl_rc\" '' ''",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@attrs.frozen
+class ExitRecord:
+    """A complete ``exit`` file."""
+
+    exit_code: int
+    signal: int | None
+    started: float | None
+    ended: float | None
+    reason: str
+
+
+def parse_exit_file(text: bytes | str | None) -> ExitRecord | None:
+    """Parse an ``exit`` file; ``None`` unless it is complete (ends with ``end``)."""
+    if text is None:
+        return None
+    body = text.decode(errors="replace") if isinstance(text, bytes) else text
+    lines = body.splitlines()
+    if not lines or lines[-1].strip() != "end":
+        return None
+    fields: dict[str, str] = {}
+    for line in lines[:-1]:
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    try:
+        code = int(fields.get("exit_code", ""))
+    except ValueError:
+        return None
+    return ExitRecord(
+        exit_code=code,
+        signal=_int(fields.get("signal")),
+        started=_float(fields.get("started")),
+        ended=_float(fields.get("ended")),
+        reason=fields.get("reason", ""),
+    )
+
+
+@attrs.frozen
+class Claim:
+    """Who runs a unit: pid and host of its wrapper, and when it started."""
+
+    pid: int
+    host: str
+    started: float | None
+
+
+def parse_claim(text: bytes | str | None) -> Claim | None:
+    """Parse a ``claim`` file (``None`` when absent or still empty)."""
+    if not text:
+        return None
+    body = text.decode(errors="replace") if isinstance(text, bytes) else text
+    parts = body.split()
+    if not parts or not parts[0].isdigit():
+        return None
+    return Claim(
+        int(parts[0]), parts[1] if len(parts) > 1 else "", _float(parts[2] if len(parts) > 2 else None)
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value.replace(",", ".")) if value else None
+    except ValueError:
+        return None
+
+
+def env_for_index(index: int) -> dict[str, str]:
+    """Environment for one local array element (jobledger's and the schedulers' names)."""
+    text = str(index)
+    return {
+        "JOBLEDGER_ARRAY_INDEX": text,
+        "SLURM_ARRAY_TASK_ID": text,
+        "SGE_TASK_ID": text,
+        "HPC_ARRAY_TASK_ID": text,
+    }
+
+
+def quote_env(env: Mapping[str, str]) -> Sequence[str]:
+    """``export`` lines for ``env``."""
+    return [f"export {k}={_q(v)}" for k, v in env.items()]

@@ -1,0 +1,145 @@
+"""The project directory: where the ledger, run directories and configuration live.
+
+Layout::
+
+    <root>/
+      jobledger.toml        optional configuration (hosts, defaults, types)
+      .jobledger/
+        ledger/*.seg        the event log (commit it)
+        cache/              snapshot, locks, completion markers, driver logs (git-ignored)
+        .gitignore
+      jobs/<name>-<key8>/   run directories: scripts, stdout, stderr, exit codes, results
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jobledger.errors import ProjectError
+from jobledger.ledger.store import Ledger
+from jobledger.model.job import safe_name
+
+META = ".jobledger"
+ENV_VAR = "JOBLEDGER_PROJECT"
+GITIGNORE = "# jobledger: caches and locks are rebuilt; everything else is history\ncache/\n"
+
+
+class Project:
+    """A jobledger project rooted at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._ledger: Ledger | None = None
+
+    # ------------------------------------------------------------------ locate
+    @classmethod
+    def init(cls, directory: str | os.PathLike[str] | None = None) -> Project:
+        """Create (or reuse) a project in ``directory`` (default: the current one)."""
+        root = Path(directory or Path.cwd())
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"cannot create a project in {root}: not a directory")
+        meta = root / META
+        for sub in (meta / "ledger", meta / "cache", root / "jobs"):
+            sub.mkdir(parents=True, exist_ok=True)
+        ignore = meta / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(GITIGNORE)
+        keep = root / "jobs" / ".gitkeep"
+        if not any((root / "jobs").iterdir()):
+            keep.touch()
+        keep_ledger = meta / "ledger" / ".gitkeep"
+        if not keep_ledger.exists():
+            keep_ledger.touch()
+        return cls(root)
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Project | None:
+        """The nearest project at or above ``start`` (or ``$JOBLEDGER_PROJECT``), if any."""
+        env = os.environ.get(ENV_VAR)
+        if env and start is None:
+            root = Path(env)
+            if not (root / META).is_dir():
+                raise ProjectError(f"{ENV_VAR}={env} is not a jobledger project (no {META}/)")
+            return cls(root)
+        here = Path(start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / META / "ledger").is_dir():
+                return cls(candidate)
+        return None
+
+    @classmethod
+    def open(cls, start: str | os.PathLike[str] | None = None) -> Project:
+        """Like :meth:`find`, but raise :class:`ProjectError` when there is no project."""
+        project = cls.find(start)
+        if project is None:
+            where = Path(start or Path.cwd()).resolve()
+            raise ProjectError(
+                f"no jobledger project in {where} or any parent directory "
+                f"(run `jobledger init`, or set {ENV_VAR})"
+            )
+        return project
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def meta_dir(self) -> Path:
+        """``<root>/.jobledger``."""
+        return self.root / META
+
+    @property
+    def ledger_dir(self) -> Path:
+        """Committed segment files."""
+        return self.meta_dir / "ledger"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Git-ignored caches (snapshot, locks, markers)."""
+        return self.meta_dir / "cache"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Run directories."""
+        return self.root / "jobs"
+
+    @property
+    def markers_dir(self) -> Path:
+        """The one folder job wrappers touch when they end (watched with watchdog)."""
+        path = self.cache_dir / "done"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def config_path(self) -> Path:
+        """``<root>/jobledger.toml``."""
+        return self.root / "jobledger.toml"
+
+    def run_dir_name(self, job_name: str, key: str) -> str:
+        """Run directory relative to the root: ``jobs/<name>-<key8>``."""
+        return f"jobs/{safe_name(job_name)}-{key[:8]}"
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of a project-relative path."""
+        return self.root / relative
+
+    # ------------------------------------------------------------------ ledger
+    @property
+    def ledger(self) -> Ledger:
+        """This process's ledger handle (opened on first use)."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.ledger_dir, self.cache_dir).open()
+        return self._ledger
+
+    def close(self) -> None:
+        """Flush and close the ledger."""
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Project) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
