@@ -1,2 +1,3 @@
 #!/bin/bash
+#$ -S /bin/bash
 @@BODY@@
