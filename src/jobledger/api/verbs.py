@@ -119,6 +119,9 @@ def run(
     that completed before. ``host=``/``backend=`` send jobs that did not name a host there.
     """
     force = force or bool(hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False))
+    force = force or os.environ.get("JOBLEDGER_FORCE") == "1"
+    if max_parallel is None and os.environ.get("JOBLEDGER_MAX_PARALLEL", "").isdigit():
+        max_parallel = int(os.environ["JOBLEDGER_MAX_PARALLEL"])
     if hyrun_flags:
         unknown = ", ".join(sorted(hyrun_flags))
         raise TypeError(f"run() got unexpected keyword argument(s): {unknown}")

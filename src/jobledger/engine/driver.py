@@ -27,6 +27,7 @@ import attrs
 
 from jobledger.config import Config, HostConfig, load_config
 from jobledger.engine.batch import BatchBackend
+from jobledger.engine.faults import checkpoint
 from jobledger.engine.local import SCRIPT, LocalBackend
 from jobledger.engine.lock import DriverLock
 from jobledger.engine.plan import Phase, Readiness, Standing, readiness, standing
@@ -115,6 +116,7 @@ class Engine:
         self._notified_reuse: set[tuple[str, str]] = set()
         self._threads: dict[str, threading.Thread] = {}
         self._thread_errors: dict[str, BaseException] = {}
+        self.started: list[str] = []
 
     # ================================================================== definitions
     def host_alias(self, job: Job) -> str:
@@ -760,6 +762,7 @@ class Engine:
                  "run_dir": att_dir, "workflow": loaded.workflow.name, "resources": _compact(resources)},
             )
         self.ledger.flush(durable=True)
+        checkpoint("after-intent")
         for key, st, alias, att_dir, resources in prepared:
             job = loaded.by_key[key]
             backend = self.backend(alias)
@@ -810,6 +813,7 @@ class Engine:
              "workflow": loaded.workflow.name, "resources": _compact(resources),
              "native_deps": [list(n) for n in native]},
         )
+        checkpoint("after-intent")
         try:
             sid = backend.submit_script(script_path, job.name)
         except SubmitError as exc:
@@ -822,11 +826,13 @@ class Engine:
                 return attrs.evolve(st, phase=Phase.PENDING)
             self.log.error("%s", exc)
             return attrs.evolve(st, phase=Phase.FAILURE, state=JobState.FAILED)
+        checkpoint("before-outcome")
         self.ledger.record(
             ev.SUBMITTED,
             {"key": key, "attempt": st.attempt, "host": alias, "scheduler_id": sid, "run_dir": att_dir},
             durable=False,
         )
+        checkpoint("after-submit")
         return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id=sid, state=JobState.SUBMITTED)
 
     def _batch_spec(self, loaded: Loaded, key: str, attempt: int, alias: str, resources: Resources,
@@ -870,6 +876,7 @@ class Engine:
         for backend in list(self._backends.values()):
             if isinstance(backend, LocalBackend):
                 for update in backend.pump():
+                    checkpoint("after-spawn")
                     self._record_update(update)
                     count += 1
         return count
@@ -905,6 +912,8 @@ class Engine:
     def start_background(self, name: str) -> threading.Thread:
         """Drive ``name`` in a thread until nothing needs a driver; holds the lock."""
         with self._mutex:
+            if name not in self.started:
+                self.started.append(name)
             thread = self._threads.get(name)
             if thread is not None and thread.is_alive():
                 return thread

@@ -14,8 +14,8 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -32,6 +32,12 @@ from jobledger.engine.types import Unit, Update
 from jobledger.states import JobState
 
 SCRIPT = "job.sh"
+BASH = "/bin/bash"
+_DEVNULL_ACTIONS = [
+    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+]
 
 
 @attrs.define
@@ -48,7 +54,8 @@ class _Queued:
 @attrs.define
 class _Running:
     queued: _Queued
-    process: subprocess.Popen[bytes] | None
+    child: bool
+    """True when this process spawned it (and must reap it)."""
     pid: int
     started: float
 
@@ -189,31 +196,31 @@ class LocalBackend:
             # a previous driver started it: watch it instead of starting it again
             claim = parse_claim(_read(unit / CLAIM_FILE))
             pid = claim.pid if claim else 0
-            self._track(item, None, pid, claim.started if claim and claim.started else time.time())
+            self._track(item, False, pid, claim.started if claim and claim.started else time.time())
             return None
-        env = None
+        env: Mapping[str, str] = os.environ
         if item.index is not None:
             unit.mkdir(exist_ok=True)
             env = {**os.environ, **env_for_index(item.index)}
-        process = subprocess.Popen(
-            ["/bin/bash", str(item.attempt_dir / SCRIPT)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
-            cwd=str(item.attempt_dir),
+        # posix_spawn in a new session: the job outlives the driver and its group can be
+        # signalled as one; only stdin/stdout/stderr are inherited (PEP 446)
+        pid = os.posix_spawn(
+            BASH,
+            [BASH, str(item.attempt_dir / SCRIPT)],
+            env,
+            file_actions=_DEVNULL_ACTIONS,
+            setsid=True,
         )
         now = time.time()
-        self._track(item, process, process.pid, now)
+        self._track(item, True, pid, now)
         return Update(
             item.key, item.attempt, item.index, JobState.RUNNING, source="local",
-            at=now, extra={"pid": process.pid},
+            at=now, extra={"pid": pid},
         )
 
-    def _track(self, item: _Queued, process: subprocess.Popen[bytes] | None, pid: int, started: float) -> None:
+    def _track(self, item: _Queued, child: bool, pid: int, started: float) -> None:
         ident = (item.key, item.attempt, item.index)
-        self._running[ident] = _Running(item, process, pid, started)
+        self._running[ident] = _Running(item, child, pid, started)
         self._used += item.cpus
         self._group_running[item.group] += 1
 
@@ -222,8 +229,8 @@ class LocalBackend:
         if run is not None:
             self._used -= run.queued.cpus
             self._group_running[run.queued.group] -= 1
-            if run.process is not None:
-                run.process.poll()
+            if run.child:
+                _reap(run.pid)
 
     # ------------------------------------------------------------------ observe
     def adopt(self, unit: Unit) -> None:
@@ -239,7 +246,7 @@ class LocalBackend:
             self._queued.add(ident)
             self._queue.append(item)
             return
-        self._track(item, None, claim.pid if claim else 0, (claim.started if claim else None) or time.time())
+        self._track(item, False, claim.pid if claim else 0, (claim.started if claim else None) or time.time())
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
@@ -251,10 +258,7 @@ class LocalBackend:
                 candidates.add(ident)
         if full:
             for ident, run in self._running.items():
-                if run.process is not None:
-                    if run.process.poll() is not None:
-                        candidates.add(ident)
-                elif not pid_alive(run.pid):
+                if (run.child and _reap(run.pid)) or not pid_alive(run.pid):
                     candidates.add(ident)
         updates = []
         for ident in candidates:
@@ -272,11 +276,11 @@ class LocalBackend:
             claim = parse_claim(_read(unit / CLAIM_FILE))
             if claim is not None and claim.pid != run.pid and pid_alive(claim.pid):
                 # our wrapper lost the claim to one started earlier: watch that one
-                self._running[ident] = _Running(item, None, claim.pid, claim.started or run.started)
+                if run.child:
+                    _reap(run.pid)
+                self._running[ident] = _Running(item, False, claim.pid, claim.started or run.started)
                 return None
-            alive = (
-                run.process.poll() is None if run.process is not None else pid_alive(run.pid)
-            )
+            alive = not (run.child and _reap(run.pid)) and pid_alive(run.pid)
             if alive or not may_be_lost:
                 return None
             record = parse_exit_file(_read(unit / EXIT_FILE))  # it may have just finished
@@ -327,6 +331,15 @@ class LocalBackend:
         for pgid in groups:
             _signal_group(pgid, signal.SIGKILL)
         return updates
+
+
+def _reap(pid: int) -> bool:
+    """Collect our child ``pid`` if it ended; True when it is gone."""
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

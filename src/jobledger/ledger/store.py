@@ -85,7 +85,17 @@ class Ledger:
         except FileNotFoundError:
             return []
 
-    def _read_new(self) -> int:
+    def read_new_events(self) -> list[ev.Event]:
+        """Refresh, returning the events other writers appended since the last read."""
+        with self._lock:
+            if not self._loaded:
+                self.open()
+            collected: list[ev.Event] = []
+            self._read_new(collected)
+            collected.sort(key=lambda e: e.order)
+            return collected
+
+    def _read_new(self, collect: list[ev.Event] | None = None) -> int:
         count = 0
         own = self._writer.path.name if self._writer else None
         state = self._state
@@ -105,6 +115,9 @@ class Ledger:
                         apply(state, raw, writer)
                     except EventMismatch as exc:
                         state["problems"].append(f"{name} @{record.offset}: {exc}")
+                        continue
+                    if collect is not None:
+                        collect.append(ev.Event.from_raw(raw, writer))
                 count += len(record.events)
         self._clock.observe(state["max_clock"])
         self._read_since_snapshot += count

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from jobledger.errors import ModelError, ResourceError
+from jobledger.errors import HashingError, ModelError, ResourceError
 from jobledger.model.array import ArraySpec
 from jobledger.model.hashing import canonical, digest, pack
 from jobledger.model.resources import Resources
@@ -292,10 +292,14 @@ class Job:
         qos, postconditions and retry policy.
         """
         r = self.resources
+        try:
+            tasks = [t.identity() for t in self.tasks]
+        except HashingError as exc:
+            raise HashingError(f"job {self.name!r}: {exc}") from None
         return canonical(
             {
                 "name": self.name,
-                "tasks": [t.identity() for t in self.tasks],
+                "tasks": tasks,
                 "env": self.env,
                 "workdir": self.workdir,
                 "array": list(self.array.indices) if self.array else None,

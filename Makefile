@@ -1,0 +1,77 @@
+# jobledger -- two commands do all the set-up on a fresh machine:
+#   make demo   venv + install + an example workflow on the local backend + its status
+#   make test   venv + install (+ Debian packages and real SLURM/SGE/sshd when root)
+#               + ruff + mypy + the whole test suite, services torn down afterwards
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+JOBLEDGER := $(VENV)/bin/jobledger
+PYTEST_ARGS ?=
+# seconds after which a finished SLURM job leaves squeue/scontrol in the test cluster
+TEST_SLURM_MIN_JOB_AGE ?= 10
+TEST_SLURM_CPUS ?= 16
+
+include mk/services.mk
+
+.PHONY: all venv install demo test test-only lint typecheck docs bench clean
+
+all: test
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+venv: $(PY)
+install: $(VENV)/.installed
+
+demo: install
+	@rm -rf examples/.demo && mkdir -p examples/.demo
+	cd examples/.demo && ../../$(PY) ../pi_local.py
+	cd examples/.demo && ../../$(JOBLEDGER) status
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# The whole suite against real services. Phase 1: SLURM without accounting (finished jobs
+# vanish after MinJobAge), SGE, sshd, a second host in a netns. Phase 2: SLURM with
+# slurmdbd + MariaDB (sacct answers), for the tests marked `slurmdbd`. Services are
+# always torn down, also when a phase fails.
+test: install
+	@rc=0; \
+	$(MAKE) --no-print-directory lint typecheck || rc=1; \
+	if [ $$rc = 0 ]; then \
+	  $(MAKE) --no-print-directory services-up SLURM_ACCOUNTING=none SLURM_MIN_JOB_AGE=$(TEST_SLURM_MIN_JOB_AGE) SLURM_CPUS=$(TEST_SLURM_CPUS) || rc=1; \
+	fi; \
+	if [ $$rc = 0 ]; then \
+	  $(VENV)/bin/pytest -m "not slurmdbd" $(PYTEST_ARGS) || rc=1; \
+	fi; \
+	if [ $$rc = 0 ] && [ "$$(id -u)" = 0 ]; then \
+	  $(MAKE) --no-print-directory slurm-up SLURM_ACCOUNTING=slurmdbd SLURM_MIN_JOB_AGE=$(TEST_SLURM_MIN_JOB_AGE) SLURM_CPUS=$(TEST_SLURM_CPUS) || rc=1; \
+	  if [ $$rc = 0 ]; then $(VENV)/bin/pytest -m slurmdbd $(PYTEST_ARGS) || rc=1; fi; \
+	fi; \
+	$(MAKE) --no-print-directory services-down || true; \
+	exit $$rc
+
+# the suite alone, against whatever services are up now
+test-only: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+docs: install
+	$(PY) -m jobledger.cli.docgen docs/cli.md
+	@echo "docs/ is plain Markdown; docs/cli.md regenerated from the CLI"
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache examples/.demo

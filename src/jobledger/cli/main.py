@@ -1,0 +1,274 @@
+"""The ``jobledger`` command: a thin layer over the public API."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jobledger.errors import JobledgerError
+from jobledger.project import Project
+
+STATE_STYLE = {
+    "pending": "dim",
+    "submitted": "cyan",
+    "running": "blue",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "timeout": "red",
+    "out_of_memory": "red",
+    "node_fail": "magenta",
+    "preempted": "magenta",
+    "boot_fail": "magenta",
+    "dependency_failed": "red",
+    "lost": "bold magenta reverse",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console (plain and wide when not a terminal)."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+class JobledgerGroup(click.Group):
+    """Turns :class:`JobledgerError` into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JobledgerError as exc:
+            click.echo(f"jobledger: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=JobledgerGroup)
+@click.version_option(package_name="jobledger")
+@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False), default=None,
+              help="Project directory (default: nearest one upward, or $JOBLEDGER_PROJECT).")
+@click.pass_context
+def main(ctx: click.Context, project_dir: str | None) -> None:
+    """Run workflows of HPC jobs and keep every action in the project's ledger."""
+    ctx.obj = {"project_dir": project_dir}
+
+
+def open_project(ctx: click.Context) -> Project:
+    """The project named by ``-C`` or found upward from the cwd."""
+    start = ctx.obj.get("project_dir") if ctx.obj else None
+    return Project.open(start)
+
+
+# ---------------------------------------------------------------------- init
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def init(directory: str | None) -> None:
+    """Create a project (ledger, run directories, .gitignore) in DIRECTORY."""
+    project = Project.init(directory)
+    click.echo(f"initialised jobledger project in {project.root}")
+
+
+# ---------------------------------------------------------------------- log
+def _summary(data: dict[str, Any]) -> str:
+    parts = []
+    for key in ("name", "key", "attempt", "index", "state", "action", "scheduler_id", "host", "exit_code", "reason", "error", "workflow"):
+        if key in data and data[key] not in (None, ""):
+            value = data[key]
+            if key == "key":
+                value = str(value)[:12]
+            parts.append(f"{key}={value}")
+    if "jobs" in data:
+        parts.append(f"jobs={len(data['jobs'])}")
+    return " ".join(parts)
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "clock": event.clock,
+        "writer": event.writer,
+        "seq": event.seq,
+        "time": event.time,
+        "data": _jsonable(dict(event.data)),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _print_events(events: Any, as_json: bool) -> None:
+    for event in events:
+        if as_json:
+            click.echo(json.dumps(_event_json(event)))
+        else:
+            when = _dt.datetime.fromtimestamp(event.time).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            click.echo(f"{when}  {event.type:<13} {_summary(dict(event.data))}  [{event.writer[-6:]}#{event.seq}]")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling).")
+@click.pass_context
+def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
+    """Print the event log in logical-clock order."""
+    project = open_project(ctx)
+    ledger = project.ledger
+    _print_events(ledger.iter_events(), as_json)
+    if not follow:
+        return
+    from jobledger.engine.watch import FolderWatch
+
+    ledger.read_new_events()  # everything printed above is now "seen"
+    watch = FolderWatch(project.ledger_dir)
+    watch.start()
+    try:
+        while True:
+            watch.wait(5.0)
+            _print_events(ledger.read_new_events(), as_json)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watch.stop()
+
+
+# ---------------------------------------------------------------------- verify
+@main.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Check every record's digest and chain; exit 1 naming file and offset of damage."""
+    from jobledger.ledger.verify import verify_ledger
+
+    project = open_project(ctx)
+    report = verify_ledger(project.ledger_dir)
+    for finding in report.findings:
+        click.echo(str(finding), err=True)
+    summary = f"{report.segments} segment(s), {report.records} record(s), {report.events} event(s)"
+    if report.ok:
+        click.echo(f"ledger intact: {summary}")
+        return
+    click.echo(f"ledger damaged: {len(report.findings)} problem(s) in {summary}", err=True)
+    ctx.exit(1)
+
+
+# ---------------------------------------------------------------------- status
+def _fmt_time(value: float | None) -> str:
+    if value is None:
+        return ""
+    return _dt.datetime.fromtimestamp(value).strftime("%H:%M:%S")
+
+
+def _fmt_elapsed(value: float | None) -> str:
+    if value is None:
+        return ""
+    seconds = int(value)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """The rich table of status rows."""
+    table = Table(title=title, header_style="bold", expand=False)
+    for column in ("name", "state", "host", "scheduler id", "start", "elapsed", "exit", "attempts", "reused"):
+        table.add_column(column, no_wrap=True, min_width=8 if column == "name" else None)
+    for row in rows:
+        state = row["state"]
+        label = state
+        if row.get("array"):
+            done = sum(1 for e in row["array"] if e["state"] == "completed")
+            label = f"{state} ({done}/{len(row['array'])})"
+        exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
+        if row.get("signal"):
+            exit_code += f" (sig {row['signal']})"
+        table.add_row(
+            row["name"],
+            f"[{STATE_STYLE.get(state, '')}]{label}[/]",
+            row["host"] or "",
+            row["scheduler_id"] or "",
+            _fmt_time(row["started"]),
+            _fmt_elapsed(row["elapsed"]),
+            exit_code,
+            str(len(row["attempts"])) if row["attempts"] else "",
+            "yes" if row["reused"] else "",
+        )
+    return table
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job.")
+@click.option("--watch", is_flag=True, help="Full-screen view that follows the ledger.")
+@click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
+@click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool) -> None:
+    """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse."""
+    from jobledger.view.status import counts, status_rows
+
+    project = open_project(ctx)
+    if watch and not as_json:
+        from jobledger.view.live import run_live
+
+        raise SystemExit(run_live(project, list(workflow) or None))
+    if not no_observe:
+        _observe_all(project, workflow)
+    rows = status_rows(project.ledger.state, list(workflow) or None)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=str))
+        return
+    out = console()
+    if not rows:
+        out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
+        return
+    out.print(status_table(rows))
+    summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
+    reused = sum(1 for r in rows if r["reused"])
+    out.print(f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else ""))
+    for row in rows:
+        if row["state"] == "lost":
+            out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} (retry with `jobledger retry {row['name']}`)")
+
+
+def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:
+    from jobledger.api.session import engine_for
+
+    engine = engine_for(project)
+    names = list(workflows) or list(project.ledger.state.workflows())
+    for name in names:
+        try:
+            engine.cycle(name, act=False)
+        except JobledgerError as exc:
+            click.echo(f"jobledger: warning: cannot observe {name}: {exc}", err=True)
+
+
+def _register_more() -> None:
+    from jobledger.cli import commands
+
+    commands.register(main)
+
+
+_register_more()
+
+
+def run_main() -> None:  # pragma: no cover - console entry helper
+    """Entry point that never shows a traceback for our own errors."""
+    main(prog_name="jobledger")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name="jobledger")
+

@@ -1,0 +1,51 @@
+"""Shared fixtures: a fresh project per test, no user configuration leaking in."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from jobledger.api.session import _ENGINES, forget_engine  # noqa: E402
+from jobledger.project import Project  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read the developer's ~/.config/jobledger/config.toml."""
+    monkeypatch.setenv("JOBLEDGER_USER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-user-config.toml"))
+    for var in ("JOBLEDGER_PROJECT", "JOBLEDGER_HOST", "JOBLEDGER_FORCE", "JOBLEDGER_MAX_PARALLEL", "HPC_SCHEDULER"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A new project in a temporary directory, which is also the cwd."""
+    root = tmp_path / "proj"
+    proj = Project.init(root)
+    monkeypatch.chdir(root)
+    yield proj
+    for engine_root in [r for r in _ENGINES if r == proj.root]:
+        engine = _ENGINES[engine_root]
+        for name in list(engine.started):
+            engine.join_background(name, timeout=60)
+        forget_engine(engine.project)
+    proj.close()
+
+
+def python() -> str:
+    """The interpreter running the tests (has jobledger installed)."""
+    return sys.executable
+
+
+def env_with_src() -> dict[str, str]:
+    """Environment for subprocesses that import jobledger."""
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env

@@ -1,0 +1,278 @@
+"""The ledger's invariants (DESIGN.md 1-7), on real files and processes."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import env_with_src
+from jobledger.ledger import events as ev
+from jobledger.ledger.codec import ZERO_DIGEST, Record, encode_record, scan
+from jobledger.ledger.reducer import empty_state, fold
+from jobledger.ledger.store import Ledger
+from jobledger.ledger.verify import verify_ledger
+from jobledger.project import Project
+
+STATES = ["submitted", "running", "completed", "failed", "cancelled", "timeout", "lost"]
+
+
+def _ledger(root: Path) -> Ledger:
+    return Ledger(root / "ledger", root / "cache").open()
+
+
+def _fill(ledger: Ledger, n: int, prefix: str = "k") -> None:
+    ledger.record(ev.WORKFLOW, {"name": "wf", "jobs": [{"key": f"{prefix}{i}", "name": f"j{i}"} for i in range(n)]})
+    for i in range(n):
+        ledger.append(ev.INTENT, {"key": f"{prefix}{i}", "attempt": 1, "action": "submit"})
+        ledger.append(ev.SUBMITTED, {"key": f"{prefix}{i}", "attempt": 1, "scheduler_id": str(i)})
+        ledger.append(ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0})
+        ledger.flush()
+
+
+def _normal(state: dict[str, Any]) -> Any:
+    """State with the order-dependent lists sorted (histories are sorted when read)."""
+    out = msgpack.unpackb(msgpack.packb(state), strict_map_key=False)
+    for job in out["jobs"].values():
+        for att in job["attempts"].values():
+            att["history"] = sorted(map(tuple, att["history"]))
+    out["problems"] = sorted(out["problems"])
+    return out
+
+
+# ---------------------------------------------------------------- reducer is order-independent
+event_st = st.tuples(
+    st.sampled_from(["state", "submitted", "intent", "retry", "result", "cancel", "mystery"]),
+    st.integers(0, 5),  # job
+    st.integers(1, 3),  # attempt
+    st.sampled_from(STATES),
+    st.one_of(st.none(), st.integers(0, 3)),  # array index
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(event_st, min_size=1, max_size=60), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_any_file_order_gives_same_state(tmp_path_factory: pytest.TempPathFactory, events: list[Any], writers: int, rnd: random.Random) -> None:
+    root = tmp_path_factory.mktemp("h")
+    ledgers = [_ledger(root) for _ in range(writers)]
+    for number, (etype, job, attempt, state, index) in enumerate(events):
+        data: dict[str, Any] = {"key": f"k{job}", "attempt": attempt}
+        if etype == "state":
+            data.update(state=state, exit_code=number % 3)
+            if index is not None:
+                data["index"] = index
+        elif etype == "submitted":
+            data["scheduler_id"] = str(number)
+        elif etype == "result":
+            data["value"] = f"v{number}"
+        ledgers[rnd.randrange(writers)].append(etype, data)
+    for led in ledgers:
+        led.close()
+    segments = sorted((root / "ledger").glob("*.seg"))
+    reference = None
+    for _ in range(3):
+        rnd.shuffle(segments)
+        pairs = []
+        for seg in segments:
+            for item in scan(seg.read_bytes()):
+                assert isinstance(item, Record)
+                pairs.extend((raw, seg.stem) for raw in item.events)
+        state = _normal(fold(pairs))
+        # and in a shuffled event order too: the handlers are joins
+        rnd.shuffle(pairs)
+        assert _normal(fold(pairs)) == state
+        if reference is None:
+            reference = state
+        assert state == reference
+    fresh = Ledger(root / "ledger", root / "cache", use_snapshot=False).open()
+    assert _normal(fresh.raw_state) == reference
+
+
+# ---------------------------------------------------------------- torn tails
+def test_truncation_at_every_offset_of_last_record(tmp_path: Path) -> None:
+    led = _ledger(tmp_path)
+    _fill(led, 5)
+    led.close()
+    (seg,) = (tmp_path / "ledger").glob("*.seg")
+    data = seg.read_bytes()
+    records = [r for r in scan(data) if isinstance(r, Record)]
+    last = records[-1]
+    before = sum(len(r.events) for r in records[:-1])
+    for cut in range(last.offset + 1, last.offset + last.size):
+        target = tmp_path / f"cut{cut}" / "ledger"
+        target.mkdir(parents=True)
+        (target / seg.name).write_bytes(data[:cut])
+        reader = Ledger(target, tmp_path / f"cut{cut}" / "cache").open()
+        damages = reader.damages()[seg.name]
+        assert [d.kind for d in damages] == ["torn"] and damages[0].offset == last.offset
+        read = sum(1 for _ in reader.iter_events())
+        assert read == before
+        assert (target / seg.name).stat().st_size == cut  # nothing deleted
+        report = verify_ledger(target)
+        assert not report.ok and report.findings[0].offset == last.offset
+
+
+# ---------------------------------------------------------------- flipped bytes
+def test_every_flipped_byte_is_found(tmp_path: Path) -> None:
+    led = _ledger(tmp_path)
+    _fill(led, 3)
+    led.close()
+    (seg,) = (tmp_path / "ledger").glob("*.seg")
+    data = seg.read_bytes()
+    records = [r for r in scan(data) if isinstance(r, Record)]
+    starts = [r.offset for r in records]
+    for position in range(len(data)):
+        flipped = bytearray(data)
+        flipped[position] ^= 0x40
+        target = tmp_path / "flip" / "ledger"
+        if target.exists():
+            shutil.rmtree(target.parent)
+        target.mkdir(parents=True)
+        (target / seg.name).write_bytes(bytes(flipped))
+        report = verify_ledger(target)
+        assert not report.ok, f"flip at {position} not detected"
+        damaged_record = max(s for s in starts if s <= position)
+        assert report.findings[0].offset == damaged_record
+        assert str(target / seg.name) in str(report.findings[0])
+        reader = Ledger(target, tmp_path / "flip" / "cache").open()  # does not raise
+        kept = [r for r in scan(bytes(flipped)) if isinstance(r, Record)]
+        assert [r.offset for r in kept][: starts.index(damaged_record)] == starts[: starts.index(damaged_record)]
+        assert reader.state is not None
+
+
+def test_verify_cli_exit_codes(project: Project) -> None:
+    project.ledger.record(ev.NOTE, {"message": "hello"})
+    project.close()
+    cli = [sys.executable, "-m", "jobledger.cli.main"]
+    ok = subprocess.run([*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src())
+    assert ok.returncode == 0, ok.stderr
+    (seg,) = project.ledger_dir.glob("*.seg")
+    data = bytearray(seg.read_bytes())
+    data[30] ^= 1
+    seg.write_bytes(bytes(data))
+    bad = subprocess.run([*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src())
+    assert bad.returncode == 1
+    assert seg.name in bad.stderr and "byte 0" in bad.stderr
+
+
+# ---------------------------------------------------------------- concurrent writers
+def test_four_processes_append_concurrently(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from jobledger.ledger.store import Ledger
+        root = Path(sys.argv[1]); me = sys.argv[2]
+        led = Ledger(root / "ledger", root / "cache").open()
+        for i in range(10_000):
+            led.append("note", {"writer": me, "i": i})
+            if i % 100 == 99:
+                led.flush()
+        led.close()
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(w)], env=env_with_src())
+        for w in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    report = verify_ledger(tmp_path / "ledger")
+    assert report.ok
+    seen = set()
+    for event in Ledger(tmp_path / "ledger", tmp_path / "cache").open().iter_events():
+        if event.type == "note":
+            seen.add((event.data["writer"], event.data["i"]))
+    assert len(seen) == 40_000
+
+
+# ---------------------------------------------------------------- snapshot
+def test_snapshot_warm_open_equals_cold(tmp_path: Path) -> None:
+    led = _ledger(tmp_path)
+    _fill(led, 50)
+    led.save_snapshot()
+    led.append(ev.STATE, {"key": "k1", "attempt": 2, "state": "running"})
+    led.close()
+    warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+    cold = Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open()
+    assert _normal(warm.raw_state) == _normal(cold.raw_state)
+    # a segment that the snapshot never saw (as a git merge brings) is read on top
+    other = Ledger(tmp_path / "other", tmp_path / "othercache").open()
+    other.record(ev.STATE, {"key": "k2", "attempt": 3, "state": "failed", "exit_code": 9})
+    other.close()
+    for seg in (tmp_path / "other").glob("*.seg"):
+        shutil.copy(seg, tmp_path / "ledger" / seg.name)
+    merged = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+    assert merged.state.job("k2").attempts[-1].exit_code == 9  # type: ignore[union-attr]
+
+
+def test_unknown_event_types_are_kept_and_skipped(tmp_path: Path) -> None:
+    led = _ledger(tmp_path)
+    led.record("from_the_future", {"anything": [1, 2]})
+    led.record(ev.STATE, {"key": "k", "attempt": 1, "state": "running"})
+    led.close()
+    again = _ledger(tmp_path)
+    assert [e.type for e in again.iter_events()][-2:] == ["from_the_future", "state"]
+    assert again.state.job("k").state.value == "running"  # type: ignore[union-attr]
+
+
+def test_states_never_move_backwards(tmp_path: Path) -> None:
+    state = fold(
+        [
+            (["state", 3, 1, 0.0, {"key": "k", "attempt": 1, "state": "completed", "exit_code": 0}], "w"),
+            (["state", 4, 2, 0.0, {"key": "k", "attempt": 1, "state": "running"}], "w"),
+            (["state", 5, 3, 0.0, {"key": "k", "attempt": 1, "state": "failed", "exit_code": 1}], "w"),
+        ],
+        empty_state(),
+    )
+    att = state["jobs"]["k"]["attempts"][1]
+    assert att["state"] == "completed" and att["exit_code"] == 0
+
+
+def test_record_byte_layout() -> None:
+    data, digest = encode_record([["note", 1, 1, 0.0, {}]], ZERO_DIGEST)
+    assert data[:2] == b"JL" and data[2] == 1
+    length = int.from_bytes(data[4:8], "big")
+    assert len(data) == 24 + length + 16
+    assert data[8:24] == ZERO_DIGEST and data[-16:] == digest
+
+
+# ---------------------------------------------------------------- git merge
+def _git(cwd: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_merge_of_two_branches(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    Project.init(root)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "init")
+    for branch, key in (("left", "L"), ("right", "R")):
+        _git(root, "checkout", "-q", "-b", branch, "main")
+        project = Project(root)
+        project.ledger.record(ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]})
+        project.ledger.record(ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0})
+        project.close()
+        _git(root, "add", "-A")
+        _git(root, "commit", "-qm", branch)
+    _git(root, "checkout", "-q", "left")
+    _git(root, "merge", "-q", "--no-edit", "right")  # raises on conflict
+    assert "<<<<<<<" not in "".join(p.read_bytes().decode(errors="replace") for p in (root / ".jobledger").rglob("*.seg"))
+    merged = Project(root).ledger.state
+    assert set(merged.workflows()) == {"wf-left", "wf-right"}
+    assert merged.job("L").state.value == "completed" and merged.job("R").state.value == "completed"  # type: ignore[union-attr]
+    assert verify_ledger(root / ".jobledger" / "ledger").ok
+    status = _git(root, "status", "--porcelain")
+    assert "cache" not in status
