@@ -11,15 +11,25 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jobledger.api.session import _ENGINES, forget_engine  # noqa: E402
-from jobledger.project import Project  # noqa: E402
+from jobledger.api.session import _ENGINES, forget_engine
+from jobledger.project import Project
 
 
 @pytest.fixture(autouse=True)
-def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tests never read the developer's ~/.config/jobledger/config.toml."""
-    monkeypatch.setenv("JOBLEDGER_USER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-user-config.toml"))
-    for var in ("JOBLEDGER_PROJECT", "JOBLEDGER_HOST", "JOBLEDGER_FORCE", "JOBLEDGER_MAX_PARALLEL", "HPC_SCHEDULER"):
+    monkeypatch.setenv(
+        "JOBLEDGER_USER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-user-config.toml")
+    )
+    for var in (
+        "JOBLEDGER_PROJECT",
+        "JOBLEDGER_HOST",
+        "JOBLEDGER_FORCE",
+        "JOBLEDGER_MAX_PARALLEL",
+        "HPC_SCHEDULER",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

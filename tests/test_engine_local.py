@@ -20,10 +20,17 @@ from jobledger.ledger.verify import verify_ledger
 from jobledger.project import Project
 
 
-def _cli(project: Project, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _cli(
+    project: Project, *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root, capture_output=True, text=True, env=env_with_src(), timeout=timeout, check=check,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=timeout,
+        check=check,
     )
 
 
@@ -32,7 +39,11 @@ def _status(project: Project) -> list[dict]:  # type: ignore[type-arg]
 
 
 def _spawned(project: Project) -> int:
-    return sum(1 for e in project.ledger.iter_events() if e.type == "intent" and e.data.get("action") == "submit")
+    return sum(
+        1
+        for e in project.ledger.iter_events()
+        if e.type == "intent" and e.data.get("action") == "submit"
+    )
 
 
 # ---------------------------------------------------------------- basics
@@ -122,7 +133,12 @@ def test_failing_array_index_is_reported(project: Project) -> None:
 
 
 def test_concurrency_bounded_by_cpus(project: Project) -> None:
-    jobs = [jl.Job(name=f"j{i}", command="date +%s.%N >> starts; sleep 0.4; date +%s.%N >> ends", cpus=2) for i in range(4)]
+    jobs = [
+        jl.Job(
+            name=f"j{i}", command="date +%s.%N >> starts; sleep 0.4; date +%s.%N >> ends", cpus=2
+        )
+        for i in range(4)
+    ]
     jl.run(jobs, wait=True, timeout=60, max_parallel=4)
     starts = sorted(float(x) for x in Path("starts").read_text().split())
     ends = sorted(float(x) for x in Path("ends").read_text().split())
@@ -158,7 +174,9 @@ def _alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------- bad inputs
 def test_command_not_found_records_127(project: Project) -> None:
-    res = jl.run(jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, timeout=60)["nope"]
+    res = jl.run(
+        jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, timeout=60
+    )["nope"]
     assert res.state is jl.JobState.FAILED and res.exit_code == 127
     assert "not found" in res.stderr
     assert _status(project)[0]["exit_code"] == 127
@@ -215,7 +233,9 @@ def test_second_driver_gets_a_clear_error(project: Project) -> None:
     Path("drv.py").write_text(script)
     first = subprocess.Popen([sys.executable, "drv.py"], env=env_with_src())
     time.sleep(1.0)
-    second = subprocess.run([sys.executable, "drv.py"], env=env_with_src(), capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, "drv.py"], env=env_with_src(), capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 7
     assert "is being driven by pid" in second.stdout and str(first.pid) in second.stdout
     assert first.wait(timeout=60) == 0
@@ -223,8 +243,8 @@ def test_second_driver_gets_a_clear_error(project: Project) -> None:
 
 
 def test_injection_is_inert(project: Project) -> None:
-    name = "it's $(touch pwned)\n\"quoted\" job"
-    arg = "a'b \"c\" $(touch pwned) `touch pwned` ;touch pwned\nline2"
+    name = 'it\'s $(touch pwned)\n"quoted" job'
+    arg = 'a\'b "c" $(touch pwned) `touch pwned` ;touch pwned\nline2'
     res = jl.run(jl.Job(name=name, command=["printf", "%s", arg]), wait=True, timeout=60)[name]
     assert res.state is jl.JobState.COMPLETED
     assert res.read_stdout() == arg
@@ -256,7 +276,10 @@ def test_sigkill_at_random_moments_then_resume(project: Project) -> None:
         if round_number < len(plans):
             env["JOBLEDGER_FAULT"] = plans[round_number]
         proc = subprocess.Popen(
-            [sys.executable, "crash.py"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "crash.py"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if round_number >= len(plans):
             time.sleep(rnd.uniform(0.05, 0.5))
@@ -272,7 +295,9 @@ def test_sigkill_at_random_moments_then_resume(project: Project) -> None:
     resumed = _cli(project, "resume", check=False, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     lines = Path("shared.txt").read_text().split()
-    assert sorted(lines) == sorted(f"j{i}" for i in range(30)), f"duplicates or missing: {sorted(lines)}"
+    assert sorted(lines) == sorted(f"j{i}" for i in range(30)), (
+        f"duplicates or missing: {sorted(lines)}"
+    )
     assert _cli(project, "verify").returncode == 0
     assert all(r["state"] == "completed" for r in _status(project))
 

@@ -32,11 +32,16 @@ def _ledger(root: Path) -> Ledger:
 
 
 def _fill(ledger: Ledger, n: int, prefix: str = "k") -> None:
-    ledger.record(ev.WORKFLOW, {"name": "wf", "jobs": [{"key": f"{prefix}{i}", "name": f"j{i}"} for i in range(n)]})
+    ledger.record(
+        ev.WORKFLOW,
+        {"name": "wf", "jobs": [{"key": f"{prefix}{i}", "name": f"j{i}"} for i in range(n)]},
+    )
     for i in range(n):
         ledger.append(ev.INTENT, {"key": f"{prefix}{i}", "attempt": 1, "action": "submit"})
         ledger.append(ev.SUBMITTED, {"key": f"{prefix}{i}", "attempt": 1, "scheduler_id": str(i)})
-        ledger.append(ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0})
+        ledger.append(
+            ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0}
+        )
         ledger.flush()
 
 
@@ -61,8 +66,14 @@ event_st = st.tuples(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(event_st, min_size=1, max_size=60), st.integers(1, 4), st.randoms(use_true_random=False))
-def test_any_file_order_gives_same_state(tmp_path_factory: pytest.TempPathFactory, events: list[Any], writers: int, rnd: random.Random) -> None:
+@given(
+    st.lists(event_st, min_size=1, max_size=60),
+    st.integers(1, 4),
+    st.randoms(use_true_random=False),
+)
+def test_any_file_order_gives_same_state(
+    tmp_path_factory: pytest.TempPathFactory, events: list[Any], writers: int, rnd: random.Random
+) -> None:
     root = tmp_path_factory.mktemp("h")
     ledgers = [_ledger(root) for _ in range(writers)]
     for number, (etype, job, attempt, state, index) in enumerate(events):
@@ -146,7 +157,9 @@ def test_every_flipped_byte_is_found(tmp_path: Path) -> None:
         assert str(target / seg.name) in str(report.findings[0])
         reader = Ledger(target, tmp_path / "flip" / "cache").open()  # does not raise
         kept = [r for r in scan(bytes(flipped)) if isinstance(r, Record)]
-        assert [r.offset for r in kept][: starts.index(damaged_record)] == starts[: starts.index(damaged_record)]
+        assert [r.offset for r in kept][: starts.index(damaged_record)] == starts[
+            : starts.index(damaged_record)
+        ]
         assert reader.state is not None
 
 
@@ -154,13 +167,17 @@ def test_verify_cli_exit_codes(project: Project) -> None:
     project.ledger.record(ev.NOTE, {"message": "hello"})
     project.close()
     cli = [sys.executable, "-m", "jobledger.cli.main"]
-    ok = subprocess.run([*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src())
+    ok = subprocess.run(
+        [*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src()
+    )
     assert ok.returncode == 0, ok.stderr
     (seg,) = project.ledger_dir.glob("*.seg")
     data = bytearray(seg.read_bytes())
     data[30] ^= 1
     seg.write_bytes(bytes(data))
-    bad = subprocess.run([*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src())
+    bad = subprocess.run(
+        [*cli, "verify"], cwd=project.root, capture_output=True, text=True, env=env_with_src()
+    )
     assert bad.returncode == 1
     assert seg.name in bad.stderr and "byte 0" in bad.stderr
 
@@ -228,9 +245,21 @@ def test_unknown_event_types_are_kept_and_skipped(tmp_path: Path) -> None:
 def test_states_never_move_backwards(tmp_path: Path) -> None:
     state = fold(
         [
-            (["state", 3, 1, 0.0, {"key": "k", "attempt": 1, "state": "completed", "exit_code": 0}], "w"),
+            (
+                [
+                    "state",
+                    3,
+                    1,
+                    0.0,
+                    {"key": "k", "attempt": 1, "state": "completed", "exit_code": 0},
+                ],
+                "w",
+            ),
             (["state", 4, 2, 0.0, {"key": "k", "attempt": 1, "state": "running"}], "w"),
-            (["state", 5, 3, 0.0, {"key": "k", "attempt": 1, "state": "failed", "exit_code": 1}], "w"),
+            (
+                ["state", 5, 3, 0.0, {"key": "k", "attempt": 1, "state": "failed", "exit_code": 1}],
+                "w",
+            ),
         ],
         empty_state(),
     )
@@ -248,8 +277,16 @@ def test_record_byte_layout() -> None:
 
 # ---------------------------------------------------------------- git merge
 def _git(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@x",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@x",
+    )
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -262,14 +299,20 @@ def test_git_merge_of_two_branches(tmp_path: Path) -> None:
     for branch, key in (("left", "L"), ("right", "R")):
         _git(root, "checkout", "-q", "-b", branch, "main")
         project = Project(root)
-        project.ledger.record(ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]})
-        project.ledger.record(ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0})
+        project.ledger.record(
+            ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]}
+        )
+        project.ledger.record(
+            ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0}
+        )
         project.close()
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", branch)
     _git(root, "checkout", "-q", "left")
     _git(root, "merge", "-q", "--no-edit", "right")  # raises on conflict
-    assert "<<<<<<<" not in "".join(p.read_bytes().decode(errors="replace") for p in (root / ".jobledger").rglob("*.seg"))
+    assert "<<<<<<<" not in "".join(
+        p.read_bytes().decode(errors="replace") for p in (root / ".jobledger").rglob("*.seg")
+    )
     merged = Project(root).ledger.state
     assert set(merged.workflows()) == {"wf-left", "wf-right"}
     assert merged.job("L").state.value == "completed" and merged.job("R").state.value == "completed"  # type: ignore[union-attr]

@@ -29,7 +29,15 @@ from jobledger.model.units import format_duration, parse_duration, parse_memory
 
 @pytest.mark.parametrize(
     ("text", "megabytes"),
-    [("4GB", 4096), ("8G", 8192), ("512M", 512), ("1.5T", 1572864), ("2GiB", 2048), (1024, 1024), ("800K", 1)],
+    [
+        ("4GB", 4096),
+        ("8G", 8192),
+        ("512M", 512),
+        ("1.5T", 1572864),
+        ("2GiB", 2048),
+        (1024, 1024),
+        ("800K", 1),
+    ],
 )
 def test_memory_spellings(text: object, megabytes: int) -> None:
     assert parse_memory(text) == megabytes
@@ -70,7 +78,9 @@ def test_format_duration_roundtrip() -> None:
         ({"partition": "a\nb"}, "partition", "a\nb"),
     ],
 )
-def test_bad_resource_names_field_and_value(kwargs: dict[str, object], field: str, value: object) -> None:
+def test_bad_resource_names_field_and_value(
+    kwargs: dict[str, object], field: str, value: object
+) -> None:
     with pytest.raises(ResourceError) as info:
         Job(name="train", command="true", **kwargs)
     assert info.value.field == field
@@ -99,7 +109,12 @@ def test_unknown_keyword_is_an_error() -> None:
 
 def test_job_faces() -> None:
     a = Job(name="a", command="python x.py", cpus=4, memory="8G")
-    b = Job(name="b", tasks=[Task("echo 1"), Task(["echo", "2"])], resources=Resources(cpus=2), after=[a])
+    b = Job(
+        name="b",
+        tasks=[Task("echo 1"), Task(["echo", "2"])],
+        resources=Resources(cpus=2),
+        after=[a],
+    )
     assert b.dependencies == [a]
     b.dependency_type = "afterany"
     assert b.depends[0].kind == "afterany"
@@ -161,6 +176,7 @@ def test_keys_change_downstream_only() -> None:
 def test_closures_from_one_loop_get_different_keys() -> None:
     funcs = []
     for value in (1, 2):
+
         def f(v: int = 0, captured: int = value) -> int:
             return captured
 
@@ -208,7 +224,9 @@ def test_key_identical_across_processes(tmp_path) -> None:  # type: ignore[no-un
     outs = set()
     for seed in ("0", "1", "random"):
         env["PYTHONHASHSEED"] = seed
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         outs.add(out.stdout.strip())
     assert len(outs) == 1
 

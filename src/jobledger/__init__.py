@@ -23,7 +23,16 @@ from jobledger.errors import (
     UnknownDependencyError,
     UnsupportedResource,
 )
-from jobledger.model import ArraySpec, Backoff, Dependency, Job, Resources, RetryPolicy, Task, Workflow
+from jobledger.model import (
+    ArraySpec,
+    Backoff,
+    Dependency,
+    Job,
+    Resources,
+    RetryPolicy,
+    Task,
+    Workflow,
+)
 from jobledger.project import Project
 from jobledger.states import JobState
 

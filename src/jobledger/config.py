@@ -33,7 +33,7 @@ from jobledger.schedulers.registry import SCHEDULER_NAMES
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 USER_CONFIG = Path("~/.config/jobledger/config.toml")
 RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
@@ -136,7 +136,9 @@ class Config:
         """``[defaults]`` merged with ``[types.NAME]`` (or ``[tools.NAME]``)."""
         if name not in self.types:
             known = ", ".join(sorted(self.types)) or "none"
-            raise ConfigError(f"no [types.{name}] or [tools.{name}] in the configuration (known: {known})")
+            raise ConfigError(
+                f"no [types.{name}] or [tools.{name}] in the configuration (known: {known})"
+            )
         merged = dict(self.defaults)
         merged.update(self.types[name])
         return merged
@@ -156,7 +158,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Parse one TOML file, naming it in any error."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except OSError as exc:
@@ -184,18 +187,23 @@ def load_config(project_root: Path | None = None, extra: Path | None = None) -> 
     return _build(merged, origin, tuple(str(p) for p, _ in layers))
 
 
-def _note_origin(origin: dict[tuple[str, ...], str], prefix: tuple[str, ...], data: Mapping[str, Any], path: str) -> None:
+def _note_origin(
+    origin: dict[tuple[str, ...], str], prefix: tuple[str, ...], data: Mapping[str, Any], path: str
+) -> None:
     for key, value in data.items():
-        origin[(*prefix, key)] = path
+        where = (*prefix, key)
+        origin[where] = path
         if isinstance(value, Mapping):
-            _note_origin(origin, (*prefix, key), value, path)
+            _note_origin(origin, where, value, path)
 
 
 def _check_top(path: Path, data: Mapping[str, Any]) -> None:
     allowed = {"defaults", "types", "tools", "hosts", "schedulers", "project"}
     for key in data:
         if key not in allowed:
-            raise ConfigError(f"{path}: unknown top-level table or key {key!r} (use {', '.join(sorted(allowed))})")
+            raise ConfigError(
+                f"{path}: unknown top-level table or key {key!r} (use {', '.join(sorted(allowed))})"
+            )
 
 
 def _where(origin: Mapping[tuple[str, ...], str], *path: str) -> str:
@@ -210,7 +218,9 @@ def _fail(origin: Mapping[tuple[str, ...], str], table: str, key: str, message: 
     return ConfigError(f"{_where(origin, *parts)}: [{table}] {key}: {message}")
 
 
-def _build(data: Mapping[str, Any], origin: Mapping[tuple[str, ...], str], sources: tuple[str, ...]) -> Config:
+def _build(
+    data: Mapping[str, Any], origin: Mapping[tuple[str, ...], str], sources: tuple[str, ...]
+) -> Config:
     defaults = dict(data.get("defaults", {}))
     _check_job_table(defaults, "defaults", origin)
     types: dict[str, dict[str, Any]] = {}
@@ -229,7 +239,9 @@ def _build(data: Mapping[str, Any], origin: Mapping[tuple[str, ...], str], sourc
     return Config(hosts, defaults, types, schedulers, sources)
 
 
-def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
+def _check_job_table(
+    table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]
+) -> None:
     options_like = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
     res, rest = Resources.split_kwargs({k: v for k, v in table.items() if k not in JOB_KEYS})
     for key in rest:
@@ -249,18 +261,40 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
     values: dict[str, Any] = {"name": name, "source": _where(origin, "hosts", name)}
     ssh = table.get("ssh", table.get("host"))
     if ssh is not None:
-        if not isinstance(ssh, str) or not ssh.strip() or ssh.startswith("-") or any(c.isspace() for c in ssh):
+        if (
+            not isinstance(ssh, str)
+            or not ssh.strip()
+            or ssh.startswith("-")
+            or any(c.isspace() for c in ssh)
+        ):
             raise _fail(origin, where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
         user = table.get("user")
         values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
-    for key in ("identity_file", "ssh_config", "workdir", "python", "accounting", "flavor", "parallel_environment"):
+    for key in (
+        "identity_file",
+        "ssh_config",
+        "workdir",
+        "python",
+        "accounting",
+        "flavor",
+        "parallel_environment",
+    ):
         if key in table:
             if not isinstance(table[key], str) or not table[key]:
                 raise _fail(origin, where, key, "expected a non-empty string")
-            values[key] = os.path.expanduser(table[key]) if key in ("identity_file", "ssh_config") else table[key]
+            values[key] = (
+                os.path.expanduser(table[key])
+                if key in ("identity_file", "ssh_config")
+                else table[key]
+            )
     scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
     if scheduler not in (*SCHEDULER_NAMES, "auto"):
-        raise _fail(origin, where, "scheduler", f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}")
+        raise _fail(
+            origin,
+            where,
+            "scheduler",
+            f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}",
+        )
     values["scheduler"] = scheduler
     for key in ("port", "max_in_flight", "max_parallel"):
         if key in table:
@@ -272,7 +306,9 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _fail(origin, where, key, f"expected a positive number of seconds, got {value!r}")
+                raise _fail(
+                    origin, where, key, f"expected a positive number of seconds, got {value!r}"
+                )
             values[key] = float(value)
     for key in ("ssh_options", "setup", "modules"):
         if key in table:
@@ -296,5 +332,10 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
     if "template" in values:
         unknown = set(values["template"]) - {"header", "epilogue"}
         if unknown:
-            raise _fail(origin, f"{where}.template", sorted(unknown)[0], "unknown key (use header, epilogue)")
+            raise _fail(
+                origin,
+                f"{where}.template",
+                sorted(unknown)[0],
+                "unknown key (use header, epilogue)",
+            )
     return HostConfig(**values)

@@ -38,7 +38,9 @@ def project_for(project: str | os.PathLike[str] | Project | None, *, create: boo
             return found
         if create:
             return Project.init(path)
-        raise ProjectError(f"{path} is not inside a jobledger project (run `jobledger init {path}`)")
+        raise ProjectError(
+            f"{path} is not inside a jobledger project (run `jobledger init {path}`)"
+        )
     found = Project.find()
     if found is not None:
         return found
@@ -91,7 +93,7 @@ def _close_all() -> None:
     for engine in list(_ENGINES.values()):
         try:
             engine.ledger.flush(durable=True)
-        except Exception:  # noqa: BLE001, S110 - best effort at interpreter exit
+        except Exception:  # noqa: S110 - best effort at interpreter exit
             pass
 
 
@@ -131,7 +133,9 @@ def default_workflow_name(jobs: Sequence[Job]) -> str:
     text = "+".join(names)
     if len(text) <= 60:
         return text
-    return f"{names[0]}+{len(names) - 1}-{hashlib.blake2b(text.encode(), digest_size=3).hexdigest()}"
+    return (
+        f"{names[0]}+{len(names) - 1}-{hashlib.blake2b(text.encode(), digest_size=3).hexdigest()}"
+    )
 
 
 def select(items: Iterable[Any], *, name: str | None = None) -> Selection:
@@ -153,7 +157,9 @@ def select(items: Iterable[Any], *, name: str | None = None) -> Selection:
             workflows.append(item)
         elif isinstance(item, Project):
             project = item
-        elif isinstance(item, os.PathLike) or (isinstance(item, str) and depth == 0 and _is_project_path(item)):
+        elif isinstance(item, os.PathLike) or (
+            isinstance(item, str) and depth == 0 and _is_project_path(item)
+        ):
             project = project_for(os.fspath(item), create=False)
         elif getattr(item, "_jobledger_selection", None) is not None:
             sel: Selection = item._jobledger_selection()

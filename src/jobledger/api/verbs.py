@@ -33,7 +33,9 @@ class RunHandle:
     Pass it to any verb (``jobledger.wait(handle)``) or call its methods.
     """
 
-    def __init__(self, engine: Engine, name: str, keys: dict[str, str], verdicts: dict[str, str]) -> None:
+    def __init__(
+        self, engine: Engine, name: str, keys: dict[str, str], verdicts: dict[str, str]
+    ) -> None:
         self.engine = engine
         self.project = engine.project
         self.name = name
@@ -49,7 +51,9 @@ class RunHandle:
         by_key = {v: k for k, v in self.keys.items()}
         return [by_key[k] for k, v in self.verdicts.items() if v == "reused"]
 
-    def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> dict[str, Result]:
+    def wait(
+        self, timeout: float | None = None, *, progress: bool | None = None
+    ) -> dict[str, Result]:
         """Block until every job is final; results by job name."""
         return wait(self, timeout=timeout, progress=progress)
 
@@ -74,12 +78,16 @@ class RunHandle:
         return f"RunHandle({self.name!r}, {len(self.keys)} jobs)"
 
 
-def _engine(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Engine:
+def _engine(
+    sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any
+) -> Engine:
     proj = project_for(project if project is not None else sel.project, create=create)
     return engine_for(proj, logger=logger, **kw)
 
 
-def init(*items: Any, project: str | os.PathLike[str] | None = None, logger: logging.Logger | None = None) -> Any:
+def init(
+    *items: Any, project: str | os.PathLike[str] | None = None, logger: logging.Logger | None = None
+) -> Any:
     """Create (or open) the project; with workflows/jobs given, record their definitions.
 
     Returns the :class:`~jobledger.project.Project`, or one :class:`RunHandle` per
@@ -118,7 +126,9 @@ def run(
     until every job is final and returns results by name. ``force=True`` re-runs jobs
     that completed before. ``host=``/``backend=`` send jobs that did not name a host there.
     """
-    force = force or bool(hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False))
+    force = force or bool(
+        hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False)
+    )
     force = force or os.environ.get("JOBLEDGER_FORCE") == "1"
     if max_parallel is None and os.environ.get("JOBLEDGER_MAX_PARALLEL", "").isdigit():
         max_parallel = int(os.environ["JOBLEDGER_MAX_PARALLEL"])
@@ -142,7 +152,9 @@ def run(
         handle = RunHandle(engine, wf.name, loaded.keys, verdicts)
         reused = handle.reused
         if reused:
-            engine.log.info("%s: reused %d finished job(s): %s", wf.name, len(reused), ", ".join(reused[:10]))
+            engine.log.info(
+                "%s: reused %d finished job(s): %s", wf.name, len(reused), ", ".join(reused[:10])
+            )
         handles.append(handle)
     if wait:
         results: dict[str, Result] = {}
@@ -204,7 +216,9 @@ def _results(engine: Engine, keys: Iterable[str], by_wf: dict[str, list[str]]) -
     return out
 
 
-def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
+def check(
+    *items: Any, project: Any = None, logger: logging.Logger | None = None
+) -> dict[str, JobState]:
     """Observe and return each selected job's state, by name."""
     sel = select(items)
     engine = _engine(sel, project, logger, False)
@@ -219,7 +233,9 @@ def check(*items: Any, project: Any = None, logger: logging.Logger | None = None
     return out
 
 
-def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
+def fetch(
+    *items: Any, project: Any = None, logger: logging.Logger | None = None
+) -> dict[str, Result]:
     """Results (state, exit code, stdout/stderr, return value), by job name.
 
     Outputs of jobs on remote hosts are downloaded into the local run directories first.
@@ -233,7 +249,9 @@ def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None
     return _results(engine, keys, by_wf)
 
 
-def update(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
+def update(
+    *items: Any, project: Any = None, logger: logging.Logger | None = None
+) -> dict[str, Result]:
     """``check`` then ``fetch``: observe, carry on as driver where possible, return results."""
     sel = select(items)
     engine = _engine(sel, project, logger, False)
@@ -245,7 +263,9 @@ def update(*items: Any, project: Any = None, logger: logging.Logger | None = Non
     return _results(engine, keys, by_wf)
 
 
-def stop(*items: Any, project: Any = None, grace: float = 5.0, logger: logging.Logger | None = None) -> list[str]:
+def stop(
+    *items: Any, project: Any = None, grace: float = 5.0, logger: logging.Logger | None = None
+) -> list[str]:
     """Cancel selected jobs: SIGTERM then SIGKILL after ``grace`` (local), ``scancel``
     and friends on clusters; jobs not yet submitted never start. Returns the names."""
     sel = select(items)
@@ -302,7 +322,9 @@ def wait(
     return _results(engine, keys, by_wf)
 
 
-def _join(engine: Engine, name: str, timeout: float | None, bar: _Progress | None, keys: list[str]) -> None:
+def _join(
+    engine: Engine, name: str, timeout: float | None, bar: _Progress | None, keys: list[str]
+) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
     while engine.background_alive(name):
         if deadline is not None and time.monotonic() >= deadline:
@@ -330,10 +352,20 @@ class _Progress:
     """A rich progress bar on stderr (only in a terminal)."""
 
     def __init__(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self._progress = Progress(
-            TextColumn("[bold]jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+            TextColumn("[bold]jobs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
         )
         self._task = self._progress.add_task("jobs", total=total)
         self._progress.start()

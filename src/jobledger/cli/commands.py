@@ -54,7 +54,9 @@ def resolve_names(project: Project, names: tuple[str, ...]) -> tuple[list[str], 
                         wf_names.append(wf_name)
                     matched = True
         if not matched:
-            raise click.BadParameter(f"no job or workflow named {name!r} in {project.root}", param_hint="NAME")
+            raise click.BadParameter(
+                f"no job or workflow named {name!r} in {project.root}", param_hint="NAME"
+            )
     return keys, wf_names
 
 
@@ -75,19 +77,27 @@ def carry_on(engine: Any, name: str, wait_for_lock: bool = False) -> bool:
 
 def _final_summary(project: Project, keys: list[str]) -> int:
     state = project.ledger.state
-    failed = [info for k in keys if (info := state.job(k)) is not None and info.state.is_final and not info.state.is_success]
+    failed = [
+        info
+        for k in keys
+        if (info := state.job(k)) is not None and info.state.is_final and not info.state.is_success
+    ]
     pending = [info for k in keys if (info := state.job(k)) is not None and not info.state.is_final]
     for info in failed:
         cur = info.current
         reason = cur.reason if cur else ""
-        click.echo(f"{info.name}: {info.state.value}" + (f" ({reason})" if reason else ""), err=True)
+        click.echo(
+            f"{info.name}: {info.state.value}" + (f" ({reason})" if reason else ""), err=True
+        )
     if pending:
         return 3
     return 1 if failed else 0
 
 
-def _drive_all(engine: Any, names: list[str], keys: list[str], timeout: float | None, wait_for_lock: bool) -> int:
-    from jobledger.api.verbs import _Progress, _final_count
+def _drive_all(
+    engine: Any, names: list[str], keys: list[str], timeout: float | None, wait_for_lock: bool
+) -> int:
+    from jobledger.api.verbs import _final_count, _Progress
 
     deadline = None if timeout is None else time.monotonic() + timeout
     show = sys.stderr.isatty()
@@ -97,7 +107,10 @@ def _drive_all(engine: Any, names: list[str], keys: list[str], timeout: float | 
             driving = carry_on(engine, name, wait_for_lock)
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             report = engine.drive(
-                name, until="final", timeout=remaining, act=driving,
+                name,
+                until="final",
+                timeout=remaining,
+                act=driving,
                 on_cycle=(lambda _r: bar.update(_final_count(engine, keys))) if bar else None,
             )
             if not report.all_final:
@@ -128,14 +141,32 @@ def register(main: click.Group) -> None:
 @click.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--host", "--backend", "host", default=None, help="Send jobs that name no host to this host alias.")
+@click.option(
+    "--host",
+    "--backend",
+    "host",
+    default=None,
+    help="Send jobs that name no host to this host alias.",
+)
 @click.option("--force", is_flag=True, help="Re-run jobs even when they completed before.")
-@click.option("--max-parallel", type=int, default=None, help="Local CPU budget (default: all CPUs).")
+@click.option(
+    "--max-parallel", type=int, default=None, help="Local CPU budget (default: all CPUs)."
+)
 @click.option("--wait/--no-wait", default=True, help="Block until every job is final (default).")
-@click.option("--detach", is_flag=True, help="Run in a background process that logs to the project.")
+@click.option(
+    "--detach", is_flag=True, help="Run in a background process that logs to the project."
+)
 @click.pass_context
-def run_cmd(ctx: click.Context, file: str, script_args: tuple[str, ...], host: str | None, force: bool,
-            max_parallel: int | None, wait: bool, detach: bool) -> None:
+def run_cmd(
+    ctx: click.Context,
+    file: str,
+    script_args: tuple[str, ...],
+    host: str | None,
+    force: bool,
+    max_parallel: int | None,
+    wait: bool,
+    detach: bool,
+) -> None:
     """Run FILE.py, a Python file that defines and runs a workflow."""
     if host:
         os.environ["JOBLEDGER_HOST"] = host
@@ -150,8 +181,12 @@ def run_cmd(ctx: click.Context, file: str, script_args: tuple[str, ...], host: s
         log_path = logs / f"run-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
         argv = [sys.executable, "-m", "jobledger.cli.main", "run", file, *script_args]
         with log_path.open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         click.echo(f"jobledger: driving in the background (pid {proc.pid}); log: {log_path}")
         return
@@ -173,8 +208,12 @@ def run_cmd(ctx: click.Context, file: str, script_args: tuple[str, ...], host: s
 
 
 @click.command()
-@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
-@click.option("--wait-for-lock", is_flag=True, help="Wait for another driver to finish instead of observing.")
+@click.option(
+    "--timeout", type=float, default=None, help="Give up after this many seconds (exit 3)."
+)
+@click.option(
+    "--wait-for-lock", is_flag=True, help="Wait for another driver to finish instead of observing."
+)
 @click.option("--detach", is_flag=True, help="Carry on in a background process.")
 @click.pass_context
 def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detach: bool) -> None:
@@ -185,22 +224,33 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"resume-{time.strftime('%Y%m%dT%H%M%S')}.log"
         with log_path.open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "jobledger.cli.main", "-C", str(project.root), "resume"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         click.echo(f"jobledger: resuming in the background (pid {proc.pid}); log: {log_path}")
         return
     engine = _engine(project)
     keys, names = resolve_names(project, ())
     state = project.ledger.state
-    unfinished = [n for n in names if any(not (i := state.job(k)) or not i.state.is_final for k in state.workflow(n).job_keys)]  # type: ignore[union-attr]
+    unfinished = []
+    for name in names:
+        info = state.workflow(name)
+        keys_of = info.job_keys if info is not None else ()
+        if any((j := state.job(k)) is None or not j.state.is_final for k in keys_of):
+            unfinished.append(name)
     for name in names:
         if name not in unfinished:
             continue
         if name not in engine.loaded and engine.load_cached(name) is None:
-            click.echo(f"jobledger: workflow {name!r}: no cached definition on this machine; "
-                       "observing only (run its script again to submit what is left)", err=True)
+            click.echo(
+                f"jobledger: workflow {name!r}: no cached definition on this machine; "
+                "observing only (run its script again to submit what is left)",
+                err=True,
+            )
     if not unfinished:
         click.echo("nothing to resume: every job is final")
         ctx.exit(_final_summary(project, keys))
@@ -209,7 +259,9 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
+@click.option(
+    "--timeout", type=float, default=None, help="Give up after this many seconds (exit 3)."
+)
 @click.pass_context
 def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> None:
     """Block until the named jobs (or all) are final; exit 1 if any failed."""
@@ -221,7 +273,13 @@ def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> N
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--grace", type=float, default=5.0, show_default=True, help="Seconds between SIGTERM and SIGKILL.")
+@click.option(
+    "--grace",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL.",
+)
 @click.pass_context
 def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
     """Cancel the named jobs or workflows (all unfinished jobs when none are named)."""
@@ -257,9 +315,14 @@ def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
     for key in keys:
         st = standing(key, raw.get(key))
         if st.phase not in (Phase.FAILURE, Phase.SUCCESS):
-            click.echo(f"{raw[key].get('name', key)}: not final ({st.state.value}); not retried", err=True)
+            click.echo(
+                f"{raw[key].get('name', key)}: not final ({st.state.value}); not retried", err=True
+            )
             continue
-        project.ledger.append(ev.RETRY, {"key": key, "attempt": st.attempt + 1, "reason": "retried by hand", "manual": True})
+        project.ledger.append(
+            ev.RETRY,
+            {"key": key, "attempt": st.attempt + 1, "reason": "retried by hand", "manual": True},
+        )
         retried.append(key)
         click.echo(f"{raw[key].get('name', key)}: attempt {st.attempt + 1} recorded")
     project.ledger.flush(durable=True)
@@ -277,17 +340,29 @@ def fetch(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 
     project = _project(ctx)
     keys, _ = resolve_names(project, names)
-    results = fetch_results(*keys and [_Keys(project, keys)], project=project)
+    selection: list[Any] = [_Keys(project, keys)] if keys else []
+    results = fetch_results(*selection, project=project)
     if as_json:
         payload = [
-            {"name": r.name, "key": r.key, "state": r.state.value, "exit_code": r.exit_code,
-             "stdout": r.stdout, "stderr": r.stderr, "error": r.error, "run_dir": str(r.run_dir)}
+            {
+                "name": r.name,
+                "key": r.key,
+                "state": r.state.value,
+                "exit_code": r.exit_code,
+                "stdout": r.stdout,
+                "stderr": r.stderr,
+                "error": r.error,
+                "run_dir": str(r.run_dir),
+            }
             for r in results.values()
         ]
         click.echo(json.dumps(payload, indent=1))
         return
     for result in results.values():
-        click.echo(f"== {result.name}: {result.state.value}" + (f" (exit {result.exit_code})" if result.exit_code is not None else ""))
+        click.echo(
+            f"== {result.name}: {result.state.value}"
+            + (f" (exit {result.exit_code})" if result.exit_code is not None else "")
+        )
         if result.error:
             click.echo(f"   {result.error.get('type')}: {result.error.get('message')}")
         tail = result.stderr if not result.ok else result.stdout
@@ -327,8 +402,15 @@ def hosts(ctx: click.Context) -> None:
     all_hosts = {"local": LOCAL_HOST, **config.hosts}
     for name, host in all_hosts.items():
         ssh = f"{host.ssh}" + (f":{host.port}" if host.port else "") if host.ssh else ""
-        table.add_row(name, ssh, host.scheduler, host.workdir or "", host.python or "",
-                      str(host.max_in_flight or ""), host.source or "(built in)")
+        table.add_row(
+            name,
+            ssh,
+            host.scheduler,
+            host.workdir or "",
+            host.python or "",
+            str(host.max_in_flight or ""),
+            host.source or "(built in)",
+        )
     console().print(table)
 
 
@@ -357,19 +439,30 @@ def hosts_check(name: str) -> None:
             adapter = get_adapter(effective)
             result = host.run(adapter.version_argv(), timeout=60)
             version = (result.stdout or result.stderr).strip().splitlines()
-            click.echo(f"{name}: {' '.join(adapter.version_argv())}: {version[0] if version else '(no output)'}")
-            for command in (adapter.submit_argv("x")[0], adapter.status_argv(None, ())[0], adapter.cancel_argv(["1"])[0]):
+            shown = version[0] if version else "(no output)"
+            click.echo(f"{name}: {' '.join(adapter.version_argv())}: {shown}")
+            for command in (
+                adapter.submit_argv("x")[0],
+                adapter.status_argv(None, ())[0],
+                adapter.cancel_argv(["1"])[0],
+            ):
                 where = host.which(command)
                 click.echo(f"{name}: {command}: {where or 'NOT FOUND'}")
                 if where is None:
-                    raise JobledgerError(f"host {name!r}: {command} not found on its PATH; install the "
-                                         f"{effective} client tools or fix PATH in the login environment")
+                    raise JobledgerError(
+                        f"host {name!r}: {command} not found on its PATH; install the "
+                        f"{effective} client tools or fix PATH in the login environment"
+                    )
         python = host_config.python or ("python3" if host_config.is_remote else sys.executable)
-        result = host.run([python, "-c", "import sys, cloudpickle; print(sys.version.split()[0])"], timeout=60)
+        result = host.run(
+            [python, "-c", "import sys, cloudpickle; print(sys.version.split()[0])"], timeout=60
+        )
         if result.ok:
             click.echo(f"{name}: python {python}: {result.stdout.strip()} (cloudpickle ok)")
         else:
-            click.echo(f"{name}: python {python}: cannot run Python-function jobs "
-                       f"({(result.stderr or result.stdout).strip().splitlines()[-1:]})")
+            click.echo(
+                f"{name}: python {python}: cannot run Python-function jobs "
+                f"({(result.stderr or result.stdout).strip().splitlines()[-1:]})"
+            )
     finally:
         host.close()

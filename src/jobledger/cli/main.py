@@ -52,8 +52,14 @@ class JobledgerGroup(click.Group):
 
 @click.group(cls=JobledgerGroup)
 @click.version_option(package_name="jobledger")
-@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False), default=None,
-              help="Project directory (default: nearest one upward, or $JOBLEDGER_PROJECT).")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Project directory (default: nearest one upward, or $JOBLEDGER_PROJECT).",
+)
 @click.pass_context
 def main(ctx: click.Context, project_dir: str | None) -> None:
     """Run workflows of HPC jobs and keep every action in the project's ledger."""
@@ -78,7 +84,20 @@ def init(directory: str | None) -> None:
 # ---------------------------------------------------------------------- log
 def _summary(data: dict[str, Any]) -> str:
     parts = []
-    for key in ("name", "key", "attempt", "index", "state", "action", "scheduler_id", "host", "exit_code", "reason", "error", "workflow"):
+    for key in (
+        "name",
+        "key",
+        "attempt",
+        "index",
+        "state",
+        "action",
+        "scheduler_id",
+        "host",
+        "exit_code",
+        "reason",
+        "error",
+        "workflow",
+    ):
         if key in data and data[key] not in (None, ""):
             value = data[key]
             if key == "key":
@@ -116,12 +135,15 @@ def _print_events(events: Any, as_json: bool) -> None:
             click.echo(json.dumps(_event_json(event)))
         else:
             when = _dt.datetime.fromtimestamp(event.time).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            click.echo(f"{when}  {event.type:<13} {_summary(dict(event.data))}  [{event.writer[-6:]}#{event.seq}]")
+            origin = f"[{event.writer[-6:]}#{event.seq}]"
+            click.echo(f"{when}  {event.type:<13} {_summary(dict(event.data))}  {origin}")
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling).")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling)."
+)
 @click.pass_context
 def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
     """Print the event log in logical-clock order."""
@@ -184,7 +206,17 @@ def _fmt_elapsed(value: float | None) -> str:
 def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """The rich table of status rows."""
     table = Table(title=title, header_style="bold", expand=False)
-    for column in ("name", "state", "host", "scheduler id", "start", "elapsed", "exit", "attempts", "reused"):
+    for column in (
+        "name",
+        "state",
+        "host",
+        "scheduler id",
+        "start",
+        "elapsed",
+        "exit",
+        "attempts",
+        "reused",
+    ):
         table.add_column(column, no_wrap=True, min_width=8 if column == "name" else None)
     for row in rows:
         state = row["state"]
@@ -215,7 +247,9 @@ def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
 @click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
 @click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool) -> None:
+def status(
+    ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool
+) -> None:
     """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse."""
     from jobledger.view.status import counts, status_rows
 
@@ -237,10 +271,13 @@ def status(ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, 
     out.print(status_table(rows))
     summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
     reused = sum(1 for r in rows if r["reused"])
-    out.print(f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else ""))
+    out.print(
+        f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else "")
+    )
     for row in rows:
         if row["state"] == "lost":
-            out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} (retry with `jobledger retry {row['name']}`)")
+            hint = f"retry with `jobledger retry {row['name']}`"
+            out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} ({hint})")
 
 
 def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:
@@ -271,4 +308,3 @@ def run_main() -> None:  # pragma: no cover - console entry helper
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name="jobledger")
-

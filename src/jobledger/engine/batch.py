@@ -132,12 +132,18 @@ class BatchBackend:
             try:
                 result = self.host.run(argv, stdin=stdin, timeout=120)
             except CommandFailed as exc:  # e.g. the command timed out
-                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
+                last = SubmitError(
+                    f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job
+                )
             except HostError as exc:
-                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
+                last = SubmitError(
+                    f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job
+                )
             else:
                 try:
-                    return self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
+                    return self.adapter.parse_submit(
+                        result.returncode, result.stdout, result.stderr
+                    )
                 except SubmitError as exc:
                     text = str(exc)
                     limit = getattr(self.adapter, "is_submit_limit", None)
@@ -149,8 +155,12 @@ class BatchBackend:
                             job=job,
                         ) from None
                     if not exc.transient:
-                        raise SubmitError(f"job {job!r} on host {self.alias!r}: {text}", job=job) from None
-                    last = SubmitError(f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job)
+                        raise SubmitError(
+                            f"job {job!r} on host {self.alias!r}: {text}", job=job
+                        ) from None
+                    last = SubmitError(
+                        f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job
+                    )
             if attempt < self.submit_retries:
                 log.warning("transient submit failure (%s); retrying in %.1fs", last, delay)
                 time.sleep(delay * (0.5 + random.random()))
@@ -204,14 +214,23 @@ class BatchBackend:
             self._missing.pop(unit.ident, None)
             if obs.state.rank > unit.state.rank:
                 updates.append(
-                    Update(unit.key, unit.attempt, unit.index, obs.state, reason=obs.reason,
-                           source=self.adapter.name, at=obs.started)
+                    Update(
+                        unit.key,
+                        unit.attempt,
+                        unit.index,
+                        obs.state,
+                        reason=obs.reason,
+                        source=self.adapter.name,
+                        at=obs.started,
+                    )
                 )
         if need_files:
             updates.extend(self._finals(need_files, observed, remote_dir))
         return updates
 
-    def _finals(self, units: list[Unit], observed: dict[str, Observation], remote_dir: str) -> list[Update]:
+    def _finals(
+        self, units: list[Unit], observed: dict[str, Observation], remote_dir: str
+    ) -> list[Update]:
         paths = {u.ident: posixpath.join(remote_dir, u.unit_dir, EXIT_FILE) for u in units}
         try:
             files = self.host.read_files(list(paths.values()))
@@ -233,17 +252,31 @@ class BatchBackend:
                 if self._missing[unit.ident] >= LOST_AFTER:
                     self._missing.pop(unit.ident, None)
                     updates.append(
-                        Update(unit.key, unit.attempt, unit.index, JobState.LOST,
-                               reason=f"{self.adapter.name} no longer knows job {unit.scheduler_id} "
-                               "and it left no exit record", source=self.adapter.name)
+                        Update(
+                            unit.key,
+                            unit.attempt,
+                            unit.index,
+                            JobState.LOST,
+                            reason=f"{self.adapter.name} no longer knows job {unit.scheduler_id} "
+                            "and it left no exit record",
+                            source=self.adapter.name,
+                        )
                     )
                 continue
             self._missing.pop(unit.ident, None)
             state, code, sig, reason = decided
             updates.append(
-                Update(unit.key, unit.attempt, unit.index, state, exit_code=code, signal=sig,
-                       reason=reason, source="exit-file" if text else self.adapter.name,
-                       at=obs.ended if obs else None)
+                Update(
+                    unit.key,
+                    unit.attempt,
+                    unit.index,
+                    state,
+                    exit_code=code,
+                    signal=sig,
+                    reason=reason,
+                    source="exit-file" if text else self.adapter.name,
+                    at=obs.ended if obs else None,
+                )
             )
         return updates
 

@@ -147,20 +147,29 @@ class Engine:
                 if not host.is_remote:
                     workdir = str(Path(workdir).resolve()) if job.workdir else cwd
                     if not Path(workdir).is_dir():
-                        raise ModelError(f"job {name!r}: working directory {workdir} does not exist")
+                        raise ModelError(
+                            f"job {name!r}: working directory {workdir} does not exist"
+                        )
                 check_picklable(job)
                 by_key[key] = job
                 workdirs[key] = workdir
                 edges[key] = [(keys[up], kind) for up, kind in workflow.upstream[name]]
                 records.append(self._job_record(job, key, alias, edges[key], workdir))
             digest = canonical_hash([workflow.name, records])
-            loaded = Loaded(workflow, keys, by_key, edges, workdirs, [keys[n] for n in workflow.order])
+            loaded = Loaded(
+                workflow, keys, by_key, edges, workdirs, [keys[n] for n in workflow.order]
+            )
             current = self.ledger.raw_state["workflows"].get(workflow.name)
             if current is None or current.get("digest") != digest:
                 self.ledger.record(
                     ev.WORKFLOW,
-                    {"name": workflow.name, "jobs": records, "digest": digest,
-                     "root": str(self.project.root), "source": source},
+                    {
+                        "name": workflow.name,
+                        "jobs": records,
+                        "digest": digest,
+                        "root": str(self.project.root),
+                        "source": source,
+                    },
                 )
                 self._cache_definition(workflow)
             self.loaded[workflow.name] = loaded
@@ -193,14 +202,14 @@ class Engine:
         }
 
     def _cache_definition(self, workflow: Workflow) -> None:
-        from jobledger.engine.staging import _pickler
+        from jobledger.engine.staging import pickler
         from jobledger.model.job import safe_name
 
         folder = self.project.cache_dir / "workflows"
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            data = _pickler.dumps(workflow)
-        except Exception as exc:  # noqa: BLE001 - cache only; resume will say so
+            data = pickler().dumps(workflow)
+        except Exception as exc:
             self.log.debug("workflow %s not cached: %s", workflow.name, exc)
             return
         target = folder / f"{safe_name(workflow.name, 80)}.pkl"
@@ -219,8 +228,10 @@ class Engine:
             return None
         try:
             workflow = pickle.loads(data)  # noqa: S301 - our own cache file
-        except Exception as exc:  # noqa: BLE001
-            raise JobledgerError(f"cannot load the cached definition of workflow {name!r}: {exc}") from None
+        except Exception as exc:
+            raise JobledgerError(
+                f"cannot load the cached definition of workflow {name!r}: {exc}"
+            ) from None
         return workflow if isinstance(workflow, Workflow) else None
 
     # ================================================================== driver lock
@@ -262,10 +273,16 @@ class Engine:
                 if st.phase is Phase.SUCCESS and not force and _ensure_holds(job):
                     verdicts[key] = "reused"
                     if name not in raw_jobs[key].get("reused_in", []):
-                        self.ledger.append(ev.REUSED, {"workflow": name, "key": key, "attempt": st.attempt})
+                        self.ledger.append(
+                            ev.REUSED, {"workflow": name, "key": key, "attempt": st.attempt}
+                        )
                 elif st.phase is Phase.SUCCESS or (st.phase is Phase.FAILURE and rerun):
                     verdicts[key] = "rerun"
-                    reason = "forced re-run" if st.phase is Phase.SUCCESS else f"re-run after {st.state.value}"
+                    reason = (
+                        "forced re-run"
+                        if st.phase is Phase.SUCCESS
+                        else f"re-run after {st.state.value}"
+                    )
                     if st.phase is Phase.SUCCESS and not force:
                         reason = "postcondition no longer holds"
                     self.ledger.append(
@@ -289,7 +306,9 @@ class Engine:
             host = self.host_config(alias)
             created: LocalBackend | BatchBackend
             if host.scheduler == "local" and not host.is_remote:
-                created = LocalBackend(self.project.root, alias, self.max_parallel or host.max_parallel)
+                created = LocalBackend(
+                    self.project.root, alias, self.max_parallel or host.max_parallel
+                )
             elif host.scheduler == "local":
                 raise ConfigError(
                     f"host {alias!r}: scheduler 'local' over SSH is not supported; "
@@ -308,10 +327,13 @@ class Engine:
         template = None
         if host.template:
             template = Template(
-                header=host.template.get("header", "#!/bin/bash"), epilogue=host.template.get("epilogue", "")
+                header=host.template.get("header", "#!/bin/bash"),
+                epilogue=host.template.get("epilogue", ""),
             )
         adapter = resolve_adapter(host, machine, template, self.config.schedulers)
-        return BatchBackend(alias, machine, adapter, max_in_flight=host.max_in_flight, accounting=host.accounting)
+        return BatchBackend(
+            alias, machine, adapter, max_in_flight=host.max_in_flight, accounting=host.accounting
+        )
 
     def remote_root(self, alias: str) -> str:
         """Where this project's run directories live on host ``alias``."""
@@ -352,7 +374,8 @@ class Engine:
                 report.updates += self._pump()
             self.ledger.flush()
             report.all_final = all(
-                s.phase in (Phase.SUCCESS, Phase.FAILURE) and not self._will_retry(s) for s in stand.values()
+                s.phase in (Phase.SUCCESS, Phase.FAILURE) and not self._will_retry(s)
+                for s in stand.values()
             )
             report.needs_driver = self._needs_driver(loaded, stand) if loaded else False
             return report
@@ -376,7 +399,11 @@ class Engine:
         return any(isinstance(b, LocalBackend) and b.busy for b in self._backends.values())
 
     def _will_retry(self, st: Standing) -> bool:
-        if st.phase is not Phase.FAILURE or st.cancel_requested or st.state is JobState.DEPENDENCY_FAILED:
+        if (
+            st.phase is not Phase.FAILURE
+            or st.cancel_requested
+            or st.state is JobState.DEPENDENCY_FAILED
+        ):
             return False
         job = self._job_for(st.key)
         if job is None:
@@ -395,7 +422,14 @@ class Engine:
         if job.retry != RetryPolicy():
             return job.retry
         host = self.host_config(self.host_alias(job))
-        for table in (host.retry, {k: v for k, v in self.config.defaults.items() if k in ("retries", "retry_on", "backoff", "escalate")}):
+        for table in (
+            host.retry,
+            {
+                k: v
+                for k, v in self.config.defaults.items()
+                if k in ("retries", "retry_on", "backoff", "escalate")
+            },
+        ):
             if table:
                 return RetryPolicy.build(
                     retries=table.get("retries"),
@@ -422,7 +456,8 @@ class Engine:
                 "attempt": st.attempt,
                 "host": att.get("host") or raw.get("host", "local"),
                 "scheduler_id": att.get("scheduler_id"),
-                "attempt_dir": att.get("run_dir") or attempt_dir(raw.get("run_dir", ""), st.attempt),
+                "attempt_dir": att.get("run_dir")
+                or attempt_dir(raw.get("run_dir", ""), st.attempt),
                 "submitted_at": att.get("submitted_at"),
                 "time_limit": res.get("time"),
                 "cancel_requested": att.get("cancel") is not None,
@@ -435,12 +470,28 @@ class Engine:
                     el = elements.get(index)
                     state = JobState(el["state"]) if el else own
                     if not state.is_final:
-                        units.append(Unit(index=index, state=state, started_at=el["started_at"] if el else None, **common))
+                        units.append(
+                            Unit(
+                                index=index,
+                                state=state,
+                                started_at=el["started_at"] if el else None,
+                                **common,
+                            )
+                        )
             else:
-                units.append(Unit(index=None, state=JobState(att["state"]), started_at=att.get("started_at"), **common))
+                units.append(
+                    Unit(
+                        index=None,
+                        state=JobState(att["state"]),
+                        started_at=att.get("started_at"),
+                        **common,
+                    )
+                )
         return units
 
-    def _observe(self, keys: Sequence[str], stand: Mapping[str, Standing], markers: list[str]) -> int:
+    def _observe(
+        self, keys: Sequence[str], stand: Mapping[str, Standing], markers: list[str]
+    ) -> int:
         units = self.active_units(keys, stand)
         by_host: dict[str, list[Unit]] = {}
         for unit in units:
@@ -463,7 +514,9 @@ class Engine:
                 updates += self._expire_local(backend, host_units)
             else:
                 interval = self.host_config(alias).poll_interval or DEFAULT_POLL
-                marker_hit = bool(markers) and any(u.key[:12] in m for u in host_units for m in markers)
+                marker_hit = bool(markers) and any(
+                    u.key[:12] in m for u in host_units for m in markers
+                )
                 if not marker_hit and now - self._last_poll.get(alias, 0.0) < interval:
                     continue
                 self._last_poll[alias] = now
@@ -478,7 +531,11 @@ class Engine:
         if not limits:
             return []
         now = time.time()
-        expired = [i for i, _pid, started in backend.running_units() if i in limits and now - started > limits[i]]
+        expired = [
+            i
+            for i, _pid, started in backend.running_units()
+            if i in limits and now - started > limits[i]
+        ]
         if expired:
             backend.timed_out.update(expired)
             backend.cancel(expired, grace=5.0)
@@ -543,12 +600,22 @@ class Engine:
         if meta:
             try:
                 info = json.loads(meta)
-                out.update({"value": info.get("digest"), "size": info.get("size"), "type": info.get("type")})
+                out.update(
+                    {
+                        "value": info.get("digest"),
+                        "size": info.get("size"),
+                        "type": info.get("type"),
+                    }
+                )
             except ValueError:
                 pass
         if err:
             try:
-                out["error"] = {k: v for k, v in json.loads(err).items() if k in ("type", "message", "traceback")}
+                out["error"] = {
+                    k: v
+                    for k, v in json.loads(err).items()
+                    if k in ("type", "message", "traceback")
+                }
             except ValueError:
                 pass
         return out if (meta or err) else None
@@ -593,18 +660,42 @@ class Engine:
             job = loaded.by_key[key]
             alias = self.host_alias(job)
             backend = self.backend(alias)
-            native_kinds = frozenset(getattr(getattr(backend, "adapter", None), "native_kinds", ("afterok", "afterany", "afternotok"))) if isinstance(backend, BatchBackend) else frozenset()
+            native_kinds = (
+                frozenset(
+                    getattr(
+                        getattr(backend, "adapter", None),
+                        "native_kinds",
+                        ("afterok", "afterany", "afternotok"),
+                    )
+                )
+                if isinstance(backend, BatchBackend)
+                else frozenset()
+            )
             retrying = frozenset(k for k, _ in loaded.edges[key] if self._may_retry(k))
             verdict, native = readiness(
-                loaded.edges[key], stand, waitfor=job.waitfor, host=alias,
-                native_kinds=native_kinds, retrying=retrying,
+                loaded.edges[key],
+                stand,
+                waitfor=job.waitfor,
+                host=alias,
+                native_kinds=native_kinds,
+                retrying=retrying,
             )
             if verdict is Readiness.NEVER:
-                failed = [loaded.by_key[u].name for u, _ in loaded.edges[key] if stand[u].phase is Phase.FAILURE]
+                failed = [
+                    loaded.by_key[u].name
+                    for u, _ in loaded.edges[key]
+                    if stand[u].phase is Phase.FAILURE
+                ]
                 self.ledger.append(
                     ev.STATE,
-                    {"key": key, "attempt": st.attempt, "state": JobState.DEPENDENCY_FAILED.value,
-                     "reason": "never ran: upstream " + ", ".join(failed or ["condition"]) + " did not end as required"},
+                    {
+                        "key": key,
+                        "attempt": st.attempt,
+                        "state": JobState.DEPENDENCY_FAILED.value,
+                        "reason": "never ran: upstream "
+                        + ", ".join(failed or ["condition"])
+                        + " did not end as required",
+                    },
                 )
                 stand[key] = attrs.evolve(st, phase=Phase.FAILURE, state=JobState.DEPENDENCY_FAILED)
                 continue
@@ -650,12 +741,19 @@ class Engine:
         resources = self.resources_for(job, nxt)
         self.ledger.record(
             ev.RETRY,
-            {"key": st.key, "attempt": nxt, "reason": f"attempt {st.attempt} ended {st.state.value}",
-             "manual": False, "not_before": now + delay if delay else None,
-             "resources": _compact(resources)},
+            {
+                "key": st.key,
+                "attempt": nxt,
+                "reason": f"attempt {st.attempt} ended {st.state.value}",
+                "manual": False,
+                "not_before": now + delay if delay else None,
+                "resources": _compact(resources),
+            },
         )
         self.log.info("job %s: retrying (attempt %d) after %s", job.name, nxt, st.state.value)
-        return Standing(st.key, nxt, Phase.PENDING, JobState.PENDING, not_before=now + delay if delay else None)
+        return Standing(
+            st.key, nxt, Phase.PENDING, JobState.PENDING, not_before=now + delay if delay else None
+        )
 
     def resources_for(self, job: Job, attempt: int) -> Resources:
         """Resources of one attempt: ``[defaults]`` < host < job, escalated, capped."""
@@ -684,8 +782,14 @@ class Engine:
             # claims and exit files tell what ran; adopt() queues what never started
             self.ledger.append(
                 ev.SUBMITTED,
-                {"key": st.key, "attempt": st.attempt, "host": alias, "scheduler_id": "local",
-                 "run_dir": att.get("run_dir"), "reconciled": True},
+                {
+                    "key": st.key,
+                    "attempt": st.attempt,
+                    "host": alias,
+                    "scheduler_id": "local",
+                    "run_dir": att.get("run_dir"),
+                    "reconciled": True,
+                },
             )
             return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id="local")
         job = loaded.by_key[st.key]
@@ -693,8 +797,14 @@ class Engine:
         if found is not None:
             self.ledger.record(
                 ev.SUBMITTED,
-                {"key": st.key, "attempt": st.attempt, "host": alias, "scheduler_id": found,
-                 "run_dir": att.get("run_dir"), "reconciled": True},
+                {
+                    "key": st.key,
+                    "attempt": st.attempt,
+                    "host": alias,
+                    "scheduler_id": found,
+                    "run_dir": att.get("run_dir"),
+                    "reconciled": True,
+                },
                 durable=False,
             )
             return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id=found)
@@ -704,8 +814,14 @@ class Engine:
         ):
             self.ledger.record(
                 ev.SUBMITTED,
-                {"key": st.key, "attempt": st.attempt, "host": alias, "scheduler_id": "unknown",
-                 "run_dir": att.get("run_dir"), "reconciled": True},
+                {
+                    "key": st.key,
+                    "attempt": st.attempt,
+                    "host": alias,
+                    "scheduler_id": "unknown",
+                    "run_dir": att.get("run_dir"),
+                    "reconciled": True,
+                },
                 durable=False,
             )
             return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id="unknown")
@@ -727,7 +843,9 @@ class Engine:
                 (path / str(index)).mkdir(exist_ok=True)
         return att_dir
 
-    def _wrapper_spec(self, loaded: Loaded, key: str, attempt: int, alias: str, remote_att: str) -> WrapperSpec:
+    def _wrapper_spec(
+        self, loaded: Loaded, key: str, attempt: int, alias: str, remote_att: str
+    ) -> WrapperSpec:
         job = loaded.by_key[key]
         host = self.host_config(alias)
         workdir = loaded.workdirs[key] if (not host.is_remote or job.workdir) else remote_att
@@ -748,7 +866,12 @@ class Engine:
             python=python,
         )
 
-    def _submit_local(self, loaded: Loaded, batch: list[tuple[str, Standing, list[tuple[str, str]]]], stand: dict[str, Standing]) -> int:
+    def _submit_local(
+        self,
+        loaded: Loaded,
+        batch: list[tuple[str, Standing, list[tuple[str, str]]]],
+        stand: dict[str, Standing],
+    ) -> int:
         prepared = []
         for key, st, _native in batch:
             job = loaded.by_key[key]
@@ -758,8 +881,15 @@ class Engine:
             prepared.append((key, st, alias, att_dir, resources))
             self.ledger.append(
                 ev.INTENT,
-                {"key": key, "attempt": st.attempt, "action": "submit", "host": alias,
-                 "run_dir": att_dir, "workflow": loaded.workflow.name, "resources": _compact(resources)},
+                {
+                    "key": key,
+                    "attempt": st.attempt,
+                    "action": "submit",
+                    "host": alias,
+                    "run_dir": att_dir,
+                    "workflow": loaded.workflow.name,
+                    "resources": _compact(resources),
+                },
             )
         self.ledger.flush(durable=True)
         checkpoint("after-intent")
@@ -767,17 +897,33 @@ class Engine:
             job = loaded.by_key[key]
             backend = self.backend(alias)
             assert isinstance(backend, LocalBackend)
-            backend.enqueue(key, st.attempt, att_dir, job.array.indices if job.array else None,
-                            resources.cpus or 1, job.array.max_concurrent if job.array else None)
+            backend.enqueue(
+                key,
+                st.attempt,
+                att_dir,
+                job.array.indices if job.array else None,
+                resources.cpus or 1,
+                job.array.max_concurrent if job.array else None,
+            )
             self.ledger.append(
                 ev.SUBMITTED,
-                {"key": key, "attempt": st.attempt, "host": alias, "scheduler_id": "local", "run_dir": att_dir},
+                {
+                    "key": key,
+                    "attempt": st.attempt,
+                    "host": alias,
+                    "scheduler_id": "local",
+                    "run_dir": att_dir,
+                },
             )
-            stand[key] = attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id="local", state=JobState.SUBMITTED)
+            stand[key] = attrs.evolve(
+                st, phase=Phase.ACTIVE, host=alias, scheduler_id="local", state=JobState.SUBMITTED
+            )
         self.ledger.flush()
         return len(prepared)
 
-    def _submit_batch(self, loaded: Loaded, key: str, st: Standing, native: list[tuple[str, str]]) -> Standing:
+    def _submit_batch(
+        self, loaded: Loaded, key: str, st: Standing, native: list[tuple[str, str]]
+    ) -> Standing:
         job = loaded.by_key[key]
         alias = self.host_alias(job)
         backend = self.backend(alias)
@@ -809,9 +955,16 @@ class Engine:
             return st
         self.ledger.record(
             ev.INTENT,
-            {"key": key, "attempt": st.attempt, "action": "submit", "host": alias, "run_dir": att_dir,
-             "workflow": loaded.workflow.name, "resources": _compact(resources),
-             "native_deps": [list(n) for n in native]},
+            {
+                "key": key,
+                "attempt": st.attempt,
+                "action": "submit",
+                "host": alias,
+                "run_dir": att_dir,
+                "workflow": loaded.workflow.name,
+                "resources": _compact(resources),
+                "native_deps": [list(n) for n in native],
+            },
         )
         checkpoint("after-intent")
         try:
@@ -829,14 +982,29 @@ class Engine:
         checkpoint("before-outcome")
         self.ledger.record(
             ev.SUBMITTED,
-            {"key": key, "attempt": st.attempt, "host": alias, "scheduler_id": sid, "run_dir": att_dir},
+            {
+                "key": key,
+                "attempt": st.attempt,
+                "host": alias,
+                "scheduler_id": sid,
+                "run_dir": att_dir,
+            },
             durable=False,
         )
         checkpoint("after-submit")
-        return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id=sid, state=JobState.SUBMITTED)
+        return attrs.evolve(
+            st, phase=Phase.ACTIVE, host=alias, scheduler_id=sid, state=JobState.SUBMITTED
+        )
 
-    def _batch_spec(self, loaded: Loaded, key: str, attempt: int, alias: str, resources: Resources,
-                    native: list[tuple[str, str]]) -> tuple[BatchSpec, dict[str, bytes]]:
+    def _batch_spec(
+        self,
+        loaded: Loaded,
+        key: str,
+        attempt: int,
+        alias: str,
+        resources: Resources,
+        native: list[tuple[str, str]],
+    ) -> tuple[BatchSpec, dict[str, bytes]]:
         job = loaded.by_key[key]
         host = self.host_config(alias)
         backend = self.backend(alias)
@@ -859,7 +1027,9 @@ class Engine:
         )
         return batch_spec, task_files(job)
 
-    def _stage(self, host: Host, remote_att: str, files: Mapping[str, bytes], job: Job, remote: bool) -> None:
+    def _stage(
+        self, host: Host, remote_att: str, files: Mapping[str, bytes], job: Job, remote: bool
+    ) -> None:
         dirs = [remote_att]
         if job.array is not None:
             dirs += [posixpath.join(remote_att, str(i)) for i in job.array.indices]
@@ -921,7 +1091,7 @@ class Engine:
             def run() -> None:
                 try:
                     self.drive(name, until="idle")
-                except BaseException as exc:  # noqa: BLE001 - surfaced by wait()
+                except BaseException as exc:
                     self._thread_errors[name] = exc
                     self.log.error("driver of %s stopped: %s", name, exc)
                 finally:
@@ -957,13 +1127,19 @@ class Engine:
             touched: list[str] = []
             active = [s for s in stand.values() if s.phase in (Phase.ACTIVE, Phase.RECONCILE)]
             for st in active:
-                self.ledger.append(ev.INTENT, {"key": st.key, "attempt": st.attempt, "action": "cancel"})
+                self.ledger.append(
+                    ev.INTENT, {"key": st.key, "attempt": st.attempt, "action": "cancel"}
+                )
             for st in stand.values():
                 if st.phase is Phase.PENDING:
                     self.ledger.append(
                         ev.STATE,
-                        {"key": st.key, "attempt": st.attempt, "state": JobState.CANCELLED.value,
-                         "reason": "cancelled before submission"},
+                        {
+                            "key": st.key,
+                            "attempt": st.attempt,
+                            "state": JobState.CANCELLED.value,
+                            "reason": "cancelled before submission",
+                        },
                     )
                     touched.append(st.key)
             self.ledger.flush(durable=True)
@@ -983,7 +1159,13 @@ class Engine:
                     for update in backend.collect([], full=True):
                         self._record_update(update)
                 else:
-                    ids = sorted({s.scheduler_id for s in group if s.scheduler_id and s.scheduler_id != "unknown"})
+                    ids = sorted(
+                        {
+                            s.scheduler_id
+                            for s in group
+                            if s.scheduler_id and s.scheduler_id != "unknown"
+                        }
+                    )
                     backend.cancel(ids)
             self.ledger.flush()
             return touched
@@ -1016,7 +1198,7 @@ def _ensure_holds(job: Job) -> bool:
                     return False
             elif not predicate():
                 return False
-        except Exception:  # noqa: BLE001 - a failing check means "does not hold"
+        except Exception:
             return False
     return True
 
@@ -1028,7 +1210,9 @@ def _takes_argument(func: Callable[..., Any]) -> bool:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    )
 
 
 def _local_python() -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from jobledger.engine.types import Unit, Update
 from jobledger.engine.wrapper import (
     CLAIM_FILE,
     EXIT_FILE,
@@ -28,7 +29,6 @@ from jobledger.engine.wrapper import (
     parse_claim,
     parse_exit_file,
 )
-from jobledger.engine.types import Unit, Update
 from jobledger.states import JobState
 
 SCRIPT = "job.sh"
@@ -84,7 +84,9 @@ def pid_alive(pid: int, expect: str | None = None) -> bool:
         return True
 
 
-def final_update(key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool) -> Update:
+def final_update(
+    key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool
+) -> Update:
     """Turn an exit record into a final :class:`Update`."""
     if record.exit_code == 0 and not record.signal:
         state = JobState.COMPLETED
@@ -148,7 +150,9 @@ class LocalBackend:
             if ident in self._queued or ident in self._running:
                 continue
             self._queued.add(ident)
-            self._queue.append(_Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent))
+            self._queue.append(
+                _Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent)
+            )
             self._by_marker[self._marker(key, attempt, index)] = ident
 
     @staticmethod
@@ -214,8 +218,13 @@ class LocalBackend:
         now = time.time()
         self._track(item, True, pid, now)
         return Update(
-            item.key, item.attempt, item.index, JobState.RUNNING, source="local",
-            at=now, extra={"pid": pid},
+            item.key,
+            item.attempt,
+            item.index,
+            JobState.RUNNING,
+            source="local",
+            at=now,
+            extra={"pid": pid},
         )
 
     def _track(self, item: _Queued, child: bool, pid: int, started: float) -> None:
@@ -241,12 +250,25 @@ class LocalBackend:
             return
         self._by_marker[self._marker(unit.key, unit.attempt, unit.index)] = ident
         claim = parse_claim(_read(path / CLAIM_FILE))
-        item = _Queued(unit.key, unit.attempt, unit.index, self.root / unit.attempt_dir, 1, f"{unit.key}:{unit.attempt}", None)
+        item = _Queued(
+            unit.key,
+            unit.attempt,
+            unit.index,
+            self.root / unit.attempt_dir,
+            1,
+            f"{unit.key}:{unit.attempt}",
+            None,
+        )
         if claim is None and parse_exit_file(_read(path / EXIT_FILE)) is None:
             self._queued.add(ident)
             self._queue.append(item)
             return
-        self._track(item, False, claim.pid if claim else 0, (claim.started if claim else None) or time.time())
+        self._track(
+            item,
+            False,
+            claim.pid if claim else 0,
+            (claim.started if claim else None) or time.time(),
+        )
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
@@ -278,7 +300,9 @@ class LocalBackend:
                 # our wrapper lost the claim to one started earlier: watch that one
                 if run.child:
                     _reap(run.pid)
-                self._running[ident] = _Running(item, False, claim.pid, claim.started or run.started)
+                self._running[ident] = _Running(
+                    item, False, claim.pid, claim.started or run.started
+                )
                 return None
             alive = not (run.child and _reap(run.pid)) and pid_alive(run.pid)
             if alive or not may_be_lost:
@@ -288,13 +312,22 @@ class LocalBackend:
                 self._untrack(ident)
                 cancelled = ident in self._cancelled
                 if ident in self.timed_out:
-                    return Update(item.key, item.attempt, item.index, JobState.TIMEOUT,
-                                  reason="time limit reached", source="local")
+                    return Update(
+                        item.key,
+                        item.attempt,
+                        item.index,
+                        JobState.TIMEOUT,
+                        reason="time limit reached",
+                        source="local",
+                    )
                 return Update(
-                    item.key, item.attempt, item.index,
+                    item.key,
+                    item.attempt,
+                    item.index,
                     JobState.CANCELLED if cancelled else JobState.LOST,
                     reason="killed before it could record an exit code"
-                    if cancelled else "process ended without an exit record (killed with SIGKILL?)",
+                    if cancelled
+                    else "process ended without an exit record (killed with SIGKILL?)",
                     source="local",
                 )
         self._untrack(ident)
@@ -317,7 +350,14 @@ class LocalBackend:
             self._cancelled.add(ident)
             if ident in self._queued:
                 self._queued.discard(ident)
-                updates.append(Update(*ident, JobState.CANCELLED, reason="cancelled before it started", source="local"))
+                updates.append(
+                    Update(
+                        *ident,
+                        JobState.CANCELLED,
+                        reason="cancelled before it started",
+                        source="local",
+                    )
+                )
             run = self._running.get(ident)
             if run is not None and run.pid > 0:
                 groups.append(run.pid)

@@ -43,10 +43,7 @@ def standing(key: str, raw_job: Mapping[str, Any] | None) -> Standing:
     number = max(raw_job["attempts"])
     att = raw_job["attempts"][number]
     indices = raw_job.get("array")
-    if indices:
-        state = attempt_info(number, att, list(indices)).state
-    else:
-        state = JobState(att["state"])
+    state = attempt_info(number, att, list(indices)).state if indices else JobState(att["state"])
     retry = att.get("retry") or {}
     cancel = att.get("cancel") is not None
     if state.is_final:

@@ -11,6 +11,8 @@ renamed) with its digest in ``UNIT_DIR/result.json``; an exception prints its tr
 to stderr, is described in ``UNIT_DIR/error.json`` and gives exit code 1.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
@@ -19,7 +21,7 @@ import sys
 import traceback
 
 
-def _write_atomic(path, data):
+def _write_atomic(path: str, data: bytes) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -28,13 +30,13 @@ def _write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     """Load the task, call it, store the outcome; returns the exit code."""
     task_path, unit = argv[1], argv[2]
     try:
         import cloudpickle
     except ImportError:
-        cloudpickle = pickle
+        cloudpickle = pickle  # type: ignore[assignment,unused-ignore]
     with open(task_path, "rb") as fh:
         task = cloudpickle.load(fh)
     args = list(task.get("args", ()))

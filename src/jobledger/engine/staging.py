@@ -15,7 +15,7 @@ from jobledger.model.task import Task
 try:  # cloudpickle pickles closures and __main__ functions by value
     import cloudpickle as _pickler
 except ImportError:  # pragma: no cover - cloudpickle is a dependency
-    _pickler = pickle  # type: ignore[no-redef]
+    _pickler = pickle
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,7 +34,7 @@ def pickle_task(job: Job, number: int, task: Task) -> bytes:
     }
     try:
         return bytes(_pickler.dumps(payload))
-    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+    except Exception as exc:
         raise ModelError(
             f"job {job.name!r}: task {number} ({task.label}) cannot be pickled to run in "
             f"another process: {exc}"
@@ -64,4 +64,9 @@ def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-__all__ = ["HashingError", "check_picklable", "content_digest", "runner_source", "task_files"]
+__all__ = ["HashingError", "check_picklable", "content_digest", "pickler", "runner_source", "task_files"]
+
+
+def pickler() -> Any:
+    """The module used to pickle callables (cloudpickle)."""
+    return _pickler

@@ -80,10 +80,7 @@ def _index_expr() -> str:
 
 def _task_function(number: int, task: Task) -> str:
     name = f"jl_t{number}"
-    if task.cwd:
-        prefix = f"cd -- {_q(task.cwd)} || exit 1; "
-    else:
-        prefix = ""
+    prefix = f"cd -- {_q(task.cwd)} || exit 1; " if task.cwd else ""
     exports = "".join(f"export {k}={_q(v)}; " for k, v in task.env.items())
     if task.shell is not None:
         return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
@@ -115,7 +112,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
     marker = ""
     if spec.markers_dir:
         marker = (
-            f'[ -d {_q(spec.markers_dir)} ] && : > {_q(spec.markers_dir)}/{_q(spec.marker)}'
+            f"[ -d {_q(spec.markers_dir)} ] && : > {_q(spec.markers_dir)}/{_q(spec.marker)}"
             '"${JL_INDEX:+-$JL_INDEX}" 2>/dev/null'
         )
     lines += [
@@ -128,7 +125,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
         # exactly-once: the first wrapper to create the claim runs the work
         'jl_claim="$JL_UNIT/claim${SLURM_RESTART_COUNT:+.$SLURM_RESTART_COUNT}"',
         "set -C",
-        "if ! { printf '%s %s %s\\n' \"$$\" \"${HOSTNAME:-}\" \"$JL_START\" > \"$jl_claim\"; }"
+        'if ! { printf \'%s %s %s\\n\' "$$" "${HOSTNAME:-}" "$JL_START" > "$jl_claim"; }'
         " 2>/dev/null; then",
         "  set +C",
         '  echo "jobledger: $JL_UNIT is already claimed; not running it twice" >&2',
@@ -148,8 +145,8 @@ def render_wrapper(spec: WrapperSpec) -> str:
         *spec.setup,
         *(f"module load {_q(m)} || jl_finish 1 '' 'module load failed'" for m in spec.modules),
         "jl_child= ; jl_sig=",
-        "trap 'jl_sig=15; [ -n \"$jl_child\" ] && kill -TERM \"$jl_child\" 2>/dev/null' TERM",
-        "trap 'jl_sig=2; [ -n \"$jl_child\" ] && kill -INT \"$jl_child\" 2>/dev/null' INT",
+        'trap \'jl_sig=15; [ -n "$jl_child" ] && kill -TERM "$jl_child" 2>/dev/null\' TERM',
+        'trap \'jl_sig=2; [ -n "$jl_child" ] && kill -INT "$jl_child" 2>/dev/null\' INT',
         "jl_run() {",
         '  "$1" & jl_child=$!',
         '  wait "$jl_child"; jl_rc=$?',
@@ -228,7 +225,9 @@ def parse_claim(text: bytes | str | None) -> Claim | None:
     if not parts or not parts[0].isdigit():
         return None
     return Claim(
-        int(parts[0]), parts[1] if len(parts) > 1 else "", _float(parts[2] if len(parts) > 2 else None)
+        int(parts[0]),
+        parts[1] if len(parts) > 1 else "",
+        _float(parts[2] if len(parts) > 2 else None),
     )
 
 

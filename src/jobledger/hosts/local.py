@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from plumbum import ProcessTimedOut, local
 from plumbum.commands.processes import CommandNotFound
@@ -37,7 +38,7 @@ class LocalHost(Host):
         """Run ``argv`` locally (no shell)."""
         args = tuple(argv)
         try:
-            command = local[args[0]][list(args[1:])]
+            command: Any = local[args[0]][list(args[1:])]
         except CommandNotFound:
             result = CommandResult(args, 127, "", f"{args[0]}: command not found")
         else:

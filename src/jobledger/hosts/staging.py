@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 UNIT_FILES = ("stdout", "stderr", "exit", "claim", "result.pkl", "result.json", "error.json")
 
 
-def upload_inputs(host: Host, job: Job, remote_dir: str, sent: dict[str, str] | None = None) -> dict[str, str]:
+def upload_inputs(
+    host: Host, job: Job, remote_dir: str, sent: dict[str, str] | None = None
+) -> dict[str, str]:
     """Upload ``job.inputs`` into ``remote_dir``; returns ``{remote path: digest}``.
 
     ``sent`` maps remote paths to digests already uploaded; those are skipped.
@@ -86,7 +88,9 @@ def _fetch_attempt(engine: Engine, host: Host, key: str, number: int, raw: dict,
     workdir = raw.get("workdir") or posixpath.join(root, rel)
     for output in raw.get("outputs") or ():
         wanted.append((posixpath.join(workdir, output), local_root / rel / "outputs" / output))
-    sizes = host.read_files([remote for remote, _ in wanted if remote.endswith(("exit", "json", "claim"))])
+    sizes = host.read_files(
+        [remote for remote, _ in wanted if remote.endswith(("exit", "json", "claim"))]
+    )
     recorded: dict[str, str] = {}
     for remote, local in wanted:
         small = sizes.get(remote, b"") if remote in sizes else None
@@ -108,5 +112,7 @@ def _fetch_attempt(engine: Engine, host: Host, key: str, number: int, raw: dict,
                 recorded[rel_local] = digest
             count += 1
     if recorded:
-        engine.ledger.append(ev.NOTE, {"kind": "fetched", "key": key, "attempt": number, "files": recorded})
+        engine.ledger.append(
+            ev.NOTE, {"kind": "fetched", "key": key, "attempt": number, "files": recorded}
+        )
     return count

@@ -92,7 +92,9 @@ def _check(buf: memoryview, offset: int) -> tuple[str, str, int] | tuple[None, b
     return None, stored, size
 
 
-def scan(data: bytes, start: int = 0, prev_digest: bytes = ZERO_DIGEST) -> Iterator[Record | Damage]:
+def scan(
+    data: bytes, start: int = 0, prev_digest: bytes = ZERO_DIGEST
+) -> Iterator[Record | Damage]:
     """Yield every whole, valid record from ``start`` and a :class:`Damage` for each problem.
 
     After a damaged record the scan looks for the next record that verifies on its own
@@ -145,7 +147,7 @@ def _looks_torn(buf: memoryview, offset: int) -> bool:
     if len(buf) - offset < HEADER_SIZE:
         return True
     magic, version, _r, length, _p = HEADER.unpack_from(buf, offset)
-    return magic == MAGIC and version == VERSION and offset + OVERHEAD + length > len(buf)
+    return bool(magic == MAGIC and version == VERSION and offset + OVERHEAD + length > len(buf))
 
 
 def _find_next(buf: memoryview, offset: int) -> int | None:

@@ -44,7 +44,19 @@ RETRY = "retry"
 NOTE = "note"
 
 KNOWN_TYPES = frozenset(
-    {SEGMENT, WORKFLOW, INTENT, SUBMITTED, SUBMIT_FAILED, STATE, RESULT, REUSED, CANCEL, RETRY, NOTE}
+    {
+        SEGMENT,
+        WORKFLOW,
+        INTENT,
+        SUBMITTED,
+        SUBMIT_FAILED,
+        STATE,
+        RESULT,
+        REUSED,
+        CANCEL,
+        RETRY,
+        NOTE,
+    }
 )
 
 

@@ -71,7 +71,7 @@ def new_attempt() -> dict[str, Any]:
 
 
 def _job(state: State, key: str) -> dict[str, Any]:
-    job = state["jobs"].get(key)
+    job: dict[str, Any] | None = state["jobs"].get(key)
     if job is None:
         job = state["jobs"][key] = new_job(key)
     return job
@@ -79,7 +79,7 @@ def _job(state: State, key: str) -> dict[str, Any]:
 
 def _attempt(job: dict[str, Any], number: int) -> dict[str, Any]:
     attempts = job["attempts"]
-    att = attempts.get(number)
+    att: dict[str, Any] | None = attempts.get(number)
     if att is None:
         att = attempts[number] = new_attempt()
     return att
@@ -175,9 +175,8 @@ def _on_intent(state: State, order: Order, when: float, data: dict[str, Any]) ->
             att["host"] = data.get("host", att["host"])
             att["run_dir"] = data.get("run_dir", att["run_dir"])
             att["resources"] = data.get("resources")
-    elif action == "cancel":
-        if _earlier(att["cancel"], order):
-            att["cancel"] = order
+    elif action == "cancel" and _earlier(att["cancel"], order):
+        att["cancel"] = order
 
 
 _OUTCOME_RANK = {"transient": 0, "submit_failed": 1, "submitted": 2}
@@ -283,8 +282,7 @@ def apply(state: State, raw: list[Any], writer: str) -> None:
         etype, clock, seq, when, data = raw
     except (TypeError, ValueError):
         raise EventMismatch(f"malformed event {raw!r:.200}") from None
-    if clock > state["max_clock"]:
-        state["max_clock"] = clock
+    state["max_clock"] = max(state["max_clock"], clock)
     handler = HANDLERS.get(etype)
     if handler is None:
         return

@@ -211,7 +211,7 @@ def attempt_info(number: int, raw: Mapping[str, Any], indices: list[int] | None)
         cancel_requested=raw["cancel"] is not None,
         elements=tuple(elements),
         history=history,
-        result={k: v for k, v in (raw["result"] or {}).items()},
+        result=dict((raw["result"] or {}).items()),
         retry_reason=retry.get("reason", ""),
         manual=bool(retry.get("manual")),
         not_before=retry.get("not_before"),
@@ -246,7 +246,9 @@ class ProjectState:
     def workflow(self, name: str) -> WorkflowInfo | None:
         """One workflow, if defined."""
         w = self.raw["workflows"].get(name)
-        return None if w is None else WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
+        return (
+            None if w is None else WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
+        )
 
     def has_job(self, key: str) -> bool:
         """True when the ledger knows the key."""
@@ -261,7 +263,9 @@ class ProjectState:
         attempts = tuple(
             attempt_info(n, raw["attempts"][n], indices) for n in sorted(raw["attempts"])
         )
-        definition = {k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")}
+        definition = {
+            k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")
+        }
         return JobInfo(
             key=key,
             name=raw.get("name", key[:8]),

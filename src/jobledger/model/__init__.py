@@ -7,4 +7,13 @@ from jobledger.model.retry import Backoff, RetryPolicy
 from jobledger.model.task import Task
 from jobledger.model.workflow import Workflow
 
-__all__ = ["ArraySpec", "Backoff", "Dependency", "Job", "Resources", "RetryPolicy", "Task", "Workflow"]
+__all__ = [
+    "ArraySpec",
+    "Backoff",
+    "Dependency",
+    "Job",
+    "Resources",
+    "RetryPolicy",
+    "Task",
+    "Workflow",
+]

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from jobledger.errors import ModelError
+import itertools
 
 _RANGE_RE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 
@@ -91,7 +92,7 @@ class ArraySpec:
         if len(idx) == 1:
             return idx[0], idx[0], 1
         step = idx[1] - idx[0]
-        if all(b - a == step for a, b in zip(idx, idx[1:], strict=False)):
+        if all(b - a == step for a, b in itertools.pairwise(idx)):
             return idx[0], idx[-1], step
         return None
 

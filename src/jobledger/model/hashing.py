@@ -118,7 +118,11 @@ class _Encoder:
                 self.encode(value.keywords, f"keywords of {where}"),
             ]
         if isinstance(value, types.MethodType):
-            return ["method", self.encode(value.__func__, where), self.encode(value.__self__, where)]
+            return [
+                "method",
+                self.encode(value.__func__, where),
+                self.encode(value.__self__, where),
+            ]
         if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
             return self._function(value, where)
         raise HashingError(

@@ -99,7 +99,7 @@ class _AfterView(tuple):  # type: ignore[type-arg]
 
     _job: Job
 
-    def __call__(self, *results: Any, type: str = "afterok") -> Job:  # noqa: A002
+    def __call__(self, *results: Any, type: str = "afterok") -> Job:
         job = self._job
         added = _dependencies(list(results), type)
         object.__setattr__(job, "depends", job.depends + added)
@@ -220,7 +220,7 @@ class Job:
         if waitfor not in ("all", "any"):
             raise ModelError(f"{where}: waitfor must be 'all' or 'any', not {waitfor!r}")
         merged_env = {**(env or {}), **(env_vars or {})}
-        self.__attrs_init__(  # type: ignore[attr-defined]
+        self.__attrs_init__(
             name=job_name,
             tasks=task_list,
             resources=res,
@@ -277,7 +277,8 @@ class Job:
         """Merge ``[defaults]`` and ``[types.NAME]``/``[tools.NAME]`` of jobledger.toml."""
         from jobledger.api.hpcrunner import job_from_config
 
-        return job_from_config(tool_or_type, command, **overrides)
+        made: Job = job_from_config(tool_or_type, command, **overrides)
+        return made
 
     # ---------------------------------------------------------------- identity
     @property

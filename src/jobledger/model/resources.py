@@ -46,33 +46,64 @@ ALIASES: dict[str, str] = {
 }
 
 
-def _opt_count(field: str, minimum: int = 1) -> Any:
-    def convert(value: object) -> int | None:
-        return None if value is None else parse_count(value, field, minimum)
-
-    return convert
+def _count(value: object, field: str, minimum: int = 1) -> int | None:
+    return None if value is None else parse_count(value, field, minimum)
 
 
-def _opt_memory(field: str) -> Any:
-    def convert(value: object) -> int | None:
-        return None if value is None else parse_memory(value, field)
-
-    return convert
+def _memory_mb(value: object, field: str) -> int | None:
+    return None if value is None else parse_memory(value, field)
 
 
-def _opt_time(value: object) -> int | None:
+def _text(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise ResourceError(field, value, "expected a non-empty single-line string")
+    return value.strip()
+
+
+def _cpus(value: object) -> int | None:
+    return _count(value, "cpus")
+
+
+def _gpus(value: object) -> int | None:
+    return _count(value, "gpus", 0)
+
+
+def _nodes(value: object) -> int | None:
+    return _count(value, "nodes")
+
+
+def _tasks(value: object) -> int | None:
+    return _count(value, "tasks")
+
+
+def _memory(value: object) -> int | None:
+    return _memory_mb(value, "memory")
+
+
+def _memory_per_cpu(value: object) -> int | None:
+    return _memory_mb(value, "memory_per_cpu")
+
+
+def _time(value: object) -> int | None:
     return None if value is None else parse_duration(value, "time")
 
 
-def _opt_text(field: str) -> Any:
-    def convert(value: object) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip() or "\n" in value:
-            raise ResourceError(field, value, "expected a non-empty single-line string")
-        return value.strip()
+def _partition(value: object) -> str | None:
+    return _text(value, "partition")
 
-    return convert
+
+def _account(value: object) -> str | None:
+    return _text(value, "account")
+
+
+def _qos(value: object) -> str | None:
+    return _text(value, "qos")
+
+
+def _constraint(value: object) -> str | None:
+    return _text(value, "constraint")
 
 
 def _bool(value: object) -> bool:
@@ -111,22 +142,22 @@ class Resources:
     seeds' aliases (``cpu``, ``mem``, ``queue``, ``walltime`` ...).
     """
 
-    cpus: int | None = attrs.field(default=None, converter=_opt_count("cpus"))
+    cpus: int | None = attrs.field(default=None, converter=_cpus)
     """CPUs per task (``--cpus-per-task``)."""
-    memory: int | None = attrs.field(default=None, converter=_opt_memory("memory"))
+    memory: int | None = attrs.field(default=None, converter=_memory)
     """Memory per node in MB (``--mem``)."""
-    memory_per_cpu: int | None = attrs.field(default=None, converter=_opt_memory("memory_per_cpu"))
+    memory_per_cpu: int | None = attrs.field(default=None, converter=_memory_per_cpu)
     """Memory per CPU in MB (``--mem-per-cpu``); exclusive with ``memory``."""
-    time: int | None = attrs.field(default=None, converter=_opt_time)
+    time: int | None = attrs.field(default=None, converter=_time)
     """Wall-time limit in seconds."""
-    gpus: int | None = attrs.field(default=None, converter=_opt_count("gpus", 0))
-    nodes: int | None = attrs.field(default=None, converter=_opt_count("nodes"))
-    tasks: int | None = attrs.field(default=None, converter=_opt_count("tasks"))
+    gpus: int | None = attrs.field(default=None, converter=_gpus)
+    nodes: int | None = attrs.field(default=None, converter=_nodes)
+    tasks: int | None = attrs.field(default=None, converter=_tasks)
     """Number of tasks (MPI ranks, ``--ntasks``)."""
-    partition: str | None = attrs.field(default=None, converter=_opt_text("partition"))
-    account: str | None = attrs.field(default=None, converter=_opt_text("account"))
-    qos: str | None = attrs.field(default=None, converter=_opt_text("qos"))
-    constraint: str | None = attrs.field(default=None, converter=_opt_text("constraint"))
+    partition: str | None = attrs.field(default=None, converter=_partition)
+    account: str | None = attrs.field(default=None, converter=_account)
+    qos: str | None = attrs.field(default=None, converter=_qos)
+    constraint: str | None = attrs.field(default=None, converter=_constraint)
     exclusive: bool = attrs.field(default=False, converter=_bool)
     extra: tuple[str, ...] = attrs.field(default=(), converter=_extra)
     """Raw directives passed to the scheduler unchanged (e.g. ``"--reservation=x"``)."""

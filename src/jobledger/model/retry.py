@@ -60,7 +60,9 @@ class Backoff:
             return cls(**{k: float(v) for k, v in value.items()})
         if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3:
             return cls(*[float(v) for v in value])
-        raise ModelError(f"backoff: expected seconds, (initial, factor, maximum) or a dict: {value!r}")
+        raise ModelError(
+            f"backoff: expected seconds, (initial, factor, maximum) or a dict: {value!r}"
+        )
 
 
 @attrs.frozen

@@ -70,7 +70,7 @@ class Task:
             )
         if func is None and (args or kwargs):
             raise ModelError("args/kwargs are only for Python-callable tasks")
-        self.__attrs_init__(  # type: ignore[attr-defined]
+        self.__attrs_init__(
             shell=shell,
             argv=argv,
             func=func,

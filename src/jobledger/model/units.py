@@ -89,7 +89,7 @@ def _parse_duration_text(text: str, field: str) -> float:
     if _UNITS_RE.match(stripped):
         return sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in _UNIT_PART.findall(stripped))
     m = _CLOCK_RE.match(stripped)
-    if m and ":" in stripped or (m and m.group(1)):
+    if (m and ":" in stripped) or (m and m.group(1)):
         days_s, a, b, c = m.groups()
         days = int(days_s or 0)
         parts = [int(x) for x in (a, b, c) if x is not None]

@@ -51,7 +51,7 @@ class Workflow:
                 edges.append((dep.name, dep.kind))
             upstream[job.name] = tuple(edges)
         order = _toposort(collected, upstream)
-        self.__attrs_init__(  # type: ignore[attr-defined]
+        self.__attrs_init__(
             name=name, jobs=collected, upstream=upstream, order=order, defaults=dict(defaults or {})
         )
 
@@ -179,8 +179,7 @@ def _collect(roots: Iterable[Job]) -> dict[str, Job]:
             if _same_definition(other, job):
                 continue
             raise DuplicateJobError(
-                f"two different jobs are named {job.name!r}: "
-                f"{other.command!r} and {job.command!r}"
+                f"two different jobs are named {job.name!r}: {other.command!r} and {job.command!r}"
             )
         found[job.name] = job
         for dep in reversed(job.depends):
@@ -197,7 +196,9 @@ def _same_definition(a: Job, b: Job) -> bool:
         return False
 
 
-def _toposort(jobs: Mapping[str, Job], upstream: Mapping[str, tuple[tuple[str, str], ...]]) -> tuple[str, ...]:
+def _toposort(
+    jobs: Mapping[str, Job], upstream: Mapping[str, tuple[tuple[str, str], ...]]
+) -> tuple[str, ...]:
     """Kahn's algorithm keeping insertion order among ready jobs; names a cycle if any."""
     remaining = {n: len({u for u, _ in upstream[n]}) for n in jobs}
     down: dict[str, list[str]] = {n: [] for n in jobs}
@@ -233,5 +234,5 @@ def _find_cycle(stuck: set[str], upstream: Mapping[str, tuple[tuple[str, str], .
         index[cur] = len(path)
         path.append(cur)
         cur = min(u for u, _ in upstream[cur] if u in stuck)
-    cycle = path[index[cur] :] + [cur]
+    cycle = [*path[index[cur]:], cur]
     return cycle[::-1]

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import attrs
 
-from jobledger.errors import SubmitError
+from jobledger.errors import SchedulerError, SubmitError
 from jobledger.model.array import ArraySpec
 from jobledger.model.resources import Resources
 from jobledger.states import JobState
@@ -173,7 +173,10 @@ class SchedulerAdapter(abc.ABC):
 
     def parse_cancel(self, returncode: int, stdout: str, stderr: str) -> None:
         """Raise :class:`~jobledger.errors.SchedulerError` unless the cancel worked or the
-        job had already ended."""
+        job had already ended (adapters recognise their scheduler's "already ended")."""
+        if returncode != 0:
+            text = (stderr.strip() or stdout.strip() or f"exit code {returncode}").strip()
+            raise SchedulerError(f"{self.name}: cancel failed: {text}")
 
     # ------------------------------------------------------------------ misc
     @abc.abstractmethod

@@ -30,7 +30,14 @@ def classify(probe_output: str) -> str:
     if "sbatch" in have:
         return "slurm"
     if "qsub" in have:
-        if re.search(r"^(sge|son of grid engine|ge|ogs/ge|univa grid engine|altair grid engine)\b", text, re.MULTILINE) or "grid engine" in text:
+        if (
+            re.search(
+                r"^(sge|son of grid engine|ge|ogs/ge|univa grid engine|altair grid engine)\b",
+                text,
+                re.MULTILINE,
+            )
+            or "grid engine" in text
+        ):
             return "sge"
         if "pbs_version" in text or "openpbs" in text or "pbs pro" in text or "pbspro" in text:
             return "pbs"
@@ -66,7 +73,7 @@ def resolve_adapter(
         if name == "local":
             raise ConfigError(
                 f"host {config.name!r}: no batch scheduler found (no sbatch, qsub or bsub on "
-                "its PATH); set scheduler = \"...\" in its [hosts] table"
+                'its PATH); set scheduler = "..." in its [hosts] table'
             )
     adapter = get_adapter(name, template)
     settings = dict(scheduler_settings.get(name, {}))

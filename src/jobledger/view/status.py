@@ -73,13 +73,24 @@ def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> di
     if info.array:
         elements = cur.elements if cur else ()
         row["array"] = [
-            {"index": e.index, "state": e.state.value, "exit_code": e.exit_code, "signal": e.signal, "reason": e.reason}
+            {
+                "index": e.index,
+                "state": e.state.value,
+                "exit_code": e.exit_code,
+                "signal": e.signal,
+                "reason": e.reason,
+            }
             for e in elements
-        ] or [{"index": i, "state": "pending", "exit_code": None, "signal": None, "reason": ""} for i in info.array]
+        ] or [
+            {"index": i, "state": "pending", "exit_code": None, "signal": None, "reason": ""}
+            for i in info.array
+        ]
     return row
 
 
-def status_rows(state: ProjectState, workflows: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def status_rows(
+    state: ProjectState, workflows: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
     """Rows for every job of the given workflows (all by default), each job once."""
     names = list(workflows) if workflows is not None else list(state.workflows())
     seen: set[str] = set()
