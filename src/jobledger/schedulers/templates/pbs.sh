@@ -1,2 +1,3 @@
 #!/bin/bash
+#PBS -S /bin/bash
 @@BODY@@

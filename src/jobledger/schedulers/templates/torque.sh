@@ -1,0 +1,3 @@
+#!/bin/bash
+#PBS -S /bin/bash
+@@BODY@@
