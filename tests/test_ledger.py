@@ -50,7 +50,8 @@ def _normal(state: dict[str, Any]) -> Any:
     out = msgpack.unpackb(msgpack.packb(state), strict_map_key=False)
     for job in out["jobs"].values():
         for att in job["attempts"].values():
-            att["history"] = sorted(map(tuple, att["history"]))
+            if "history" in att:
+                att["history"] = sorted(map(tuple, att["history"]))
     out["problems"] = sorted(out["problems"])
     return out
 

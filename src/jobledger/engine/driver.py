@@ -464,7 +464,7 @@ class Engine:
             }
             indices = raw.get("array")
             if indices:
-                elements = att["elements"]
+                elements = att.get("elements") or {}
                 own = JobState(att["state"])
                 for index in indices:
                     el = elements.get(index)
@@ -474,7 +474,7 @@ class Engine:
                             Unit(
                                 index=index,
                                 state=state,
-                                started_at=el["started_at"] if el else None,
+                                started_at=el.get("started_at") if el else None,
                                 **common,
                             )
                         )

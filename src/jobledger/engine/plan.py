@@ -38,7 +38,7 @@ class Standing:
 
 def standing(key: str, raw_job: Mapping[str, Any] | None) -> Standing:
     """Classify a job from its raw ledger record (fast path for plain jobs)."""
-    if raw_job is None or not raw_job["attempts"]:
+    if raw_job is None or not raw_job.get("attempts"):
         return Standing(key, 1, Phase.PENDING, JobState.PENDING)
     number = max(raw_job["attempts"])
     att = raw_job["attempts"][number]
@@ -48,9 +48,9 @@ def standing(key: str, raw_job: Mapping[str, Any] | None) -> Standing:
     cancel = att.get("cancel") is not None
     if state.is_final:
         phase = Phase.SUCCESS if state is JobState.COMPLETED else Phase.FAILURE
-    elif att["outcome"] is not None and att["outcome"][1] == "submitted":
+    elif (outcome := att.get("outcome")) is not None and outcome[3] == "submitted":
         phase = Phase.ACTIVE
-    elif att["intent"] is not None and att["outcome"] is None:
+    elif att.get("intent") is not None and outcome is None:
         phase = Phase.RECONCILE
     else:
         phase = Phase.PENDING

@@ -54,7 +54,7 @@ def fetch_outputs(engine: Engine, keys: Iterable[str]) -> int:
     fetched = 0
     for key in keys:
         raw = state.get(key)
-        if raw is None or not raw["attempts"]:
+        if raw is None or not raw.get("attempts"):
             continue
         number = max(raw["attempts"])
         att = raw["attempts"][number]

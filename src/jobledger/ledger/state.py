@@ -118,7 +118,7 @@ class WorkflowInfo:
 
 
 def _element_state(element: Mapping[str, Any], attempt_state: JobState) -> JobState:
-    mine = JobState(element["state"])
+    mine = JobState(element["state"])  # elements are sparse too
     if mine.is_final:
         return mine
     if attempt_state.is_final:
@@ -144,8 +144,8 @@ def _monotone_history(entries: list[list[Any]]) -> tuple[tuple[float, str, int |
     """Sightings in order, dropping ones that would move a unit backwards."""
     best: dict[Any, int] = {}
     out = []
-    for entry in sorted(entries, key=lambda h: h[:3]):
-        state, at, index = entry[3], entry[4], entry[5]
+    for entry in sorted(entries, key=lambda h: (h[0], h[1], h[2] or 0.0)):
+        state, at, index = entry[1], entry[2], entry[3]
         rank = JobState(state).rank
         if rank < best.get(index, -1) or (rank == best.get(index) and rank >= 3):
             continue
@@ -155,12 +155,13 @@ def _monotone_history(entries: list[list[Any]]) -> tuple[tuple[float, str, int |
 
 
 def attempt_info(number: int, raw: Mapping[str, Any], indices: list[int] | None) -> AttemptInfo:
-    """Derive an :class:`AttemptInfo` from a raw attempt record."""
+    """Derive an :class:`AttemptInfo` from a raw (sparse) attempt record."""
+    get = raw.get
     own = JobState(raw["state"])
     elements: list[ElementInfo] = []
     state = own
     if indices:
-        stored = raw["elements"]
+        stored = get("elements") or {}
         for index in indices:
             el = stored.get(index)
             if el is None:
@@ -171,27 +172,27 @@ def attempt_info(number: int, raw: Mapping[str, Any], indices: list[int] | None)
                     ElementInfo(
                         index,
                         _element_state(el, own),
-                        el["exit_code"],
-                        el["signal"],
-                        el["reason"],
-                        el["started_at"],
-                        el["ended_at"],
+                        el.get("exit_code"),
+                        el.get("signal"),
+                        el.get("reason") or "",
+                        el.get("started_at"),
+                        el.get("ended_at"),
                     )
                 )
         state = aggregate([e.state for e in elements])
         if own.is_final and not state.is_final:
             state = own
-    history = _monotone_history(raw["history"])
-    retry = raw.get("retry") or {}
-    exit_code = raw["exit_code"]
+    history = _monotone_history(get("history") or [])
+    retry = get("retry") or {}
+    exit_code = get("exit_code")
     if indices and exit_code is None:
         codes = [e.exit_code for e in elements if e.exit_code]
         exit_code = codes[0] if codes else (0 if state is JobState.COMPLETED else None)
-    ended = raw["ended_at"]
+    ended = get("ended_at")
     if indices and ended is None and state.is_final:
         ends = [e.ended_at for e in elements if e.ended_at is not None]
         ended = max(ends) if ends else None
-    started = raw["started_at"]
+    started = get("started_at")
     if indices and started is None:
         starts = [e.started_at for e in elements if e.started_at is not None]
         started = min(starts) if starts else None
@@ -199,24 +200,24 @@ def attempt_info(number: int, raw: Mapping[str, Any], indices: list[int] | None)
         number=number,
         state=state,
         exit_code=exit_code,
-        signal=raw["signal"],
-        reason=raw["reason"] or "",
-        scheduler_id=raw["scheduler_id"],
-        host=raw["host"],
-        run_dir=raw["run_dir"],
-        submitted_at=raw["submitted_at"],
+        signal=get("signal"),
+        reason=get("reason") or "",
+        scheduler_id=get("scheduler_id"),
+        host=get("host"),
+        run_dir=get("run_dir"),
+        submitted_at=get("submitted_at"),
         started_at=started,
         ended_at=ended,
-        intent_without_outcome=raw["intent"] is not None and raw["outcome"] is None,
-        cancel_requested=raw["cancel"] is not None,
+        intent_without_outcome=get("intent") is not None and get("outcome") is None,
+        cancel_requested=get("cancel") is not None,
         elements=tuple(elements),
         history=history,
-        result=dict((raw["result"] or {}).items()),
+        result=dict(get("result") or {}),
         retry_reason=retry.get("reason", ""),
         manual=bool(retry.get("manual")),
         not_before=retry.get("not_before"),
-        error=raw["error"],
-        resources=raw.get("resources"),
+        error=get("error"),
+        resources=get("resources"),
     )
 
 
@@ -261,7 +262,7 @@ class ProjectState:
             return None
         indices = raw.get("array")
         attempts = tuple(
-            attempt_info(n, raw["attempts"][n], indices) for n in sorted(raw["attempts"])
+            attempt_info(n, raw["attempts"][n], indices) for n in sorted(raw.get("attempts", {}))
         )
         definition = {
             k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")
@@ -297,7 +298,7 @@ class ProjectState:
                 info = self.job(key)
                 if info is not None and info.ever_completed:
                     done.add(key)
-            elif any(a["state"] == "completed" for a in raw["attempts"].values()):
+            elif any(a["state"] == "completed" for a in raw.get("attempts", {}).values()):
                 done.add(key)
         return done
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -15,7 +16,8 @@ import msgpack
 from jobledger.errors import LedgerError
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.reducer import EventMismatch, State, apply, empty_state
+from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.reducer import State, apply, apply_many, empty_state
 from jobledger.ledger.segment import (
     SUFFIX,
     SegmentCursor,
@@ -26,7 +28,7 @@ from jobledger.ledger.segment import (
 )
 from jobledger.ledger.state import ProjectState
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 FORMAT_VERSION = 1
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
@@ -96,6 +98,17 @@ class Ledger:
             return collected
 
     def _read_new(self, collect: list[ev.Event] | None = None) -> int:
+        # Folding builds many small containers; the cyclic collector would walk them over
+        # and over for nothing (they hold no cycles), so it is paused for the bulk read.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._read_new_unpaused(collect)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _read_new_unpaused(self, collect: list[ev.Event] | None) -> int:
         count = 0
         own = self._writer.path.name if self._writer else None
         state = self._state
@@ -110,14 +123,13 @@ class Ledger:
                 self._damages.setdefault(name, []).extend(damages)
             writer = name[: -len(SUFFIX)]
             for record in records:
-                for raw in record.events:
-                    try:
-                        apply(state, raw, writer)
-                    except EventMismatch as exc:
-                        state["problems"].append(f"{name} @{record.offset}: {exc}")
-                        continue
-                    if collect is not None:
-                        collect.append(ev.Event.from_raw(raw, writer))
+                apply_many(state, record.events, writer, f"{name} @{record.offset}: ")
+                if collect is not None:
+                    collect.extend(
+                        ev.Event.from_raw(raw, writer)
+                        for raw in record.events
+                        if isinstance(raw, list) and len(raw) == 5
+                    )
                 count += len(record.events)
         self._clock.observe(state["max_clock"])
         self._read_since_snapshot += count
@@ -184,20 +196,22 @@ class Ledger:
 
     def _make(self, etype: str, data: Mapping[str, Any]) -> list[Any]:
         self._seq += 1
-        return [etype, self._clock.tick(), self._seq, time.time(), dict(data)]
+        return [etype, self._clock.tick(), self._seq, time.time(), data]
 
-    def append(self, etype: str, data: Mapping[str, Any]) -> ev.Event:
-        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`."""
+    def append(self, etype: str, data: Mapping[str, Any]) -> None:
+        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`.
+
+        ``data`` is kept as given: do not modify it afterwards.
+        """
         with self._lock:
             if not self._loaded:
                 self.open()
-            writer = self._ensure_writer()
+            writer = self._writer or self._ensure_writer()
             raw = self._make(etype, data)
             apply(self._state, raw, writer.writer_id)
             self._buffer.append(raw)
             if len(self._buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return ev.Event.from_raw(raw, writer.writer_id)
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -215,9 +229,11 @@ class Ledger:
     def record(self, etype: str, data: Mapping[str, Any], *, durable: bool = True) -> ev.Event:
         """Append one event and write it now (fsynced unless ``durable=False``)."""
         with self._lock:
-            event = self.append(etype, data)
+            self.append(etype, data)
+            raw = self._buffer[-1]
             self._flush_locked(durable)
-            return event
+            assert self._writer is not None
+            return ev.Event.from_raw(raw, self._writer.writer_id)
 
     def close(self) -> None:
         """Flush, sync, close the segment and refresh the snapshot when worthwhile."""
@@ -257,7 +273,8 @@ class Ledger:
                 {
                     "version": SNAPSHOT_VERSION,
                     "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
-                    "state": self._state,
+                    "state": {k: v for k, v in self._state.items() if k != "jobs"},
+                    "jobs": packed_jobs(self._state["jobs"]),
                 },
                 use_bin_type=True,
             )
@@ -271,7 +288,13 @@ class Ledger:
     def _load_snapshot(self) -> bool:
         try:
             blob = self.snapshot_path.read_bytes()
-            snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+            finally:
+                if was_enabled:
+                    gc.enable()
         except (OSError, ValueError, msgpack.UnpackException):
             return False
         if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
@@ -281,7 +304,9 @@ class Ledger:
             if not _covers(self.ledger_dir / name, offset, digest):
                 return False  # a segment changed or vanished: rebuild from scratch
             cursors[name] = SegmentCursor(offset, digest)
-        self._state = snap["state"]
+        state = snap["state"]
+        state["jobs"] = LazyJobs(snap["jobs"])
+        self._state = state
         self._cursors = cursors
         self._read_since_snapshot = 0
         return True

@@ -1,0 +1,139 @@
+"""Ledger figures (issue 2): append rate, cold open, warm open — beside their ceilings.
+
+Run: ``python bench/ledger_bench.py [N]`` (default 1,000,000 events). The event mix is a
+job lifecycle: per job ``intent``, ``submitted``, ``state running``, ``state completed``,
+so N events describe N/4 jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgpack
+
+from jobledger.ledger import events as ev
+from jobledger.ledger.codec import Record, scan
+from jobledger.ledger.store import Ledger
+
+
+def lifecycle(n_events: int) -> list[tuple[str, dict[str, object]]]:
+    """The event mix: four events per job."""
+    out: list[tuple[str, dict[str, object]]] = []
+    job = 0
+    while len(out) < n_events:
+        key = f"{job:032x}"
+        out.append((ev.INTENT, {"key": key, "attempt": 1, "action": "submit", "host": "local"}))
+        out.append(
+            (ev.SUBMITTED, {"key": key, "attempt": 1, "scheduler_id": str(job), "host": "local"})
+        )
+        out.append((ev.STATE, {"key": key, "attempt": 1, "state": "running"}))
+        out.append((ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0}))
+        job += 1
+    return out[:n_events]
+
+
+def bench(n_events: int) -> dict[str, float]:
+    """Run the three measurements in a temporary directory; returns the figures."""
+    figures: dict[str, float] = {}
+    events = lifecycle(n_events)
+    with tempfile.TemporaryDirectory(prefix="jl-bench-") as tmp:
+        root = Path(tmp)
+        # ---- ceiling for appends: the same payloads packed and written, fsync per 1,000
+        packer = msgpack.Packer(use_bin_type=True)
+        raw_path = root / "raw.bin"
+        start = time.perf_counter()
+        fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for offset in range(0, n_events, 1000):
+            batch = [[t, 0, 0, 0.0, d] for t, d in events[offset : offset + 1000]]
+            os.write(fd, packer.pack(batch))
+            os.fsync(fd)
+        os.close(fd)
+        figures["append_ceiling_per_s"] = n_events / (time.perf_counter() - start)
+
+        # ---- jobledger appends: clock, sequence, hash chain, one fsync per 1,000
+        ledger = Ledger(root / "ledger", root / "cache")
+        ledger.open()
+        start = time.perf_counter()
+        for i, (etype, data) in enumerate(events, 1):
+            ledger.append(etype, data)
+            if i % 1000 == 0:
+                ledger.flush(durable=True)
+        ledger.close()
+        figures["append_per_s"] = n_events / (time.perf_counter() - start)
+
+        # ---- ceiling for opening: raw msgpack unpack of the same segment bytes
+        (segment,) = (root / "ledger").glob("*.seg")
+        data = segment.read_bytes()
+        offsets = [(r.offset, r.size) for r in scan(data) if isinstance(r, Record)]
+        start = time.perf_counter()
+        count = 0
+        for offset, size in offsets:
+            count += len(msgpack.unpackb(data[offset + 24 : offset + size - 16], raw=False))
+        figures["unpack_ceiling_s"] = time.perf_counter() - start
+
+        del ledger, events, data
+        # ---- cold open (no snapshot) and warm open, each in a fresh interpreter, as a
+        # user's `jobledger status` would be; the time excludes interpreter start-up
+        cold = _open_in_subprocess(root, use_snapshot=False, save=True)
+        warm = _open_in_subprocess(root, use_snapshot=True, save=False)
+        assert cold["jobs"] == warm["jobs"]
+        figures["cold_open_s"] = cold["seconds"]
+        figures["warm_open_s"] = warm["seconds"]
+        figures["jobs"] = cold["jobs"]
+        figures["segment_mb"] = segment.stat().st_size / 1e6
+    return figures
+
+
+_OPEN = """
+import json, sys, time
+from pathlib import Path
+from jobledger.ledger.store import Ledger
+root, use_snapshot, save = Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] == "1"
+start = time.perf_counter()
+ledger = Ledger(root / "ledger", root / "cache", use_snapshot=use_snapshot).open()
+seconds = time.perf_counter() - start
+jobs = len(ledger.raw_state["jobs"])
+if save:
+    ledger.save_snapshot()
+print(json.dumps({"seconds": seconds, "jobs": jobs}))
+"""
+
+
+def _open_in_subprocess(root: Path, use_snapshot: bool, save: bool) -> dict[str, float]:
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _OPEN,
+            str(root),
+            "1" if use_snapshot else "0",
+            "1" if save else "0",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """Print the figures."""
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    f = bench(n)
+    print(f"ledger: {n:,} events ({int(f['jobs']):,} jobs, {f['segment_mb']:.1f} MB segment)")
+    print(f"  append, fsync per 1,000:  {f['append_per_s']:>12,.0f} events/s   (target >= 200,000)")
+    print(f"    ceiling (pack + write): {f['append_ceiling_per_s']:>12,.0f} events/s")
+    print(f"  cold open (no snapshot):  {f['cold_open_s']:>12.2f} s          (target <= 2 s)")
+    print(f"    ceiling (raw unpack):   {f['unpack_ceiling_s']:>12.2f} s")
+    print(f"  warm open (snapshot):     {f['warm_open_s']:>12.3f} s          (target <= 0.2 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A dict of job records whose values stay packed until first used (snapshot loading).
+
+A snapshot of a 250,000-job project holds millions of small objects; unpacking them all
+would cost seconds on every open. Instead each job record is stored as its own msgpack
+blob and decoded when the reducer or a reader first touches it. Code that walks every
+job (a status table) pays the decoding then, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+
+_MISSING = object()
+
+
+def unpack(blob: bytes) -> Any:
+    """Decode one packed record."""
+    return msgpack.unpackb(blob, raw=False, strict_map_key=False)
+
+
+def pack(value: Any) -> bytes:
+    """Encode one record."""
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+class LazyJobs(dict):  # type: ignore[type-arg]
+    """``{key: job record}`` where some records are still packed bytes."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        super().__init__()
+        self._blobs = blobs
+
+    def _load(self, key: str) -> Any:
+        value = unpack(self._blobs.pop(key))
+        dict.__setitem__(self, key, value)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        value = dict.get(self, key, _MISSING)
+        if value is _MISSING:
+            if key in self._blobs:
+                return self._load(key)
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = dict.get(self, key, _MISSING)
+        if value is _MISSING:
+            if key in self._blobs:
+                return self._load(key)
+            return default
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._blobs
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._blobs)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*dict.keys(self), *self._blobs])
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return [*dict.keys(self), *self._blobs]
+
+    def materialize(self) -> None:
+        """Decode every remaining record."""
+        for key in list(self._blobs):
+            self._load(key)
+
+    def values(self) -> Any:
+        self.materialize()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.materialize()
+        return dict.items(self)
+
+    def packed(self) -> dict[str, bytes]:
+        """Every record as a blob (decoded ones packed again, untouched ones as they were)."""
+        out = dict(self._blobs)
+        for key, value in dict.items(self):
+            out[key] = pack(value)
+        return out
+
+
+def packed_jobs(jobs: dict[str, Any]) -> dict[str, bytes]:
+    """Blobs for a plain or lazy jobs dict."""
+    if isinstance(jobs, LazyJobs):
+        return jobs.packed()
+    return {key: pack(value) for key, value in jobs.items()}
