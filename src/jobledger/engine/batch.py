@@ -106,6 +106,8 @@ class BatchBackend:
         self._user: str | None = None
         self.status_calls = 0
         self.throttled_until = 0.0
+        self.live_ids: set[str] = set()
+        """Base ids the scheduler listed as not final in the last poll, or submitted since."""
 
     # ------------------------------------------------------------------ submit
     def user(self) -> str:
@@ -141,9 +143,9 @@ class BatchBackend:
                 )
             else:
                 try:
-                    return self.adapter.parse_submit(
-                        result.returncode, result.stdout, result.stderr
-                    )
+                    sid = self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
+                    self.live_ids.add(sid)
+                    return sid
                 except SubmitError as exc:
                     text = str(exc)
                     limit = getattr(self.adapter, "is_submit_limit", None)
@@ -192,20 +194,25 @@ class BatchBackend:
         try:
             result = self.host.run(self.adapter.status_argv(self.user(), ids), timeout=120)
             self.status_calls += 1
-            if result.ok:
-                observed = self.adapter.parse_status(result.stdout)
-            else:
-                log.warning("status query on %s failed: %s", self.alias, result.stderr.strip())
-                return []
         except HostError as exc:
             log.warning("status query on %s failed: %s", self.alias, exc)
             return []
+        # qstat and bjobs exit non-zero when one id is unknown yet list the others
+        if not result.ok and not result.stdout.strip():
+            log.warning("status query on %s failed: %s", self.alias, result.stderr.strip())
+            return []
+        try:
+            observed = self.adapter.parse_status(result.stdout)
+        except SchedulerError as exc:
+            log.warning("cannot read the status from %s: %s", self.alias, exc)
+            return []
+        self.live_ids = {o.base_id or o.key for o in observed.values() if not o.state.is_final}
         updates: list[Update] = []
         need_files: list[Unit] = []
         for unit in units:
             if not unit.scheduler_id:
                 continue
-            obs = observed.get(element_key(unit.scheduler_id, unit.index))
+            obs = observed.get(element_key(unit.scheduler_id, unit.task_index))
             if obs is None and unit.index is not None:
                 obs = observed.get(unit.scheduler_id)  # whole array still pending as one line
             if obs is None or obs.state.is_final:
@@ -240,12 +247,13 @@ class BatchBackend:
         accounting: dict[str, Observation] | None = None
         updates = []
         for unit in units:
-            obs = observed.get(element_key(unit.scheduler_id or "", unit.index))
+            key = element_key(unit.scheduler_id or "", unit.task_index)
+            obs = observed.get(key)
             text = files.get(paths[unit.ident])
             if obs is None and parse_exit_file(text) is None:
                 if accounting is None:
                     accounting = self._accounting(units)
-                obs = accounting.get(element_key(unit.scheduler_id or "", unit.index))
+                obs = accounting.get(key)
             decided = merge_final(obs, text, unit.cancel_requested, unit.time_limit)
             if decided is None:
                 self._missing[unit.ident] = self._missing.get(unit.ident, 0) + 1
@@ -293,17 +301,18 @@ class BatchBackend:
                     found.update(self.adapter.parse_accounting(result.stdout))
             except HostError:
                 pass
-        extra = getattr(self.adapter, "fallback_argv", None)
-        parse_extra = getattr(self.adapter, "parse_fallback", None)
-        if callable(extra) and callable(parse_extra):
-            missing = [i for i in ids if not any(k == i or k.startswith(f"{i}[") for k in found)]
-            for sid in missing:
-                try:
-                    result = self.host.run(extra([sid]), timeout=60)
-                except HostError:
-                    continue
-                if result.ok:
-                    found.update(parse_extra(result.stdout))
+        for sid in ids:
+            if any(k == sid or k.startswith(f"{sid}[") for k in found):
+                continue
+            argv = self.adapter.detail_argv(sid)
+            if argv is None:
+                break
+            try:
+                result = self.host.run(argv, timeout=60)
+            except HostError:
+                continue
+            if result.ok:
+                found.update(self.adapter.parse_detail(result.stdout))
         return found
 
     # ------------------------------------------------------------------ cancel

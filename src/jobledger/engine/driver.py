@@ -461,6 +461,7 @@ class Engine:
                 "submitted_at": att.get("submitted_at"),
                 "time_limit": res.get("time"),
                 "cancel_requested": att.get("cancel") is not None,
+                "index_offset": att.get("index_offset", 0),
             }
             indices = raw.get("array")
             if indices:
@@ -661,17 +662,21 @@ class Engine:
             alias = self.host_alias(job)
             backend = self.backend(alias)
             native_kinds = (
-                frozenset(
-                    getattr(
-                        getattr(backend, "adapter", None),
-                        "native_kinds",
-                        ("afterok", "afterany", "afternotok"),
-                    )
-                )
-                if isinstance(backend, BatchBackend)
-                else frozenset()
+                backend.adapter.native_kinds if isinstance(backend, BatchBackend) else frozenset()
             )
-            retrying = frozenset(k for k, _ in loaded.edges[key] if self._may_retry(k))
+            # upstreams that may get a new attempt (retry policy), or that the scheduler did
+            # not list as alive in its last answer, are waited for by the engine: SLURM
+            # takes a dependency on a job it has forgotten as satisfied
+            retrying = frozenset(
+                k
+                for k, _ in loaded.edges[key]
+                if self._may_retry(k)
+                or (
+                    isinstance(backend, BatchBackend)
+                    and stand[k].phase is Phase.ACTIVE
+                    and stand[k].scheduler_id not in backend.live_ids
+                )
+            )
             verdict, native = readiness(
                 loaded.edges[key],
                 stand,
@@ -936,6 +941,7 @@ class Engine:
         remote_att = posixpath.join(root, att_dir)
         try:
             spec, files = self._batch_spec(loaded, key, st.attempt, alias, resources, native)
+            offset = spec.array.indices[0] - job.array.indices[0] if spec.array and job.array else 0
             script = backend.adapter.render_script(spec)
         except JobledgerError as exc:
             self.ledger.record(
@@ -964,6 +970,7 @@ class Engine:
                 "workflow": loaded.workflow.name,
                 "resources": _compact(resources),
                 "native_deps": [list(n) for n in native],
+                "index_offset": offset,
             },
         )
         checkpoint("after-intent")
@@ -1011,16 +1018,22 @@ class Engine:
         assert isinstance(backend, BatchBackend)
         att_dir = attempt_dir(self.project.run_dir_name(job.name, key), attempt)
         remote_att = posixpath.join(self.remote_root(alias), att_dir)
-        spec = self._wrapper_spec(loaded, key, attempt, alias, remote_att)
-        workdir = spec.workdir
+        array = job.array
+        offset = 0
+        if array is not None and min(array.indices) < backend.adapter.array_base:
+            offset = backend.adapter.array_base - min(array.indices)
+            array = attrs.evolve(array, indices=tuple(i + offset for i in array.indices))
+        spec = attrs.evolve(
+            self._wrapper_spec(loaded, key, attempt, alias, remote_att), index_offset=offset
+        )
         batch_spec = BatchSpec(
             job_name=job.safe_name,
             comment=f"jl:{key}:{attempt}",
             run_dir=remote_att,
-            workdir=workdir,
+            workdir=spec.workdir,
             body=render_wrapper(spec),
             resources=resources,
-            array=job.array,
+            array=array,
             dependencies=tuple(NativeDependency(sid, kind) for sid, kind in native),
             setup=host.setup,
             raw_args=job.scheduler_args.get(backend.adapter.name, ()),

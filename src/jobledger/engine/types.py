@@ -65,6 +65,13 @@ class Unit:
     started_at: float | None = None
     time_limit: int | None = None
     cancel_requested: bool = False
+    index_offset: int = 0
+    """Added to ``index`` to get the scheduler's task id (SGE and LSF count from 1)."""
+
+    @property
+    def task_index(self) -> int | None:
+        """The scheduler's array task id of this unit."""
+        return None if self.index is None else self.index + self.index_offset
 
     @property
     def ident(self) -> tuple[str, int, int | None]:

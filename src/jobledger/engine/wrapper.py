@@ -61,6 +61,8 @@ class WrapperSpec:
     """Path for stderr; default ``<unit>/stderr``; see ``merge_stderr``."""
     merge_stderr: bool = False
     python: str = "python3"
+    index_offset: int = 0
+    """The scheduler's task id minus the user's index (SGE and LSF start arrays at 1)."""
 
 
 def _q(text: str) -> str:
@@ -101,8 +103,12 @@ def render_wrapper(spec: WrapperSpec) -> str:
         "JL_START=${EPOCHREALTIME:-}",
     ]
     if spec.is_array:
+        index = _index_expr()
+        if spec.index_offset:
+            lines.append(f"JL_RAW_INDEX={index}")
+            index = f"$((JL_RAW_INDEX - {int(spec.index_offset)}))"
         lines += [
-            f"JL_INDEX={_index_expr()}",
+            f"JL_INDEX={index}",
             'JL_UNIT="$JL_ATTEMPT/$JL_INDEX"',
             'export JOBLEDGER_ARRAY_INDEX="$JL_INDEX" HPC_ARRAY_TASK_ID="$JL_INDEX"',
             '[ -d "$JL_UNIT" ] || mkdir -p -- "$JL_UNIT"',

@@ -44,8 +44,10 @@ class LocalHost(Host):
         else:
             if env:
                 command = command.with_env(**env)
+            if stdin is not None:
+                command = command << stdin
             try:
-                code, out, err = command.run(stdin=stdin, retcode=None, timeout=timeout)
+                code, out, err = command.run(retcode=None, timeout=timeout)
             except ProcessTimedOut:
                 raise CommandFailed(
                     args, None, "", f"timed out after {timeout}s", self.alias
@@ -92,6 +94,10 @@ class LocalHost(Host):
     def download(self, remote_path: str, local_path: str) -> None:
         """Copy within this machine (no-op when the paths are the same file)."""
         self.upload(remote_path, local_path)
+
+    def which(self, command: str) -> str | None:
+        """Path of an executable ``command`` on PATH (builtins do not count)."""
+        return shutil.which(command)
 
     def user(self) -> str:
         """The current user."""

@@ -197,6 +197,8 @@ def _on_intent(
                 att["resources"] = data["resources"]
             if "workflow" in data:
                 att["workflow"] = data["workflow"]
+            if data.get("index_offset"):
+                att["index_offset"] = data["index_offset"]
     elif action == "cancel" and _before(att.get("cancel"), clock, writer, seq):
         att["cancel"] = (clock, writer, seq)
 

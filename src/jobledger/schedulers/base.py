@@ -121,6 +121,11 @@ class SchedulerAdapter(abc.ABC):
     """Registry name: ``slurm``, ``sge``, ``pbs``, ``lsf``."""
     submit_uses_stdin: ClassVar[bool] = False
     """True when :meth:`submit_argv` expects the script on standard input (``bsub <``)."""
+    native_kinds: ClassVar[frozenset[str]] = frozenset({"afterok", "afterany", "afternotok"})
+    """Dependency kinds the scheduler itself enforces; the engine waits for the others."""
+    array_base: ClassVar[int] = 0
+    """Smallest array index the scheduler accepts; arrays starting lower are shifted by the
+    engine (and the wrapper shifts back), so users keep their indices."""
 
     def __init__(self, template: Template | None = None) -> None:
         self.template = template or default_template(self.name)
@@ -160,6 +165,15 @@ class SchedulerAdapter(abc.ABC):
 
     def parse_accounting(self, stdout: str) -> dict[str, Observation]:
         """Observations from :meth:`accounting_argv` output."""
+        return {}
+
+    def detail_argv(self, job_id: str) -> list[str] | None:
+        """A per-job query for jobs gone from the status listing and from accounting
+        (SLURM's ``scontrol show job``); ``None`` when there is none."""
+        return None
+
+    def parse_detail(self, stdout: str) -> dict[str, Observation]:
+        """Observations from :meth:`detail_argv` output."""
         return {}
 
     def lookup_argv(self, user: str | None, job_name: str) -> list[str]:

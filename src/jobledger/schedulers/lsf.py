@@ -255,6 +255,8 @@ class LsfAdapter(SchedulerAdapter):
     older than 10.1 (no ``-json``); :meth:`parse_status` reads every form.
     """
 
+    array_base: ClassVar[int] = 1
+
     name: ClassVar[str] = "lsf"
     submit_uses_stdin: ClassVar[bool] = True
     extra_markers: ClassVar[tuple[str, ...]] = (

@@ -217,6 +217,8 @@ class SgeAdapter(SchedulerAdapter):
 
     name: ClassVar[str] = "sge"
     afterok_is_native: ClassVar[bool] = False
+    native_kinds: ClassVar[frozenset[str]] = frozenset({"afterany"})
+    array_base: ClassVar[int] = 1
     """SGE's ``-hold_jid`` is afterany: the engine must enforce ``afterok`` itself."""
     directive_prefix: ClassVar[str] = "#$"
 

@@ -656,6 +656,14 @@ class SlurmAdapter(SchedulerAdapter):
         """See :func:`parse_scontrol`."""
         return parse_scontrol(text)
 
+    def detail_argv(self, job_id: str) -> list[str] | None:
+        """``scontrol show job`` (SLURM knows a job until ``MinJobAge`` after it ends)."""
+        return self.scontrol_argv(job_id)
+
+    def parse_detail(self, stdout: str) -> dict[str, Observation]:
+        """See :func:`parse_scontrol`."""
+        return parse_scontrol(stdout)
+
     def jobcomp_argv(self, path: str, ids: Sequence[str]) -> list[str] | None:
         """``grep`` for the ``jobcomp/filetxt`` lines of ``ids`` (arrays included) in the
         file at ``path`` (``JobCompLoc``, on the controller host). grep exits 1 when
