@@ -63,12 +63,8 @@ def test_run_output_exit_code_stdin_env(host_dir: HostAndDir) -> None:
     assert host.run(["no-such-command-jl"]).returncode == 127
 
 
-def test_run_with_stdin(host_dir: HostAndDir, request: pytest.FixtureRequest) -> None:
+def test_run_with_stdin(host_dir: HostAndDir) -> None:
     host, _ = host_dir
-    if isinstance(host, LocalHost):
-        # LocalHost.run passes the str to Popen (AttributeError: 'str' object has no
-        # attribute 'fileno'); fix there: (command << stdin).run(...). Strict: remove when fixed.
-        request.applymarker(pytest.mark.xfail(raises=AttributeError, strict=True))
     assert host.run(["cat"], stdin="line 1\nline 2").stdout == "line 1\nline 2"
     assert host.run(["cat"]).stdout == ""
 
