@@ -1,0 +1,108 @@
+"""CLI commands that show a project's runs: ``graph`` and ``report``.
+
+Both read only the ledger and the run directories (no scheduler is asked), so they work
+on a git checkout of the project on another machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jobledger.project import Project
+
+_SUFFIX_FORMATS = {
+    ".svg": "svg",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+}
+
+
+def _project(ctx: click.Context) -> Project:
+    from jobledger.cli.main import open_project
+
+    return open_project(ctx)
+
+
+def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
+    known = project.ledger.state.workflows()
+    for name in names:
+        if name not in known:
+            choices = ", ".join(known) or "none defined yet"
+            raise click.BadParameter(
+                f"no workflow named {name!r} (known: {choices})", param_hint="--workflow"
+            )
+    return list(names) or list(known)
+
+
+@click.command("graph")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["svg", "dot", "mermaid"]),
+    default=None,
+    help="Output format (default: from the -o suffix .svg/.dot/.gv/.mmd, else dot).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option("--workflow", "-w", multiple=True, help="Only these workflows (default: all).")
+@click.pass_context
+def graph_cmd(
+    ctx: click.Context, fmt: str | None, output: str | None, workflow: tuple[str, ...]
+) -> None:
+    """Draw the workflow DAG: nodes coloured by state, arrays as one node, cross-host edges marked.
+
+    SVG is laid out in Python (no Graphviz needed); `--format dot` feeds Graphviz,
+    `--format mermaid` pastes into Markdown.
+    """
+    from jobledger.view.graph import build_graph, render
+
+    project = _project(ctx)
+    names = _workflows(project, workflow)
+    if fmt is None:
+        fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
+    text = render(build_graph(project.ledger.state, names), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {fmt} graph of {', '.join(names) or 'no workflow'} to {output}", err=True)
+
+
+@click.command("report")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="report.html",
+    show_default=True,
+    help="The HTML file to write.",
+)
+@click.option("--workflow", "-w", multiple=True, help="Only these workflows (default: all).")
+@click.pass_context
+def report_cmd(ctx: click.Context, output: str, workflow: tuple[str, ...]) -> None:
+    """Write one self-contained HTML report: DAG, timeline per host, jobs, stderr of failures.
+
+    The file loads nothing from the network (styles and script are inlined).
+    """
+    from jobledger.view.report import write_report
+
+    project = _project(ctx)
+    names = _workflows(project, workflow)
+    path = write_report(project, output, names)
+    click.echo(f"wrote report of {', '.join(names) or 'no workflow'} to {path}")
+
+
+def register(main: click.Group) -> None:
+    """Add ``graph`` and ``report`` to the ``jobledger`` group."""
+    main.add_command(graph_cmd)
+    main.add_command(report_cmd)
