@@ -27,9 +27,7 @@ def lifecycle(n_events: int) -> list[tuple[str, dict[str, object]]]:
     while len(out) < n_events:
         key = f"{job:032x}"
         out.append((ev.INTENT, {"key": key, "attempt": 1, "action": "submit", "host": "local"}))
-        out.append(
-            (ev.SUBMITTED, {"key": key, "attempt": 1, "scheduler_id": str(job), "host": "local"})
-        )
+        out.append((ev.SUBMITTED, {"key": key, "attempt": 1, "scheduler_id": str(job), "host": "local"}))
         out.append((ev.STATE, {"key": key, "attempt": 1, "state": "running"}))
         out.append((ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0}))
         job += 1

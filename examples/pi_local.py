@@ -24,7 +24,10 @@ def estimate(i: int) -> int:
 
 def merge() -> float:
     """Combine every block into one estimate."""
-    blocks = [json.load(open(f)) for f in sorted(glob.glob("pi-*.json"))]
+    blocks = []
+    for name in sorted(glob.glob("pi-*.json")):
+        with open(name) as fh:
+            blocks.append(json.load(fh))
     pi = 4 * sum(b["hits"] for b in blocks) / sum(b["samples"] for b in blocks)
     print(f"pi ~= {pi:.5f} from {len(blocks)} blocks")
     return pi

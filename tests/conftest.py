@@ -16,13 +16,9 @@ from jobledger.project import Project
 
 
 @pytest.fixture(autouse=True)
-def _isolated_config(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read the developer's ~/.config/jobledger/config.toml."""
-    monkeypatch.setenv(
-        "JOBLEDGER_USER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-user-config.toml")
-    )
+    monkeypatch.setenv("JOBLEDGER_USER_CONFIG", str(tmp_path_factory.getbasetemp() / "no-user-config.toml"))
     for var in (
         "JOBLEDGER_PROJECT",
         "JOBLEDGER_HOST",

@@ -37,9 +37,7 @@ ACCEPTED = b"Accepted publickey"
 def _run(argv: list[str], timeout: float = 15) -> tuple[int, str, str]:
     """Run argv without stdin; (exit code, stdout, stderr); 127 if missing, 124 on timeout."""
     try:
-        p = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
-        )
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as e:
         return 127, "", str(e)
     except subprocess.TimeoutExpired:

@@ -37,9 +37,7 @@ SPECS: dict[str, BatchSpec] = {
     "minimal": BASE,
     "resources": attrs.evolve(
         BASE,
-        resources=Resources(
-            cpus=4, memory="8G", time="2:30:00", gpus=1, partition="gpu", account="proj42"
-        ),
+        resources=Resources(cpus=4, memory="8G", time="2:30:00", gpus=1, partition="gpu", account="proj42"),
         dependencies=(
             NativeDependency("3001"),
             NativeDependency("3002", "afterok"),
@@ -106,9 +104,7 @@ def test_directives() -> None:
         ({"comment": 'jl:"x":1'}, "comment"),
     ],
 )
-def test_unsupported_keyword_names_keyword_and_scheduler(
-    kwargs: dict[str, object], keyword: str
-) -> None:
+def test_unsupported_keyword_names_keyword_and_scheduler(kwargs: dict[str, object], keyword: str) -> None:
     with pytest.raises(UnsupportedResource) as err:
         ADAPTER.directives(attrs.evolve(BASE, **kwargs))
     assert keyword in str(err.value) and "lsf" in str(err.value)
@@ -252,9 +248,7 @@ def status(name: str, fields: list[str] | None = None) -> dict[str, Observation]
     if fields is None:
         return ADAPTER.parse_status(recorded(name))
     return {
-        o.key: o
-        for o in (lsf_observation(r) for r in parse_bjobs(recorded(name), fields))
-        if o is not None
+        o.key: o for o in (lsf_observation(r) for r in parse_bjobs(recorded(name), fields)) if o is not None
     }
 
 
@@ -293,9 +287,7 @@ def test_recorded_aiida_pipe_delimited() -> None:
 def test_recorded_batcheuphoria_json() -> None:
     done = status("TheRoddyWMS-BatchEuphoria--bjobs-a-hms-json-o-extended-done.txt")["22005"]
     assert (done.state, done.exit_code, done.name) == (JobState.COMPLETED, 0, "ls -l")
-    record = parse_bjobs(
-        recorded("TheRoddyWMS-BatchEuphoria--bjobs-a-hms-json-o-extended-done.txt")
-    )[0]
+    record = parse_bjobs(recorded("TheRoddyWMS-BatchEuphoria--bjobs-a-hms-json-o-extended-done.txt"))[0]
     assert record["EXEC_CWD"] == "/home/otptest"  # JSON-escaped slashes
     assert record["DEPENDENCY"] == "done(22004)"
     states = status("TheRoddyWMS-BatchEuphoria--bjobs-a-hms-json-o-states-exit-done.txt")
@@ -331,9 +323,9 @@ def test_recorded_default_table_and_long_form() -> None:
 
 @needs_recorded
 def test_recorded_submit_kill_and_not_found() -> None:
-    assert ADAPTER.parse_submit(
-        0, recorded("aiidateam-aiida-core--bsub-stdout-submitted.txt"), ""
-    ) == ("764254593")
+    assert ADAPTER.parse_submit(0, recorded("aiidateam-aiida-core--bsub-stdout-submitted.txt"), "") == (
+        "764254593"
+    )
     ADAPTER.parse_cancel(0, recorded("aiidateam-aiida-core--bkill-stdout-terminated.txt"), "")
     not_found = recorded("aiidateam-aiida-core--bjobs-stderr-job-not-found.txt")
     assert ADAPTER.parse_status(not_found) == {}

@@ -60,9 +60,7 @@ def golden_specs(dep_ids: tuple[str, str, str]) -> dict[str, BatchSpec]:
         ),
         "array": BatchSpec(
             **base,
-            resources=Resources(
-                tasks=8, nodes=2, cpus=2, memory_per_cpu="2G", time=90, exclusive=True
-            ),
+            resources=Resources(tasks=8, nodes=2, cpus=2, memory_per_cpu="2G", time=90, exclusive=True),
             array=ArraySpec.parse("1-10:3%2"),
             dependencies=(NativeDependency(dep_ids[0], "afternotok"),),
             raw_args=("-m abe",),
@@ -185,9 +183,7 @@ def test_status_argv_json_and_text_forms() -> None:
 
 
 @pytest.mark.parametrize(("code", "expected"), [(0, 0), (153, 0), (35, 0), (2, 2), (162, 162)])
-def test_status_wrapper_tolerates_only_unknown_id_codes(
-    tmp_path: Path, code: int, expected: int
-) -> None:
+def test_status_wrapper_tolerates_only_unknown_id_codes(tmp_path: Path, code: int, expected: int) -> None:
     """qstat exits 153/35 when one id is unknown yet prints the others: keep the output."""
     fake = tmp_path / "qstat"
     fake.write_text(f'#!/bin/sh\necho "listed $*"\nexit {code}\n')
@@ -267,9 +263,7 @@ def test_pbspro_text_unwraps_tabs_and_multiline_values() -> None:
         "5304[7].pbs01.example.org",
     ]
     running = jobs["5301.pbs01.example.org"]
-    assert running["Error_Path"].endswith(
-        "ensemble-2024/member-017/jobs/postprocess-4f2a9c1e/pbs.out"
-    )
+    assert running["Error_Path"].endswith("ensemble-2024/member-017/jobs/postprocess-4f2a9c1e/pbs.out")
     assert "\n" not in running["Variable_List"]
     assert running["etime"] == "Tue Jun 11 09:00:00 2024"  # after a blank line inside the job
     held = jobs["5302.pbs01.example.org"]
@@ -381,18 +375,12 @@ def recorded(name: str) -> str:
 @needs_recorded
 @pytest.mark.parametrize(
     "path",
-    sorted(
-        str(p.relative_to(RECORDED))
-        for d in ("pbs", "torque")
-        for p in (RECORDED / d).glob("*qstat*")
-    )
+    sorted(str(p.relative_to(RECORDED)) for d in ("pbs", "torque") for p in (RECORDED / d).glob("*qstat*"))
     if RECORDED.is_dir()
     else [],
 )
 def test_every_recorded_qstat_parses(path: str) -> None:
-    obs = (TorqueAdapter() if path.startswith("torque") else PbsAdapter()).parse_status(
-        recorded(path)
-    )
+    obs = (TorqueAdapter() if path.startswith("torque") else PbsAdapter()).parse_status(recorded(path))
     assert obs
     assert all(o.native for o in obs.values())
     assert all(o.key == o.base_id or o.array_index is not None for o in obs.values())
@@ -400,9 +388,7 @@ def test_every_recorded_qstat_parses(path: str) -> None:
 
 @needs_recorded
 def test_recorded_aiida_depend_held() -> None:
-    obs = PbsAdapter().parse_status(
-        recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-depend-held.txt")
-    )
+    obs = PbsAdapter().parse_status(recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-depend-held.txt"))
     jobs = parse_qstat(recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-depend-held.txt"))
     assert len(obs) == 6
     running = [k for k, o in obs.items() if o.state is JobState.RUNNING]
@@ -429,16 +415,11 @@ def test_recorded_gadi_wrapped_select_and_variable_list() -> None:
     assert states == {"80005196.gadi-pbs": "R", "80005197.gadi-pbs": "Q", "80005198.gadi-pbs": "Q"}
     select = jobs["80005196.gadi-pbs"]["Resource_List.select"]
     assert select == "2:ncpus=48:mpiprocs=48:mem=34359738368:job_tags=normal:jobfs=104857600"
-    assert (
-        "PBS_O_WORKDIR=/scratch/a01/asd562/VASP/test/test1,"
-        in jobs["80005196.gadi-pbs"]["Variable_List"]
-    )
+    assert "PBS_O_WORKDIR=/scratch/a01/asd562/VASP/test/test1," in jobs["80005196.gadi-pbs"]["Variable_List"]
 
 
 @needs_recorded
-@pytest.mark.parametrize(
-    ("name", "state"), [("queued", JobState.SUBMITTED), ("running", JobState.RUNNING)]
-)
+@pytest.mark.parametrize(("name", "state"), [("queued", JobState.SUBMITTED), ("running", JobState.RUNNING)])
 def test_recorded_pr7400_queued_and_running(name: str, state: JobState) -> None:
     text = recorded(f"pbs/aiidateam-aiida-core--qstat-f-pbspro-{name}-pr7400.txt")
     obs = PbsAdapter().parse_status(text)["171390152.mycluster"]
@@ -457,9 +438,8 @@ def test_recorded_multiline_bash_function_stays_in_variable_list() -> None:
     assert list(jobs) == ["171389798.mycluster"]
     job = jobs["171389798.mycluster"]
     variables = job["Variable_List"]
-    assert (
-        "BASH_FUNC_my_func_multiline%%=() {  if true; then\n echo foo; else\n echo bar; fi\n}"
-        in (variables)
+    assert "BASH_FUNC_my_func_multiline%%=() {  if true; then\n echo foo; else\n echo bar; fi\n}" in (
+        variables
     )
     assert variables.endswith("PBS_O_QUEUE=normal")
     assert job["etime"] == "Wed Jun 17 04:50:46 2026"
@@ -492,22 +472,15 @@ def test_recorded_pbspro19_json_held() -> None:
 @needs_recorded
 def test_recorded_qsub_and_qdel_messages() -> None:
     adapter = PbsAdapter()
-    assert (
-        adapter.parse_submit(0, recorded("pbs/Matgenix-qtoolkit--qsub-stdout-jobid.txt"), "")
-        == "24"
-    )
+    assert adapter.parse_submit(0, recorded("pbs/Matgenix-qtoolkit--qsub-stdout-jobid.txt"), "") == "24"
     with pytest.raises(SubmitError) as err:
-        adapter.parse_submit(
-            1, "", recorded("pbs/Matgenix-qtoolkit--qsub-stderr-unknown-queue.txt")
-        )
+        adapter.parse_submit(1, "", recorded("pbs/Matgenix-qtoolkit--qsub-stderr-unknown-queue.txt"))
     assert not err.value.transient and "Unknown queue" in str(err.value)
     for ended in ("job-has-finished", "unknown-job-id"):
         adapter.parse_cancel(1, "", recorded(f"pbs/Matgenix-qtoolkit--qdel-stderr-{ended}.txt"))
     for bad, code in (("usage", 1), ("unauthorized-210", 210), ("illegally-formed-id", 1)):
         with pytest.raises(SchedulerError):
-            adapter.parse_cancel(
-                code, "", recorded(f"pbs/Matgenix-qtoolkit--qdel-stderr-{bad}.txt")
-            )
+            adapter.parse_cancel(code, "", recorded(f"pbs/Matgenix-qtoolkit--qdel-stderr-{bad}.txt"))
 
 
 @needs_recorded
@@ -557,12 +530,11 @@ def test_recorded_torque_dkfz() -> None:
         recorded("torque/TheRoddyWMS-BatchEuphoria--qstat-f-torque-dkfz-2-held.txt")
     )
     assert [o.native for o in held.values()] == ["H", "H"]
-    depend = parse_qstat(
-        recorded("torque/TheRoddyWMS-BatchEuphoria--qstat-f-torque-dkfz-2-held.txt")
-    )["14973827.tbi-pbs-ng.inet.dkfz-heidelberg.de"]["depend"]
+    depend = parse_qstat(recorded("torque/TheRoddyWMS-BatchEuphoria--qstat-f-torque-dkfz-2-held.txt"))[
+        "14973827.tbi-pbs-ng.inet.dkfz-heidelberg.de"
+    ]["depend"]
     assert depend == (
-        "afterok:14973826.tbi-pbs-ng.inet.dkfz-heidelberg.de:14973824.tbi-pbs-ng.inet.dkfz-"
-        "heidelberg.de"
+        "afterok:14973826.tbi-pbs-ng.inet.dkfz-heidelberg.de:14973824.tbi-pbs-ng.inet.dkfz-heidelberg.de"
     )
 
 
@@ -590,6 +562,5 @@ def test_recorded_torque6_completed() -> None:
     assert job["total_runtime"] == "6.235349"
     assert job["req_information.task_usage.0.task.0.cpu_list"] == "0"
     assert (
-        "PBS_O_WORKDIR=/home/adaptive50/Documents/buildtest/var/tests/generic.torque."
-        in job["Variable_List"]
+        "PBS_O_WORKDIR=/home/adaptive50/Documents/buildtest/var/tests/generic.torque." in job["Variable_List"]
     )

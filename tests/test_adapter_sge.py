@@ -239,9 +239,7 @@ def test_array_log_names_use_task_id(sge: SgeAdapter) -> None:
         ({"dependencies": (NativeDependency("5[2]"),)}, "dependencies"),
     ],
 )
-def test_unsupported_raises_naming_keyword_and_scheduler(
-    kwargs: dict[str, object], keyword: str
-) -> None:
+def test_unsupported_raises_naming_keyword_and_scheduler(kwargs: dict[str, object], keyword: str) -> None:
     adapter = SgeAdapter(parallel_environment=None, gpu_resource=None)
     with pytest.raises(UnsupportedResource, match=rf"^sge cannot express {keyword}=") as info:
         adapter.directives(spec(**kwargs))
@@ -341,9 +339,7 @@ def test_setup_lines_sge_would_read_as_directives_are_refused(sge: SgeAdapter) -
 
 
 def test_shell_syntax_in_the_body_is_pasted_verbatim(sge: SgeAdapter) -> None:
-    body = (
-        "echo \"$(date)\" '`id`' ; printf '%s\\n' \"a'b\"\n  #$ indented lines are not read by SGE"
-    )
+    body = "echo \"$(date)\" '`id`' ; printf '%s\\n' \"a'b\"\n  #$ indented lines are not read by SGE"
     text = sge.render_script(spec(body=body))
     assert text.endswith(body + "\n")
     header = text[: text.index(body)]
@@ -416,9 +412,7 @@ def test_parse_submit_real(sge: SgeAdapter, name: str) -> None:
         ("qsub-qmaster-down", True, "unable to send message to qmaster"),
     ],
 )
-def test_parse_submit_rejections(
-    sge: SgeAdapter, name: str, transient: bool, fragment: str
-) -> None:
+def test_parse_submit_rejections(sge: SgeAdapter, name: str, transient: bool, fragment: str) -> None:
     rc, out, err = result(name)
     assert rc != 0
     with pytest.raises(SubmitError, match=r"^sge rejected the submission") as info:
@@ -605,8 +599,7 @@ def test_expand_task_ranges(text: str, ids: list[int]) -> None:
         '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><job_info/>',
         "<something_else/>",
         "<job_info><job_list><JB_job_number>x</JB_job_number></job_list></job_info>",
-        "<job_info><job_list><JB_job_number>1</JB_job_number><tasks>a-b</tasks>"
-        "</job_list></job_info>",
+        "<job_info><job_list><JB_job_number>1</JB_job_number><tasks>a-b</tasks></job_list></job_info>",
     ],
 )
 def test_parse_status_rejects_what_it_cannot_read(sge: SgeAdapter, text: str) -> None:
@@ -683,9 +676,7 @@ def test_parse_accounting_array_tasks(sge: SgeAdapter) -> None:
 def test_parse_accounting_rescheduled_is_not_final(sge: SgeAdapter) -> None:
     # exit 99: SGE requeues the job and writes one 'failed 25' record per run
     assert fx("qacct-exit99-rescheduled.stdout").count("jobnumber") == 2
-    obs = sge.parse_accounting(fx("qacct-exit99-rescheduled.stdout"))[
-        job_id("qacct-exit99-rescheduled")
-    ]
+    obs = sge.parse_accounting(fx("qacct-exit99-rescheduled.stdout"))[job_id("qacct-exit99-rescheduled")]
     assert obs.state is JobState.SUBMITTED and not obs.state.is_final
     assert obs.exit_code == 99 and "rescheduled" in obs.reason
 
@@ -758,9 +749,7 @@ def test_production_recordings() -> None:
     assert task2.state is JobState.COMPLETED and task2.exit_code == 0
     assert task2.ended is not None and task2.started is not None
     assert task2.ended - task2.started == 832  # ru_wallclock 832s
-    single = sge.parse_accounting(
-        (RECORDED / "LieberInstitute-sgejobs--qacct-j-single.txt").read_text()
-    )
+    single = sge.parse_accounting((RECORDED / "LieberInstitute-sgejobs--qacct-j-single.txt").read_text())
     assert list(single) == ["92500"] and single["92500"].name == "delete_bsp2"
 
 

@@ -40,9 +40,7 @@ def _status(project: Project) -> list[dict]:  # type: ignore[type-arg]
 
 def _spawned(project: Project) -> int:
     return sum(
-        1
-        for e in project.ledger.iter_events()
-        if e.type == "intent" and e.data.get("action") == "submit"
+        1 for e in project.ledger.iter_events() if e.type == "intent" and e.data.get("action") == "submit"
     )
 
 
@@ -134,9 +132,7 @@ def test_failing_array_index_is_reported(project: Project) -> None:
 
 def test_concurrency_bounded_by_cpus(project: Project) -> None:
     jobs = [
-        jl.Job(
-            name=f"j{i}", command="date +%s.%N >> starts; sleep 0.4; date +%s.%N >> ends", cpus=2
-        )
+        jl.Job(name=f"j{i}", command="date +%s.%N >> starts; sleep 0.4; date +%s.%N >> ends", cpus=2)
         for i in range(4)
     ]
     jl.run(jobs, wait=True, timeout=60, max_parallel=4)
@@ -174,16 +170,14 @@ def _alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------- bad inputs
 def test_command_not_found_records_127(project: Project) -> None:
-    res = jl.run(
-        jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, timeout=60
-    )["nope"]
+    res = jl.run(jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, timeout=60)["nope"]
     assert res.state is jl.JobState.FAILED and res.exit_code == 127
     assert "not found" in res.stderr
     assert _status(project)[0]["exit_code"] == 127
 
 
 def test_nonexistent_workdir_is_rejected_before_anything_is_recorded(project: Project) -> None:
-    with pytest.raises(jl.ModelError, match="working directory .*/nope does not exist"):
+    with pytest.raises(jl.ModelError, match=r"working directory .*/nope does not exist"):
         jl.run(jl.Job(name="w", command="true", workdir="/nope"))
     assert list(project.ledger.state.workflows()) == []
 
@@ -206,7 +200,7 @@ def test_unpicklable_callable_is_a_clear_error(project: Project) -> None:
         with _LOCK:
             pass
 
-    with pytest.raises(jl.ModelError, match="job 'g'.*cannot be pickled"):
+    with pytest.raises(jl.ModelError, match=r"job 'g'.*cannot be pickled"):
         jl.run(jl.Job(name="g", command=uses_global_lock))
     assert list(project.ledger.state.workflows()) == []
 
@@ -295,9 +289,7 @@ def test_sigkill_at_random_moments_then_resume(project: Project) -> None:
     resumed = _cli(project, "resume", check=False, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     lines = Path("shared.txt").read_text().split()
-    assert sorted(lines) == sorted(f"j{i}" for i in range(30)), (
-        f"duplicates or missing: {sorted(lines)}"
-    )
+    assert sorted(lines) == sorted(f"j{i}" for i in range(30)), f"duplicates or missing: {sorted(lines)}"
     assert _cli(project, "verify").returncode == 0
     assert all(r["state"] == "completed" for r in _status(project))
 

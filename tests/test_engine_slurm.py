@@ -40,7 +40,11 @@ def _sq(*args: str) -> str:
 def _cli(project: Project, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root, capture_output=True, text=True, env=env_with_src(), timeout=timeout,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=timeout,
     )
 
 
@@ -54,8 +58,18 @@ def _submissions(project: Project) -> dict[str, list[str]]:
 
 
 def test_pi_array_and_merge(slurm_project: Project) -> None:
-    estimate = jl.Job(name="estimate", command='echo "block $JOBLEDGER_ARRAY_INDEX"; exit 0', array=10, host="slurm", cpus=1, memory="64M", time="5:00")
-    merge = jl.Job(name="merge", command="cat jobs/estimate-*/*/stdout | wc -l", after=[estimate], host="slurm")
+    estimate = jl.Job(
+        name="estimate",
+        command='echo "block $JOBLEDGER_ARRAY_INDEX"; exit 0',
+        array=10,
+        host="slurm",
+        cpus=1,
+        memory="64M",
+        time="5:00",
+    )
+    merge = jl.Job(
+        name="merge", command="cat jobs/estimate-*/*/stdout | wc -l", after=[estimate], host="slurm"
+    )
     handle = jl.run(jl.Workflow([merge], name="pi"))
     # the whole DAG is queued at once: merge waits in SLURM on a native dependency
     events = [e for e in slurm_project.ledger.iter_events() if e.type == "intent"]
@@ -152,8 +166,17 @@ def test_exit_codes_after_jobs_vanished_from_squeue(slurm_project: Project) -> N
     )
     env = env_with_src()
     subprocess.run([sys.executable, "vanish.py"], env=env, check=True, timeout=60)
-    ids = [e.data["scheduler_id"] for e in Project(slurm_project.root).ledger.iter_events() if e.type == "submitted"]
-    min_age = int(subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True).stdout.split("MinJobAge")[1].split("=")[1].split()[0])
+    ids = [
+        e.data["scheduler_id"]
+        for e in Project(slurm_project.root).ledger.iter_events()
+        if e.type == "submitted"
+    ]
+    min_age = int(
+        subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+        .stdout.split("MinJobAge")[1]
+        .split("=")[1]
+        .split()[0]
+    )
     deadline = time.time() + min_age + 60
     while _sq("-t", "all", "-j", ",".join(ids)).strip():
         assert time.time() < deadline, "jobs did not leave squeue"
@@ -167,13 +190,20 @@ def test_exit_codes_after_jobs_vanished_from_squeue(slurm_project: Project) -> N
 
 @pytest.mark.slurmdbd
 def test_final_state_from_sacct_when_run_dir_is_not_visible(slurm_project: Project) -> None:
-    require(None if slurm_accounting() else "sacct does not answer (no slurmdbd)", "SLURM accounting (make slurm-up SLURM_ACCOUNTING=slurmdbd)")
+    require(
+        None if slurm_accounting() else "sacct does not answer (no slurmdbd)",
+        "SLURM accounting (make slurm-up SLURM_ACCOUNTING=slurmdbd)",
+    )
     Path("acct.py").write_text(
         "import jobledger as jl\n"
         "jl.run(jl.Workflow([jl.Job(name='seven', command='exit 7', host='slurm')], name='acct'))\n"
     )
     subprocess.run([sys.executable, "acct.py"], env=env_with_src(), check=True, timeout=60)
-    sid = next(e.data["scheduler_id"] for e in Project(slurm_project.root).ledger.iter_events() if e.type == "submitted")
+    sid = next(
+        e.data["scheduler_id"]
+        for e in Project(slurm_project.root).ledger.iter_events()
+        if e.type == "submitted"
+    )
     deadline = time.time() + 120
     while _sq("-t", "all", "-j", sid).strip() or not list(slurm_project.jobs_dir.glob("seven-*/exit")):
         assert time.time() < deadline
@@ -221,7 +251,13 @@ def test_slurmctld_restart_while_running(slurm_project: Project) -> None:
         assert time.time() < deadline
         time.sleep(0.2)
     time.sleep(2)
-    subprocess.run(["bash", str(Path(__file__).resolve().parents[1] / "infra" / "slurm-up.sh")], check=True, capture_output=True, timeout=120, env={**os.environ, "SLURM_MIN_JOB_AGE": os.environ.get("TEST_SLURM_MIN_JOB_AGE", "10")})
+    subprocess.run(
+        ["bash", str(Path(__file__).resolve().parents[1] / "infra" / "slurm-up.sh")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "SLURM_MIN_JOB_AGE": os.environ.get("TEST_SLURM_MIN_JOB_AGE", "10")},
+    )
     res = handle.wait(timeout=180)
     assert [r.state for r in res.values()] == [jl.JobState.COMPLETED] * 3
     assert Path("order.txt").read_text().split() == ["first", "second", "third"]

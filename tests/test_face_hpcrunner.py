@@ -85,8 +85,8 @@ def _submissions(project: Project, key: str) -> int:
 # ================================================================== quick start
 def test_quick_start() -> None:
     job = Job(command="python my_script.py", cpu=4, mem="8G", time="1:00:00")
-    result = job.submit()          # auto-detect scheduler
-    final = result.wait()          # block until complete
+    result = job.submit()  # auto-detect scheduler
+    final = result.wait()  # block until complete
     print(final, result.returncode)
 
     assert final is JobStatus.COMPLETED and result.returncode == 0
@@ -111,7 +111,7 @@ def test_creating_jobs_keeps_every_field() -> None:
         modules=["python/3.11", "cuda/12.0"],
         workdir="/path/to/project",
         stdout="train.out",
-        stderr=None,   # None means “merge stderr into stdout” for most schedulers
+        stderr=None,  # None means “merge stderr into stdout” for most schedulers
     )
 
     r = job.resources
@@ -123,8 +123,16 @@ def test_creating_jobs_keeps_every_field() -> None:
 # ================================================================== submitting jobs
 def test_submitting_auto_and_explicit(runner: Project) -> None:
     # the block's job, minus modules and the placeholder workdir this machine lacks
-    job = Job(command="python fail_train.py", name="training_job", cpu=4, mem="16G",
-              time="4:00:00", queue="gpu.q", stdout="train.out", stderr=None)
+    job = Job(
+        command="python fail_train.py",
+        name="training_job",
+        cpu=4,
+        mem="16G",
+        time="4:00:00",
+        queue="gpu.q",
+        stdout="train.out",
+        stderr=None,
+    )
 
     result = job.submit()
 
@@ -287,7 +295,7 @@ def test_configuration_driven_jobs(runner: Project) -> None:
 def test_job_dependencies_do_not_resubmit_upstream(runner: Project) -> None:
     r1 = Job("python preprocess.py", name="pre").submit()
     j2 = Job("python train.py", name="train")
-    j2.dependencies = [r1]     # programmatic dependency
+    j2.dependencies = [r1]  # programmatic dependency
     j2.dependency_type = "afterok"
     r2 = j2.submit()
 
@@ -307,9 +315,7 @@ def test_job_dependencies_do_not_resubmit_upstream(runner: Project) -> None:
 
 
 # ================================================================== pipelines
-def test_pipeline_context_manager_submits_once(
-    runner: Project, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pipeline_context_manager_submits_once(runner: Project, capsys: pytest.CaptureFixture[str]) -> None:
     from jobledger.api.faces import Pipeline
 
     with Pipeline("ml") as p:
@@ -393,9 +399,7 @@ def test_job_array(runner: Project, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ================================================================== schedulers and statuses
-def test_scheduler_detection_and_registry(
-    runner: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_scheduler_detection_and_registry(runner: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HPC_SCHEDULER", "slurm")
     assert hr.detect_scheduler_name() == "slurm" and get_scheduler().name == "slurm"
     monkeypatch.delenv("HPC_SCHEDULER")

@@ -64,9 +64,7 @@ class Fake:
         }
         self.count = 0
 
-    def run(
-        self, argv: Sequence[str], stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, argv: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(argv), input=stdin, env=self.env, capture_output=True, text=True, timeout=30,
             cwd=self.root, check=False,
@@ -118,9 +116,7 @@ class Fake:
 
     def log_text(self, spec: BatchSpec) -> str:
         """The scheduler's own log in the run directory (one per job or element)."""
-        files = sorted(Path(spec.run_dir).glob("*.o*")) + sorted(
-            p for p in Path(spec.run_dir).glob("*.out")
-        )
+        files = sorted(Path(spec.run_dir).glob("*.o*")) + sorted(p for p in Path(spec.run_dir).glob("*.out"))
         return "".join(p.read_text() for p in files)
 
 
@@ -171,11 +167,7 @@ def test_job_environment_and_start_directory(fake: Fake) -> None:
     spec = attrs.evolve(fake.spec(""), body=body)
     job_id = fake.submit(spec)
     fake.wait([job_id], ids=[job_id])
-    env = dict(
-        line.split("=", 1)
-        for line in (fake.root / "env.txt").read_text().splitlines()
-        if "=" in line
-    )
+    env = dict(line.split("=", 1) for line in (fake.root / "env.txt").read_text().splitlines() if "=" in line)
     start = (fake.root / "start.txt").read_text().strip()
     if fake.flavor == "pbs":  # PBS Pro has no chdir directive: jobs start in $HOME
         assert start == fake.env["HOME"]
@@ -220,9 +212,7 @@ def test_array_with_throttle(fake: Fake) -> None:
 # ---------------------------------------------------------------------------- dependencies
 def test_dependency_waits_then_runs(fake: Fake) -> None:
     upstream = fake.submit(fake.spec("sleep 0.8"))
-    downstream = fake.submit(
-        fake.spec("echo ran > after.txt", dependencies=(NativeDependency(upstream),))
-    )
+    downstream = fake.submit(fake.spec("echo ran > after.txt", dependencies=(NativeDependency(upstream),)))
     waiting = fake.wait([upstream], lambda o: o.state is JobState.RUNNING)[downstream]
     assert waiting.state is JobState.SUBMITTED and waiting.reason == "Dependency"
     final = fake.wait([upstream, downstream])
@@ -235,9 +225,7 @@ def test_afterok_on_a_failed_upstream_never_runs(fake: Fake) -> None:
     spec = fake.spec("touch never.txt", dependencies=(NativeDependency(upstream, "afterok"),))
     downstream = fake.submit(spec)
     if fake.flavor == "lsf":  # LSF keeps it pending forever
-        seen = fake.wait(
-            [downstream], lambda o: o.reason == "DependencyNeverSatisfied", [downstream]
-        )
+        seen = fake.wait([downstream], lambda o: o.reason == "DependencyNeverSatisfied", [downstream])
         assert seen[downstream].state is JobState.SUBMITTED
     else:  # PBS deletes it; only PBS Pro says why
         seen = fake.wait([downstream], ids=[upstream, downstream])
@@ -326,9 +314,7 @@ def test_lost_submit_reply_is_found_again_by_tag(fake: Fake) -> None:
         fake.submit(spec)
     assert err.value.transient  # so the engine reconciles before resubmitting
     listing = fake.run(fake.adapter.lookup_argv(None, spec.job_name))
-    found = [
-        o for o in fake.adapter.parse_status(listing.stdout).values() if o.comment == spec.comment
-    ]
+    found = [o for o in fake.adapter.parse_status(listing.stdout).values() if o.comment == spec.comment]
     assert len(found) == 1 and found[0].name == spec.job_name
 
 

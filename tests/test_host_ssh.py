@@ -302,9 +302,7 @@ def test_latency(sshd: SshInfo, host: SshHost, rdir: str, tmp_path: Path) -> Non
         "read_files 10 x 1 KB": _median_ms(lambda: host.read_files(paths), 20),
         "write_file 1 KB": _median_ms(lambda: host.write_file(paths[0], b"y" * 1000), 20),
         "upload 1 MB": _median_ms(lambda: host.upload(str(src), f"{rdir}/mb.bin"), 5),
-        "download 1 MB": _median_ms(
-            lambda: host.download(f"{rdir}/mb.bin", str(tmp_path / "d.bin")), 5
-        ),
+        "download 1 MB": _median_ms(lambda: host.download(f"{rdir}/mb.bin", str(tmp_path / "d.bin")), 5),
     }
     for key, value in result.items():
         print(f"{key:>24}: {value:8.1f} ms")

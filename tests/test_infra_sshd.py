@@ -312,9 +312,7 @@ def test_fault_silent_server_times_out(sshd: SshInfo) -> None:
         silent.listen(5)
         port = silent.getsockname()[1]
         t = time.monotonic()
-        err = _connect_error(
-            "127.0.0.1", port, sshd.user, _opts_without_config(sshd.known_hosts, sshd.key)
-        )
+        err = _connect_error("127.0.0.1", port, sshd.user, _opts_without_config(sshd.known_hosts, sshd.key))
         elapsed = time.monotonic() - t
     assert "Connection timed out during banner exchange" in err.stderr
     assert 2.5 < elapsed < 15  # ConnectTimeout=3 covers the banner exchange too

@@ -39,9 +39,7 @@ def _fill(ledger: Ledger, n: int, prefix: str = "k") -> None:
     for i in range(n):
         ledger.append(ev.INTENT, {"key": f"{prefix}{i}", "attempt": 1, "action": "submit"})
         ledger.append(ev.SUBMITTED, {"key": f"{prefix}{i}", "attempt": 1, "scheduler_id": str(i)})
-        ledger.append(
-            ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0}
-        )
+        ledger.append(ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0})
         ledger.flush()
 
 
@@ -285,9 +283,7 @@ def _git(cwd: Path, *args: str) -> str:
         GIT_COMMITTER_NAME="t",
         GIT_COMMITTER_EMAIL="t@x",
     )
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -300,12 +296,8 @@ def test_git_merge_of_two_branches(tmp_path: Path) -> None:
     for branch, key in (("left", "L"), ("right", "R")):
         _git(root, "checkout", "-q", "-b", branch, "main")
         project = Project(root)
-        project.ledger.record(
-            ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]}
-        )
-        project.ledger.record(
-            ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0}
-        )
+        project.ledger.record(ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]})
+        project.ledger.record(ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0})
         project.close()
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", branch)

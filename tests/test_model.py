@@ -78,9 +78,7 @@ def test_format_duration_roundtrip() -> None:
         ({"partition": "a\nb"}, "partition", "a\nb"),
     ],
 )
-def test_bad_resource_names_field_and_value(
-    kwargs: dict[str, object], field: str, value: object
-) -> None:
+def test_bad_resource_names_field_and_value(kwargs: dict[str, object], field: str, value: object) -> None:
     with pytest.raises(ResourceError) as info:
         Job(name="train", command="true", **kwargs)
     assert info.value.field == field

@@ -137,9 +137,7 @@ def test_version(sge: SgeAdapter) -> None:
 
 
 def test_submit_observe_and_account(sge: SgeAdapter, work: Path, cleanup: list[str]) -> None:
-    body = (
-        'printf \'%s\\n\' "$JOB_NAME" \'$(touch INJECTED)\' "it\'s \\"quoted\\"" > ok.out\nsleep 1'
-    )
+    body = 'printf \'%s\\n\' "$JOB_NAME" \'$(touch INJECTED)\' "it\'s \\"quoted\\"" > ok.out\nsleep 1'
     ok = submit(sge, make_spec(work, "ok", body), work, cleanup)
     bad = submit(sge, make_spec(work, "bad", "sleep 1; exit 3"), work, cleanup)
     arr = submit(
@@ -181,9 +179,7 @@ def test_submit_observe_and_account(sge: SgeAdapter, work: Path, cleanup: list[s
     assert not set(keys) & set(gone)
 
 
-def test_lookup_reveals_the_tag_and_cancel_pending(
-    sge: SgeAdapter, work: Path, cleanup: list[str]
-) -> None:
+def test_lookup_reveals_the_tag_and_cancel_pending(sge: SgeAdapter, work: Path, cleanup: list[str]) -> None:
     spec = make_spec(work, "held", "true", raw_args=("-h",), comment="jl:cafe01:2")
     job = submit(sge, spec, work, cleanup)
     assert status(sge)[job].reason == "held"
@@ -243,24 +239,19 @@ def test_missing_run_dir_is_an_error_state(sge: SgeAdapter, work: Path, cleanup:
     assert final[job].reason == "failed 26: opening input/output file"
 
 
-def test_unknown_queue_is_a_hard_submit_error(
-    sge: SgeAdapter, work: Path, cleanup: list[str]
-) -> None:
+def test_unknown_queue_is_a_hard_submit_error(sge: SgeAdapter, work: Path, cleanup: list[str]) -> None:
     spec = make_spec(work, "badq", "true", resources=Resources(partition="nosuch.q"))
     with pytest.raises(SubmitError, match="unknown queue") as info:
         submit(sge, spec, work, cleanup)
     assert info.value.transient is False
 
 
-def test_sge_reads_directives_anywhere_in_the_script(
-    sge: SgeAdapter, work: Path, cleanup: list[str]
-) -> None:
+def test_sge_reads_directives_anywhere_in_the_script(sge: SgeAdapter, work: Path, cleanup: list[str]) -> None:
     # why render_script refuses body lines starting with '#$' (written by hand here)
     first, second = unique("first"), unique("second")
     script = work / "inject.sh"
     script.write_text(
-        f"#!/bin/bash\n#$ -N {first}\n#$ -h\n#$ -o /dev/null\n"
-        f"true\ncat <<EOF\n#$ -N {second}\nEOF\n"
+        f"#!/bin/bash\n#$ -N {first}\n#$ -h\n#$ -o /dev/null\ntrue\ncat <<EOF\n#$ -N {second}\nEOF\n"
     )
     p = run(sge.submit_argv(str(script)))
     job = sge.parse_submit(p.returncode, p.stdout, p.stderr)

@@ -59,7 +59,12 @@ def ran(project: Project) -> Project:
 def _cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root, capture_output=True, text=True, env=env_with_src(), timeout=60, check=False,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=60,
+        check=False,
     )
 
 
@@ -86,13 +91,17 @@ def test_svg_is_valid_xml_and_complete(ran: Project, tmp_path: Path) -> None:
     root = ET.parse(target).getroot()
     assert root.tag == f"{SVG}svg"
     nodes = {g.get("data-name"): g for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
-    assert sorted(nodes) == sorted(["prep", "scan", "far", "fail", "flaky", "merge", "cleanup", "rescue", "final"])
+    assert sorted(nodes) == sorted(
+        ["prep", "scan", "far", "fail", "flaky", "merge", "cleanup", "rescue", "final"]
+    )
     states = {name: g.get("data-state") for name, g in nodes.items()}
     assert states["scan"] == "failed" and states["merge"] == "dependency_failed"
     assert states["rescue"] == "completed" and states["flaky"] == "completed"
     edges = [p for p in root.iter(f"{SVG}path") if "edge" in (p.get("class") or "").split()]
     assert len(edges) == 12
-    cross = sorted((p.get("data-from"), p.get("data-to")) for p in edges if "cross-host" in (p.get("class") or ""))
+    cross = sorted(
+        (p.get("data-from"), p.get("data-to")) for p in edges if "cross-host" in (p.get("class") or "")
+    )
     assert cross == [("far", "merge"), ("prep", "far")]
     texts = "".join(root.itertext())
     assert "[4] 3 completed, 1 failed" in texts and "@other" in texts
@@ -109,7 +118,7 @@ def test_mermaid(ran: Project) -> None:
     assert lines[0] == "flowchart LR"
     assert sum(1 for ln in lines if ":::" in ln) == 9
     assert any(ln.strip().startswith("classDef failed fill:") for ln in lines)
-    assert any("-. \"local → other\" .->" in ln for ln in lines)
+    assert any('-. "local → other" .->' in ln for ln in lines)
     assert any(ln.strip().startswith("linkStyle ") for ln in lines)
 
 
@@ -125,7 +134,9 @@ def test_layout_of_a_larger_random_dag_is_deterministic_and_does_not_overlap(pro
     jobs: list[jl.Job] = []
     for i in range(60):
         ups = rng.sample(jobs, k=min(len(jobs), rng.choice([0, 1, 1, 2, 3]))) if jobs else []
-        jobs.append(jl.Job(name=f"j{i:02d}", command=f"echo {i}", after=ups, array=3 if i % 11 == 0 else None))
+        jobs.append(
+            jl.Job(name=f"j{i:02d}", command=f"echo {i}", after=ups, array=3 if i % 11 == 0 else None)
+        )
     jl.init(jl.Workflow(jobs, name="random"))
     state = project.ledger.state
     graph = build_graph(state, ["random"])

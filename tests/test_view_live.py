@@ -65,7 +65,11 @@ class Tmux:
     def __call__(self, *args: str, check: bool = True) -> str:
         out = subprocess.run(
             ["tmux", "-S", str(self.socket), "-f", str(self.config), *args],
-            capture_output=True, text=True, env=self.env, timeout=20, check=False,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=20,
+            check=False,
         )
         if check and out.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
@@ -143,8 +147,12 @@ def test_live_view_follows_the_run_and_leaves_on_ctrl_c(project: Project, tmp_pa
     script.write_text(textwrap.dedent(DRIVER))
     driver_log = (tmp_path / "driver.log").open("wb")
     driver = subprocess.Popen(
-        [sys.executable, str(script), str(gates)], cwd=project.root, env=env_with_src(),
-        stdin=subprocess.DEVNULL, stdout=driver_log, stderr=subprocess.STDOUT,
+        [sys.executable, str(script), str(gates)],
+        cwd=project.root,
+        env=env_with_src(),
+        stdin=subprocess.DEVNULL,
+        stdout=driver_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         tmux("new-session", "-d", "-s", "live", "-x", str(COLUMNS), "-y", str(LINES), "-c", str(project.root),
@@ -162,7 +170,8 @@ def test_live_view_follows_the_run_and_leaves_on_ctrl_c(project: Project, tmp_pa
         for name in ("a", "batch-0", "batch-1"):
             (gates / name).touch()
         middle = wait_for_screen(
-            tmux, lambda s: count(s, "completed") == 1 and "2/4 elements done" in s,
+            tmux,
+            lambda s: count(s, "completed") == 1 and "2/4 elements done" in s,
             "1 completed job and the array at 2/4",
             driver,
             tmp_path / "driver.log",
@@ -202,13 +211,17 @@ def frame_to_png(ansi: str, target: Path, scratch: Path) -> None:
     binary = chromium_path()
     require(None if binary else "no chromium on PATH", "headless Chromium (for the screenshot)")
     assert binary is not None
-    console = Console(record=True, width=COLUMNS, force_terminal=True, color_system="truecolor", file=io.StringIO())
+    console = Console(
+        record=True, width=COLUMNS, force_terminal=True, color_system="truecolor", file=io.StringIO()
+    )
     for line in ansi.rstrip("\n").split("\n"):
         console.print(Text.from_ansi(line), no_wrap=True, crop=True)
     # rich's SVG names a web font on a CDN; offline, use a local monospace font instead
     exported = re.sub(r"@font-face\s*\{[^}]*\}", "", console.export_svg(title="jobledger status --watch"))
     svg = scratch / "live.svg"
-    svg.write_text(exported.replace("font-family: Fira Code, monospace", 'font-family: "DejaVu Sans Mono", monospace'))
+    svg.write_text(
+        exported.replace("font-family: Fira Code, monospace", 'font-family: "DejaVu Sans Mono", monospace')
+    )
     size = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg.read_text())
     assert size is not None
     width, height = (int(float(v)) + 1 for v in size.groups())
@@ -226,7 +239,11 @@ def frame_to_png(ansi: str, target: Path, scratch: Path) -> None:
 
 # ----------------------------------------------------------------------------- pure parts
 def test_stacked_bar_always_fills_its_width() -> None:
-    for parts in ({"completed": 1}, {"completed": 3, "failed": 1, "pending": 3}, {"running": 1, "pending": 99}):
+    for parts in (
+        {"completed": 1},
+        {"completed": 3, "failed": 1, "pending": 3},
+        {"running": 1, "pending": 99},
+    ):
         assert len(stacked_bar(parts, 40).plain) == 40
     assert stacked_bar({}, 10).plain == "─" * 10
 
@@ -250,7 +267,12 @@ def test_status_json_stays_plain_with_watch(project: Project) -> None:
     jl.run(jl.Job(name="one", command="echo 1"), wait=True, timeout=60)
     out = subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", "status", "--json", "--watch"],
-        cwd=project.root, capture_output=True, text=True, env=env_with_src(), timeout=60, check=True,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=60,
+        check=True,
     )
     assert "\x1b" not in out.stdout
     assert [r["name"] for r in json.loads(out.stdout)] == ["one"]

@@ -106,7 +106,13 @@ def fifty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("report") / "proj"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JOBLEDGER_USER_CONFIG", str(root.parent / "no-user-config.toml"))
-        for var in ("JOBLEDGER_PROJECT", "JOBLEDGER_HOST", "JOBLEDGER_FORCE", "JOBLEDGER_MAX_PARALLEL", "HPC_SCHEDULER"):
+        for var in (
+            "JOBLEDGER_PROJECT",
+            "JOBLEDGER_HOST",
+            "JOBLEDGER_FORCE",
+            "JOBLEDGER_MAX_PARALLEL",
+            "HPC_SCHEDULER",
+        ):
             mp.delenv(var, raising=False)
         project = Project.init(root)
         (root / "jobledger.toml").write_text('[hosts.other]\nscheduler = "local"\n')
@@ -152,7 +158,11 @@ def test_the_run_went_as_designed(fifty: Project) -> None:
     assert len(rows) == 50
     states = {name: r["state"] for name, r in rows.items()}
     assert [n for n, s in sorted(states.items()) if s == "failed"] == ["flaky_5", "scan", "sim_07", "sim_19"]
-    assert sorted(n for n, s in states.items() if s == "dependency_failed") == ["collect", "merge_a", "merge_b"]
+    assert sorted(n for n, s in states.items() if s == "dependency_failed") == [
+        "collect",
+        "merge_a",
+        "merge_b",
+    ]
     assert [len(rows[f"flaky_{i}"]["attempts"]) for i in range(6)] == [2, 3, 2, 3, 2, 3]
     counters = [int((fifty.root / "counts" / f"flaky_{i}").read_text()) for i in range(6)]
     assert counters == [2, 3, 2, 3, 2, 3]
@@ -203,7 +213,12 @@ def test_report_from_a_copy_of_the_project(fifty: Project, tmp_path: Path) -> No
     shutil.copy(fifty.root / "jobledger.toml", copy / "jobledger.toml")
     out = subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", "-C", str(copy), "report", "-o", "out/report.html"],
-        cwd=tmp_path, capture_output=True, text=True, env=env_with_src(), timeout=60, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     page = (tmp_path / "out" / "report.html").read_text()
@@ -228,9 +243,23 @@ def test_status_report_for_notebooks(fifty: Project) -> None:
 
 def test_report_cli_rejects_unknown_workflow(fifty: Project, tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "jobledger.cli.main", "-C", str(fifty.root), "report", "-w", "nope",
-         "-o", str(tmp_path / "r.html")],
-        capture_output=True, text=True, env=env_with_src(), timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "jobledger.cli.main",
+            "-C",
+            str(fifty.root),
+            "report",
+            "-w",
+            "nope",
+            "-o",
+            str(tmp_path / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 2 and "no workflow named 'nope'" in out.stderr
     assert not (tmp_path / "r.html").exists()
@@ -281,8 +310,9 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return dict(json.loads(message))
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *, browser: bool = False,
-             timeout: float = 30) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, browser: bool = False, timeout: float = 30
+    ) -> dict[str, Any]:
         """Send one command (to the page session unless ``browser``) and return its result."""
         self._next += 1
         message: dict[str, Any] = {"id": self._next, "method": method, "params": params or {}}
@@ -453,7 +483,11 @@ def test_report_in_headless_chromium(fifty: Project, tmp_path: Path) -> None:
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
     ]  # fmt: skip
     assert not errors, json.dumps(errors, indent=1)[:3000]
-    requests = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
+    requests = [
+        e["params"]["request"]["url"]
+        for e in browser.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
     assert requests == [url], requests
 
 

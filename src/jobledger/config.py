@@ -136,9 +136,7 @@ class Config:
         """``[defaults]`` merged with ``[types.NAME]`` (or ``[tools.NAME]``)."""
         if name not in self.types:
             known = ", ".join(sorted(self.types)) or "none"
-            raise ConfigError(
-                f"no [types.{name}] or [tools.{name}] in the configuration (known: {known})"
-            )
+            raise ConfigError(f"no [types.{name}] or [tools.{name}] in the configuration (known: {known})")
         merged = dict(self.defaults)
         merged.update(self.types[name])
         return merged
@@ -239,9 +237,7 @@ def _build(
     return Config(hosts, defaults, types, schedulers, sources)
 
 
-def _check_job_table(
-    table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]
-) -> None:
+def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
     options_like = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
     res, rest = Resources.split_kwargs({k: v for k, v in table.items() if k not in JOB_KEYS})
     for key in rest:
@@ -283,9 +279,7 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
             if not isinstance(table[key], str) or not table[key]:
                 raise _fail(origin, where, key, "expected a non-empty string")
             values[key] = (
-                os.path.expanduser(table[key])
-                if key in ("identity_file", "ssh_config")
-                else table[key]
+                os.path.expanduser(table[key]) if key in ("identity_file", "ssh_config") else table[key]
             )
     scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
     if scheduler not in (*SCHEDULER_NAMES, "auto"):
@@ -306,9 +300,7 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _fail(
-                    origin, where, key, f"expected a positive number of seconds, got {value!r}"
-                )
+                raise _fail(origin, where, key, f"expected a positive number of seconds, got {value!r}")
             values[key] = float(value)
     for key in ("ssh_options", "setup", "modules"):
         if key in table:

@@ -302,9 +302,7 @@ def submit(flavor: str, args: list[str]) -> tuple[str, str, int]:
     if fault == "lost":
         return "", SUBMIT_FAULTS[flavor]["lost"], 1 if flavor != "lsf" else 255
     if flavor == "lsf":
-        where = (
-            f"queue <{job['queue']}>" if job["queue_given"] else f"default queue <{job['queue']}>"
-        )
+        where = f"queue <{job['queue']}>" if job["queue_given"] else f"default queue <{job['queue']}>"
         return f"Job <{job['seq']}> is submitted to {where}.\n", "", 0
     suffix = "[]" if job["indices"] is not None else ""
     return f"{job['seq']}{suffix}.{server_name(flavor)}\n", "", 0
@@ -631,9 +629,7 @@ class Daemon:
     def schedule(self, state: dict, now: float) -> None:
         slots = int(env_float("FAKESCHED_SLOTS", 16))
         delay = env_float("FAKESCHED_START_DELAY", 0.0)
-        running = sum(
-            el["state"] == "R" for job in state["jobs"].values() for el in job["elements"].values()
-        )
+        running = sum(el["state"] == "R" for job in state["jobs"].values() for el in job["elements"].values())
         for seq in sorted(state["jobs"], key=int):
             job = state["jobs"][seq]
             if job_done(job) or job["hold"] or now - job["submit_time"] < delay:
@@ -954,9 +950,7 @@ def pbs_attributes(state: dict, job: dict, idx: str | None) -> list[tuple[str, o
     letter = parent_letter(state, job) if parent else pbs_letter(state, job, el, idx is not None)
     host = f"{NODE}.localdomain"
     out_path, err_path = output_paths(job, idx or "")
-    started = (
-        [e for _, e in elements(job) if e["start"]] if parent else ([el] if el["start"] else [])
-    )
+    started = [e for _, e in elements(job) if e["start"]] if parent else ([el] if el["start"] else [])
     ended = letter in "FXC"
     attrs: list[tuple[str, object]] = [
         ("Job_Name", job["name"]),
@@ -979,8 +973,7 @@ def pbs_attributes(state: dict, job: dict, idx: str | None) -> list[tuple[str, o
     ]
     if job["dep_text"]:
         depend = ",".join(
-            f"{kind}:{native_id(state['jobs'][seq], None)}@{server_name(flavor)}"
-            for kind, seq in job["deps"]
+            f"{kind}:{native_id(state['jobs'][seq], None)}@{server_name(flavor)}" for kind, seq in job["deps"]
         )
         attrs.append(("depend", depend))
     attrs.append(("Error_Path", f"{host}:{err_path or out_path}"))
@@ -1193,9 +1186,7 @@ def qstat(flavor: str, args: list[str]) -> tuple[str, str, int]:
     while i < len(args):
         arg = args[i]
         if arg == "--version":
-            text = (
-                f"pbs_version = {PBS_VERSION}" if flavor == "pbs" else f"Version: {TORQUE_VERSION}"
-            )
+            text = f"pbs_version = {PBS_VERSION}" if flavor == "pbs" else f"Version: {TORQUE_VERSION}"
             return text + "\n", "", 0
         if arg in ("-F", "-u"):
             if arg == "-F" and flavor != "pbs":
@@ -1269,8 +1260,7 @@ def select_pbs(
             done = job["elements"][idx]["state"] == "done" if idx else job_done(job)
             if flavor == "pbs" and done and not history:
                 errors.append(
-                    f"qstat: {text} Job has finished, use -x or -H to obtain historical job "
-                    "information"
+                    f"qstat: {text} Job has finished, use -x or -H to obtain historical job information"
                 )
                 code = code or 35
                 continue
@@ -1305,9 +1295,7 @@ def render_pbs_table(rows: list[tuple[str, list[tuple[str, object]]]]) -> str:
 def qdel(flavor: str, args: list[str]) -> tuple[str, str, int]:
     ids = [a for a in args if not a.startswith("-")]
     if not ids:
-        usage = (
-            "usage:\n\tqdel [-W force|suppress_email=X] [-x] job_identifier...\n\tqdel --version"
-        )
+        usage = "usage:\n\tqdel [-W force|suppress_email=X] [-x] job_identifier...\n\tqdel --version"
         raise Fail(usage, 2)
     errors: list[str] = []
     code = 0
@@ -1327,8 +1315,7 @@ def qdel(flavor: str, args: list[str]) -> tuple[str, str, int]:
             if all(job["elements"][t]["state"] == "done" for t in targets):
                 if flavor == "torque":
                     errors.append(
-                        "qdel: Request invalid for state of job MSG=invalid state for job - "
-                        f"COMPLETE {text}"
+                        f"qdel: Request invalid for state of job MSG=invalid state for job - COMPLETE {text}"
                     )
                     code = 170
                 else:
@@ -1453,9 +1440,7 @@ def bjobs(args: list[str]) -> tuple[str, str, int]:
     if m:
         delimiter = m.group(1)
         fmt = fmt[: m.start()] + fmt[m.end() :]
-    fields = [
-        LSF_ALIASES.get(f.split(":")[0].lower(), f.split(":")[0].lower()) for f in fmt.split()
-    ]
+    fields = [LSF_ALIASES.get(f.split(":")[0].lower(), f.split(":")[0].lower()) for f in fmt.split()]
     now = time.time()
     clean = env_float("FAKESCHED_CLEAN_PERIOD", 3600)
     records: list[dict[str, str]] = []

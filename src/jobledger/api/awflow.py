@@ -345,9 +345,7 @@ def disable(target: Any) -> AwflowJob:
 
 
 # ====================================================================== graph queries
-def _walk(
-    start: Iterable[AwflowJob], step: Callable[[AwflowJob], list[AwflowJob]]
-) -> Iterator[AwflowJob]:
+def _walk(start: Iterable[AwflowJob], step: Callable[[AwflowJob], list[AwflowJob]]) -> Iterator[AwflowJob]:
     seen: set[int] = set()
     stack = list(start)[::-1]
     while stack:
@@ -437,9 +435,7 @@ def schedule(
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     where = config.host(alias)
     if where.scheduler == "local" and not where.is_remote:
-        results: dict[str, Result] = run(
-            workflow, wait=True, project=proj.root, timeout=timeout, force=force
-        )
+        results: dict[str, Result] = run(workflow, wait=True, project=proj.root, timeout=timeout, force=force)
         if echo:
             _echo(workflow, results)
         return _outcomes(targets, names, results)
@@ -456,9 +452,7 @@ def _scheduler_ids(handle: RunHandle, names: list[str], timeout: float | None) -
         results = fetch(handle)
         ids = [_sid(results[n]) for n in names]
         waiting = [
-            n
-            for n, sid in zip(names, ids, strict=True)
-            if sid is None and not results[n].state.is_final
+            n for n, sid in zip(names, ids, strict=True) if sid is None and not results[n].state.is_final
         ]
         if not waiting or time.monotonic() >= deadline:
             return ids
@@ -537,9 +531,7 @@ def _live_parents(node: AwflowJob) -> list[tuple[AwflowJob, str]]:
     return out
 
 
-def _ledger_job(
-    node: AwflowJob, names: dict[AwflowJob, str], host: str, defaults: Resources | None
-) -> Job:
+def _ledger_job(node: AwflowJob, names: dict[AwflowJob, str], host: str, defaults: Resources | None) -> Job:
     if node.array is not None and not node.array:
         raise ModelError(f"job {node.name!r}: every array index is already done")
     resources = node._resources.layered_over(defaults) if defaults is not None else node._resources
@@ -570,17 +562,13 @@ def _workflow_name(names: list[str]) -> str:
 
 
 # ====================================================================== results
-def _outcomes(
-    targets: list[AwflowJob], names: dict[AwflowJob, str], results: dict[str, Result]
-) -> list[Any]:
+def _outcomes(targets: list[AwflowJob], names: dict[AwflowJob, str], results: dict[str, Result]) -> list[Any]:
     values: list[Any] = []
     never: list[str] = []
     for node in targets:
         result = results[names[node]]
         if result.state is JobState.DEPENDENCY_FAILED:
-            never.append(
-                f"{names[node]} ({result.reason or 'a dependency did not end as required'})"
-            )
+            never.append(f"{names[node]} ({result.reason or 'a dependency did not end as required'})")
             values.append(DependencyNeverSatisfiedException(f"aborting job {names[node]}"))
         else:
             values.append(outcome(result))
@@ -666,9 +654,7 @@ def _takes_argument(condition: Callable[..., Any]) -> bool:
         params = inspect.signature(condition).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
-    )
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
 def _holds(condition: Callable[..., Any], index: int | None) -> bool:

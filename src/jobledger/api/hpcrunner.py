@@ -222,9 +222,7 @@ class ArrayJobResult(_Submitted):
         by_index = {e.index: e.state for e in found.elements} if found is not None else {}
         return {i: JobStatus.from_state(by_index.get(i, overall)) for i in self.indices}
 
-    def wait(
-        self, poll_interval: float = 5.0, timeout: float | None = None
-    ) -> dict[int, JobStatus]:
+    def wait(self, poll_interval: float = 5.0, timeout: float | None = None) -> dict[int, JobStatus]:
         """Block until every index ended; returns ``{index: JobStatus}``."""
         del poll_interval
         self._wait(timeout)
@@ -242,18 +240,14 @@ class ArrayJobResult(_Submitted):
         found = self.result
         for element in found.elements if found is not None else ():
             if element.index == index:
-                return (
-                    element.read_stdout(tail) if stream == "stdout" else element.read_stderr(tail)
-                )
+                return element.read_stdout(tail) if stream == "stdout" else element.read_stderr(tail)
         return ""
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __repr__(self) -> str:
-        return (
-            f"ArrayJobResult(job_id={self.key[:12]!r}, name={self.job.name!r}, tasks={len(self)})"
-        )
+        return f"ArrayJobResult(job_id={self.key[:12]!r}, name={self.job.name!r}, tasks={len(self)})"
 
 
 # ====================================================================== settings
@@ -311,8 +305,7 @@ class RunnerConfig:
             known = ", ".join(sorted({*self.tools, *self.types})) or "none"
             where = " or ".join(self.sources) if self.sources else "no configuration file found"
             raise ConfigError(
-                f"no [types.{name}] or [tools.{name}] in the configuration "
-                f"(known: {known}; read: {where})"
+                f"no [types.{name}] or [tools.{name}] in the configuration (known: {known}; read: {where})"
             )
         own = {k: v for k, v in table.items() if k != "options"}
         merged = merge_settings(dict(self.defaults), own)
@@ -358,9 +351,7 @@ def _tokens(words: Sequence[str]) -> list[str]:
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:
     size = len(needle)
-    return bool(needle) and any(
-        haystack[i : i + size] == needle for i in range(len(haystack) - size + 1)
-    )
+    return bool(needle) and any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))
 
 
 _FILE_TABLES = ("defaults", "tools", "types", "schedulers")
@@ -383,8 +374,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RunnerConfig:
                 )
             if key not in (*_FILE_TABLES, "extends"):
                 raise ConfigError(
-                    f"{file}: unknown top-level table or key {key!r} "
-                    f"(use {', '.join(_FILE_TABLES)})"
+                    f"{file}: unknown top-level table or key {key!r} (use {', '.join(_FILE_TABLES)})"
                 )
         for name in _FILE_TABLES:
             if name in data:
@@ -423,18 +413,14 @@ def _validate(config: RunnerConfig) -> None:
         for name, table in tables.items():
             if not isinstance(table, Mapping):
                 raise ConfigError(f"{where}: [{section}.{name}] must be a table")
-            job_kwargs(
-                {k: v for k, v in table.items() if k != "options"}, f"{where}: [{section}.{name}]"
-            )
+            job_kwargs({k: v for k, v in table.items() if k != "options"}, f"{where}: [{section}.{name}]")
 
 
 def get_config() -> RunnerConfig:
     """The configuration in effect: the file given to :func:`reload_config` (or named by
     ``$HPC_RUNNER_CONFIG``), else ``jobledger.toml`` of the project above the cwd plus
     the user's file. Read afresh on every call (no cache to go stale)."""
-    explicit = settings.config_path or (
-        Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None
-    )
+    explicit = settings.config_path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     if explicit is not None:
         return load_config(explicit)
     found = Project.find()
@@ -514,9 +500,7 @@ def job_kwargs(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             for var, text in value.items():
                 new = shlex.quote(str(text))
                 joined = (
-                    f'{new}"${{{var}:+:${var}}}"'
-                    if key == "env_prepend"
-                    else f'"${{{var}:+${var}:}}"{new}'
+                    f'{new}"${{{var}:+:${var}}}"' if key == "env_prepend" else f'"${{{var}:+${var}:}}"{new}'
                 )
                 setup.append(f"export {var}={joined}")
         elif key in _IGNORED:
@@ -571,8 +555,7 @@ def apply_job_type(job: Job) -> Job:
     resources = job.resources.layered_over(Resources(**fields)) if fields else job.resources
     changes: dict[str, Any] = {
         "resources": resources,
-        "metadata": {k: v for k, v in job.metadata.items() if k != "job_type"}
-        | {"config_preset": name},
+        "metadata": {k: v for k, v in job.metadata.items() if k != "job_type"} | {"config_preset": name},
     }
     if rest.get("modules"):
         changes["modules"] = list(dict.fromkeys([*rest["modules"], *job.modules]))
@@ -751,9 +734,7 @@ def _ours(chosen: Any) -> LedgerScheduler | None:
 
 def _run_alone(job: Job, project: Project, force: bool) -> RunHandle:
     key = Workflow([job], name="_").keys()[job.name]
-    handle: RunHandle = run(
-        Workflow([job], name=f"{job.name}-{key[:8]}"), project=project.root, force=force
-    )
+    handle: RunHandle = run(Workflow([job], name=f"{job.name}-{key[:8]}"), project=project.root, force=force)
     return handle
 
 
@@ -859,9 +840,7 @@ class Pipeline:
     ) -> PipelineJob:
         """Add a step; the job is named ``<pipeline>_<name>``."""
         if self._handle is not None:
-            raise PipelineError(
-                f"pipeline {self.name!r} was submitted; create a new one to add steps"
-            )
+            raise PipelineError(f"pipeline {self.name!r} was submitted; create a new one to add steps")
         step = name or f"step_{len(self._steps) + 1}"
         if step in self._steps:
             raise PipelineError(f"pipeline {self.name!r} already has a step named {step!r}")
@@ -927,9 +906,7 @@ class Pipeline:
             self._results[step.name] = result
         return dict(self._results)
 
-    def wait(
-        self, poll_interval: float = 5.0, timeout: float | None = None
-    ) -> dict[str, JobStatus]:
+    def wait(self, poll_interval: float = 5.0, timeout: float | None = None) -> dict[str, JobStatus]:
         """Block until every step ended; returns ``{step: JobStatus}``."""
         del poll_interval
         if self._handle is None:
@@ -949,9 +926,7 @@ class Pipeline:
     def __enter__(self) -> Pipeline:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is None and self._handle is None and self._steps:
             self.submit()
 
@@ -962,9 +937,7 @@ class Pipeline:
         return iter(self.jobs)
 
     def __repr__(self) -> str:
-        return (
-            f"Pipeline({self.name!r}, {len(self)} steps{', submitted' if self.submitted else ''})"
-        )
+        return f"Pipeline({self.name!r}, {len(self)} steps{', submitted' if self.submitted else ''})"
 
 
 __all__ = [

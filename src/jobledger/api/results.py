@@ -136,9 +136,7 @@ def build_result(root: Path, info: JobInfo, workflow: str | None = None) -> Resu
             err = unit / "stderr"
         return out, err
 
-    def python_error(
-        att: AttemptInfo | None, index: int | None
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    def python_error(att: AttemptInfo | None, index: int | None) -> tuple[dict[str, Any] | None, str | None]:
         if att is None:
             return None, None
         slot = att.result.get("" if index is None else str(index)) or {}

@@ -38,9 +38,7 @@ def project_for(project: str | os.PathLike[str] | Project | None, *, create: boo
             return found
         if create:
             return Project.init(path)
-        raise ProjectError(
-            f"{path} is not inside a jobledger project (run `jobledger init {path}`)"
-        )
+        raise ProjectError(f"{path} is not inside a jobledger project (run `jobledger init {path}`)")
     found = Project.find()
     if found is not None:
         return found
@@ -56,26 +54,21 @@ def engine_for(
     *,
     logger: logging.Logger | None = None,
     max_parallel: int | None = None,
-    host: str | None = None,
 ) -> Engine:
-    """The process-wide engine of ``project`` (settings apply when it is first made)."""
+    """The process-wide engine of ``project`` (``logger``/``max_parallel`` update it)."""
     with _LOCK:
         engine = _ENGINES.get(project.root)
         if engine is None:
-            engine = Engine(
-                project,
-                logger=logger,
-                max_parallel=max_parallel,
-                host_override=host or os.environ.get("JOBLEDGER_HOST") or None,
-            )
+            engine = Engine(project, logger=logger, max_parallel=max_parallel)
             _ENGINES[project.root] = engine
         else:
             if logger is not None:
                 engine.log = logger
             if max_parallel is not None:
                 engine.max_parallel = max_parallel
-            if host:
-                engine.host_override = host
+                for backend in engine._backends.values():
+                    if hasattr(backend, "budget"):
+                        backend.budget = max_parallel
         return engine
 
 
@@ -133,9 +126,7 @@ def default_workflow_name(jobs: Sequence[Job]) -> str:
     text = "+".join(names)
     if len(text) <= 60:
         return text
-    return (
-        f"{names[0]}+{len(names) - 1}-{hashlib.blake2b(text.encode(), digest_size=3).hexdigest()}"
-    )
+    return f"{names[0]}+{len(names) - 1}-{hashlib.blake2b(text.encode(), digest_size=3).hexdigest()}"
 
 
 def select(items: Iterable[Any], *, name: str | None = None) -> Selection:

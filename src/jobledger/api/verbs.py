@@ -33,9 +33,7 @@ class RunHandle:
     Pass it to any verb (``jobledger.wait(handle)``) or call its methods.
     """
 
-    def __init__(
-        self, engine: Engine, name: str, keys: dict[str, str], verdicts: dict[str, str]
-    ) -> None:
+    def __init__(self, engine: Engine, name: str, keys: dict[str, str], verdicts: dict[str, str]) -> None:
         self.engine = engine
         self.project = engine.project
         self.name = name
@@ -51,9 +49,7 @@ class RunHandle:
         by_key = {v: k for k, v in self.keys.items()}
         return [by_key[k] for k, v in self.verdicts.items() if v == "reused"]
 
-    def wait(
-        self, timeout: float | None = None, *, progress: bool | None = None
-    ) -> dict[str, Result]:
+    def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> dict[str, Result]:
         """Block until every job is final; results by job name."""
         return wait(self, timeout=timeout, progress=progress)
 
@@ -78,9 +74,7 @@ class RunHandle:
         return f"RunHandle({self.name!r}, {len(self.keys)} jobs)"
 
 
-def _engine(
-    sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any
-) -> Engine:
+def _engine(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Engine:
     proj = project_for(project if project is not None else sel.project, create=create)
     return engine_for(proj, logger=logger, **kw)
 
@@ -126,9 +120,7 @@ def run(
     until every job is final and returns results by name. ``force=True`` re-runs jobs
     that completed before. ``host=``/``backend=`` send jobs that did not name a host there.
     """
-    force = force or bool(
-        hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False)
-    )
+    force = force or bool(hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False))
     force = force or os.environ.get("JOBLEDGER_FORCE") == "1"
     if max_parallel is None and os.environ.get("JOBLEDGER_MAX_PARALLEL", "").isdigit():
         max_parallel = int(os.environ["JOBLEDGER_MAX_PARALLEL"])
@@ -137,10 +129,11 @@ def run(
         raise TypeError(f"run() got unexpected keyword argument(s): {unknown}")
     sel = select(items, name=name)
     target = host or (backend if backend and backend != "local" else None)
-    engine = _engine(sel, project, logger, True, max_parallel=max_parallel, host=target)
+    target = target or os.environ.get("JOBLEDGER_HOST") or None
+    engine = _engine(sel, project, logger, True, max_parallel=max_parallel)
     handles = []
     for wf in sel.workflows:
-        loaded = engine.define(wf, source=_script())
+        loaded = engine.define(wf, source=_script(), host=target)
         engine.acquire(wf.name, wait_for_lock)
         try:
             verdicts = engine.begin(wf.name, force=force)
@@ -152,9 +145,7 @@ def run(
         handle = RunHandle(engine, wf.name, loaded.keys, verdicts)
         reused = handle.reused
         if reused:
-            engine.log.info(
-                "%s: reused %d finished job(s): %s", wf.name, len(reused), ", ".join(reused[:10])
-            )
+            engine.log.info("%s: reused %d finished job(s): %s", wf.name, len(reused), ", ".join(reused[:10]))
         handles.append(handle)
     if wait:
         results: dict[str, Result] = {}
@@ -182,13 +173,21 @@ def _targets(sel: Selection, engine: Engine) -> tuple[list[str], dict[str, list[
         if info is not None:
             by_wf.setdefault(name, list(info.job_keys))
     keys: list[str] = []
+    seen: set[str] = set()
+
+    def add(more: Iterable[str]) -> None:
+        for key in more:
+            if key not in seen:
+                seen.add(key)
+                keys.append(key)
+
     for wf_keys in by_wf.values():
-        keys.extend(k for k in wf_keys if k not in keys)
-    keys.extend(k for k in sel.keys if k not in keys)
+        add(wf_keys)
+    add(sel.keys)
     if not keys and not sel.workflows and not sel.keys and not sel.workflow_names:
         for name, info in state.workflows().items():
             by_wf[name] = list(info.job_keys)
-            keys.extend(k for k in info.job_keys if k not in keys)
+            add(info.job_keys)
     return keys, by_wf
 
 
@@ -216,9 +215,7 @@ def _results(engine: Engine, keys: Iterable[str], by_wf: dict[str, list[str]]) -
     return out
 
 
-def check(
-    *items: Any, project: Any = None, logger: logging.Logger | None = None
-) -> dict[str, JobState]:
+def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
     """Observe and return each selected job's state, by name."""
     sel = select(items)
     engine = _engine(sel, project, logger, False)
@@ -233,9 +230,7 @@ def check(
     return out
 
 
-def fetch(
-    *items: Any, project: Any = None, logger: logging.Logger | None = None
-) -> dict[str, Result]:
+def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
     """Results (state, exit code, stdout/stderr, return value), by job name.
 
     Outputs of jobs on remote hosts are downloaded into the local run directories first.
@@ -249,9 +244,7 @@ def fetch(
     return _results(engine, keys, by_wf)
 
 
-def update(
-    *items: Any, project: Any = None, logger: logging.Logger | None = None
-) -> dict[str, Result]:
+def update(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
     """``check`` then ``fetch``: observe, carry on as driver where possible, return results."""
     sel = select(items)
     engine = _engine(sel, project, logger, False)
@@ -322,9 +315,7 @@ def wait(
     return _results(engine, keys, by_wf)
 
 
-def _join(
-    engine: Engine, name: str, timeout: float | None, bar: _Progress | None, keys: list[str]
-) -> None:
+def _join(engine: Engine, name: str, timeout: float | None, bar: _Progress | None, keys: list[str]) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
     while engine.background_alive(name):
         if deadline is not None and time.monotonic() >= deadline:

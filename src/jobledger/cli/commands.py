@@ -86,9 +86,7 @@ def _final_summary(project: Project, keys: list[str]) -> int:
     for info in failed:
         cur = info.current
         reason = cur.reason if cur else ""
-        click.echo(
-            f"{info.name}: {info.state.value}" + (f" ({reason})" if reason else ""), err=True
-        )
+        click.echo(f"{info.name}: {info.state.value}" + (f" ({reason})" if reason else ""), err=True)
     if pending:
         return 3
     return 1 if failed else 0
@@ -149,13 +147,9 @@ def register(main: click.Group) -> None:
     help="Send jobs that name no host to this host alias.",
 )
 @click.option("--force", is_flag=True, help="Re-run jobs even when they completed before.")
-@click.option(
-    "--max-parallel", type=int, default=None, help="Local CPU budget (default: all CPUs)."
-)
+@click.option("--max-parallel", type=int, default=None, help="Local CPU budget (default: all CPUs).")
 @click.option("--wait/--no-wait", default=True, help="Block until every job is final (default).")
-@click.option(
-    "--detach", is_flag=True, help="Run in a background process that logs to the project."
-)
+@click.option("--detach", is_flag=True, help="Run in a background process that logs to the project.")
 @click.pass_context
 def run_cmd(
     ctx: click.Context,
@@ -208,12 +202,8 @@ def run_cmd(
 
 
 @click.command()
-@click.option(
-    "--timeout", type=float, default=None, help="Give up after this many seconds (exit 3)."
-)
-@click.option(
-    "--wait-for-lock", is_flag=True, help="Wait for another driver to finish instead of observing."
-)
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
+@click.option("--wait-for-lock", is_flag=True, help="Wait for another driver to finish instead of observing.")
 @click.option("--detach", is_flag=True, help="Carry on in a background process.")
 @click.pass_context
 def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detach: bool) -> None:
@@ -259,9 +249,7 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option(
-    "--timeout", type=float, default=None, help="Give up after this many seconds (exit 3)."
-)
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
 @click.pass_context
 def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> None:
     """Block until the named jobs (or all) are final; exit 1 if any failed."""
@@ -315,9 +303,7 @@ def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
     for key in keys:
         st = standing(key, raw.get(key))
         if st.phase not in (Phase.FAILURE, Phase.SUCCESS):
-            click.echo(
-                f"{raw[key].get('name', key)}: not final ({st.state.value}); not retried", err=True
-            )
+            click.echo(f"{raw[key].get('name', key)}: not final ({st.state.value}); not retried", err=True)
             continue
         project.ledger.append(
             ev.RETRY,

@@ -141,9 +141,7 @@ def _print_events(events: Any, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
-@click.option(
-    "--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling)."
-)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling).")
 @click.pass_context
 def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
     """Print the event log in logical-clock order."""
@@ -271,9 +269,7 @@ def status(
     out.print(status_table(rows))
     summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
     reused = sum(1 for r in rows if r["reused"])
-    out.print(
-        f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else "")
-    )
+    out.print(f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else ""))
     for row in rows:
         if row["state"] == "lost":
             hint = f"retry with `jobledger retry {row['name']}`"

@@ -56,9 +56,7 @@ def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
 )
 @click.option("--workflow", "-w", multiple=True, help="Only these workflows (default: all).")
 @click.pass_context
-def graph_cmd(
-    ctx: click.Context, fmt: str | None, output: str | None, workflow: tuple[str, ...]
-) -> None:
+def graph_cmd(ctx: click.Context, fmt: str | None, output: str | None, workflow: tuple[str, ...]) -> None:
     """Draw the workflow DAG: nodes coloured by state, arrays as one node, cross-host edges marked.
 
     SVG is laid out in Python (no Graphviz needed); `--format dot` feeds Graphviz,

@@ -134,13 +134,9 @@ class BatchBackend:
             try:
                 result = self.host.run(argv, stdin=stdin, timeout=120)
             except CommandFailed as exc:  # e.g. the command timed out
-                last = SubmitError(
-                    f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job
-                )
+                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
             except HostError as exc:
-                last = SubmitError(
-                    f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job
-                )
+                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
             else:
                 try:
                     sid = self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
@@ -157,12 +153,8 @@ class BatchBackend:
                             job=job,
                         ) from None
                     if not exc.transient:
-                        raise SubmitError(
-                            f"job {job!r} on host {self.alias!r}: {text}", job=job
-                        ) from None
-                    last = SubmitError(
-                        f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job
-                    )
+                        raise SubmitError(f"job {job!r} on host {self.alias!r}: {text}", job=job) from None
+                    last = SubmitError(f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job)
             if attempt < self.submit_retries:
                 log.warning("transient submit failure (%s); retrying in %.1fs", last, delay)
                 time.sleep(delay * (0.5 + random.random()))
@@ -235,9 +227,7 @@ class BatchBackend:
             updates.extend(self._finals(need_files, observed, remote_dir))
         return updates
 
-    def _finals(
-        self, units: list[Unit], observed: dict[str, Observation], remote_dir: str
-    ) -> list[Update]:
+    def _finals(self, units: list[Unit], observed: dict[str, Observation], remote_dir: str) -> list[Update]:
         paths = {u.ident: posixpath.join(remote_dir, u.unit_dir, EXIT_FILE) for u in units}
         try:
             files = self.host.read_files(list(paths.values()))

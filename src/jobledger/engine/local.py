@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from jobledger.engine.launcher import Launcher
 from jobledger.engine.types import Unit, Update
 from jobledger.engine.wrapper import (
     CLAIM_FILE,
@@ -84,9 +85,7 @@ def pid_alive(pid: int, expect: str | None = None) -> bool:
         return True
 
 
-def final_update(
-    key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool
-) -> Update:
+def final_update(key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool) -> Update:
     """Turn an exit record into a final :class:`Update`."""
     if record.exit_code == 0 and not record.signal:
         state = JobState.COMPLETED
@@ -131,6 +130,39 @@ class LocalBackend:
         self._used = 0
         self._cancelled: set[tuple[str, int, int | None]] = set()
         self.timed_out: set[tuple[str, int, int | None]] = set()
+        self._launch: Launcher | None = None
+        self._launch_failed = False
+        self._pending_pids: dict[str, tuple[str, int, int | None]] = {}
+
+    def _launcher(self) -> Launcher | None:
+        """The shared launcher shell (started on first use; None when unavailable)."""
+        if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER"):
+            return None
+        if self._launch is not None and not self._launch.alive():
+            self._launch = None
+        if self._launch is None:
+            try:
+                self._launch = Launcher(BASH)
+            except OSError:
+                self._launch_failed = True
+                return None
+        return self._launch
+
+    def _learn_pids(self) -> None:
+        """Attach the pids the launcher reported to the running units."""
+        if self._launch is None:
+            return
+        for token, pid in self._launch.started():
+            ident = self._pending_pids.pop(token, None)
+            run = self._running.get(ident) if ident else None
+            if run is not None and run.pid == 0:
+                run.pid = pid
+
+    def close(self) -> None:
+        """Let the launcher go (jobs keep running)."""
+        if self._launch is not None:
+            self._launch.close()
+            self._launch = None
 
     # ------------------------------------------------------------------ queue
     def enqueue(
@@ -150,9 +182,7 @@ class LocalBackend:
             if ident in self._queued or ident in self._running:
                 continue
             self._queued.add(ident)
-            self._queue.append(
-                _Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent)
-            )
+            self._queue.append(_Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent))
             self._by_marker[self._marker(key, attempt, index)] = ident
 
     @staticmethod
@@ -177,8 +207,7 @@ class LocalBackend:
                 continue
             fits = self._used + item.cpus <= self.budget or self._used == 0
             throttled = (
-                item.max_concurrent is not None
-                and self._group_running[item.group] >= item.max_concurrent
+                item.max_concurrent is not None and self._group_running[item.group] >= item.max_concurrent
             )
             if throttled:
                 skipped.append(item)
@@ -202,9 +231,18 @@ class LocalBackend:
             pid = claim.pid if claim else 0
             self._track(item, False, pid, claim.started if claim and claim.started else time.time())
             return None
-        env: Mapping[str, str] = os.environ
         if item.index is not None:
             unit.mkdir(exist_ok=True)
+        now = time.time()
+        launcher = self._launcher()
+        if launcher is not None:
+            token = f"{item.key}:{item.attempt}:{'' if item.index is None else item.index}"
+            launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index)
+            self._track(item, False, 0, now)
+            self._pending_pids[token] = (item.key, item.attempt, item.index)
+            return Update(item.key, item.attempt, item.index, JobState.RUNNING, source="local", at=now)
+        env: Mapping[str, str] = os.environ
+        if item.index is not None:
             env = {**os.environ, **env_for_index(item.index)}
         # posix_spawn in a new session: the job outlives the driver and its group can be
         # signalled as one; only stdin/stdout/stderr are inherited (PEP 446)
@@ -215,7 +253,6 @@ class LocalBackend:
             file_actions=_DEVNULL_ACTIONS,
             setsid=True,
         )
-        now = time.time()
         self._track(item, True, pid, now)
         return Update(
             item.key,
@@ -273,6 +310,7 @@ class LocalBackend:
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
         every running unit whose process is gone."""
+        self._learn_pids()
         candidates: set[tuple[str, int, int | None]] = set()
         for name in markers:
             ident = self._by_marker.get(name)
@@ -280,6 +318,8 @@ class LocalBackend:
                 candidates.add(ident)
         if full:
             for ident, run in self._running.items():
+                if run.pid == 0:
+                    continue  # the launcher has not reported its pid yet
                 if (run.child and _reap(run.pid)) or not pid_alive(run.pid):
                     candidates.add(ident)
         updates = []
@@ -300,9 +340,7 @@ class LocalBackend:
                 # our wrapper lost the claim to one started earlier: watch that one
                 if run.child:
                     _reap(run.pid)
-                self._running[ident] = _Running(
-                    item, False, claim.pid, claim.started or run.started
-                )
+                self._running[ident] = _Running(item, False, claim.pid, claim.started or run.started)
                 return None
             alive = not (run.child and _reap(run.pid)) and pid_alive(run.pid)
             if alive or not may_be_lost:
@@ -346,6 +384,7 @@ class LocalBackend:
         """SIGTERM each unit's process group, SIGKILL after ``grace``; dequeue the rest."""
         updates: list[Update] = []
         groups: list[int] = []
+        self._learn_pids()
         for ident in idents:
             self._cancelled.add(ident)
             if ident in self._queued:

@@ -64,7 +64,14 @@ def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-__all__ = ["HashingError", "check_picklable", "content_digest", "pickler", "runner_source", "task_files"]
+__all__ = [
+    "HashingError",
+    "check_picklable",
+    "content_digest",
+    "pickler",
+    "runner_source",
+    "task_files",
+]
 
 
 def pickler() -> Any:

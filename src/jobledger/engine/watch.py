@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import FileCreatedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 log = logging.getLogger("jobledger.watch")
@@ -25,8 +25,7 @@ class _Handler(FileSystemEventHandler):
         self._owner = owner
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("created", "modified", "moved", "closed"):
-            self._owner.poke()
+        self._owner.poke()
 
 
 class FolderWatch:
@@ -44,7 +43,11 @@ class FolderWatch:
         try:
             observer = Observer()
             observer.daemon = True
-            observer.schedule(_Handler(self), str(self.folder), recursive=False)
+            # only creations matter; filtering here also narrows the inotify mask, so the
+            # watcher thread does not wake for the opens, closes and deletes of each marker
+            observer.schedule(
+                _Handler(self), str(self.folder), recursive=False, event_filter=[FileCreatedEvent]
+            )
             observer.start()
         except (OSError, RuntimeError) as exc:
             log.warning("cannot watch %s (%s); polling instead", self.folder, exc)

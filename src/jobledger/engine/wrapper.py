@@ -131,7 +131,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
         # exactly-once: the first wrapper to create the claim runs the work
         'jl_claim="$JL_UNIT/claim${SLURM_RESTART_COUNT:+.$SLURM_RESTART_COUNT}"',
         "set -C",
-        'if ! { printf \'%s %s %s\\n\' "$$" "${HOSTNAME:-}" "$JL_START" > "$jl_claim"; }'
+        'if ! { printf \'%s %s %s\\n\' "${BASHPID:-$$}" "${HOSTNAME:-}" "$JL_START" > "$jl_claim"; }'
         " 2>/dev/null; then",
         "  set +C",
         '  echo "jobledger: $JL_UNIT is already claimed; not running it twice" >&2',

@@ -88,9 +88,7 @@ class Host(abc.ABC):
     def check_result(self, result: CommandResult) -> CommandResult:
         """Raise :class:`CommandFailed` unless ``result`` succeeded."""
         if not result.ok:
-            raise CommandFailed(
-                result.argv, result.returncode, result.stdout, result.stderr, self.alias
-            )
+            raise CommandFailed(result.argv, result.returncode, result.stdout, result.stderr, self.alias)
         return result
 
     def close(self) -> None:  # noqa: B027 - optional hook

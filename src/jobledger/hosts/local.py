@@ -42,16 +42,14 @@ class LocalHost(Host):
         except CommandNotFound:
             result = CommandResult(args, 127, "", f"{args[0]}: command not found")
         else:
-            if env:
-                command = command.with_env(**env)
+            # plumbum's local.env is a copy taken at import; jobs must see the current one
+            command = command.with_env(**{**os.environ, **(env or {})})
             if stdin is not None:
                 command = command << stdin
             try:
                 code, out, err = command.run(retcode=None, timeout=timeout)
             except ProcessTimedOut:
-                raise CommandFailed(
-                    args, None, "", f"timed out after {timeout}s", self.alias
-                ) from None
+                raise CommandFailed(args, None, "", f"timed out after {timeout}s", self.alias) from None
             result = CommandResult(args, int(code), out, err)
         if check:
             self.check_result(result)

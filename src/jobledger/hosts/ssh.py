@@ -330,9 +330,7 @@ class SshHost(Host):
             raise ValueError("empty argv")
         data = stdin.encode() if stdin is not None else None
         out = self._call(args, stdin=data, timeout=timeout, env=env)
-        result = CommandResult(
-            args, out.returncode, out.stdout.decode(errors="replace"), out.stderr
-        )
+        result = CommandResult(args, out.returncode, out.stdout.decode(errors="replace"), out.stderr)
         if check:
             self.check_result(result)
         return result
@@ -567,9 +565,7 @@ class SshHost(Host):
             if kind != "session refused":
                 self._reset(generation)
             if kind in _PERMANENT or not delays:
-                raise ConnectionFailed(
-                    self._fault_message(_AttemptFailed(kind, out.stderr)), self.alias
-                )
+                raise ConnectionFailed(self._fault_message(_AttemptFailed(kind, out.stderr)), self.alias)
             if stdin is not None and not isinstance(stdin, bytes):
                 stdin.seek(0)
             if sink is not None:
@@ -612,9 +608,7 @@ class SshHost(Host):
         stderr_b, started = _split_marker(err or b"")
         if sink is None and not started_out:
             stdout = data or b""
-        return _Outcome(
-            int(proc.returncode), stdout, stderr_b.decode(errors="replace"), started, elapsed
-        )
+        return _Outcome(int(proc.returncode), stdout, stderr_b.decode(errors="replace"), started, elapsed)
 
     # ---------------------------------------------------------------- connection
     def _connection(self) -> tuple[Any, int]:

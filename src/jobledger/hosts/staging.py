@@ -88,9 +88,7 @@ def _fetch_attempt(engine: Engine, host: Host, key: str, number: int, raw: dict,
     workdir = raw.get("workdir") or posixpath.join(root, rel)
     for output in raw.get("outputs") or ():
         wanted.append((posixpath.join(workdir, output), local_root / rel / "outputs" / output))
-    sizes = host.read_files(
-        [remote for remote, _ in wanted if remote.endswith(("exit", "json", "claim"))]
-    )
+    sizes = host.read_files([remote for remote, _ in wanted if remote.endswith(("exit", "json", "claim"))])
     recorded: dict[str, str] = {}
     for remote, local in wanted:
         small = sizes.get(remote, b"") if remote in sizes else None
@@ -112,7 +110,5 @@ def _fetch_attempt(engine: Engine, host: Host, key: str, number: int, raw: dict,
                 recorded[rel_local] = digest
             count += 1
     if recorded:
-        engine.ledger.append(
-            ev.NOTE, {"kind": "fetched", "key": key, "attempt": number, "files": recorded}
-        )
+        engine.ledger.append(ev.NOTE, {"kind": "fetched", "key": key, "attempt": number, "files": recorded})
     return count

@@ -92,9 +92,7 @@ def _check(buf: memoryview, offset: int) -> tuple[str, str, int] | tuple[None, b
     return None, stored, size
 
 
-def scan(
-    data: bytes, start: int = 0, prev_digest: bytes = ZERO_DIGEST
-) -> Iterator[Record | Damage]:
+def scan(data: bytes, start: int = 0, prev_digest: bytes = ZERO_DIGEST) -> Iterator[Record | Damage]:
     """Yield every whole, valid record from ``start`` and a :class:`Damage` for each problem.
 
     After a damaged record the scan looks for the next record that verifies on its own

@@ -67,10 +67,10 @@ def _before(current: Order | None, clock: int, writer: str, seq: int) -> bool:
     """True when ``(clock, writer, seq)`` sorts before ``current`` (or there is none)."""
     if current is None:
         return True
-    c0 = current[0]
+    c0: int = current[0]
     if clock != c0:
         return clock < c0
-    return (writer, seq) < (current[1], current[2])
+    return bool((writer, seq) < (current[1], current[2]))
 
 
 def join_state(
@@ -101,9 +101,7 @@ def join_state(
 Handler = Callable[[State, int, str, int, float, dict[str, Any]], None]
 
 
-def _on_segment(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_segment(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     state["writers"][writer] = {
         "host": data.get("host"),
         "pid": data.get("pid"),
@@ -111,9 +109,7 @@ def _on_segment(
     }
 
 
-def _on_workflow(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_workflow(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     name = data["name"]
     current = state["workflows"].get(name)
     if current is None or (clock, writer, seq) > tuple(current["order"]):
@@ -133,9 +129,7 @@ def _on_workflow(
             job["def_order"] = [clock, writer, seq]
 
 
-def _on_state(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_state(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     jobs = state["jobs"]
     key = data["key"]
     job = jobs.get(key)
@@ -181,9 +175,7 @@ def _on_state(
         history.append((clock, new, at, index))
 
 
-def _on_intent(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_intent(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     att = _attempt(state, data)
     action = data.get("action", "submit")
     if action == "submit":
@@ -208,17 +200,13 @@ def _outcome_join(att: dict[str, Any], clock: int, writer: str, seq: int, kind: 
     current = att.get("outcome")
     if current is not None:
         cur_rank, new_rank = _OUTCOME_RANK[current[3]], _OUTCOME_RANK[kind]
-        if new_rank < cur_rank or (
-            new_rank == cur_rank and not _before(current, clock, writer, seq)
-        ):
+        if new_rank < cur_rank or (new_rank == cur_rank and not _before(current, clock, writer, seq)):
             return False
     att["outcome"] = (clock, writer, seq, kind)
     return True
 
 
-def _on_submitted(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_submitted(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     att = _attempt(state, data)
     at = data.get("at", when)
     if "outcome" not in att or _outcome_join(att, clock, writer, seq, "submitted"):
@@ -251,15 +239,11 @@ def _on_submit_failed(
     if _outcome_join(att, clock, writer, seq, "transient" if transient else "submit_failed"):
         att["error"] = data.get("error")
     if not transient:
-        join_state(
-            att, clock, writer, seq, when, {"state": "failed", "reason": data.get("error", "")}
-        )
+        join_state(att, clock, writer, seq, when, {"state": "failed", "reason": data.get("error", "")})
         att.setdefault("history", []).append((clock, "failed", when, None))
 
 
-def _on_result(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_result(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     att = _attempt(state, data)
     index = data.get("index")
     results = att.get("result")
@@ -274,9 +258,7 @@ def _on_result(
         }
 
 
-def _on_reused(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_reused(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     job = _job(state, data["key"])
     workflow = data.get("workflow")
     reused = job.get("reused_in")
@@ -287,17 +269,13 @@ def _on_reused(
         reused.sort(key=str)
 
 
-def _on_cancel(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_cancel(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     att = _attempt(state, data)
     if _before(att.get("cancel"), clock, writer, seq):
         att["cancel"] = (clock, writer, seq)
 
 
-def _on_retry(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_retry(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     if not isinstance(data.get("attempt"), int):
         raise EventMismatch("a retry names the attempt it creates")
     att = _attempt(state, data)
@@ -313,9 +291,7 @@ def _on_retry(
             att["resources"] = data["resources"]
 
 
-def _on_note(
-    state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
-) -> None:
+def _on_note(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     if data.get("kind") == "fetched" and "key" in data:
         att = _attempt(state, data)
         fetched = att.get("fetched")
@@ -359,9 +335,7 @@ def apply(state: State, raw: list[Any], writer: str) -> None:
         raise EventMismatch(f"{etype} event does not fit: {exc!r}") from None
 
 
-def apply_many(
-    state: State, events: list[list[Any]], writer: str, problems_prefix: str = ""
-) -> int:
+def apply_many(state: State, events: list[list[Any]], writer: str, problems_prefix: str = "") -> int:
     """Fold a record's events (the fast path for reading); returns how many applied.
 
     Events that do not fit are listed in ``state["problems"]`` and otherwise skipped.
@@ -378,9 +352,7 @@ def apply_many(
                 handler(state, clock, writer, seq, when, data)
             applied += 1
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, LedgerError) as exc:
-            state["problems"].append(
-                f"{problems_prefix}writer {writer}: event does not fit: {exc!r:.200}"
-            )
+            state["problems"].append(f"{problems_prefix}writer {writer}: event does not fit: {exc!r:.200}")
     state["max_clock"] = max(state["max_clock"], max_clock)
     return applied
 

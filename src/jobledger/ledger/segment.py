@@ -93,9 +93,7 @@ class SegmentCursor:
     torn: Damage | None = None
 
 
-def read_segment(
-    path: Path, cursor: SegmentCursor
-) -> tuple[list[Record], list[Damage], SegmentCursor]:
+def read_segment(path: Path, cursor: SegmentCursor) -> tuple[list[Record], list[Damage], SegmentCursor]:
     """Read the whole records after ``cursor`` in ``path``.
 
     Returns the records, the damage found, and the cursor to continue from. An

@@ -247,9 +247,7 @@ class ProjectState:
     def workflow(self, name: str) -> WorkflowInfo | None:
         """One workflow, if defined."""
         w = self.raw["workflows"].get(name)
-        return (
-            None if w is None else WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
-        )
+        return None if w is None else WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
 
     def has_job(self, key: str) -> bool:
         """True when the ledger knows the key."""
@@ -264,9 +262,7 @@ class ProjectState:
         attempts = tuple(
             attempt_info(n, raw["attempts"][n], indices) for n in sorted(raw.get("attempts", {}))
         )
-        definition = {
-            k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")
-        }
+        definition = {k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")}
         return JobInfo(
             key=key,
             name=raw.get("name", key[:8]),

@@ -266,9 +266,7 @@ class Ledger:
             self._flush_locked(durable=True)
             cursors = dict(self._cursors)
             if self._writer is not None:
-                cursors[self._writer.path.name] = SegmentCursor(
-                    self._writer.size, self._writer.prev_digest
-                )
+                cursors[self._writer.path.name] = SegmentCursor(self._writer.size, self._writer.prev_digest)
             blob = msgpack.packb(
                 {
                     "version": SNAPSHOT_VERSION,

@@ -55,8 +55,6 @@ def verify_ledger(ledger_dir: Path) -> Report:
             for raw in record.events:
                 events_total += 1
                 if not (isinstance(raw, list) and len(raw) == 5 and isinstance(raw[0], str)):
-                    findings.append(
-                        Finding(path, record.offset, "event", f"malformed event {raw!r:.80}")
-                    )
+                    findings.append(Finding(path, record.offset, "event", f"malformed event {raw!r:.80}"))
     findings.sort(key=lambda f: (str(f.path), f.offset))
     return Report(segments, records_total, events_total, tuple(findings))

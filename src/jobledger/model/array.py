@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -9,7 +10,6 @@ from typing import Any
 import attrs
 
 from jobledger.errors import ModelError
-import itertools
 
 _RANGE_RE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 

@@ -79,6 +79,8 @@ class _Encoder:
         if isinstance(value, (list, tuple)):
             return ["seq", [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]]
         if isinstance(value, Mapping):
+            if all(type(k) is str for k in value):
+                return ["smap", [[k, self.encode(value[k], f"{where}[{k!r}]")] for k in sorted(value)]]
             items = [
                 (pack(self.encode(k, f"key of {where}")), self.encode(v, f"{where}[{k!r}]"))
                 for k, v in value.items()
@@ -147,9 +149,7 @@ class _Encoder:
                         contents = cell.cell_contents
                     except ValueError:  # empty cell (not yet assigned)
                         contents = None
-                    closure[var] = self.encode(
-                        contents, f"closure variable {var!r} of function {name!r}"
-                    )
+                    closure[var] = self.encode(contents, f"closure variable {var!r} of function {name!r}")
             referenced = {}
             for global_name in sorted(_global_names(code)):
                 if global_name in func.__globals__:
@@ -200,8 +200,7 @@ def _source_or_code(func: Any) -> Any:
 
 def _code_form(code: types.CodeType) -> Any:
     consts = [
-        _code_form(c) if isinstance(c, types.CodeType) else canonical(c, "constant")
-        for c in code.co_consts
+        _code_form(c) if isinstance(c, types.CodeType) else canonical(c, "constant") for c in code.co_consts
     ]
     return [code.co_code, consts, list(code.co_names), list(code.co_varnames)]
 

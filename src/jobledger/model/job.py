@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -13,7 +14,7 @@ import attrs
 
 from jobledger.errors import HashingError, ModelError, ResourceError
 from jobledger.model.array import ArraySpec
-from jobledger.model.hashing import canonical, digest, pack
+from jobledger.model.hashing import digest, pack
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
@@ -31,6 +32,9 @@ _KIND_ALIASES = {
 }
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
+_NO_RESOURCES = Resources()
+_NO_RETRY = RetryPolicy()
+
 # Sentinel meaning "stderr to its own file" (hpc-runner's ``stderr=None`` merges).
 SEPARATE = "<separate>"
 
@@ -40,9 +44,7 @@ def normalize_kind(kind: str) -> str:
     try:
         return _KIND_ALIASES[kind.lower()]
     except (KeyError, AttributeError):
-        raise ModelError(
-            f"unknown dependency type {kind!r}; use afterok, afterany or afternotok"
-        ) from None
+        raise ModelError(f"unknown dependency type {kind!r}; use afterok, afterany or afternotok") from None
 
 
 def safe_name(name: str, limit: int = 40) -> str:
@@ -205,14 +207,20 @@ class Job:
                 escalate_map[field] = value
                 res_kwargs[field] = value(1)
         try:
-            base = _resources(resources)
-            res = base.merged(**res_kwargs) if res_kwargs else base
+            if resources is None:
+                res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
+            else:
+                base = _resources(resources)
+                res = base.merged(**res_kwargs) if res_kwargs else base
         except ResourceError as exc:
             raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
 
-        policy = retry or RetryPolicy.build(
-            retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
-        )
+        if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
+            policy = _NO_RETRY
+        else:
+            policy = retry or RetryPolicy.build(
+                retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
+            )
         if retry is not None and escalate_map:
             policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
 
@@ -297,22 +305,21 @@ class Job:
             tasks = [t.identity() for t in self.tasks]
         except HashingError as exc:
             raise HashingError(f"job {self.name!r}: {exc}") from None
-        return canonical(
-            {
-                "name": self.name,
-                "tasks": tasks,
-                "env": self.env,
-                "workdir": self.workdir,
-                "array": list(self.array.indices) if self.array else None,
-                "compute": [r.cpus, r.gpus, r.nodes, r.tasks],
-                "modules": list(self.modules),
-                "setup": list(self.setup),
-                "inputs": sorted((input_hashes or {}).items()) or list(self.inputs),
-                "outputs": list(self.outputs),
-                "stdio": [self.stdout, self.stderr],
-            },
-            f"definition of job {self.name!r}",
-        )
+        # plain values only (str, int, None, lists): msgpack packs them deterministically
+        return [
+            "job/1",
+            self.name,
+            tasks,
+            [[k, v] for k, v in sorted(self.env.items())],
+            self.workdir,
+            list(self.array.indices) if self.array else None,
+            [r.cpus, r.gpus, r.nodes, r.tasks],
+            list(self.modules),
+            list(self.setup),
+            [list(kv) for kv in sorted((input_hashes or {}).items())] or list(self.inputs),
+            list(self.outputs),
+            [self.stdout, self.stderr],
+        ]
 
     def compute_key(
         self,
@@ -345,7 +352,13 @@ class Job:
 
     def with_changes(self, **changes: Any) -> Job:
         """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""
-        new = attrs.evolve(self, **changes)
+        fields = {a.name for a in attrs.fields(Job)}
+        unknown = set(changes) - fields
+        if unknown:
+            raise ModelError(f"job {self.name!r}: no field(s) {', '.join(sorted(unknown))}")
+        new = copy.copy(self)
+        for field, value in changes.items():
+            object.__setattr__(new, field, value)
         new._forget_key()
         return new
 
@@ -403,6 +416,23 @@ def _default_name(tasks: tuple[Task, ...]) -> str:
     label = " && ".join(t.label for t in tasks)
     short = hashlib.blake2b(label.encode(), digest_size=3).hexdigest()
     return f"{safe_name(Path(word).name, 20)}-{short}"
+
+
+_RESOURCE_CACHE: dict[tuple[tuple[str, str, Any], ...], Resources] = {}
+
+
+def _cached_resources(fields: dict[str, Any]) -> Resources:
+    """Identical requests share one (immutable) Resources: workflows repeat them a lot."""
+    try:
+        signature = tuple(sorted((k, type(v).__name__, v) for k, v in fields.items()))
+        found = _RESOURCE_CACHE.get(signature)
+    except TypeError:  # unhashable values (lists of extra directives)
+        return Resources(**fields)
+    if found is None:
+        found = Resources(**fields)
+        if len(_RESOURCE_CACHE) < 4096:
+            _RESOURCE_CACHE[signature] = found
+    return found
 
 
 def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:

@@ -164,9 +164,7 @@ class Resources:
 
     def __attrs_post_init__(self) -> None:
         if self.memory is not None and self.memory_per_cpu is not None:
-            raise ResourceError(
-                "memory_per_cpu", self.memory_per_cpu, "give either memory or memory_per_cpu"
-            )
+            raise ResourceError("memory_per_cpu", self.memory_per_cpu, "give either memory or memory_per_cpu")
 
     @property
     def queue(self) -> str | None:

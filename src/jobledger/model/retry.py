@@ -11,12 +11,9 @@ from jobledger.errors import ModelError
 from jobledger.states import JobState, parse_state
 
 #: Failures that are not the job's fault: retried by default when ``retries > 0``.
-DEFAULT_RETRY_ON = frozenset(
-    {JobState.NODE_FAIL, JobState.PREEMPTED, JobState.LOST, JobState.BOOT_FAIL}
-)
+DEFAULT_RETRY_ON = frozenset({JobState.NODE_FAIL, JobState.PREEMPTED, JobState.LOST, JobState.BOOT_FAIL})
 RETRYABLE = frozenset(
-    DEFAULT_RETRY_ON
-    | {JobState.FAILED, JobState.TIMEOUT, JobState.OUT_OF_MEMORY, JobState.CANCELLED}
+    DEFAULT_RETRY_ON | {JobState.FAILED, JobState.TIMEOUT, JobState.OUT_OF_MEMORY, JobState.CANCELLED}
 )
 
 
@@ -60,9 +57,7 @@ class Backoff:
             return cls(**{k: float(v) for k, v in value.items()})
         if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3:
             return cls(*[float(v) for v in value])
-        raise ModelError(
-            f"backoff: expected seconds, (initial, factor, maximum) or a dict: {value!r}"
-        )
+        raise ModelError(f"backoff: expected seconds, (initial, factor, maximum) or a dict: {value!r}")
 
 
 @attrs.frozen

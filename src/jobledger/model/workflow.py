@@ -45,8 +45,7 @@ class Workflow:
             for dep in job.depends:
                 if dep.name not in collected:
                     raise UnknownDependencyError(
-                        f"job {job.name!r} depends on {dep.name!r}, which is not in "
-                        f"workflow {name!r}"
+                        f"job {job.name!r} depends on {dep.name!r}, which is not in workflow {name!r}"
                     )
                 edges.append((dep.name, dep.kind))
             upstream[job.name] = tuple(edges)
@@ -234,5 +233,5 @@ def _find_cycle(stuck: set[str], upstream: Mapping[str, tuple[tuple[str, str], .
         index[cur] = len(path)
         path.append(cur)
         cur = min(u for u, _ in upstream[cur] if u in stuck)
-    cycle = [*path[index[cur]:], cur]
+    cycle = [*path[index[cur] :], cur]
     return cycle[::-1]

@@ -205,9 +205,7 @@ class SchedulerAdapter(abc.ABC):
     def submit_error(self, returncode: int, stdout: str, stderr: str) -> SubmitError:
         """A :class:`~jobledger.errors.SubmitError` quoting the scheduler's message."""
         text = (stderr.strip() or stdout.strip() or f"exit code {returncode}").strip()
-        return SubmitError(
-            f"{self.name} rejected the submission: {text}", transient=self.is_transient(text)
-        )
+        return SubmitError(f"{self.name} rejected the submission: {text}", transient=self.is_transient(text))
 
 
 _TRANSIENT_MARKERS = (

@@ -153,8 +153,7 @@ def _parse_table(text: str) -> list[dict[str, str]]:
             continue
         bounds = [*starts[1:], None]
         record = {
-            name: line[start:end].strip()
-            for name, start, end in zip(names, starts, bounds, strict=False)
+            name: line[start:end].strip() for name, start, end in zip(names, starts, bounds, strict=False)
         }
         out.append(record)
     return out

@@ -321,9 +321,7 @@ class SgeAdapter(SchedulerAdapter):
                     " only afterany (and afterok, enforced by the engine) can be expressed",
                 )
             if not dep.scheduler_id.isdigit():
-                raise _unsupported(
-                    "dependencies", dep.scheduler_id, "SGE holds on whole jobs: give a job id"
-                )
+                raise _unsupported("dependencies", dep.scheduler_id, "SGE holds on whole jobs: give a job id")
             if dep.scheduler_id not in ids:
                 ids.append(dep.scheduler_id)
         return [f"-hold_jid {','.join(ids)}"] if ids else []
@@ -344,16 +342,12 @@ class SgeAdapter(SchedulerAdapter):
                     "SGE places slots, not nodes or tasks; configure mpi_parallel_environment",
                 )
             if res.memory is not None:
-                raise _unsupported(
-                    "memory", res.memory, "with several tasks SGE needs memory_per_cpu"
-                )
+                raise _unsupported("memory", res.memory, "with several tasks SGE needs memory_per_cpu")
             slots = tasks * cpus
             args.append(f"-pe {self.mpi_parallel_environment} {slots}")
         elif cpus > 1:
             if self.parallel_environment is None:
-                raise _unsupported(
-                    "cpus", cpus, "SGE needs a parallel environment; set parallel_environment"
-                )
+                raise _unsupported("cpus", cpus, "SGE needs a parallel environment; set parallel_environment")
             slots = cpus
             args.append(f"-pe {self.parallel_environment} {slots}")
         per_slot = res.memory_per_cpu
@@ -370,9 +364,7 @@ class SgeAdapter(SchedulerAdapter):
             args.append(f"-l {self.gpu_resource}={res.gpus}")
         if res.exclusive:
             if self.exclusive_resource is None:
-                raise _unsupported(
-                    "exclusive", True, "no exclusive complex configured (exclusive_resource)"
-                )
+                raise _unsupported("exclusive", True, "no exclusive complex configured (exclusive_resource)")
             args.append(f"-l {self.exclusive_resource}=true")
         if res.qos is not None:
             raise _unsupported("qos", res.qos, "SGE has no QOS; use extra directives")
@@ -403,8 +395,7 @@ class SgeAdapter(SchedulerAdapter):
                     return match.group(1)
             if not stderr.strip() and not stdout.strip():
                 raise SubmitError(
-                    "sge: qsub exited 0 without printing a job id; the job may exist "
-                    "(reconcile by name)",
+                    "sge: qsub exited 0 without printing a job id; the job may exist (reconcile by name)",
                     transient=False,
                 )
         raise self.submit_error(returncode, stdout, stderr)
@@ -594,9 +585,7 @@ class SgeAdapter(SchedulerAdapter):
         problems = [
             line.strip()
             for line in (stdout + "\n" + stderr).splitlines()
-            if line.strip()
-            and not _DOES_NOT_EXIST_RE.search(line)
-            and not _CANCEL_OK_RE.search(line)
+            if line.strip() and not _DOES_NOT_EXIST_RE.search(line) and not _CANCEL_OK_RE.search(line)
         ]
         if problems:
             raise SchedulerError(f"sge: qdel failed (exit {returncode}): {'; '.join(problems)}")

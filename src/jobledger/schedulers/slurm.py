@@ -129,9 +129,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 def _check_line(value: str, field: str) -> None:
     if _CONTROL.search(value):
         what = "a newline" if ("\n" in value or "\r" in value) else "a control character"
-        raise ModelError(
-            f"slurm: {field}={value!r} contains {what}; it cannot be put on an #SBATCH line"
-        )
+        raise ModelError(f"slurm: {field}={value!r} contains {what}; it cannot be put on an #SBATCH line")
 
 
 def sbatch_quote(value: str, field: str = "value") -> str:
@@ -217,8 +215,7 @@ def _dependency_value(deps: Sequence[NativeDependency]) -> str:
         kind = dep.kind.strip().lower()
         if kind not in _DEP_KINDS:
             raise UnsupportedResource(
-                f"slurm: dependency kind {dep.kind!r} is not supported; "
-                f"use one of {', '.join(_DEP_KINDS)}"
+                f"slurm: dependency kind {dep.kind!r} is not supported; use one of {', '.join(_DEP_KINDS)}"
             )
         ids = groups.setdefault(kind, [])
         native = _native_id(dep.scheduler_id)
@@ -684,14 +681,8 @@ class SlurmAdapter(SchedulerAdapter):
 
     def parse_cancel(self, returncode: int, stdout: str, stderr: str) -> None:
         """Accept success and jobs that had already ended; raise otherwise."""
-        errors = [
-            line.strip()
-            for line in (stderr + "\n" + stdout).splitlines()
-            if "error" in line.lower()
-        ]
-        remaining = [
-            line for line in errors if not any(m in line.lower() for m in _CANCEL_IGNORABLE)
-        ]
+        errors = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if "error" in line.lower()]
+        remaining = [line for line in errors if not any(m in line.lower() for m in _CANCEL_IGNORABLE)]
         if remaining or (returncode != 0 and not errors):
             detail = "; ".join(remaining) or stderr.strip() or f"exit code {returncode}"
             raise SchedulerError(f"slurm: scancel failed: {detail}")

@@ -260,17 +260,13 @@ def to_dot(graph: Graph) -> str:
         suffix = ""
         if extra:
             suffix = " [" + ", ".join(f"{k}={_dot_quote(v)}" for k, v in extra.items()) + "]"
-        lines.append(
-            f"  {_dot_quote(ident[edge.source])} -> {_dot_quote(ident[edge.target])}{suffix};"
-        )
+        lines.append(f"  {_dot_quote(ident[edge.source])} -> {_dot_quote(ident[edge.target])}{suffix};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _mermaid_text(text: str) -> str:
-    return (
-        text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
-    )
+    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def to_mermaid(graph: Graph) -> str:
@@ -422,8 +418,7 @@ def layout(graph: Graph) -> tuple[list[_Slot], list[list[str]], float, float]:
         sweep(range(len(layers) - 2, -1, -1), succs, +1)
 
     heights = [
-        sum((slots[s].height for s in layer), 0.0) + _V_GAP * max(0, len(layer) - 1)
-        for layer in layers
+        sum((slots[s].height for s in layer), 0.0) + _V_GAP * max(0, len(layer) - 1) for layer in layers
     ]
     tallest = max(heights, default=0.0)
     x = float(_MARGIN)
@@ -611,9 +606,7 @@ def to_svg(graph: Graph, *, standalone: bool = True, element_id: str = "dag") ->
         parts.append("</g>")
     parts.append("</g>")
     if graph.nodes:
-        parts.append(
-            '<g class="legend" font-size="10.5" fill="#37474f">' + "".join(legend) + "</g>"
-        )
+        parts.append('<g class="legend" font-size="10.5" fill="#37474f">' + "".join(legend) + "</g>")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

@@ -72,15 +72,11 @@ def stacked_bar(by_state: Mapping[str, int], width: int = BAR_WIDTH) -> Text:
     exact = [(state, number * width / total) for state, number in items]
     cells = {state: int(value) for state, value in exact}
     spare = width - sum(cells.values())
-    for state, _value in sorted(exact, key=lambda sv: (-(sv[1] - int(sv[1])), _order(sv[0])))[
-        :spare
-    ]:
+    for state, _value in sorted(exact, key=lambda sv: (-(sv[1] - int(sv[1])), _order(sv[0])))[:spare]:
         cells[state] += 1
     for state, _ in items:
         char = "─" if state == "pending" else "━"
-        bar.append(
-            char * cells[state], style=styles.get(state, "") if state != "pending" else "grey50"
-        )
+        bar.append(char * cells[state], style=styles.get(state, "") if state != "pending" else "grey50")
     return bar
 
 
@@ -155,9 +151,7 @@ def render(
         header.append("   ")
         header.append(f"{state}: {by_state[state]}", style=styles.get(state, ""))
     starts = [
-        r["submitted"] or r["started"]
-        for r in rows
-        if not r["reused"] and (r["submitted"] or r["started"])
+        r["submitted"] or r["started"] for r in rows if not r["reused"] and (r["submitted"] or r["started"])
     ]
     if starts:
         active = any(r["state"] in ACTIVE for r in rows)
@@ -283,9 +277,7 @@ def run_live(
     try:
         with (
             _Stop(watch.wakeup) as stop,
-            Live(
-                frame(), console=out, screen=screen, auto_refresh=False, transient=not screen
-            ) as live,
+            Live(frame(), console=out, screen=screen, auto_refresh=False, transient=not screen) as live,
         ):
             while not stop.requested:
                 watch.wait(tick)

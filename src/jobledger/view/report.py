@@ -324,9 +324,7 @@ def _tick_label(offset: float, step: float) -> str:
     return f"+{hours}:{rest // 60:02d} h"
 
 
-def _lanes(
-    state: ProjectState, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]
-) -> list[_Lane]:
+def _lanes(state: ProjectState, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]) -> list[_Lane]:
     lanes: list[_Lane] = []
     for row in rows:
         if row["reused"]:
@@ -341,9 +339,7 @@ def _lanes(
                 by_host.setdefault(host, []).append(att)
         for host, atts in by_host.items():
             lanes.append(
-                _Lane(
-                    host, info.name, idents.get(info.key, info.name), info.state.value, tuple(atts)
-                )
+                _Lane(host, info.name, idents.get(info.key, info.name), info.state.value, tuple(atts))
             )
 
     def first(lane: _Lane) -> float:
@@ -358,13 +354,9 @@ def _lanes(
 def _attempt_title(name: str, att: AttemptInfo, now: float) -> str:
     parts = [f"{name} · attempt {att.number}: {att.state.value}"]
     if att.exit_code is not None:
-        parts.append(
-            f"exit code {att.exit_code}" + (f" (signal {att.signal})" if att.signal else "")
-        )
+        parts.append(f"exit code {att.exit_code}" + (f" (signal {att.signal})" if att.signal else ""))
     if att.host:
-        parts.append(
-            f"host {att.host}" + (f", scheduler id {att.scheduler_id}" if att.scheduler_id else "")
-        )
+        parts.append(f"host {att.host}" + (f", scheduler id {att.scheduler_id}" if att.scheduler_id else ""))
     if att.submitted_at is not None:
         parts.append(f"submitted {_clock(att.submitted_at)}")
         queued_until = att.started_at or att.ended_at or now
@@ -427,9 +419,7 @@ def timeline_svg(
     tick = 0.0
     while tick <= span + 1e-9:
         tx = x(t0 + tick)
-        out.append(
-            f'<line class="grid" x1="{tx:.1f}" y1="{_AXIS_H - 6}" x2="{tx:.1f}" y2="{height}"/>'
-        )
+        out.append(f'<line class="grid" x1="{tx:.1f}" y1="{_AXIS_H - 6}" x2="{tx:.1f}" y2="{height}"/>')
         out.append(
             f'<text class="axis" x="{tx:.1f}" y="{_AXIS_H - 10}" text-anchor="middle">'
             f"{escape(_tick_label(tick, step))}</text>"
@@ -554,8 +544,7 @@ def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[st
     heads = ["job", *(["workflow"] if several else []), "state", "exit", "attempts", "runtime",
              "host", "scheduler id", "started", "details"]  # fmt: skip
     out = [
-        '<div class="toolbar"><input id="job-search" type="search" '
-        'placeholder="filter jobs by name"></div>',
+        '<div class="toolbar"><input id="job-search" type="search" placeholder="filter jobs by name"></div>',
         '<div class="scroll" style="max-height:70vh">',
         '<table class="jobs" id="jobs-table"><thead><tr>',
         "".join(f"<th>{escape(h)}</th>" for h in heads),
@@ -748,9 +737,7 @@ class StatusReport:
 
     def __str__(self) -> str:
         states = ", ".join(f"{n} {s}" for s, n in self.summary.by_state.items()) or "no jobs"
-        return (
-            f"{self.summary.jobs} job(s) in {', '.join(self.workflows) or 'no workflow'}: {states}"
-        )
+        return f"{self.summary.jobs} job(s) in {', '.join(self.workflows) or 'no workflow'}: {states}"
 
     def to_html(self) -> str:
         """The full self-contained report (as ``jobledger report`` writes it)."""
@@ -787,9 +774,7 @@ class StatusReport:
                 escape(fmt_duration(row["elapsed"])),
                 escape(row["scheduler_id"] or ""),
             )
-            lines.append(
-                "<tr>" + "".join(f'<td style="padding:2px 8px">{c}</td>' for c in cells) + "</tr>"
-            )
+            lines.append("<tr>" + "".join(f'<td style="padding:2px 8px">{c}</td>' for c in cells) + "</tr>")
         return (
             '<div class="jobledger-status"><b>jobledger status</b> · '
             f"{escape(', '.join(self.workflows))} · "

@@ -88,9 +88,7 @@ def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> di
     return row
 
 
-def status_rows(
-    state: ProjectState, workflows: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
+def status_rows(state: ProjectState, workflows: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Rows for every job of the given workflows (all by default), each job once."""
     names = list(workflows) if workflows is not None else list(state.workflows())
     seen: set[str] = set()
