@@ -53,6 +53,15 @@ class Result:
     value_digest: str | None = None
     elements: tuple[Result, ...] = ()
     attempt_info: AttemptInfo | None = None
+    project_root: Path | None = None
+
+    def _jobledger_selection(self) -> Any:
+        """Lets every verb take a Result (``jobledger.fetch(result)``)."""
+        from jobledger.api.session import Selection
+        from jobledger.project import Project
+
+        project = Project(self.project_root) if self.project_root else None
+        return Selection(project, (), (self.key,), ())
 
     @property
     def ok(self) -> bool:
@@ -190,4 +199,5 @@ def build_result(root: Path, info: JobInfo, workflow: str | None = None) -> Resu
         value_digest=digest,
         elements=tuple(elements),
         attempt_info=cur,
+        project_root=root,
     )

@@ -39,6 +39,8 @@ class Loaded:
     workdirs: dict[str, str]
     hosts: dict[str, str]
     """Key -> host alias (after ``host=`` overrides of this run)."""
+    local_dirs: dict[str, str]
+    """Key -> the local directory the job was defined in (remote outputs come back here)."""
     order: list[str]
     """Keys in topological order."""
     down: dict[str, list[str]] = attrs.field(factory=dict)
@@ -88,15 +90,31 @@ class EngineBase:
         return self.config.host(alias)
 
     def remote_root(self, alias: str) -> str:
-        """Where this project's run directories live on host ``alias``."""
+        """Where this project's run directories live on host ``alias`` (absolute).
+
+        Remote: ``<workdir>/<project name>-<8 hex of its local path>``, the workdir
+        defaulting to ``~/jobledger``; a relative workdir is taken from the login home.
+        """
         from jobledger.model.hashing import canonical_hash
 
         host = self.host_config(alias)
         if not host.is_remote:
             return str(self.project.root)
-        base = host.workdir or "jobledger"
-        ident = canonical_hash(str(self.project.root))[:8]
-        return posixpath.join(base, f"{self.project.root.name}-{ident}")
+        roots: dict[str, str] = self.__dict__.setdefault("_remote_roots", {})
+        found = roots.get(alias)
+        if found is None:
+            base = host.workdir or "jobledger"
+            if base.startswith("~/"):
+                base = base[2:]
+            if not posixpath.isabs(base):
+                backend = self.backend(alias)
+                machine = getattr(backend, "host", None)
+                assert machine is not None
+                home = machine.run(["sh", "-c", 'printf %s "$HOME"'], check=True).stdout.strip()
+                base = posixpath.join(home, base)
+            ident = canonical_hash(str(self.project.root))[:8]
+            found = roots[alias] = posixpath.join(base, f"{self.project.root.name}-{ident}")
+        return found
 
     def markers_dir_for(self, alias: str) -> str | None:
         """The completion folder as seen from jobs on ``alias`` (local file systems only)."""

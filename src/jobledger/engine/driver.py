@@ -160,7 +160,8 @@ class Engine(ObserverMixin, SubmitterMixin):
                 for up, _ in ups:
                     down[up].append(key)
             order = [keys[n] for n in workflow.order]
-            loaded = Loaded(workflow, keys, by_key, edges, workdirs, hosts, order, down)
+            local_dirs = dict.fromkeys(by_key, cwd)
+            loaded = Loaded(workflow, keys, by_key, edges, workdirs, hosts, local_dirs, order, down)
             loaded.position = {k: i for i, k in enumerate(order)}
             current = self.ledger.raw_state["workflows"].get(workflow.name)
             if current is None or current.get("digest") != digest:
@@ -355,6 +356,7 @@ class Engine(ObserverMixin, SubmitterMixin):
                 loaded.evaluate |= loaded.open
             markers = self._watcher().drain()
             updates = self.observe(self._sorted(loaded, loaded.open), loaded.stand, markers, adopt=full)
+            self._bring_outputs_home(loaded, updates)
             self._touched(loaded, {u.key for u in updates})
             report.updates = len(updates)
             if act:
@@ -373,6 +375,34 @@ class Engine(ObserverMixin, SubmitterMixin):
             report.all_final = not loaded.open
             report.needs_driver = self._needs_driver(loaded)
             return report
+
+    def _bring_outputs_home(self, loaded: Loaded, updates: Iterable[Any]) -> None:
+        """Download the declared outputs of remote jobs that just completed."""
+        from jobledger.hosts.staging import bring_home
+
+        for update in updates:
+            key = update.key
+            job = loaded.by_key.get(key)
+            if job is None or not job.outputs or update.state is not JobState.COMPLETED:
+                continue
+            alias = loaded.hosts[key]
+            if not self.host_config(alias).is_remote:
+                continue
+            raw = self.ledger.raw_state["jobs"][key]["attempts"].get(update.attempt, {})
+            remote_dir = posixpath.join(self.remote_root(alias), raw.get("run_dir") or "")
+            if job.workdir:
+                remote_dir = (
+                    posixpath.join(remote_dir, job.workdir)
+                    if not job.workdir.startswith("/")
+                    else job.workdir
+                )
+            backend = self.backend(alias)
+            host = getattr(backend, "host", None)
+            if host is not None:
+                try:
+                    bring_home(self, loaded, key, host, remote_dir)
+                except JobledgerError as exc:
+                    self.log.warning("job %s: outputs not brought back: %s", job.name, exc)
 
     def _refresh(self, now: float) -> bool:
         """Read other writers' new events (rate limited); True when there were some."""

@@ -39,9 +39,7 @@ class Launcher:
             (os.POSIX_SPAWN_DUP2, from_child, 1),
             (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
         ]
-        self.pid = os.posix_spawn(
-            bash, [bash, "-c", SCRIPT], os.environ, file_actions=actions, setsid=True
-        )
+        self.pid = os.posix_spawn(bash, [bash, "-c", SCRIPT], os.environ, file_actions=actions, setsid=True)
         os.close(to_child)
         os.close(from_child)
         flags = fcntl.fcntl(self._read, fcntl.F_GETFL)

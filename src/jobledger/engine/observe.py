@@ -46,8 +46,7 @@ class ObserverMixin(EngineBase):
                 "attempt": st.attempt,
                 "host": att.get("host") or raw.get("host", "local"),
                 "scheduler_id": att.get("scheduler_id"),
-                "attempt_dir": att.get("run_dir")
-                or attempt_dir(raw.get("run_dir", ""), st.attempt),
+                "attempt_dir": att.get("run_dir") or attempt_dir(raw.get("run_dir", ""), st.attempt),
                 "submitted_at": att.get("submitted_at"),
                 "time_limit": res.get("time"),
                 "cancel_requested": att.get("cancel") is not None,
@@ -65,9 +64,7 @@ class ObserverMixin(EngineBase):
                         units.append(Unit(index=index, state=state, started_at=started, **common))
             else:
                 state = JobState(att["state"])
-                units.append(
-                    Unit(index=None, state=state, started_at=att.get("started_at"), **common)
-                )
+                units.append(Unit(index=None, state=state, started_at=att.get("started_at"), **common))
         return units
 
     def observe(
@@ -219,9 +216,7 @@ class ObserverMixin(EngineBase):
         if err:
             try:
                 loaded = json.loads(err)
-                out["error"] = {
-                    k: v for k, v in loaded.items() if k in ("type", "message", "traceback")
-                }
+                out["error"] = {k: v for k, v in loaded.items() if k in ("type", "message", "traceback")}
             except ValueError:
                 pass
         return out if (meta or err) else None

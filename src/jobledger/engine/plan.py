@@ -50,7 +50,8 @@ def standing(key: str, raw_job: Mapping[str, Any] | None) -> Standing:
         phase = Phase.SUCCESS if state is JobState.COMPLETED else Phase.FAILURE
     elif (outcome := att.get("outcome")) is not None and outcome[3] == "submitted":
         phase = Phase.ACTIVE
-    elif att.get("intent") is not None and outcome is None:
+    elif att.get("intent") is not None and (outcome is None or outcome[3] == "transient"):
+        # no answer, or a failure that may have reached the scheduler: look before resubmitting
         phase = Phase.RECONCILE
     else:
         phase = Phase.PENDING

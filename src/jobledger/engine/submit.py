@@ -6,6 +6,7 @@ import posixpath
 import sys
 import time
 from collections.abc import Mapping
+
 import attrs
 
 from jobledger.engine.base import EngineBase, Loaded, attempt_dir, compact
@@ -155,9 +156,7 @@ class SubmitterMixin(EngineBase):
         alias = loaded.hosts[key]
         backend = self.backend(alias)
         batch = isinstance(backend, BatchBackend)
-        native_kinds = (
-            backend.adapter.native_kinds if isinstance(backend, BatchBackend) else frozenset()
-        )
+        native_kinds = backend.adapter.native_kinds if isinstance(backend, BatchBackend) else frozenset()
         # upstreams that may get a new attempt (retry policy), or that the scheduler did not
         # list as alive in its last answer, are waited for by the engine: SLURM takes a
         # dependency on a job it has already forgotten as satisfied
@@ -166,9 +165,7 @@ class SubmitterMixin(EngineBase):
             for up, _ in loaded.edges[key]
             if self.may_retry(up)
             or (
-                batch
-                and stand[up].phase is Phase.ACTIVE
-                and stand[up].scheduler_id not in backend.live_ids  # type: ignore[union-attr]
+                batch and stand[up].phase is Phase.ACTIVE and stand[up].scheduler_id not in backend.live_ids  # type: ignore[union-attr]
             )
         )
         return readiness(
@@ -232,9 +229,7 @@ class SubmitterMixin(EngineBase):
         found = backend.find(job.safe_name, f"jl:{st.key}:{st.attempt}")
         if found is None:
             unit = posixpath.join(self.remote_root(alias), att.get("run_dir") or "")
-            seen = backend.host.read_files(
-                [posixpath.join(unit, "claim"), posixpath.join(unit, "exit")]
-            )
+            seen = backend.host.read_files([posixpath.join(unit, "claim"), posixpath.join(unit, "exit")])
             if any(seen.values()):
                 found = "unknown"
         if found is None:
@@ -354,7 +349,11 @@ class SubmitterMixin(EngineBase):
         try:
             files = {script_path: script.encode()}
             files.update({posixpath.join(remote_att, n): d for n, d in task_files(job).items()})
-            self._stage(backend.host, remote_att, files, job, self.host_config(alias).is_remote)
+            self._stage(backend.host, remote_att, files, job)
+            if self.host_config(alias).is_remote:
+                from jobledger.hosts.staging import upload_for
+
+                upload_for(self, loaded, key, backend.host, spec.workdir)
         except JobledgerError as exc:
             self.log.warning("job %s: staging on %s failed, will retry: %s", job.name, alias, exc)
             return st
@@ -390,9 +389,7 @@ class SubmitterMixin(EngineBase):
             durable=False,
         )
         checkpoint("after-submit")
-        return attrs.evolve(
-            st, phase=Phase.ACTIVE, host=alias, scheduler_id=sid, state=JobState.SUBMITTED
-        )
+        return attrs.evolve(st, phase=Phase.ACTIVE, host=alias, scheduler_id=sid, state=JobState.SUBMITTED)
 
     def _batch_spec(
         self,
@@ -412,9 +409,7 @@ class SubmitterMixin(EngineBase):
         if array is not None and min(array.indices) < backend.adapter.array_base:
             offset = backend.adapter.array_base - min(array.indices)
             array = attrs.evolve(array, indices=tuple(i + offset for i in array.indices))
-        spec = attrs.evolve(
-            self.wrapper_spec(loaded, key, attempt, remote_att), index_offset=offset
-        )
+        spec = attrs.evolve(self.wrapper_spec(loaded, key, attempt, remote_att), index_offset=offset)
         batch = BatchSpec(
             job_name=job.safe_name,
             comment=f"jl:{key}:{attempt}",
@@ -429,16 +424,11 @@ class SubmitterMixin(EngineBase):
         )
         return batch, offset
 
-    def _stage(
-        self, host: Host, remote_att: str, files: Mapping[str, bytes], job: Job, remote: bool
-    ) -> None:
+    def _stage(self, host: Host, remote_att: str, files: Mapping[str, bytes], job: Job) -> None:
+        """Create the attempt (and element) directories and write the script and pickles."""
         dirs = [remote_att]
         if job.array is not None:
             dirs += [posixpath.join(remote_att, str(i)) for i in job.array.indices]
         host.makedirs(dirs)
         for path, data in files.items():
             host.write_file(path, data, 0o755 if path.endswith(".sh") else 0o644)
-        if remote and job.inputs:
-            from jobledger.hosts.staging import upload_inputs
-
-            upload_inputs(host, job, remote_att)

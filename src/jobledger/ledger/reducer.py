@@ -292,7 +292,14 @@ def _on_retry(state: State, clock: int, writer: str, seq: int, when: float, data
 
 
 def _on_note(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
-    if data.get("kind") == "fetched" and "key" in data:
+    kind = data.get("kind")
+    if kind == "staged":
+        per_host = state.setdefault("staged", {}).setdefault(data["host"], {})
+        current = per_host.get(data["path"])
+        if current is None or (clock, writer, seq) > tuple(current[1]):
+            per_host[data["path"]] = [data["digest"], (clock, writer, seq)]
+        return
+    if kind == "fetched" and "key" in data:
         att = _attempt(state, data)
         fetched = att.get("fetched")
         if fetched is None:

@@ -1,0 +1,216 @@
+"""Workflows on remote clusters over SSH (a real sshd on 127.0.0.1, real SLURM and SGE
+behind it): results fetched back, data flowing between local and two clusters, sshd
+killed mid-run, clear connection errors, one SSH connection per host per run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jobledger as jl
+from jobledger.api.session import engine_for
+from jobledger.project import Project
+from services import (
+    INFRA,
+    SshInfo,
+    count_ssh_connections,
+    log_offset,
+    require,
+    sge_available,
+    slurm_available,
+    sshd_available,
+    sshd_info,
+    sshd_kill,
+    sshd_restart,
+)
+
+pytestmark = pytest.mark.ssh
+
+
+def _host_table(name: str, info: SshInfo, scheduler: str, workdir: str, python: bool = True) -> str:
+    lines = [
+        f"[hosts.{name}]",
+        f'ssh = "{info.alias}"',
+        f'ssh_config = "{info.ssh_config}"',
+        f'scheduler = "{scheduler}"',
+        f'workdir = "{workdir}"',
+        "poll_interval = 0.5",
+    ]
+    if python and info.python:
+        lines.append(f'python = "{info.python}"')
+    return "\n".join(lines) + "\n\n"
+
+
+@pytest.fixture
+def sshd() -> SshInfo:
+    info = sshd_info()
+    require(sshd_available(info), "the test sshd (make sshd-up)")
+    require(slurm_available(), "SLURM (make slurm-up)")
+    assert info is not None
+    return info
+
+
+@pytest.fixture
+def cluster(project: Project, sshd: SshInfo) -> Project:
+    unique = f"jl-engine-{os.getpid()}-{time.time_ns()}"
+    (project.root / "jobledger.toml").write_text(_host_table("cluster", sshd, "slurm", unique))
+    return project
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def private_sshd() -> Iterator[SshInfo]:
+    """An sshd of our own: exact connection counts, and we may kill it."""
+    require(None if os.geteuid() == 0 else "needs root", "a private sshd instance")
+    require(sshd_available(sshd_info(), probe=False), "the test sshd (make sshd-up)")
+    state = Path(tempfile.mkdtemp(prefix="jl-engssh-", dir="/var/tmp"))
+    env = {**os.environ, "SSHD_TEST_DIR": str(state), "SSHD_TEST_PORT": str(_free_port()),
+           "SSHD_TEST_ALIAS": "hpc-engine", "SSHD_TEST_PYENV": "0"}  # fmt: skip
+    subprocess.run(["bash", str(INFRA / "sshd-up.sh")], env=env, stdin=subprocess.DEVNULL,
+                   capture_output=True, check=True, timeout=120)  # fmt: skip
+    try:
+        info = sshd_info(state)
+        assert info is not None
+        yield info
+    finally:
+        subprocess.run(["bash", str(INFRA / "sshd-down.sh")], env={**env, "SSHD_TEST_PURGE": "1"},
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120)  # fmt: skip
+
+
+def _sbatch_count(name: str) -> int:
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "--name", name, "-o", "%i"], capture_output=True, text=True
+    )
+    return len(out.stdout.split())
+
+
+def test_pi_dag_on_a_cluster_behind_ssh(cluster: Project) -> None:
+    def total(*parts: int) -> int:
+        return sum(parts)
+
+    estimate = jl.Job(
+        name="estimate", command='echo "$(( JOBLEDGER_ARRAY_INDEX * 3 ))"', array=10, host="cluster"
+    )
+    merge = jl.Job(name="merge", command="echo merged; hostname", after=[estimate], host="cluster")
+    summed = jl.Job(name="summed", command=total, args=(1, 2, 3), host="cluster", after=[merge])
+    handle = jl.run(jl.Workflow([summed], name="remote-pi"))
+    handle.wait(timeout=180)
+    results = jl.fetch(handle)
+    est = results["estimate"]
+    assert est.state is jl.JobState.COMPLETED
+    assert [e.stdout for e in est.elements] == [str(i * 3) for i in range(10)]
+    assert [e.exit_code for e in est.elements] == [0] * 10
+    assert results["merge"].stdout.splitlines()[0] == "merged"
+    assert results["summed"].value == 6
+    # the run directories came home: stdout, exit records, the pickled result
+    assert (cluster.root / est.run_dir / "3" / "exit").exists()
+    assert (results["summed"].unit_dir / "result.pkl").exists()
+
+
+def test_local_and_two_clusters_with_data_flowing(project: Project, sshd: SshInfo) -> None:
+    require(sge_available(), "Grid Engine (make sge-up)")
+    unique = f"jl-two-{os.getpid()}-{time.time_ns()}"
+    (project.root / "jobledger.toml").write_text(
+        _host_table("cluster-a", sshd, "slurm", unique + "-a")
+        + _host_table("cluster-b", sshd, "sge", unique + "-b")
+    )
+    prepare = jl.Job(name="prepare", command="echo 5 > input.txt", outputs=["input.txt"])
+    simulate = jl.Job(name="simulate", command="echo $(( $(cat input.txt) + 1 )) > sim.txt; id -un",
+                      after=[prepare], host="cluster-a", outputs=["sim.txt"])  # fmt: skip
+    analyse = jl.Job(name="analyse", command="echo $(( $(cat sim.txt) * 10 )) > result.txt",
+                     after=[simulate], host="cluster-b", outputs=["result.txt"])  # fmt: skip
+    report = jl.Job(name="report", command="cat result.txt", after=[analyse])
+    res = jl.run(jl.Workflow([report], name="three-places"), wait=True, timeout=240)
+    assert [r.state for r in res.values()] == [jl.JobState.COMPLETED] * 4
+    assert res["report"].stdout == "60"
+    assert Path("sim.txt").read_text().strip() == "6"
+    assert (res["simulate"].host, res["analyse"].host) == ("cluster-a", "cluster-b")
+    fetched = jl.fetch(res["simulate"])  # type: ignore[arg-type]
+    assert fetched["simulate"].stdout == "hpcuser"
+    # running it again moves nothing and submits nothing
+    before = sum(1 for e in project.ledger.iter_events() if e.type in ("intent", "note"))
+    again = jl.run(jl.Workflow([report], name="three-places"), wait=True, timeout=60)
+    assert again["report"].reused
+    after = sum(1 for e in Project(project.root).ledger.iter_events() if e.type in ("intent", "note"))
+    assert after == before
+
+
+def test_sshd_killed_mid_run(project: Project, private_sshd: SshInfo) -> None:
+    require(slurm_available(), "SLURM (make slurm-up)")
+    tag = f"kill{os.getpid()}"
+    (project.root / "jobledger.toml").write_text(
+        _host_table("cluster", private_sshd, "slurm", f"jl-{tag}", python=False)
+    )
+    jobs = []
+    for i in range(6):
+        after = [jobs[-1]] if i % 2 else []
+        jobs.append(jl.Job(name=f"{tag}-{i}", command="sleep 2; echo done", host="cluster", after=after))
+    handle = jl.run(jl.Workflow(jobs, name="flaky-network"))
+    time.sleep(1.0)
+    sshd_kill(private_sshd)
+    time.sleep(3.0)
+    sshd_restart(private_sshd)
+    results = handle.wait(timeout=240)
+    assert all(r.state is jl.JobState.COMPLETED for r in results.values()), {
+        n: r.state for n, r in results.items()
+    }
+    for job in jobs:
+        assert _sbatch_count(job.name) == 1, f"{job.name} submitted more than once"
+
+
+def test_one_connection_for_a_100_job_run(project: Project, private_sshd: SshInfo) -> None:
+    require(slurm_available(), "SLURM (make slurm-up)")
+    tag = f"count{os.getpid()}"
+    (project.root / "jobledger.toml").write_text(
+        _host_table("cluster", private_sshd, "slurm", f"jl-{tag}", python=False)
+    )
+    offset = log_offset(private_sshd.log)
+    jobs = [jl.Job(name=f"{tag}-{i}", command="true", host="cluster") for i in range(100)]
+    res = jl.run(jl.Workflow(jobs, name="hundred"), wait=True, timeout=300)
+    assert all(r.ok for r in res.values())
+    engine_for(project).close()
+    connections = count_ssh_connections(private_sshd.log, offset)
+    print(f"100-job run over SSH: {connections} connection(s)")
+    assert connections == 1
+
+
+@pytest.mark.parametrize("fault", ["wrong key", "unknown host key", "closed port"])
+def test_connection_faults_name_the_alias(
+    project: Project, sshd: SshInfo, fault: str, tmp_path: Path
+) -> None:
+    config = Path(sshd.ssh_config).read_text()
+    if fault == "wrong key":
+        key = tmp_path / "other_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        config = config.replace(str(sshd.key), str(key))
+    elif fault == "unknown host key":
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        config = config.replace(str(sshd.known_hosts), str(empty))
+    else:
+        config = config.replace(f"Port {sshd.port}", f"Port {_free_port()}")
+    custom = tmp_path / "ssh_config"
+    custom.write_text(config)
+    (project.root / "jobledger.toml").write_text(
+        f'[hosts.faraway]\nssh = "{sshd.alias}"\nssh_config = "{custom}"\nscheduler = "slurm"\n'
+    )
+    with pytest.raises(jl.ConnectionFailed) as info:
+        jl.run(jl.Job(name="x", command="true", host="faraway"), wait=True, timeout=60)
+    message = str(info.value)
+    assert "'faraway'" in message
+    expected = {"wrong key": "authentication", "unknown host key": "host key", "closed port": "refused"}[
+        fault
+    ]
+    assert expected in message.lower(), message
