@@ -19,7 +19,8 @@ SCRIPT = r"""
 set -m
 while IFS=$'\t' read -r token script index; do
   if [ -n "$index" ]; then
-    ( export JOBLEDGER_ARRAY_INDEX="$index" SLURM_ARRAY_TASK_ID="$index" SGE_TASK_ID="$index" HPC_ARRAY_TASK_ID="$index"; . "$script" ) </dev/null >/dev/null 2>&1 &
+    ( export JOBLEDGER_ARRAY_INDEX="$index" SLURM_ARRAY_TASK_ID="$index" \
+        SGE_TASK_ID="$index" HPC_ARRAY_TASK_ID="$index"; . "$script" ) </dev/null >/dev/null 2>&1 &
   else
     ( . "$script" ) </dev/null >/dev/null 2>&1 &
   fi
