@@ -95,15 +95,15 @@ def test_failed_upstream_dependents_never_run(slurm_project: Project) -> None:
     assert not Path("child-ran").exists() and not Path("grandchild-ran").exists()
 
 
-def test_timeout_and_external_scancel(slurm_project: Project) -> None:
-    slow = jl.Job(name="slow", command="sleep 300", host="slurm", time="0:05")
+def test_external_scancel_is_recorded_cancelled(slurm_project: Project) -> None:
+    """(A job over its time limit ending ``timeout`` is covered, with a retry that
+    escalates the limit, by tests/test_retries.py::test_slurm_timeout_then_escalated_time_succeeds.)"""
     victim = jl.Job(name="victim", command="sleep 300", host="slurm")
-    handle = jl.run(jl.Workflow([slow, victim], name="limits"))
+    handle = jl.run(jl.Workflow([victim], name="limits"))
     deadline = time.time() + 60
     sid = None
     while sid is None:
-        state = slurm_project.ledger.state
-        info = next(j for j in state.jobs("limits") if j.name == "victim")
+        info = next(j for j in slurm_project.ledger.state.jobs("limits") if j.name == "victim")
         sid = info.current.scheduler_id if info.current else None
         assert time.time() < deadline
         time.sleep(0.2)
@@ -111,11 +111,10 @@ def test_timeout_and_external_scancel(slurm_project: Project) -> None:
         assert time.time() < deadline
         time.sleep(0.2)
     subprocess.run(["scancel", sid], check=True)
-    res = handle.wait(timeout=240)
+    res = handle.wait(timeout=120)
     assert res["victim"].state is jl.JobState.CANCELLED
-    assert res["slow"].state is jl.JobState.TIMEOUT
     rows = {r["name"]: r for r in json.loads(_cli(slurm_project, "status", "--json").stdout)}
-    assert rows["slow"]["state"] == "timeout" and rows["victim"]["state"] == "cancelled"
+    assert rows["victim"]["state"] == "cancelled"
 
 
 def test_rejected_submission_names_the_partition(slurm_project: Project) -> None:

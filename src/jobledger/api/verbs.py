@@ -191,17 +191,27 @@ def _targets(sel: Selection, engine: Engine) -> tuple[list[str], dict[str, list[
     return keys, by_wf
 
 
+def _take_lock(engine: Engine, name: str) -> bool:
+    """Become the driver of ``name`` if nobody is; True when this call took the lock."""
+    if name not in engine.loaded or engine.is_driver(name):
+        return False
+    try:
+        engine.acquire(name, False)
+    except JobledgerError:
+        return False
+    return True
+
+
 def _observe(engine: Engine, by_wf: dict[str, list[str]]) -> None:
     for name in by_wf:
         if engine.background_alive(name):
             continue
-        if name in engine.loaded and not engine.is_driver(name):
-            try:
-                engine.acquire(name, False)
-            except JobledgerError:
-                engine.cycle(name, act=False)
-                continue
-        engine.cycle(name, act=engine.is_driver(name) and name in engine.loaded)
+        took = _take_lock(engine, name)
+        try:
+            engine.cycle(name, act=engine.is_driver(name) and name in engine.loaded)
+        finally:
+            if took:
+                engine.release(name)
 
 
 def _results(engine: Engine, keys: Iterable[str], by_wf: dict[str, list[str]]) -> dict[str, Result]:
@@ -292,19 +302,19 @@ def wait(
             if engine.background_alive(name):
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 _join(engine, name, remaining, bar, keys)
-            if name in engine.loaded and not engine.is_driver(name):
-                try:
-                    engine.acquire(name, False)
-                except JobledgerError:
-                    pass
+            took = _take_lock(engine, name)
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            report = engine.drive(
-                name,
-                until="final",
-                timeout=remaining,
-                act=engine.is_driver(name) and name in engine.loaded,
-                on_cycle=(lambda _r: bar.update(_final_count(engine, keys))) if bar else None,
-            )
+            try:
+                report = engine.drive(
+                    name,
+                    until="final",
+                    timeout=remaining,
+                    act=engine.is_driver(name) and name in engine.loaded,
+                    on_cycle=(lambda _r: bar.update(_final_count(engine, keys))) if bar else None,
+                )
+            finally:
+                if took:
+                    engine.release(name)
             if not report.all_final:
                 raise WaitTimeout(f"workflow {name!r}: not every job was final after {timeout}s")
         if not by_wf:

@@ -1,6 +1,6 @@
 """Crash points for tests: ``JOBLEDGER_FAULT=<point>:<n>`` kills this process with SIGKILL
 the n-th time the engine passes ``<point>`` (``after-intent``, ``after-spawn``,
-``after-submit``, ``before-outcome``). Unset, it costs one dictionary lookup."""
+``after-submit``, ``before-outcome``, ``after-retry``). Unset, it costs one dictionary lookup."""
 
 from __future__ import annotations
 

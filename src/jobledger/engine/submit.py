@@ -106,6 +106,7 @@ class SubmitterMixin(EngineBase):
                 "resources": compact(self.resources_for(job, alias, nxt)),
             },
         )
+        checkpoint("after-retry")
         self.log.info("job %s: retrying (attempt %d) after %s", job.name, nxt, st.state.value)
         return Standing(st.key, nxt, Phase.PENDING, JobState.PENDING, not_before=not_before)
 
