@@ -24,7 +24,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,hamilton]'
 	touch $@
 
 venv: $(PY)

@@ -202,9 +202,12 @@ def _take_lock(engine: Engine, name: str) -> bool:
     return True
 
 
-def _observe(engine: Engine, by_wf: dict[str, list[str]]) -> None:
+def _observe(engine: Engine, by_wf: dict[str, list[str]], *, act: bool = True) -> None:
     for name in by_wf:
         if engine.background_alive(name):
+            continue
+        if not act:
+            engine.cycle(name, act=False)
             continue
         took = _take_lock(engine, name)
         try:
@@ -226,11 +229,11 @@ def _results(engine: Engine, keys: Iterable[str], by_wf: dict[str, list[str]]) -
 
 
 def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
-    """Observe and return each selected job's state, by name."""
+    """Observe and return each selected job's state, by name (submits nothing)."""
     sel = select(items)
     engine = _engine(sel, project, logger, False)
     keys, by_wf = _targets(sel, engine)
-    _observe(engine, by_wf)
+    _observe(engine, by_wf, act=False)
     state = engine.ledger.state
     out: dict[str, JobState] = {}
     for key in keys:

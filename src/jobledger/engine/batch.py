@@ -201,12 +201,23 @@ class BatchBackend:
         self.live_ids = {o.base_id or o.key for o in observed.values() if not o.state.is_final}
         updates: list[Update] = []
         need_files: list[Unit] = []
+        hopeless: list[str] = []
         for unit in units:
             if not unit.scheduler_id:
                 continue
             obs = observed.get(element_key(unit.scheduler_id, unit.task_index))
             if obs is None and unit.index is not None:
                 obs = observed.get(unit.scheduler_id)  # whole array still pending as one line
+            if obs is not None and not obs.state.is_final and obs.reason == "DependencyNeverSatisfied":
+                # held forever by a dependency that failed (LSF, SLURM without the kill
+                # flag): it will never run, so say so and take it off the queue
+                hopeless.append(unit.scheduler_id)
+                updates.append(
+                    Update(unit.key, unit.attempt, unit.index, JobState.DEPENDENCY_FAILED,
+                           reason="never ran: a dependency can no longer be satisfied",
+                           source=self.adapter.name)
+                )  # fmt: skip
+                continue
             if obs is None or obs.state.is_final:
                 need_files.append(unit)
                 continue
@@ -225,6 +236,11 @@ class BatchBackend:
                 )
         if need_files:
             updates.extend(self._finals(need_files, observed, remote_dir))
+        if hopeless:
+            try:
+                self.cancel(sorted(set(hopeless)))
+            except HostError as exc:
+                log.warning("cannot cancel jobs held forever on %s: %s", self.alias, exc)
         return updates
 
     def _finals(self, units: list[Unit], observed: dict[str, Observation], remote_dir: str) -> list[Update]:

@@ -152,6 +152,8 @@ class ObserverMixin(EngineBase):
             if att is not None and att.get("cancel") is not None:
                 state = JobState.CANCELLED
                 reason = reason or "cancelled on request"
+        if state is JobState.CANCELLED and raw_job is not None and update.signal is None:
+            state, reason = self._dependency_verdict(raw_job, update, state, reason)
         data: dict[str, Any] = {"key": update.key, "attempt": update.attempt, "state": state.value}
         if update.index is not None:
             data["index"] = update.index
@@ -184,6 +186,27 @@ class ObserverMixin(EngineBase):
                 started["index"] = update.index
             self.ledger.append(ev.STATE, started)
         self.ledger.append(ev.STATE, data)
+
+    def _dependency_verdict(
+        self, raw_job: Mapping[str, Any], update: Update, state: JobState, reason: str
+    ) -> tuple[JobState, str]:
+        """A job the scheduler cancelled before it ran, nobody having asked, while an
+        ``afterok`` upstream failed, was cancelled *because of* that upstream (Torque,
+        PBS and SLURM's ``--kill-on-invalid-dep`` all do this)."""
+        from jobledger.engine.plan import standing
+
+        att = raw_job["attempts"].get(update.attempt) or {}
+        if att.get("cancel") is not None or not att.get("native_deps", True):
+            return state, reason
+        jobs = self.ledger.raw_state["jobs"]
+        failed = []
+        for up, kind in raw_job.get("after", ()):
+            st = standing(up, jobs.get(up))
+            if kind == "afterok" and st.phase is Phase.FAILURE:
+                failed.append(jobs.get(up, {}).get("name", up[:12]))
+        if failed:
+            return JobState.DEPENDENCY_FAILED, f"never ran: upstream {', '.join(failed)} did not complete"
+        return state, reason
 
     def _python_result(self, raw_job: Mapping[str, Any], update: Update) -> dict[str, Any] | None:
         att = raw_job["attempts"].get(update.attempt) or {}

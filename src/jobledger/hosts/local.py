@@ -37,8 +37,13 @@ class LocalHost(Host):
     ) -> CommandResult:
         """Run ``argv`` locally (no shell)."""
         args = tuple(argv)
+        # resolve on the current PATH: plumbum's own copy of the environment is the one
+        # it saw when it was imported
+        program = shutil.which(args[0]) if "/" not in args[0] else args[0]
         try:
-            command: Any = local[args[0]][list(args[1:])]
+            if program is None:
+                raise CommandNotFound(args[0], [])
+            command: Any = local[program][list(args[1:])]
         except CommandNotFound:
             result = CommandResult(args, 127, "", f"{args[0]}: command not found")
         else:

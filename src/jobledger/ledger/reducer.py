@@ -191,6 +191,8 @@ def _on_intent(state: State, clock: int, writer: str, seq: int, when: float, dat
                 att["workflow"] = data["workflow"]
             if data.get("index_offset"):
                 att["index_offset"] = data["index_offset"]
+            if data.get("native_deps"):
+                att["native_deps"] = data["native_deps"]
     elif action == "cancel" and _before(att.get("cancel"), clock, writer, seq):
         att["cancel"] = (clock, writer, seq)
 
