@@ -106,21 +106,37 @@ def main() -> None:
         root = Path(tmp)
         limit = ceiling(n)
         (root / "t").mkdir()
-        subprocess.run([sys.executable, "-m", "jobledger.cli.main", "init", str(root / "t")], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "jobledger.cli.main", "init", str(root / "t")],
+            check=True,
+            capture_output=True,
+        )
         got = _py(THROUGHPUT, str(n), cwd=root / "t")
         rate = n / got["seconds"]
         print(f"engine: {n:,} independent `true` jobs on the local backend (2 CPUs)")
-        print(f"  jobledger: {rate:>8,.0f} jobs/s ({got['seconds']:.2f} s, {int(got['intents'])} intents fsynced before their spawns)")
-        print(f"  ceiling:   {limit:>8,.0f} jobs/s (2-worker subprocess pool, no persistence); ratio {rate / limit:.2f} (target >= 0.5)")
+        print(
+            f"  jobledger: {rate:>8,.0f} jobs/s ({got['seconds']:.2f} s, {int(got['intents'])} intents fsynced before their spawns)"
+        )
+        print(
+            f"  ceiling:   {limit:>8,.0f} jobs/s (2-worker subprocess pool, no persistence); ratio {rate / limit:.2f} (target >= 0.5)"
+        )
         for size, target in ((10_000, 0.5), (100_000, 5.0)):
             proj = root / f"r{size}"
             proj.mkdir()
-            subprocess.run([sys.executable, "-m", "jobledger.cli.main", "init", str(proj)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "jobledger.cli.main", "init", str(proj)],
+                check=True,
+                capture_output=True,
+            )
             _py(RERUN, str(size), "seed", cwd=proj)
             got = _py(RERUN, str(size), "rerun", cwd=proj)
-            print(f"  no-op re-run of a completed {size:,}-job workflow: {got['seconds']:.2f} s (target <= {target} s)")
+            print(
+                f"  no-op re-run of a completed {size:,}-job workflow: {got['seconds']:.2f} s (target <= {target} s)"
+            )
         got = _py(PLAN, "100000", cwd=root)
-        print(f"  define + hash + plan a 100,000-job DAG: {got['seconds']:.2f} s, peak {got['peak_mb']:.0f} MB (target <= 5 s, <= 500 MB)")
+        print(
+            f"  define + hash + plan a 100,000-job DAG: {got['seconds']:.2f} s, peak {got['peak_mb']:.0f} MB (target <= 5 s, <= 500 MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
+from jobledger.hosts.local import LocalHost
 from jobledger.project import Project
 from jobledger.schedulers.detect import PROBE, classify, detect_scheduler
-from jobledger.hosts.local import LocalHost
 from services import require, sge_available, slurm_available
 
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -24,7 +24,9 @@ BACKENDS = ["slurm", "sge", "pbs", "torque", "lsf"]
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+def backend(
+    request: pytest.FixtureRequest, project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
     name: str = request.param
     if name == "slurm":
         require(slurm_available(), "SLURM (make slurm-up)")
@@ -35,10 +37,17 @@ def backend(request: pytest.FixtureRequest, project: Project, monkeypatch: pytes
         state.mkdir()
         monkeypatch.setenv("FAKESCHED_DIR", str(state))
         monkeypatch.setenv("PATH", f"{FAKES / name / 'bin'}:{os.environ['PATH']}")
-    (project.root / "jobledger.toml").write_text(f'[hosts.cluster]\nscheduler = "{name}"\npoll_interval = 0.3\n')
+    (project.root / "jobledger.toml").write_text(
+        f'[hosts.cluster]\nscheduler = "{name}"\npoll_interval = 0.3\n'
+    )
     yield name
     if name in ("pbs", "torque", "lsf"):
-        subprocess.run([sys.executable, str(FAKES / "fakesched.py"), "shutdown"], check=False, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, str(FAKES / "fakesched.py"), "shutdown"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def test_submit_and_final_states(backend: str, project: Project) -> None:
@@ -57,16 +66,26 @@ def test_array_with_throttle(backend: str, project: Project) -> None:
                  array="0-3%2", host="cluster")  # fmt: skip
     res = jl.run(job, wait=True, timeout=180)[job.name]
     assert [e.stdout for e in res.elements] == [f"index {i}" for i in range(4)]
-    assert [e.state for e in res.elements] == [jl.JobState.COMPLETED] * 2 + [jl.JobState.FAILED, jl.JobState.COMPLETED]
+    assert [e.state for e in res.elements] == [jl.JobState.COMPLETED] * 2 + [
+        jl.JobState.FAILED,
+        jl.JobState.COMPLETED,
+    ]
     assert res.state is jl.JobState.FAILED
 
 
 def test_dependencies(backend: str, project: Project) -> None:
     first = jl.Job(name=f"first-{backend}", command="sleep 1; echo first >> order.txt", host="cluster")
-    second = jl.Job(name=f"second-{backend}", command="echo second >> order.txt", after=[first], host="cluster")
+    second = jl.Job(
+        name=f"second-{backend}", command="echo second >> order.txt", after=[first], host="cluster"
+    )
     broken = jl.Job(name=f"broken-{backend}", command="exit 2", host="cluster")
     never = jl.Job(name=f"never-{backend}", command="touch never-ran", after=[broken], host="cluster")
-    anyway = jl.Job(name=f"anyway-{backend}", command="echo anyway", after=[jl.Dependency(broken, "afterany")], host="cluster")
+    anyway = jl.Job(
+        name=f"anyway-{backend}",
+        command="echo anyway",
+        after=[jl.Dependency(broken, "afterany")],
+        host="cluster",
+    )
     res = jl.run(jl.Workflow([second, never, anyway], name="deps"), wait=True, timeout=180)
     assert Path("order.txt").read_text().split() == ["first", "second"]
     assert res[never.name].state is jl.JobState.DEPENDENCY_FAILED and not Path("never-ran").exists()
