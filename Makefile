@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 JOBLEDGER := $(VENV)/bin/jobledger
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --durations=20
 # seconds after which a finished SLURM job leaves squeue/scontrol in the test cluster
 TEST_SLURM_MIN_JOB_AGE ?= 10
 TEST_SLURM_CPUS ?= 16
