@@ -162,6 +162,12 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
         time.sleep(0.2)
     subprocess.run(["scontrol", "requeue", ids["requeued"]], check=True)
     subprocess.run(["scancel", ids["victim"]], check=True)
+    # SLURM holds a requeued job back (BeginTime) for a while; let it go now
+    for _ in range(50):
+        if subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
+                          capture_output=True, check=False).returncode == 0:  # fmt: skip
+            break
+        time.sleep(0.2)
     res = handle.wait(timeout=180)
     # requeue: SLURM runs the same job again under the same id; one attempt, it completes
     assert res["requeued"].state is jl.JobState.COMPLETED and res["requeued"].attempts == 1

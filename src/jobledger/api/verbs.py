@@ -89,6 +89,8 @@ def init(
     """
     if not items:
         return Project.init(project)
+    if len(items) == 1 and isinstance(items[0], (str, os.PathLike)) and Path(items[0]).is_dir():
+        return Project.init(items[0])  # jobledger.init("some/dir") makes a project there
     sel = select(items)
     engine = _engine(sel, project, logger, True)
     handles = []
