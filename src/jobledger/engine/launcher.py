@@ -5,7 +5,8 @@ forking an already running shell that sources the wrapper costs a fraction of th
 launcher runs with job control on (``set -m``), so every job gets its own process group
 (``stop`` signals the group); it is in its own session, has no terminal, and its jobs
 outlive it — when the driver dies, the launcher reads end-of-file and exits, the jobs
-carry on. It reports each job's pid back on a pipe.
+carry on. It reports each job's pid back on a pipe. It also holds the CPU budget itself
+(``wait -n``) as a second guard behind the driver's own accounting.
 """
 
 from __future__ import annotations
@@ -17,14 +18,29 @@ import os
 
 SCRIPT = r"""
 set -m
-while IFS=$'\t' read -r token script index; do
+budget=${1:-1}
+used=0
+declare -A cpus_of=()
+while IFS=$'\t' read -r token script index cpus; do
+  cpus=${cpus:-1}
+  # keep at most `budget` CPUs busy: wait for a job to end before starting the next
+  while (( used > 0 && used + cpus > budget )); do
+    done_pid=
+    wait -n -p done_pid 2>/dev/null
+    [ -z "$done_pid" ] && { used=0; break; }
+    (( used -= ${cpus_of[$done_pid]:-1} ))
+    unset "cpus_of[$done_pid]"
+  done
   if [ -n "$index" ]; then
     ( export JOBLEDGER_ARRAY_INDEX="$index" SLURM_ARRAY_TASK_ID="$index" \
         SGE_TASK_ID="$index" HPC_ARRAY_TASK_ID="$index"; . "$script" ) </dev/null >/dev/null 2>&1 &
   else
     ( . "$script" ) </dev/null >/dev/null 2>&1 &
   fi
-  printf '%s %s\n' "$token" "$!"
+  pid=$!
+  cpus_of[$pid]=$cpus
+  (( used += cpus ))
+  printf '%s %s\n' "$token" "$pid"
 done
 """
 
@@ -32,7 +48,7 @@ done
 class Launcher:
     """One ``bash`` process that starts jobs on request."""
 
-    def __init__(self, bash: str = "/bin/bash") -> None:
+    def __init__(self, bash: str = "/bin/bash", budget: int = 1) -> None:
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
         actions = [
@@ -40,18 +56,20 @@ class Launcher:
             (os.POSIX_SPAWN_DUP2, from_child, 1),
             (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
         ]
-        self.pid = os.posix_spawn(bash, [bash, "-c", SCRIPT], os.environ, file_actions=actions, setsid=True)
+        argv = [bash, "-c", SCRIPT, "jobledger-launcher", str(max(1, budget))]
+        self.pid = os.posix_spawn(bash, argv, os.environ, file_actions=actions, setsid=True)
         os.close(to_child)
         os.close(from_child)
         flags = fcntl.fcntl(self._read, fcntl.F_GETFL)
         fcntl.fcntl(self._read, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._partial = b""
 
-    def launch(self, token: str, script: str, index: int | None) -> None:
-        """Ask for ``script`` to be started (``index`` for an array element)."""
+    def launch(self, token: str, script: str, index: int | None, cpus: int = 1) -> None:
+        """Ask for ``script`` to be started (``index`` for an array element) as soon as
+        ``cpus`` CPUs of the launcher's budget are free."""
         if "\t" in script or "\n" in script or "\t" in token or "\n" in token:
             raise ValueError("launcher paths must not contain tabs or newlines")
-        line = f"{token}\t{script}\t{'' if index is None else index}\n".encode()
+        line = f"{token}\t{script}\t{'' if index is None else index}\t{cpus}\n".encode()
         os.write(self._write, line)
 
     def started(self) -> list[tuple[str, int]]:

@@ -142,7 +142,7 @@ class LocalBackend:
             self._launch = None
         if self._launch is None:
             try:
-                self._launch = Launcher(BASH)
+                self._launch = Launcher(BASH, self.budget)
             except OSError:
                 self._launch_failed = True
                 return None
@@ -237,7 +237,7 @@ class LocalBackend:
         launcher = self._launcher()
         if launcher is not None:
             token = f"{item.key}:{item.attempt}:{'' if item.index is None else item.index}"
-            launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index)
+            launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index, item.cpus)
             self._track(item, False, 0, now)
             self._pending_pids[token] = (item.key, item.attempt, item.index)
             return Update(item.key, item.attempt, item.index, JobState.RUNNING, source="local", at=now)
