@@ -106,11 +106,16 @@ def test_cancel(backend: str, project: Project) -> None:
 
 def test_template_override_from_host_config(backend: str, project: Project) -> None:
     config = (project.root / "jobledger.toml").read_text()
-    (project.root / "jobledger.toml").write_text(config + 'template = { epilogue = "# site epilogue" }\n')
-    job = jl.Job(name=f"tpl-{backend}", command="true", host="cluster")
+    epilogue = f"echo epilogue-ran >> {project.root}/epilogue.txt"
+    (project.root / "jobledger.toml").write_text(config + f'template = {{ epilogue = "{epilogue}" }}\n')
+    job = jl.Job(name=f"tpl-{backend}", command="exit 4", host="cluster")
     res = jl.run(job, wait=True, timeout=180)[job.name]
-    assert res.state is jl.JobState.COMPLETED
-    assert (res.run_dir / "job.sh").read_text().rstrip().endswith("# site epilogue")
+    assert res.state is jl.JobState.FAILED and res.exit_code == 4  # the epilogue keeps the code
+    assert epilogue in (res.run_dir / "job.sh").read_text()
+    deadline = time.time() + 30
+    while not (project.root / "epilogue.txt").exists():
+        assert time.time() < deadline, "the epilogue did not run"
+        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- auto-detection

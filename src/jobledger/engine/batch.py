@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 
 from jobledger.engine.types import Unit, Update
-from jobledger.engine.wrapper import EXIT_FILE, parse_exit_file
-from jobledger.errors import CommandFailed, HostError, SchedulerError, SubmitError
+from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE, parse_exit_file
+from jobledger.errors import HostError, SchedulerError, SubmitError
 from jobledger.hosts.base import Host
 from jobledger.schedulers.base import Observation, SchedulerAdapter, element_key
 from jobledger.states import JobState
@@ -37,8 +37,11 @@ _SPECIFIC = frozenset(
         JobState.DEPENDENCY_FAILED,
     }
 )
-#: Cycles a unit may be missing from the queue with no record before it is called lost.
-LOST_AFTER = 3
+#: Seconds a unit may be missing from the queue with no record before it is called lost
+#: (accounting may lag: SGE flushes its accounting file every 15 s by default).
+LOST_AFTER = 60.0
+#: Scheduler id recorded when a crashed submission's job was found only by its files.
+UNKNOWN_ID = "unknown"
 
 
 def merge_final(
@@ -94,18 +97,17 @@ class BatchBackend:
         *,
         max_in_flight: int | None = None,
         accounting: str = "auto",
-        submit_retries: int = 4,
     ) -> None:
         self.alias = alias
         self.host = host
         self.adapter = adapter
         self.max_in_flight = max_in_flight
         self.accounting = accounting
-        self.submit_retries = submit_retries
-        self._missing: dict[tuple[str, int, int | None], int] = {}
+        self._missing: dict[tuple[str, int, int | None], float] = {}
         self._user: str | None = None
         self.status_calls = 0
         self.throttled_until = 0.0
+        self._delay = 0.0
         self.live_ids: set[str] = set()
         """Base ids the scheduler listed as not final in the last poll, or submitted since."""
 
@@ -117,50 +119,51 @@ class BatchBackend:
         return self._user
 
     def submit_script(self, script_path: str, job: str) -> str:
-        """Submit a script already on the host; returns the scheduler id.
+        """Submit a script already on the host, once; returns the scheduler id.
 
-        Transient failures are retried with exponential backoff and jitter; the last one
-        is raised as a transient :class:`SubmitError`. A submit-limit message raises a
-        transient error too, and pauses further submissions for a while.
+        Nothing is retried here: a failure that may have reached the scheduler (a timeout,
+        a dropped connection, a controller that did not answer) is raised as a transient
+        :class:`SubmitError`, and the engine looks the job up by its tag before it submits
+        again. Further submissions to this host pause with a growing backoff meanwhile; a
+        submit-limit message pauses them for 30 s.
         """
-        delay = 1.0
-        last: SubmitError | None = None
         argv = self.adapter.submit_argv(script_path)
         stdin = None
         if self.adapter.submit_uses_stdin:
             data = self.host.read_file(script_path)
             stdin = data.decode() if data else ""
-        for attempt in range(self.submit_retries + 1):
-            try:
-                result = self.host.run(argv, stdin=stdin, timeout=120)
-            except CommandFailed as exc:  # e.g. the command timed out
-                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
-            except HostError as exc:
-                last = SubmitError(f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job)
-            else:
-                try:
-                    sid = self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
-                    self.live_ids.add(sid)
-                    return sid
-                except SubmitError as exc:
-                    text = str(exc)
-                    limit = getattr(self.adapter, "is_submit_limit", None)
-                    if callable(limit) and limit(result.stderr + result.stdout):
-                        self.throttled_until = time.time() + 30
-                        raise SubmitError(
-                            f"{job!r}: submit limit reached on {self.alias!r}, will retry: {text}",
-                            transient=True,
-                            job=job,
-                        ) from None
-                    if not exc.transient:
-                        raise SubmitError(f"job {job!r} on host {self.alias!r}: {text}", job=job) from None
-                    last = SubmitError(f"job {job!r} on host {self.alias!r}: {text}", transient=True, job=job)
-            if attempt < self.submit_retries:
-                log.warning("transient submit failure (%s); retrying in %.1fs", last, delay)
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 30.0)
-        assert last is not None
-        raise last
+        try:
+            result = self.host.run(argv, stdin=stdin, timeout=120)
+        except HostError as exc:
+            self._back_off()
+            raise SubmitError(
+                f"submitting {job!r} on {self.alias!r}: {exc}", transient=True, job=job
+            ) from None
+        try:
+            sid = self.adapter.parse_submit(result.returncode, result.stdout, result.stderr)
+        except SubmitError as exc:
+            text = str(exc)
+            limit = getattr(self.adapter, "is_submit_limit", None)
+            if callable(limit) and limit(result.stderr + result.stdout):
+                self.throttled_until = time.time() + 30
+                raise SubmitError(
+                    f"{job!r}: submit limit reached on {self.alias!r}, will retry: {text}",
+                    transient=True,
+                    job=job,
+                ) from None
+            if exc.transient:
+                self._back_off()
+            raise SubmitError(
+                f"job {job!r} on host {self.alias!r}: {text}", transient=exc.transient, job=job
+            ) from None
+        self._delay = 0.0
+        self.live_ids.add(sid)
+        return sid
+
+    def _back_off(self) -> None:
+        self._delay = min(30.0, max(1.0, self._delay * 2))
+        self.throttled_until = time.time() + self._delay * (0.5 + random.random())
+        log.warning("submissions to %s paused for %.1fs after a transient failure", self.alias, self._delay)
 
     def find(self, job_name: str, tag: str) -> str | None:
         """Scheduler id of a job submitted with ``tag`` (comment) or named ``job_name``."""
@@ -181,7 +184,7 @@ class BatchBackend:
         """One status query for ``units``; returns updates for those that changed."""
         if not units:
             return []
-        ids = sorted({u.scheduler_id for u in units if u.scheduler_id})
+        ids = sorted({u.scheduler_id for u in units if u.scheduler_id and u.scheduler_id != UNKNOWN_ID})
         observed: dict[str, Observation] = {}
         try:
             result = self.host.run(self.adapter.status_argv(self.user(), ids), timeout=120)
@@ -244,38 +247,47 @@ class BatchBackend:
         return updates
 
     def _finals(self, units: list[Unit], observed: dict[str, Observation], remote_dir: str) -> list[Update]:
-        paths = {u.ident: posixpath.join(remote_dir, u.unit_dir, EXIT_FILE) for u in units}
+        """Final states of units the scheduler calls ended or no longer lists."""
+        exits = {u.ident: posixpath.join(remote_dir, u.unit_dir, EXIT_FILE) for u in units}
+        claims = {u.ident: posixpath.join(remote_dir, u.unit_dir, CLAIM_FILE) for u in units}
         try:
-            files = self.host.read_files(list(paths.values()))
+            files = self.host.read_files([*exits.values(), *claims.values()])
         except HostError as exc:
             log.warning("cannot read exit files on %s: %s", self.alias, exc)
             return []
         accounting: dict[str, Observation] | None = None
         updates = []
+        now = time.monotonic()
         for unit in units:
             key = element_key(unit.scheduler_id or "", unit.task_index)
             obs = observed.get(key)
-            text = files.get(paths[unit.ident])
-            if obs is None and parse_exit_file(text) is None:
+            text = files.get(exits[unit.ident])
+            claimed = files.get(claims[unit.ident]) is not None
+            if obs is None and parse_exit_file(text) is None and unit.scheduler_id != UNKNOWN_ID:
                 if accounting is None:
                     accounting = self._accounting(units)
                 obs = accounting.get(key)
+            if (
+                obs is not None
+                and parse_exit_file(text) is None
+                and claimed
+                and obs.state is JobState.COMPLETED
+            ):
+                # the scheduler's job ended well but the claimed run has not written its
+                # exit record: another wrapper runs this unit (a duplicate submission
+                # that stepped aside) — wait for the real one
+                obs = None
             decided = merge_final(obs, text, unit.cancel_requested, unit.time_limit)
             if decided is None:
-                self._missing[unit.ident] = self._missing.get(unit.ident, 0) + 1
-                if self._missing[unit.ident] >= LOST_AFTER:
+                first = self._missing.setdefault(unit.ident, now)
+                if now - first >= LOST_AFTER and not (claimed and unit.scheduler_id == UNKNOWN_ID):
                     self._missing.pop(unit.ident, None)
+                    name, sid = self.adapter.name, unit.scheduler_id
+                    reason = f"{name} no longer knows job {sid} and it left no exit record"
                     updates.append(
-                        Update(
-                            unit.key,
-                            unit.attempt,
-                            unit.index,
-                            JobState.LOST,
-                            reason=f"{self.adapter.name} no longer knows job {unit.scheduler_id} "
-                            "and it left no exit record",
-                            source=self.adapter.name,
-                        )
-                    )
+                        Update(unit.key, unit.attempt, unit.index, JobState.LOST, reason=reason,
+                               source=self.adapter.name)
+                    )  # fmt: skip
                 continue
             self._missing.pop(unit.ident, None)
             state, code, sig, reason = decided
@@ -297,8 +309,14 @@ class BatchBackend:
     def _accounting(self, units: list[Unit]) -> dict[str, Observation]:
         if self.accounting == "none":
             return {}
-        ids = sorted({u.scheduler_id for u in units if u.scheduler_id})
-        argv = self.adapter.accounting_argv(ids)
+        ids = sorted({u.scheduler_id for u in units if u.scheduler_id and u.scheduler_id != UNKNOWN_ID})
+        if not ids:
+            return {}
+        try:
+            argv = self.adapter.accounting_argv(ids)
+        except SchedulerError as exc:
+            log.warning("no accounting query on %s: %s", self.alias, exc)
+            return {}
         found: dict[str, Observation] = {}
         if argv is not None:
             try:

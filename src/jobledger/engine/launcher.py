@@ -21,7 +21,7 @@ set -m
 budget=${1:-1}
 used=0
 declare -A cpus_of=()
-while IFS=$'\t' read -r token script index cpus; do
+while IFS=$'\x1f' read -r token script index cpus; do
   cpus=${cpus:-1}
   # keep at most `budget` CPUs busy: wait for a job to end before starting the next
   while (( used > 0 && used + cpus > budget )); do
@@ -67,9 +67,11 @@ class Launcher:
     def launch(self, token: str, script: str, index: int | None, cpus: int = 1) -> None:
         """Ask for ``script`` to be started (``index`` for an array element) as soon as
         ``cpus`` CPUs of the launcher's budget are free."""
-        if "\t" in script or "\n" in script or "\t" in token or "\n" in token:
-            raise ValueError("launcher paths must not contain tabs or newlines")
-        line = f"{token}\t{script}\t{'' if index is None else index}\t{cpus}\n".encode()
+        # fields are separated by the ASCII unit separator: tab is IFS white space to bash,
+        # and runs of white space collapse, which would shift an empty field away
+        if any(c in text for text in (token, script) for c in ("\x1f", "\n")):
+            raise ValueError("launcher paths must not contain newlines or the unit separator")
+        line = f"{token}\x1f{script}\x1f{'' if index is None else index}\x1f{cpus}\n".encode()
         os.write(self._write, line)
 
     def started(self) -> list[tuple[str, int]]:

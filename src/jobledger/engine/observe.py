@@ -117,7 +117,8 @@ class ObserverMixin(EngineBase):
                 if not host_keys:
                     continue
                 marker_hit = bool(markers) and any(k[:12] in m for k in host_keys for m in markers)
-                if alias not in due and not marker_hit and not adopt:
+                first = alias not in self._last_poll
+                if alias not in due and not marker_hit and not first:
                     continue
                 self._last_poll[alias] = now
                 updates = backend.poll(self.active_units(host_keys, stand), self.remote_root(alias))
@@ -196,7 +197,7 @@ class ObserverMixin(EngineBase):
         from jobledger.engine.plan import standing
 
         att = raw_job["attempts"].get(update.attempt) or {}
-        if att.get("cancel") is not None or not att.get("native_deps", True):
+        if att.get("cancel") is not None or not att.get("native_deps"):
             return state, reason
         jobs = self.ledger.raw_state["jobs"]
         failed = []

@@ -125,8 +125,10 @@ class SubmitterMixin(EngineBase):
                         self.record_update(update)
             elif self.will_retry(st):
                 stand[key] = self.decide_retry(loaded, st, now)
-            elif st.phase is Phase.RECONCILE and not st.cancel_requested:
+            elif st.phase is Phase.RECONCILE:
                 stand[key] = self._reconcile(loaded, st)
+                if st.cancel_requested:
+                    self._cancel_reconciled(loaded, stand[key])
         local_batch: list[tuple[str, Standing]] = []
         for key in keys:
             st = stand[key]
@@ -204,7 +206,8 @@ class SubmitterMixin(EngineBase):
         limit = backend.max_in_flight
         if limit is None:
             return True
-        active = sum(1 for s in stand.values() if s.phase is Phase.ACTIVE and s.host == alias)
+        seen = {**{k: v for loaded in self.loaded.values() for k, v in loaded.stand.items()}, **stand}
+        active = sum(1 for s in seen.values() if s.phase is Phase.ACTIVE and s.host == alias)
         return active < limit
 
     def _idents(self, st: Standing) -> list[tuple[str, int, int | None]]:
@@ -213,6 +216,19 @@ class SubmitterMixin(EngineBase):
         if indices:
             return [(st.key, st.attempt, i) for i in indices]
         return [(st.key, st.attempt, None)]
+
+    def _cancel_reconciled(self, loaded: Loaded, st: Standing) -> None:
+        """Finish a cancel that met a submission interrupted by a crash."""
+        if st.phase is Phase.ACTIVE:
+            backend = self.backend(st.host or "local")
+            if isinstance(backend, BatchBackend) and st.scheduler_id not in (None, "unknown"):
+                backend.cancel([st.scheduler_id or ""])
+            return
+        self.ledger.append(
+            ev.STATE,
+            {"key": st.key, "attempt": st.attempt, "state": JobState.CANCELLED.value,
+             "reason": "cancelled before submission"},
+        )  # fmt: skip
 
     def _reconcile(self, loaded: Loaded, st: Standing) -> Standing:
         """An intent without outcome: find what happened before submitting again."""
@@ -243,7 +259,12 @@ class SubmitterMixin(EngineBase):
         """The wrapper of one attempt, with paths as seen on its host."""
         job = loaded.by_key[key]
         host = self.host_config(loaded.hosts[key])
-        workdir = loaded.workdirs[key] if (not host.is_remote or job.workdir) else remote_att
+        if not host.is_remote:
+            workdir = loaded.workdirs[key]
+        elif job.workdir:  # remote: absolute, or relative to the attempt directory
+            workdir = posixpath.join(remote_att, job.workdir)
+        else:
+            workdir = remote_att
         python = job.python or host.python or (sys.executable if not host.is_remote else "python3")
         return WrapperSpec(
             attempt_dir=remote_att,
@@ -421,7 +442,8 @@ class SubmitterMixin(EngineBase):
             array=array,
             dependencies=tuple(NativeDependency(sid, kind) for sid, kind in native),
             setup=self.host_config(alias).setup,
-            raw_args=job.scheduler_args.get(backend.adapter.name, ()),
+            raw_args=job.scheduler_args.get(backend.adapter.name)
+            or (job.scheduler_args.get("pbs", ()) if backend.adapter.name == "torque" else ()),
         )
         return batch, offset
 

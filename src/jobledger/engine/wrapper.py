@@ -126,6 +126,9 @@ def render_wrapper(spec: WrapperSpec) -> str:
         "  printf 'exit_code=%s\\nsignal=%s\\nstarted=%s\\nended=%s\\nreason=%s\\nend\\n' "
         '"$1" "$2" "$JL_START" "${EPOCHREALTIME:-}" "$3" > "$JL_UNIT/exit"',
         f"  {marker}" if marker else "  :",
+        # SGE treats 99 as "requeue me" and 100 as "put me in error state": the exit
+        # record keeps the real code, the process reports plain failure
+        '  case "$1" in 99|100) exit 1 ;; esac',
         '  exit "$1"',
         "}",
         # exactly-once: the first wrapper to create the claim runs the work

@@ -192,7 +192,7 @@ class Job:
         res_kwargs, unknown = Resources.split_kwargs(extra)
         sched_args = {k: tuple(v) for k, v in (scheduler_args or {}).items()}
         for key in list(unknown):
-            if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "lsf", "local"):
+            if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
                 sched_args[key[:-5]] = tuple(unknown.pop(key))
         for key in ("modules_path", "inherit_env", "job_type", "dependency", "priority"):
             if key in unknown:

@@ -94,15 +94,19 @@ class Template:
     epilogue: str = ""
 
     def render(self, directives: Sequence[str], setup: Sequence[str], body: str) -> str:
-        """Assemble the script text (always ends with a newline)."""
+        """Assemble the script text (always ends with a newline).
+
+        The epilogue runs when the script exits (an ``EXIT`` trap set before the body),
+        whatever the body's exit code, which it leaves unchanged.
+        """
         parts = [self.header.rstrip("\n"), *directives]
         if setup:
             parts.append("")
             parts.extend(setup)
+        if self.epilogue:
+            parts += ["", "jl_epilogue() {", self.epilogue.rstrip("\n"), "}", "trap jl_epilogue EXIT"]
         parts.append("")
         parts.append(body.rstrip("\n"))
-        if self.epilogue:
-            parts.append(self.epilogue.rstrip("\n"))
         return "\n".join(parts) + "\n"
 
 

@@ -75,11 +75,7 @@ def resolve_adapter(
                 f"host {config.name!r}: no batch scheduler found (no sbatch, qsub or bsub on "
                 'its PATH); set scheduler = "..." in its [hosts] table'
             )
-    adapter = get_adapter(name, template)
     settings = dict(scheduler_settings.get(name, {}))
     if config.parallel_environment:
         settings["parallel_environment"] = config.parallel_environment
-    configure = getattr(adapter, "configure", None)
-    if settings and callable(configure):
-        configure(**settings)
-    return adapter
+    return get_adapter(name, template, **settings)

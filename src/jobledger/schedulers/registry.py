@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import inspect
+from typing import TYPE_CHECKING, Any
 
 from jobledger.errors import ConfigError
 
@@ -22,8 +23,10 @@ ADAPTERS: dict[str, str] = {
 SCHEDULER_NAMES = ("local", *ADAPTERS)
 
 
-def get_adapter(name: str, template: Template | None = None) -> SchedulerAdapter:
-    """Instantiate the adapter registered as ``name``."""
+def get_adapter(name: str, template: Template | None = None, **settings: Any) -> SchedulerAdapter:
+    """Instantiate the adapter registered as ``name`` with its ``settings`` (the keyword
+    arguments its constructor takes, e.g. SGE's ``parallel_environment``); an unknown
+    setting is a :class:`~jobledger.errors.ConfigError` naming the valid ones."""
     try:
         target = ADAPTERS[name.lower()]
     except KeyError:
@@ -31,4 +34,11 @@ def get_adapter(name: str, template: Template | None = None) -> SchedulerAdapter
         raise ConfigError(f"unknown scheduler {name!r}; valid names: {valid}") from None
     module_name, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module_name), attr)
-    return cls(template) if template is not None else cls()  # type: ignore[no-any-return]
+    accepted = {
+        p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY
+    }
+    unknown = sorted(set(settings) - accepted)
+    if unknown:
+        valid = ", ".join(sorted(accepted)) or "none"
+        raise ConfigError(f"[schedulers.{name}]: unknown setting(s) {', '.join(unknown)} (valid: {valid})")
+    return cls(template, **settings)  # type: ignore[no-any-return]
