@@ -40,6 +40,7 @@ from jobledger.engine.staging import check_picklable, content_digest
 from jobledger.engine.submit import SubmitterMixin
 from jobledger.engine.watch import FolderWatch
 from jobledger.errors import ConfigError, JobledgerError, ModelError
+from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.model.hashing import pack
 from jobledger.model.job import SEPARATE, Job, safe_name
@@ -127,20 +128,23 @@ class Engine(ObserverMixin, SubmitterMixin):
 
         ``host`` sends the jobs that name no host (``local``) to that host alias.
         """
-        with self._mutex:
+        with self._mutex, gc_paused():
             keys = workflow.keys()
             by_key: dict[str, Job] = {}
             edges: dict[str, list[tuple[str, str]]] = {}
             workdirs: dict[str, str] = {}
             hosts: dict[str, str] = {}
-            records = []
+            signature: list[Any] = []
+            remotes: dict[str, bool] = {}
             cwd = os.getcwd()
             checked: set[str] = set()
             for name in workflow.order:
                 job = workflow.jobs[name]
                 key = keys[name]
                 alias = host if host and job.host == "local" else job.host
-                remote = self.host_config(alias).is_remote
+                remote = remotes.get(alias)
+                if remote is None:
+                    remote = remotes[alias] = self.host_config(alias).is_remote
                 workdir = job.workdir or cwd
                 if not remote:
                     workdir = str(Path(workdir).resolve()) if job.workdir else cwd
@@ -153,8 +157,11 @@ class Engine(ObserverMixin, SubmitterMixin):
                 workdirs[key] = workdir
                 hosts[key] = alias
                 edges[key] = [(keys[up], kind) for up, kind in workflow.upstream[name]]
-                records.append(self._job_record(job, key, alias, edges[key], workdir))
-            digest = content_digest(pack([workflow.name, records]))
+                # what the record holds beyond the key: cheap to pack, so a definition that
+                # did not change is recognised without building every record
+                signature.append([key, alias, workdir, id_of(job.resources), job.waitfor, job.retry.retries,
+                                  job.stdout, job.stderr, list(job.outputs)])  # fmt: skip
+            digest = content_digest(pack([workflow.name, signature]))
             down: dict[str, list[str]] = {key: [] for key in by_key}
             for key, ups in edges.items():
                 for up, _ in ups:
@@ -165,6 +172,7 @@ class Engine(ObserverMixin, SubmitterMixin):
             loaded.position = {k: i for i, k in enumerate(order)}
             current = self.ledger.raw_state["workflows"].get(workflow.name)
             if current is None or current.get("digest") != digest:
+                records = [self._job_record(by_key[k], k, hosts[k], edges[k], workdirs[k]) for k in order]
                 self.ledger.record(
                     ev.WORKFLOW,
                     {"name": workflow.name, "jobs": records, "digest": digest,
@@ -259,7 +267,7 @@ class Engine(ObserverMixin, SubmitterMixin):
         workflow that depends on a job which failed elsewhere sees it as failed.
         Returns ``{key: "reused" | "rerun" | "active" | "new" | "failed"}``.
         """
-        with self._mutex:
+        with self._mutex, gc_paused():
             loaded = self.loaded[name]
             self.ledger.refresh()
             raw = self.ledger.raw_state
@@ -605,6 +613,11 @@ class Engine(ObserverMixin, SubmitterMixin):
 def _elsewhere(raw: dict[str, Any], key: str, name: str) -> bool:
     """True when another workflow already holds ``key``."""
     return any(key in wf["jobs"] for other, wf in raw["workflows"].items() if other != name)
+
+
+def id_of(resources: Any) -> Any:
+    """A packable stand-in for a resource request (its set fields)."""
+    return sorted(compact(resources).items())
 
 
 def _mtime(path: Path) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from jobledger.ledger.state import attempt_info
-from jobledger.states import JobState
+from jobledger.states import STATES, JobState
 
 
 class Phase(enum.Enum):
@@ -43,7 +43,7 @@ def standing(key: str, raw_job: Mapping[str, Any] | None) -> Standing:
     number = max(raw_job["attempts"])
     att = raw_job["attempts"][number]
     indices = raw_job.get("array")
-    state = attempt_info(number, att, list(indices)).state if indices else JobState(att["state"])
+    state = attempt_info(number, att, list(indices)).state if indices else STATES[att["state"]]
     retry = att.get("retry") or {}
     cancel = att.get("cancel") is not None
     if state.is_final:

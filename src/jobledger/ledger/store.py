@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
 import threading
@@ -14,6 +13,7 @@ from typing import Any
 import msgpack
 
 from jobledger.errors import LedgerError
+from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Damage
 from jobledger.ledger.lazy import LazyJobs, packed_jobs
@@ -32,6 +32,8 @@ SNAPSHOT_VERSION = 2
 FORMAT_VERSION = 1
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
+#: ... or when at least this many bytes were (a big workflow definition is one event).
+SNAPSHOT_AFTER_BYTES = 2_000_000
 #: Flush buffered (non-durable) events once this many are waiting.
 BUFFER_LIMIT = 1000
 
@@ -58,6 +60,7 @@ class Ledger:
         self._seq = 0
         self._buffer: list[list[Any]] = []
         self._read_since_snapshot = 0
+        self._bytes_since_snapshot = 0
         self._loaded = False
 
     # ------------------------------------------------------------------ reading
@@ -69,6 +72,7 @@ class Ledger:
                     self._state = empty_state()
                     self._cursors = {}
                     self._read_since_snapshot = 0
+                    self._bytes_since_snapshot = 0
                 self._read_new()
                 self._loaded = True
             return self
@@ -98,15 +102,9 @@ class Ledger:
             return collected
 
     def _read_new(self, collect: list[ev.Event] | None = None) -> int:
-        # Folding builds many small containers; the cyclic collector would walk them over
-        # and over for nothing (they hold no cycles), so it is paused for the bulk read.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        # folding builds many small containers that hold no cycles: pause the collector
+        with gc_paused():
             return self._read_new_unpaused(collect)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def _read_new_unpaused(self, collect: list[ev.Event] | None) -> int:
         count = 0
@@ -131,6 +129,7 @@ class Ledger:
                         if isinstance(raw, list) and len(raw) == 5
                     )
                 count += len(record.events)
+                self._bytes_since_snapshot += record.size
         self._clock.observe(state["max_clock"])
         self._read_since_snapshot += count
         return count
@@ -240,12 +239,20 @@ class Ledger:
         with self._lock:
             if self._writer is not None:
                 self._flush_locked(durable=True)
+                self._bytes_since_snapshot += self._writer.size
                 self._writer.close()
                 self._cursors[self._writer.path.name] = SegmentCursor(
                     self._writer.size, self._writer.prev_digest
                 )
                 self._writer = None
-            if self._loaded and self._use_snapshot and self._read_since_snapshot >= SNAPSHOT_AFTER:
+            if (
+                self._loaded
+                and self._use_snapshot
+                and (
+                    self._read_since_snapshot >= SNAPSHOT_AFTER
+                    or self._bytes_since_snapshot >= SNAPSHOT_AFTER_BYTES
+                )
+            ):
                 self.save_snapshot()
 
     def __enter__(self) -> Ledger:
@@ -282,17 +289,13 @@ class Ledger:
             os.replace(tmp, self.snapshot_path)
             fsync_dir(self.cache_dir)
             self._read_since_snapshot = 0
+            self._bytes_since_snapshot = 0
 
     def _load_snapshot(self) -> bool:
         try:
             blob = self.snapshot_path.read_bytes()
-            was_enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with gc_paused():
                 snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-            finally:
-                if was_enabled:
-                    gc.enable()
         except (OSError, ValueError, msgpack.UnpackException):
             return False
         if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from jobledger.errors import CycleError, DuplicateJobError, ModelError, UnknownDependencyError
+from jobledger.gcpause import gc_paused
 from jobledger.model.job import Job, hash_inputs
 
 InputHasher = Callable[[tuple[str, ...], "str | None"], Mapping[str, str]]
@@ -38,6 +39,10 @@ class Workflow:
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ModelError(f"a workflow name must be a non-empty string, got {name!r}")
+        with gc_paused():
+            self._build(jobs, name, defaults)
+
+    def _build(self, jobs: Iterable[Job], name: str, defaults: Mapping[str, Any] | None) -> None:
         collected = _collect(jobs)
         upstream: dict[str, tuple[tuple[str, str], ...]] = {}
         for job in collected.values():
@@ -137,6 +142,10 @@ class Workflow:
 
     def keys(self, input_hasher: InputHasher | None = None) -> dict[str, str]:
         """Job name -> content key, upstream keys folded in (computed in topological order)."""
+        with gc_paused():
+            return self._keys(input_hasher)
+
+    def _keys(self, input_hasher: InputHasher | None) -> dict[str, str]:
         hasher = input_hasher or hash_inputs
         keys: dict[str, str] = {}
         for name in self.order:
