@@ -35,7 +35,8 @@ STATE_STYLE = {
 def console(stderr: bool = False) -> Console:
     """A rich console (plain and wide when not a terminal)."""
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    # piped output is read by programs and pagers: never squeeze it to a terminal width
+    width = None if stream.isatty() else max(200, int(os.environ.get("COLUMNS", "0") or 0))
     return Console(stderr=stderr, highlight=False, width=width)
 
 
