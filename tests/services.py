@@ -16,12 +16,14 @@ The test sshd's files come from ``<state dir>/env.sh`` written by ``infra/sshd-u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -398,3 +400,34 @@ def chromium_available() -> str | None:
     if chromium_path() is None:
         return "no chromium on PATH (make ci-deps installs Debian's chromium)"
     return None
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (127.0.0.1)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def private_sshd(alias: str) -> Iterator[SshInfo]:
+    """An sshd instance of the test's own (same user and keys as the shared one): exact
+    connection counts in its log, and the test may kill it. Purged afterwards."""
+    require(None if os.geteuid() == 0 else "needs root", "a private sshd instance")
+    require(sshd_available(sshd_info(), probe=False), "the test sshd (make sshd-up)")
+    import tempfile
+
+    state = Path(tempfile.mkdtemp(prefix=f"jl-{alias}-", dir="/var/tmp"))
+    env = {**os.environ, "SSHD_TEST_DIR": str(state), "SSHD_TEST_PORT": str(free_port()),
+           "SSHD_TEST_ALIAS": alias, "SSHD_TEST_PYENV": "0"}  # fmt: skip
+    try:
+        subprocess.run(["bash", str(INFRA / "sshd-up.sh")], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+        info = sshd_info(state)
+        assert info is not None
+        yield info
+    finally:
+        subprocess.run(["bash", str(INFRA / "sshd-down.sh")], env={**env, "SSHD_TEST_PURGE": "1"},
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120)  # fmt: skip

@@ -5,9 +5,7 @@ killed mid-run, clear connection errors, one SSH connection per host per run."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,6 @@ import jobledger as jl
 from jobledger.api.session import engine_for
 from jobledger.project import Project
 from services import (
-    INFRA,
     SshInfo,
     count_ssh_connections,
     log_offset,
@@ -30,6 +27,8 @@ from services import (
     sshd_kill,
     sshd_restart,
 )
+from services import free_port as _free_port
+from services import private_sshd as services_private_sshd
 
 pytestmark = pytest.mark.ssh
 
@@ -64,29 +63,11 @@ def cluster(project: Project, sshd: SshInfo) -> Project:
     return project
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def private_sshd() -> Iterator[SshInfo]:
     """An sshd of our own: exact connection counts, and we may kill it."""
-    require(None if os.geteuid() == 0 else "needs root", "a private sshd instance")
-    require(sshd_available(sshd_info(), probe=False), "the test sshd (make sshd-up)")
-    state = Path(tempfile.mkdtemp(prefix="jl-engssh-", dir="/var/tmp"))
-    env = {**os.environ, "SSHD_TEST_DIR": str(state), "SSHD_TEST_PORT": str(_free_port()),
-           "SSHD_TEST_ALIAS": "hpc-engine", "SSHD_TEST_PYENV": "0"}  # fmt: skip
-    subprocess.run(["bash", str(INFRA / "sshd-up.sh")], env=env, stdin=subprocess.DEVNULL,
-                   capture_output=True, check=True, timeout=120)  # fmt: skip
-    try:
-        info = sshd_info(state)
-        assert info is not None
+    with services_private_sshd("hpc-engine") as info:
         yield info
-    finally:
-        subprocess.run(["bash", str(INFRA / "sshd-down.sh")], env={**env, "SSHD_TEST_PURGE": "1"},
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120)  # fmt: skip
 
 
 def _sbatch_count(name: str) -> int:

@@ -44,7 +44,7 @@ import numpy as np
 import ast
 import os
 
-from jobledger.api.faces import after, ensure, job, schedule
+from jobledger import after, ensure, job, schedule
 
 n = 10000
 tasks = 10
@@ -74,7 +74,7 @@ schedule(merge, backend='local')  # Executes merge and its dependencies
 """
 
 DYNAMIC_SEED = """\
-from jobledger.api.faces import after, job, schedule, terminal_nodes
+from jobledger import after, job, schedule, terminal_nodes
 
 @job(cpus='2', memory='4GB', array=5)
 def generate(i: int):

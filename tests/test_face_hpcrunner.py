@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from jobledger.api import hpcrunner as hr
-from jobledger.api.faces import (
+from jobledger import (
     ArrayJobResult,
     JobArray,
     JobResult,
@@ -33,6 +32,7 @@ from jobledger.api.faces import (
     register_scheduler,
     reload_config,
 )
+from jobledger.api import hpcrunner as hr
 from jobledger.errors import ConfigError, ModelError
 from jobledger.project import Project
 from services import require, slurm_available
@@ -141,7 +141,7 @@ def test_submitting_auto_and_explicit(runner: Project) -> None:
     assert merged == "error in fail_train.py\n"  # stderr=None merged into stdout
     assert result.read_stdout() == merged and result.read_stderr() == merged
 
-    from jobledger.api.faces import get_scheduler
+    from jobledger import get_scheduler
 
     register_scheduler("sge", "local")  # this test's "sge" is this machine
     scheduler = get_scheduler("sge")
@@ -156,7 +156,7 @@ def test_submitting_auto_and_explicit(runner: Project) -> None:
 
 # ================================================================== monitoring jobs
 def test_monitoring_polls_until_complete(capsys: pytest.CaptureFixture[str]) -> None:
-    from jobledger.api.faces import JobStatus
+    from jobledger import JobStatus
 
     result = Job("python train.py").submit()
 
@@ -208,8 +208,10 @@ def test_cancel_running_and_waiting_jobs() -> None:
 
 # ================================================================== configuration
 def test_configuration_driven_jobs(runner: Project) -> None:
-    from jobledger import Job  # the block's import: from hpc_runner import Job, reload_config
-    from jobledger.api.faces import reload_config
+    from jobledger import (
+        Job,  # the block's import: from hpc_runner import Job, reload_config
+        reload_config,
+    )
 
     runner.config_path.write_text(
         textwrap.dedent(
@@ -316,7 +318,7 @@ def test_job_dependencies_do_not_resubmit_upstream(runner: Project) -> None:
 
 # ================================================================== pipelines
 def test_pipeline_context_manager_submits_once(runner: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    from jobledger.api.faces import Pipeline
+    from jobledger import Pipeline
 
     with Pipeline("ml") as p:
         p.add("python preprocess.py", name="preprocess", cpu=8, mem="32G")
@@ -375,7 +377,7 @@ def test_pipeline_context_manager_submits_once(runner: Project, capsys: pytest.C
 # ================================================================== arrays
 def test_job_array(runner: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBLEDGER_MAX_PARALLEL", "20")  # this machine has 2 cores
-    from jobledger.api.faces import JobArray
+    from jobledger import JobArray
 
     base = Job("python work.py", name="work", cpu=2, time="0:30:00")
     array = JobArray(job=base, start=1, end=100, max_concurrent=10)

@@ -26,7 +26,6 @@ from jobledger.config import HostConfig
 from jobledger.errors import CommandFailed, ConnectionFailed, HostError
 from jobledger.hosts.ssh import SshHost
 from services import (
-    INFRA,
     SshInfo,
     count_ssh_connections,
     log_offset,
@@ -37,6 +36,7 @@ from services import (
     sshd_kill,
     sshd_restart,
 )
+from services import private_sshd as services_private_sshd
 
 pytestmark = pytest.mark.ssh
 
@@ -79,39 +79,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def private_sshd() -> Iterator[SshInfo]:
     """An sshd instance of our own: exact connection counts, and we may kill it."""
-    require(None if os.geteuid() == 0 else "needs root", "a private sshd instance")
-    require(sshd_available(sshd_info(), probe=False), "the test sshd (make sshd-up)")
-    state = Path(tempfile.mkdtemp(prefix="jl-hostssh-", dir="/var/tmp"))
-    env = {
-        **os.environ,
-        "SSHD_TEST_DIR": str(state),
-        "SSHD_TEST_PORT": str(_free_port()),
-        "SSHD_TEST_ALIAS": "hpc-hostssh",
-        "SSHD_TEST_PYENV": "0",
-    }
-    try:
-        subprocess.run(
-            ["bash", str(INFRA / "sshd-up.sh")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        info = sshd_info(state)
-        assert info is not None
+    with services_private_sshd("hpc-hostssh") as info:
         yield info
-    finally:
-        subprocess.run(
-            ["bash", str(INFRA / "sshd-down.sh")],
-            env={**env, "SSHD_TEST_PURGE": "1"},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _config(info: SshInfo) -> HostConfig:

@@ -120,6 +120,22 @@ def _drive_all(
     return _final_summary(engine.project, keys)
 
 
+def _detach(project: Project, what: str, args: list[str]) -> None:
+    """Carry on in a background process of its own session, logging to the project."""
+    logs = project.cache_dir / "drivers"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{what}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(  # our own interpreter and module
+            [sys.executable, "-m", "jobledger.cli.main", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    click.echo(f"jobledger: {what} goes on in the background (pid {proc.pid}); log: {log_path}")
+
+
 def register(main: click.Group) -> None:
     """Add these commands to the ``jobledger`` group."""
     main.add_command(run_cmd)
@@ -170,19 +186,7 @@ def run_cmd(
         os.environ["JOBLEDGER_MAX_PARALLEL"] = str(max_parallel)
     project = Project.find() or Project.init(Path.cwd())
     if detach:
-        logs = project.cache_dir / "drivers"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"run-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-        argv = [sys.executable, "-m", "jobledger.cli.main", "run", file, *script_args]
-        with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        click.echo(f"jobledger: driving in the background (pid {proc.pid}); log: {log_path}")
+        _detach(project, "run", ["run", file, *script_args])
         return
     sys.argv = [file, *script_args]
     script_dir = str(Path(file).resolve().parent)
@@ -210,18 +214,7 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
     """Carry on every unfinished workflow after a crash: reconcile, observe, submit."""
     project = _project(ctx)
     if detach:
-        logs = project.cache_dir / "drivers"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"resume-{time.strftime('%Y%m%dT%H%M%S')}.log"
-        with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jobledger.cli.main", "-C", str(project.root), "resume"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        click.echo(f"jobledger: resuming in the background (pid {proc.pid}); log: {log_path}")
+        _detach(project, "resume", ["-C", str(project.root), "resume"])
         return
     engine = _engine(project)
     keys, names = resolve_names(project, ())

@@ -77,24 +77,23 @@ def join_state(
     target: dict[str, Any], clock: int, writer: str, seq: int, when: float, data: dict[str, Any]
 ) -> None:
     """Move ``target`` (an attempt or element) to the event's state if it ranks higher."""
-    new = data["state"]
-    rank = RANK.get(new)
+    rank = RANK.get(data["state"])
     if rank is None:
-        raise EventMismatch(f"unknown state {new!r}")
+        raise EventMismatch(f"unknown state {data['state']!r}")
+    at = data.get("at", when)
     cur_rank = RANK[target["state"]]
     if rank > cur_rank or (rank == cur_rank and _before(target.get("sorder"), clock, writer, seq)):
-        target["state"] = new
+        target["state"] = _STATE_NAMES[data["state"]]
         target["sorder"] = (clock, writer, seq)
         target["reason"] = data.get("reason") or ""
         if rank >= FINAL_RANK:
             target["exit_code"] = data.get("exit_code")
             target["signal"] = data.get("signal")
-            target["ended_at"] = data.get("at", when)
-    if new == "running":
-        started = data.get("at", when)
+            target["ended_at"] = at
+    if rank == 2:  # running: the earliest sighting is when it started
         current = target.get("started_at")
-        if current is None or started < current:
-            target["started_at"] = started
+        if current is None or at < current:
+            target["started_at"] = at
 
 
 # ---------------------------------------------------------------------- handlers
@@ -130,18 +129,7 @@ def _on_workflow(state: State, clock: int, writer: str, seq: int, when: float, d
 
 
 def _on_state(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
-    jobs = state["jobs"]
-    key = data["key"]
-    job = jobs.get(key)
-    if job is None:
-        job = jobs[key] = {"key": key, "attempts": {}}
-    attempts = job["attempts"]
-    number = data.get("attempt", 1)
-    att = attempts.get(number)
-    if att is None:
-        att = _attempt(state, data)
-    new = _STATE_NAMES.get(data["state"], data["state"])
-    at = data.get("at", when)
+    att = _attempt(state, data)
     index = data.get("index")
     if index is None:
         target = att
@@ -152,27 +140,13 @@ def _on_state(state: State, clock: int, writer: str, seq: int, when: float, data
         target = elements.get(index)
         if target is None:
             target = elements[index] = {"state": "pending"}
-    rank = RANK.get(new)
-    if rank is None:
-        raise EventMismatch(f"unknown state {new!r}")
-    cur_rank = RANK[target["state"]]
-    if rank > cur_rank or (rank == cur_rank and _before(target.get("sorder"), clock, writer, seq)):
-        target["state"] = new
-        target["sorder"] = (clock, writer, seq)
-        target["reason"] = data.get("reason") or ""
-        if rank >= FINAL_RANK:
-            target["exit_code"] = data.get("exit_code")
-            target["signal"] = data.get("signal")
-            target["ended_at"] = at
-    if rank == 2:  # running
-        current = target.get("started_at")
-        if current is None or at < current:
-            target["started_at"] = at
+    join_state(target, clock, writer, seq, when, data)
+    entry = (clock, _STATE_NAMES.get(data["state"], data["state"]), data.get("at", when), index)
     history = att.get("history")
     if history is None:
-        att["history"] = [(clock, new, at, index)]
+        att["history"] = [entry]
     else:
-        history.append((clock, new, at, index))
+        history.append(entry)
 
 
 def _on_intent(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
