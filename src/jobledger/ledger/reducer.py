@@ -131,15 +131,15 @@ def _on_workflow(state: State, clock: int, writer: str, seq: int, when: float, d
 def _on_state(state: State, clock: int, writer: str, seq: int, when: float, data: dict[str, Any]) -> None:
     att = _attempt(state, data)
     index = data.get("index")
-    if index is None:
-        target = att
-    else:
+    target: dict[str, Any] = att
+    if index is not None:
         elements = att.get("elements")
         if elements is None:
             elements = att["elements"] = {}
-        target = elements.get(index)
-        if target is None:
-            target = elements[index] = {"state": "pending"}
+        element = elements.get(index)
+        if element is None:
+            element = elements[index] = {"state": "pending"}
+        target = element
     join_state(target, clock, writer, seq, when, data)
     entry = (clock, _STATE_NAMES.get(data["state"], data["state"]), data.get("at", when), index)
     history = att.get("history")
