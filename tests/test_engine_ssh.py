@@ -195,3 +195,19 @@ def test_connection_faults_name_the_alias(
         fault
     ]
     assert expected in message.lower(), message
+
+
+def test_hosts_check_over_ssh(cluster: Project) -> None:
+    import sys
+
+    from conftest import env_with_src
+
+    out = subprocess.run([sys.executable, "-m", "jobledger.cli.main", "hosts", "check", "cluster"],
+                         cwd=cluster.root, capture_output=True, text=True, env=env_with_src(), timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "connected as hpcuser" in out.stdout
+    assert "detected: slurm" in out.stdout and "slurm-wlm" in out.stdout
+    assert "squeue: /usr/bin/squeue" in out.stdout and "cloudpickle ok" in out.stdout
+    listing = subprocess.run([sys.executable, "-m", "jobledger.cli.main", "hosts"], cwd=cluster.root,
+                             capture_output=True, text=True, env=env_with_src(), timeout=60)  # fmt: skip
+    assert "cluster" in listing.stdout and "hpc-test" in listing.stdout

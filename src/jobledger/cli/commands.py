@@ -144,6 +144,8 @@ def register(main: click.Group) -> None:
     main.add_command(cancel)
     main.add_command(retry)
     main.add_command(fetch)
+    from jobledger.cli.hosts import hosts
+
     main.add_command(hosts)
     try:
         from jobledger.cli.views import register as register_views
@@ -360,88 +362,3 @@ class _Keys:
         from jobledger.api.session import Selection
 
         return Selection(self.project, (), tuple(self.keys), ())
-
-
-@click.group(invoke_without_command=True)
-@click.pass_context
-def hosts(ctx: click.Context) -> None:
-    """List configured hosts (``hosts check NAME`` tests one)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from rich.table import Table
-
-    from jobledger.cli.main import console
-    from jobledger.config import LOCAL_HOST, load_config
-
-    project = Project.find()
-    config = load_config(project.root if project else None)
-    table = Table(header_style="bold")
-    for column in ("host", "ssh", "scheduler", "workdir", "python", "max in flight", "defined in"):
-        table.add_column(column)
-    all_hosts = {"local": LOCAL_HOST, **config.hosts}
-    for name, host in all_hosts.items():
-        ssh = f"{host.ssh}" + (f":{host.port}" if host.port else "") if host.ssh else ""
-        table.add_row(
-            name,
-            ssh,
-            host.scheduler,
-            host.workdir or "",
-            host.python or "",
-            str(host.max_in_flight or ""),
-            host.source or "(built in)",
-        )
-    console().print(table)
-
-
-@hosts.command("check")
-@click.argument("name")
-def hosts_check(name: str) -> None:
-    """Connect to host NAME, find its scheduler commands and print their versions."""
-    from jobledger.config import load_config
-    from jobledger.hosts.factory import make_host
-    from jobledger.schedulers.detect import detect_scheduler
-    from jobledger.schedulers.registry import get_adapter
-
-    project = Project.find()
-    config = load_config(project.root if project else None)
-    host_config = config.host(name)
-    started = time.monotonic()
-    host = make_host(host_config)
-    try:
-        user = host.user()
-        click.echo(f"{name}: connected as {user} in {time.monotonic() - started:.2f}s")
-        scheduler = host_config.scheduler
-        detected = detect_scheduler(host)
-        click.echo(f"{name}: scheduler configured: {scheduler}; detected: {detected}")
-        effective = detected if scheduler == "auto" else scheduler
-        if effective != "local":
-            adapter = get_adapter(effective)
-            result = host.run(adapter.version_argv(), timeout=60)
-            version = (result.stdout or result.stderr).strip().splitlines()
-            shown = version[0] if version else "(no output)"
-            click.echo(f"{name}: {' '.join(adapter.version_argv())}: {shown}")
-            for command in (
-                adapter.submit_argv("x")[0],
-                adapter.status_argv(None, ())[0],
-                adapter.cancel_argv(["1"])[0],
-            ):
-                where = host.which(command)
-                click.echo(f"{name}: {command}: {where or 'NOT FOUND'}")
-                if where is None:
-                    raise JobledgerError(
-                        f"host {name!r}: {command} not found on its PATH; install the "
-                        f"{effective} client tools or fix PATH in the login environment"
-                    )
-        python = host_config.python or ("python3" if host_config.is_remote else sys.executable)
-        result = host.run(
-            [python, "-c", "import sys, cloudpickle; print(sys.version.split()[0])"], timeout=60
-        )
-        if result.ok:
-            click.echo(f"{name}: python {python}: {result.stdout.strip()} (cloudpickle ok)")
-        else:
-            click.echo(
-                f"{name}: python {python}: cannot run Python-function jobs "
-                f"({(result.stderr or result.stdout).strip().splitlines()[-1:]})"
-            )
-    finally:
-        host.close()
