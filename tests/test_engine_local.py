@@ -313,3 +313,30 @@ def test_resume_picks_up_jobs_that_kept_running(project: Project) -> None:
     assert Path("out.txt").read_text().split() == ["a", "b"]
     intents = _spawned(project)
     assert intents == 2
+
+
+def _big_array(size: int) -> object:
+    import numpy as np
+
+    return np.arange(size // 8, dtype=np.int64)
+
+
+def test_large_return_value_stored_once_and_fetched_intact(project: Project) -> None:
+    import hashlib
+
+    import numpy as np
+
+    size = 100 * 1024 * 1024
+    job = jl.Job(name="big", command=_big_array, args=(size,))
+    res = jl.run(job, wait=True, timeout=180)["big"]
+    assert res.state is jl.JobState.COMPLETED
+    pickles = list(project.jobs_dir.rglob("result.pkl"))
+    assert len(pickles) == 1 and pickles[0].stat().st_size >= size  # stored once, in the run dir
+    value = jl.fetch(res)["big"].value
+    assert isinstance(value, np.ndarray) and value.nbytes == size
+    assert np.array_equal(value, np.arange(size // 8, dtype=np.int64))
+    # the ledger holds the digest, not the bytes
+    (event,) = [e for e in project.ledger.iter_events() if e.type == "result"]
+    digest = hashlib.blake2b(pickles[0].read_bytes(), digest_size=16).hexdigest()
+    assert event.data["value"] == digest and event.data["size"] == pickles[0].stat().st_size
+    assert sum(p.stat().st_size for p in project.ledger_dir.glob("*.seg")) < 1_000_000

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import pickle
+import site
+import sys
+import sysconfig
 from importlib import resources as _resources
 from typing import Any
 
@@ -24,15 +28,43 @@ def runner_source() -> bytes:
     return (_resources.files("jobledger.engine") / "pyrunner.py").read_bytes()
 
 
+def _user_module(func: Any) -> Any:
+    """The module of ``func`` when it is the user's own code (not installed, not jobledger):
+    such a module may not be importable where the job runs, so it travels by value."""
+    name = getattr(func, "__module__", None)
+    module = sys.modules.get(name or "")
+    path = getattr(module, "__file__", None)
+    if module is None or not path or name == "__main__" or (name or "").split(".")[0] == "jobledger":
+        return None
+    resolved = os.path.realpath(path)
+    installed = {os.path.realpath(p) for p in (*site.getsitepackages(), site.getusersitepackages())}
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    if resolved.startswith(stdlib) or any(resolved.startswith(p) for p in installed):
+        return None
+    return module
+
+
 def pickle_task(job: Job, number: int, task: Task) -> bytes:
-    """Pickle one Python-callable task, or raise a :class:`ModelError` naming the job."""
+    """Pickle one Python-callable task, or raise a :class:`ModelError` naming the job.
+
+    Functions from the user's own modules (next to the script, not installed) are pickled
+    by value, so the job's Python needs only cloudpickle, not the user's files.
+    """
     payload: dict[str, Any] = {
         "func": task.func,
         "args": task.args,
         "kwargs": task.kwargs,
         "pass_index": task.pass_index,
     }
+    module = _user_module(task.func)
+    by_value = getattr(_pickler, "register_pickle_by_value", None)
     try:
+        if module is not None and by_value is not None:
+            by_value(module)
+            try:
+                return bytes(_pickler.dumps(payload))
+            finally:
+                _pickler.unregister_pickle_by_value(module)
         return bytes(_pickler.dumps(payload))
     except Exception as exc:
         raise ModelError(
