@@ -1,0 +1,91 @@
+"""Hamilton-HPC-Orchestra's :class:`Monitor`, over the project's ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobledger.api.hamilton.info import JobInfo, JobStatus
+from jobledger.api.results import Result
+from jobledger.api.session import Selection, engine_for, project_for
+from jobledger.api.verbs import WaitTimeout, fetch, update, wait
+from jobledger.errors import ModelError
+
+
+class Monitor:
+    """Hamilton-HPC-Orchestra's monitor, over the project's ledger (no registry)."""
+
+    def __init__(self, host: str, project: Any = None) -> None:
+        self.host = host
+        self.project = project
+
+    def _workflows(self) -> dict[str, list[str]]:
+        """Workflows with unfinished jobs on this host: ``{workflow: [job names]}``."""
+        engine = engine_for(project_for(self.project, create=False))
+        engine.ledger.refresh()
+        state = engine.ledger.state
+        out: dict[str, list[str]] = {}
+        for name, info in state.workflows().items():
+            for key in info.job_keys:
+                job = state.job(key)
+                if job is not None and job.host == self.host and not job.state.is_final:
+                    out.setdefault(name, []).append(job.name)
+        return out
+
+    @property
+    def jobs(self) -> dict[str, JobStatus]:
+        """Unfinished jobs of this host by name."""
+        statuses: dict[str, JobStatus] = {}
+        for workflow in self._workflows():
+            for name, result in update(_ByName(workflow, self.project)).items():
+                sid = result.scheduler_id
+                number = int(sid) if sid and sid.isdigit() else 0
+                statuses[name] = JobStatus(number, JobStatus.coarse(result.state), name)
+        return statuses
+
+    def monitor_all(self, interval: float = 60) -> None:
+        """Block until no job of this host is unfinished, checking every ``interval`` s."""
+        while True:
+            pending = self._workflows()
+            if not pending:
+                return
+            for workflow in pending:
+                try:
+                    wait(_ByName(workflow, self.project), timeout=interval, progress=False)
+                except WaitTimeout:
+                    pass
+
+    def block_until_complete(self, job_id: int | JobInfo, interval: float = 2) -> Result:
+        """Block until the job ``job_id`` (a JobInfo, or the int id) ended."""
+        if isinstance(job_id, JobInfo):
+            return job_id.wait()
+        for workflow, names in self._workflows().items():
+            for name, result in fetch(_ByName(workflow, self.project)).items():
+                if name in names and result.scheduler_id == str(job_id):
+                    while True:
+                        try:
+                            return wait(_ByName(workflow, self.project), timeout=interval, progress=False)[
+                                name
+                            ]
+                        except WaitTimeout:
+                            continue
+        raise ModelError(f"no unfinished job with id {job_id} on host {self.host!r}")
+
+    def get_status_by_name(self, name: str) -> JobStatus | None:
+        """Status of the unfinished job ``name``, if any."""
+        return self.jobs.get(name)
+
+    def refresh_all(self) -> None:
+        """Observe every unfinished job of this host once."""
+        for workflow in self._workflows():
+            update(_ByName(workflow, self.project))
+
+
+class _ByName:
+    """A selection of one recorded workflow, for the verbs."""
+
+    def __init__(self, workflow: str, project: Any) -> None:
+        self.workflow = workflow
+        self.project = project
+
+    def _jobledger_selection(self) -> Selection:
+        return Selection(project_for(self.project, create=False), (), (), (self.workflow,))

@@ -1,0 +1,54 @@
+"""Handing a job to the engine: :func:`submit_job`, and the job id its :class:`JobInfo` carries."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jobledger.api.hamilton.info import JobInfo
+from jobledger.api.hamilton.jobs import log
+from jobledger.api.results import tail_text
+from jobledger.api.verbs import RunHandle, fetch, init, run, wait
+from jobledger.model.job import Job
+from jobledger.model.workflow import Workflow
+
+
+def submit_job(
+    job: Job,
+    *,
+    block: bool = False,
+    test_only: bool = False,
+    force: bool = False,
+    project: Any = None,
+    timeout: float | None = None,
+) -> JobInfo:
+    """Hand ``job`` (with its upstream jobs) to the engine; the :class:`JobInfo`."""
+    key = Workflow([job], name="_").keys()[job.name]
+    workflow = Workflow([job], name=f"{job.name}-{key[:8]}")
+    if test_only:
+        handle = init(workflow, project=project)
+        assert isinstance(handle, RunHandle)
+        return JobInfo(0, job=job, handle=handle, host=job.host)
+    handle = run(workflow, force=force, project=project, wait_for_lock=True)
+    assert isinstance(handle, RunHandle)
+    if block:
+        result = wait(handle, timeout=timeout, progress=False)[job.name]
+        if not result.ok:
+            log.warning("job %s ended %s: %s", job.name, result.state.value, result.reason)
+    return JobInfo(_number(handle, job), job=job, handle=handle, host=job.host)
+
+
+def _number(handle: RunHandle, job: Job, patience: float = 2.0) -> int:
+    """The scheduler's job id; for local jobs the pid of the job's process."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = fetch(handle)[job.name]
+        sid = result.scheduler_id
+        if sid and sid.isdigit():
+            return int(sid)
+        claim = tail_text(result.unit_dir / "claim", 1).split()
+        if claim and claim[0].isdigit():
+            return int(claim[0])
+        if result.reused or result.state.is_final or time.monotonic() >= deadline:
+            return int(handle.keys[job.name][:7], 16)
+        time.sleep(0.05)
