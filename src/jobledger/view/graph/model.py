@@ -1,0 +1,150 @@
+"""The DAG as data: :class:`Node`, :class:`Edge` and :class:`Graph`, built from the ledger's
+state by :func:`build_graph`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from jobledger.ledger.state import JobInfo, ProjectState
+from jobledger.states import JobState
+
+
+@attrs.frozen
+class Node:
+    """One job of the DAG (an array job is one node)."""
+
+    key: str
+    ident: str
+    name: str
+    state: str
+    host: str
+    attempts: int
+    exit_code: int | None
+    array_total: int
+    array_counts: tuple[tuple[str, int], ...]
+    reused: bool
+
+    @property
+    def is_array(self) -> bool:
+        """True for an array job (collapsed to this one node)."""
+        return self.array_total > 0
+
+    @property
+    def subtitle(self) -> str:
+        """Second label line: state, element counts, attempt number."""
+        if self.is_array:
+            counts = ", ".join(f"{n} {s}" for s, n in self.array_counts)
+            text = f"[{self.array_total}] {counts}"
+        else:
+            text = self.state
+            if self.exit_code not in (None, 0):
+                text += f" (exit {self.exit_code})"
+        if self.attempts > 1:
+            text += f" · attempt {self.attempts}"
+        if self.reused:
+            text += " · reused"
+        return text
+
+
+@attrs.frozen
+class Edge:
+    """``source`` must end before ``target`` (``kind`` afterok, afterany, afternotok)."""
+
+    source: str
+    target: str
+    kind: str
+    source_host: str
+    target_host: str
+
+    @property
+    def cross_host(self) -> bool:
+        """True when the two jobs run on different hosts."""
+        return self.source_host != self.target_host
+
+
+@attrs.frozen
+class Graph:
+    """Nodes (in definition order) and edges of one or more workflows."""
+
+    title: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+    @property
+    def hosts(self) -> list[str]:
+        """Hosts in order of first appearance."""
+        return list(dict.fromkeys(n.host for n in self.nodes))
+
+    def node(self, key: str) -> Node:
+        """The node of ``key``."""
+        for candidate in self.nodes:
+            if candidate.key == key:
+                return candidate
+        raise KeyError(key)
+
+
+def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
+    cur = info.current
+    counts: dict[str, int] = {}
+    total = 0
+    if info.array:
+        elements = cur.elements if cur else ()
+        states = [e.state.value for e in elements] or ["pending"] * len(info.array)
+        total = len(info.array)
+        for value in states:
+            counts[value] = counts.get(value, 0) + 1
+    order = [s.value for s in JobState]
+    ordered = tuple(sorted(counts.items(), key=lambda kv: order.index(kv[0])))
+    return Node(
+        key=info.key,
+        ident=ident,
+        name=info.name,
+        state=info.state.value,
+        host=(cur.host if cur and cur.host else info.host) or "local",
+        attempts=len(info.attempts),
+        exit_code=cur.exit_code if cur else None,
+        array_total=total,
+        array_counts=ordered,
+        reused=any(w in info.reused_in for w in workflows),
+    )
+
+
+def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> Graph:
+    """The DAG of ``workflows`` (every workflow by default), each job once.
+
+    Unknown workflow names are ignored; edges to jobs outside the selection are dropped.
+    """
+    names = list(workflows) if workflows is not None else list(state.workflows())
+    keys: list[str] = []
+    chosen: list[str] = []
+    for name in names:
+        wf = state.workflow(name)
+        if wf is None:
+            continue
+        chosen.append(name)
+        keys.extend(k for k in wf.job_keys if k not in keys)
+    infos = [info for k in keys if (info := state.job(k)) is not None]
+    by_name: dict[str, int] = {}
+    for info in infos:
+        by_name[info.name] = by_name.get(info.name, 0) + 1
+    nodes = []
+    for info in infos:
+        ident = info.name if by_name[info.name] == 1 else f"{info.name}-{info.key[:8]}"
+        nodes.append(_node(info, ident, chosen))
+    host_of = {n.key: n.host for n in nodes}
+    edges = []
+    for info in infos:
+        for upstream, kind in info.definition.get("after", []):
+            if upstream in host_of:
+                edges.append(Edge(upstream, info.key, kind, host_of[upstream], host_of[info.key]))
+    return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
+
+
+def counts_by_state(graph: Graph) -> Mapping[str, int]:
+    """Number of nodes per state (for legends and summaries)."""
+    out: dict[str, int] = {}
+    for node in graph.nodes:
+        out[node.state] = out.get(node.state, 0) + 1
+    return out

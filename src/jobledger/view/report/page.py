@@ -1,0 +1,116 @@
+"""The whole report page: :func:`build_report` assembles the parts, :func:`write_report`
+writes it to a file."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from jobledger.ledger.state import ProjectState
+from jobledger.view.graph import build_graph, to_svg
+from jobledger.view.report.common import _asset, _clock
+from jobledger.view.report.summary import _cards, _chips, reported_cpu, summarize
+from jobledger.view.report.table import _failed, jobs_table
+from jobledger.view.report.timeline import timeline_svg
+from jobledger.view.status import status_rows
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def build_report(
+    state: ProjectState,
+    root: Path | str,
+    workflows: Iterable[str] | None = None,
+    *,
+    title: str | None = None,
+    now: float | None = None,
+    cpu_reported: Mapping[tuple[str, int], float] | None = None,
+) -> str:
+    """The whole HTML page for ``workflows`` (every workflow by default) as a string."""
+    root = Path(root)
+    now = time.time() if now is None else now
+    names = [n for n in (list(workflows) if workflows is not None else list(state.workflows()))
+             if state.workflow(n) is not None]  # fmt: skip
+    rows = status_rows(state, names)
+    graph_all = build_graph(state, names)
+    idents = {n.key: n.ident for n in graph_all.nodes}
+    summary = summarize(state, rows, now=now, cpu_reported=cpu_reported)
+    heading = title or f"jobledger report · {root.name}"
+    from jobledger import __version__
+
+    dags = []
+    for number, name in enumerate(names):
+        graph = build_graph(state, [name])
+        svg = to_svg(graph, standalone=False, element_id=f"dag-{number}")
+        dags.append(
+            f"<h3>workflow {escape(name)} · {len(graph.nodes)} job(s)</h3>"
+            f'<div class="scroll dag-wrap">{svg}</div>'
+        )
+    failures = [r for r in rows if _failed(r)]
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(heading)}</title>",
+        f"<style>{_asset('report.css')}</style>",
+        "</head><body>",
+        f'<header><h1>{escape(heading)}</h1><div class="meta">project {escape(str(root))} · '
+        f"workflows: {escape(', '.join(names) or 'none')} · generated {escape(_clock(now))} "
+        f"by jobledger {escape(__version__)} from the ledger and run directories</div></header>",
+        '<section id="summary"><h2>Summary</h2>',
+        _cards(summary),
+        _chips(summary),
+        "</section>",
+        '<section id="graph"><h2>Dependency graph</h2>',
+        "".join(dags) or '<p class="empty">no workflow defined</p>',
+        "</section>",
+        '<section id="timeline"><h2>Timeline</h2>',
+        '<p class="reason">one lane per job and host; pale: queued, solid: running, '
+        "tick: final state; thin bars: array elements; ◆: never ran. Hover for details.</p>",
+        f'<div class="scroll">{timeline_svg(state, rows, idents=idents, now=now)}</div>',
+    ]
+    if summary.reused_jobs:
+        body.append(
+            f'<p class="reason">{summary.reused_jobs} reused job(s) are not drawn: their '
+            "attempts belong to earlier runs.</p>"
+        )
+    body += [
+        "</section>",
+        f'<section id="jobs"><h2>Jobs ({len(rows)}; {len(failures)} not completed)</h2>',
+        jobs_table(root, rows, idents),
+        "</section>",
+        "<footer>Self-contained page: no network access, styles and script inlined.</footer>",
+        f"<script>{_asset('report.js')}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(body) + "\n"
+
+
+def write_report(
+    project: Any,
+    path: Path | str,
+    workflows: Iterable[str] | None = None,
+    *,
+    now: float | None = None,
+) -> Path:
+    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``."""
+    ledger = project.ledger
+    ledger.refresh()
+    html = build_report(
+        ledger.state,
+        project.root,
+        workflows,
+        now=now,
+        cpu_reported=reported_cpu(ledger.iter_events()),
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target

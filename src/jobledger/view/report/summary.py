@@ -1,0 +1,212 @@
+"""The report's summary figures: :class:`Summary`, :func:`summarize`, CPU hours, and the
+cards and state chips that show them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+import attrs
+
+from jobledger.ledger.state import AttemptInfo, ProjectState
+from jobledger.view.graph import colours
+from jobledger.view.report.common import ACTIVE, fmt_duration
+from jobledger.view.status import counts
+
+
+@attrs.frozen
+class Summary:
+    """Figures about a set of jobs (the report's cards and the notebook summary)."""
+
+    jobs: int
+    by_state: Mapping[str, int]
+    attempts: int
+    retried_jobs: int
+    reused_jobs: int
+    first_start: float | None
+    last_end: float | None
+    cpu_hours_requested: float | None
+    attempts_without_limit: int
+    cpu_hours_allocated: float
+    cpu_hours_reported: float | None
+
+    @property
+    def wall_time(self) -> float | None:
+        """Seconds from the first submission to the last end (or now, if still active)."""
+        if self.first_start is None or self.last_end is None:
+            return None
+        return max(0.0, self.last_end - self.first_start)
+
+    @property
+    def reuse_ratio(self) -> float:
+        """Share of jobs whose completed work was reused instead of run again."""
+        return self.reused_jobs / self.jobs if self.jobs else 0.0
+
+    @property
+    def done(self) -> int:
+        """Jobs in a final state."""
+        return sum(n for s, n in self.by_state.items() if s not in ACTIVE)
+
+    @property
+    def failed(self) -> int:
+        """Jobs that ended in a state other than completed."""
+        return sum(n for s, n in self.by_state.items() if s not in ACTIVE and s != "completed")
+
+
+def _units(att: AttemptInfo) -> list[tuple[float | None, float | None]]:
+    """``(started, ended)`` of each unit that ran: the elements of an array, else the attempt."""
+    if att.elements:
+        return [(e.started_at, e.ended_at) for e in att.elements]
+    return [(att.started_at, att.ended_at)]
+
+
+def summarize(
+    state: ProjectState,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    now: float | None = None,
+    cpu_reported: Mapping[tuple[str, int], float] | None = None,
+) -> Summary:
+    """Figures for ``rows`` (from :func:`~jobledger.view.status.status_rows`).
+
+    CPU hours *requested* add up cores × time limit of every attempt that asked for a time
+    limit (per array element); CPU hours *used* add up cores × run time (what a scheduler
+    charges). ``cpu_reported`` maps ``(key, attempt)`` to CPU seconds a scheduler reported,
+    when one did. Reused jobs count in the reuse ratio, not in wall time or CPU hours.
+    """
+    now = time.time() if now is None else now
+    attempts = retried = reused = without_limit = 0
+    starts: list[float] = []
+    ends: list[float] = []
+    requested: float | None = None
+    allocated = 0.0
+    reported: float | None = None
+    for row in rows:
+        info = state.job(row["key"])
+        if info is None:
+            continue
+        shown = [a for a in info.attempts if a.submitted_at or a.state.is_final]
+        attempts += len(shown)
+        retried += len(shown) > 1
+        if row["reused"]:
+            reused += 1
+            continue
+        for att in shown:
+            first = att.submitted_at or att.started_at
+            if first is not None:
+                starts.append(first)
+            if att.ended_at is not None:
+                ends.append(att.ended_at)
+            elif not att.state.is_final and first is not None:
+                ends.append(now)
+            res = att.resources or {}
+            cpus = float(res.get("cpus") or 1) * float(res.get("nodes") or 1)
+            units = _units(att)
+            ran = [(s, e if e is not None else now) for s, e in units if s is not None]
+            if att.started_at is None and not ran:
+                continue
+            limit = res.get("time")
+            if limit:
+                requested = (requested or 0.0) + cpus * float(limit) * len(units) / 3600
+            else:
+                without_limit += 1
+            allocated += sum(cpus * max(0.0, e - s) for s, e in ran) / 3600
+            if cpu_reported and (info.key, att.number) in cpu_reported:
+                reported = (reported or 0.0) + cpu_reported[(info.key, att.number)] / 3600
+    return Summary(
+        jobs=len(rows),
+        by_state=counts(dict(r) for r in rows),
+        attempts=attempts,
+        retried_jobs=retried,
+        reused_jobs=reused,
+        first_start=min(starts) if starts else None,
+        last_end=max(ends) if ends else None,
+        cpu_hours_requested=requested,
+        attempts_without_limit=without_limit,
+        cpu_hours_allocated=allocated,
+        cpu_hours_reported=reported,
+    )
+
+
+def reported_cpu(events: Iterable[Any]) -> dict[tuple[str, int], float]:
+    """CPU seconds per ``(key, attempt)`` from state events that carry ``cpu_seconds``.
+
+    Schedulers whose accounting reports CPU time (sacct ``TotalCPU``, qacct ``cpu``) may add
+    it to the final state event; events without it are ignored.
+    """
+    out: dict[tuple[str, int], float] = {}
+    for event in events:
+        data = getattr(event, "data", {})
+        if getattr(event, "type", "") != "state" or "cpu_seconds" not in data:
+            continue
+        try:
+            unit = (str(data["key"]), int(data.get("attempt", 1)))
+            out[unit] = out.get(unit, 0.0) + float(data["cpu_seconds"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def fmt_cpu_hours(hours: float) -> str:
+    """``12.5 CPU h``, ``0.33 CPU h``, or CPU seconds below a hundredth of an hour."""
+    if hours >= 0.01 or hours == 0:
+        return f"{hours:.3g} CPU h"
+    return f"{hours * 3600:.2g} CPU s"
+
+
+def _cards(summary: Summary) -> str:
+    def card(label: str, value: str, note: str = "") -> str:
+        extra = f'<div class="note">{escape(note)}</div>' if note else ""
+        return (
+            f'<div class="card"><div class="label">{escape(label)}</div>'
+            f'<div class="value">{escape(value)}</div>{extra}</div>'
+        )
+
+    if summary.cpu_hours_requested is None:
+        requested, note = "n/a", "no attempt asked for a time limit"
+    else:
+        requested = fmt_cpu_hours(summary.cpu_hours_requested)
+        note = "cores × time limit"
+        if summary.attempts_without_limit:
+            note += f"; {summary.attempts_without_limit} attempt(s) without a limit"
+    used_note = "cores × run time"
+    if summary.cpu_hours_reported is not None:
+        used_note += f"; scheduler reports {fmt_cpu_hours(summary.cpu_hours_reported)}"
+    finished = f"{summary.done}/{summary.jobs}"
+    return (
+        '<div class="cards">'
+        + "".join(
+            [
+                card("jobs finished", finished, f"{summary.failed} not completed"),
+                card(
+                    "wall time",
+                    fmt_duration(summary.wall_time) or "n/a",
+                    "first submission → last end",
+                ),
+                card("attempts", str(summary.attempts), f"{summary.retried_jobs} job(s) retried"),
+                card("CPU hours requested", requested, note),
+                card("CPU hours used", fmt_cpu_hours(summary.cpu_hours_allocated), used_note),
+                card(
+                    "reuse ratio",
+                    f"{summary.reuse_ratio:.0%}",
+                    f"{summary.reused_jobs} of {summary.jobs} job(s) reused",
+                ),
+            ]
+        )
+        + "</div>"
+    )
+
+
+def _chips(summary: Summary) -> str:
+    out = ['<div class="chips">']
+    for state, number in summary.by_state.items():
+        stroke = colours(state)[1]
+        out.append(
+            f'<span class="chip" data-filter="{escape(state)}" title="show only {escape(state)}">'
+            f'<span class="swatch" style="background:{stroke}"></span>'
+            f"{escape(state)}: {number}</span>"
+        )
+    out.append("</div>")
+    return "".join(out)

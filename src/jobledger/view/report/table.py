@@ -1,0 +1,103 @@
+"""The report's table of jobs, with the reason and the tail of stderr of each failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from jobledger.view.report.common import ACTIVE, STDERR_LINES, _clock, _state_badge, fmt_duration, tail
+
+
+def stderr_tails(root: Path, row: Mapping[str, Any], limit: int = 3) -> list[tuple[str, str]]:
+    """``(label, text)`` tails of stderr for a failed job (its failed elements, for arrays).
+
+    Files that cannot be read are left out; an empty file gives an empty text.
+    """
+    run_dir = row.get("run_dir")
+    if row["attempts"]:
+        run_dir = row["attempts"][-1].get("run_dir") or run_dir
+    if not run_dir:
+        return []
+    base = Path(run_dir) if Path(run_dir).is_absolute() else root / run_dir
+    units: list[tuple[str, Path]] = []
+    if row.get("array"):
+        failed = [e["index"] for e in row["array"] if e["state"] not in (*ACTIVE, "completed")]
+        units = [(f"element {i}", base / str(i) / "stderr") for i in failed[:limit]]
+    else:
+        units = [("stderr", base / "stderr")]
+    out = []
+    for label, path in units:
+        text = tail(path)
+        if text is not None:  # an empty file is kept: it says the job wrote nothing
+            out.append((label, text))
+    return out
+
+
+def _failed(row: Mapping[str, Any]) -> bool:
+    return row["state"] not in (*ACTIVE, "completed")
+
+
+def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]) -> str:
+    """The table of jobs; failures carry their reason and stderr tail."""
+    several = len({r["workflow"] for r in rows}) > 1
+    heads = ["job", *(["workflow"] if several else []), "state", "exit", "attempts", "runtime",
+             "host", "scheduler id", "started", "details"]  # fmt: skip
+    out = [
+        '<div class="toolbar"><input id="job-search" type="search" placeholder="filter jobs by name"></div>',
+        '<div class="scroll" style="max-height:70vh">',
+        '<table class="jobs" id="jobs-table"><thead><tr>',
+        "".join(f"<th>{escape(h)}</th>" for h in heads),
+        "</tr></thead><tbody>",
+    ]
+    for row in rows:
+        ident = idents.get(row["key"], row["name"])
+        label = row["state"]
+        if row.get("array"):
+            done = sum(1 for e in row["array"] if e["state"] == "completed")
+            label = f"{row['state']} ({done}/{len(row['array'])})"
+        exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
+        if row.get("signal"):
+            exit_code += f" (signal {row['signal']})"
+        attempt_tip = "; ".join(
+            f"#{a['attempt']} {a['state']}"
+            + (f" exit {a['exit_code']}" if a["exit_code"] is not None else "")
+            for a in row["attempts"]
+        )
+        details = []
+        if row["reused"]:
+            details.append('<span class="reason">reused from an earlier run</span>')
+        if _failed(row) and row["reason"]:
+            details.append(f'<div class="reason">{escape(row["reason"])}</div>')
+        tails = stderr_tails(root, row) if _failed(row) else []
+        if _failed(row) and not tails and row["attempts"] and row["state"] != "dependency_failed":
+            details.append(
+                '<div class="reason">no stderr here (remote run directory? '
+                "<code>jobledger fetch</code> copies it home)</div>"
+            )
+        for what, text in tails:
+            if text:
+                details.append(
+                    f"<details><summary>{escape(what)} (last {STDERR_LINES} lines)</summary>"
+                    f"<pre>{escape(text)}</pre></details>"
+                )
+        cells = [
+            f"<td>{escape(row['name'])}</td>",
+            *([f"<td>{escape(row['workflow'] or '')}</td>"] if several else []),
+            f'<td data-sort="{escape(row["state"])}">{_state_badge(row["state"], label)}</td>',
+            f'<td class="num">{escape(exit_code)}</td>',
+            f'<td class="num" title="{escape(attempt_tip)}">{len(row["attempts"]) or ""}</td>',
+            f'<td class="num" data-sort="{row["elapsed"] if row["elapsed"] is not None else -1}">'
+            f"{escape(fmt_duration(row['elapsed']))}</td>",
+            f"<td>{escape(row['host'] or '')}</td>",
+            f'<td class="mono">{escape(row["scheduler_id"] or "")}</td>',
+            f'<td data-sort="{row["started"] or 0}">{escape(_clock(row["started"]))}</td>',
+            f"<td>{''.join(details)}</td>",
+        ]
+        out.append(
+            f'<tr class="job" data-name="{escape(ident)}" data-state="{escape(row["state"])}" '
+            f'data-key="{row["key"]}">' + "".join(cells) + "</tr>"
+        )
+    out.append("</tbody></table></div>")
+    return "".join(out)
