@@ -149,7 +149,12 @@ class Engine(DefinitionsMixin, ObserverMixin, SubmitterMixin):
             host = self.host_config(alias)
             created: Backend
             if host.scheduler == "local" and not host.is_remote:
-                created = LocalBackend(self.project.root, alias, self.max_parallel or host.max_parallel)
+                created = LocalBackend(
+                    self.project.root,
+                    alias,
+                    self.max_parallel or host.max_parallel,
+                    on_start=self._watcher().poke,
+                )
             elif host.scheduler == "local":
                 raise ConfigError(
                     f"host {alias!r}: scheduler 'local' over SSH is not supported; "
@@ -344,7 +349,9 @@ class Engine(DefinitionsMixin, ObserverMixin, SubmitterMixin):
                 return report
             if deadline is not None and time.monotonic() >= deadline:
                 return report
-            if not report.updates and not report.submitted:
+            # a cycle acts on its own updates; only fresh submissions call for another
+            # look at once (anything that happens meanwhile wakes the watch)
+            if not report.submitted:
                 wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
                 watch.wait(wait)
 

@@ -3,7 +3,9 @@
 Submitting puts an attempt's units (one, or one per array index) in a queue inside the
 driver; :meth:`LocalBackend.pump` starts them while the CPU budget allows (the sum of
 running units' cpus stays within ``max_parallel``, default the machine's CPU count; an
-array's ``max_concurrent`` is honoured). Each unit is ``bash job.sh`` in a new session,
+array's ``max_concurrent`` is honoured). With the launcher, a budget's worth of units
+more is handed to it ahead of time; it starts each the moment CPUs free up, and a unit
+counts as running from the start time the launcher reports. Each unit is ``bash job.sh`` in a new session,
 so it outlives the driver and ``stop`` can signal the whole group. The queue is not
 state: after a crash, units that were submitted but never claimed are queued again by
 the next driver, and the wrapper's claim makes sure none runs twice.
@@ -15,12 +17,12 @@ import collections
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
 
-from jobledger.engine.launcher import Launcher
+from jobledger.engine.launcher import Launcher, launcher_supported
 from jobledger.engine.types import Unit, Update
 from jobledger.engine.wrapper import (
     CLAIM_FILE,
@@ -59,6 +61,8 @@ class _Running:
     """True when this process spawned it (and must reap it)."""
     pid: int
     started: float
+    announced: bool = True
+    """False while a unit handed to the launcher has not been reported started."""
 
 
 def pid_alive(pid: int, expect: str | None = None) -> bool:
@@ -118,8 +122,15 @@ class LocalBackend:
     alias: str
     native_dependencies = False
 
-    def __init__(self, root: Path, alias: str = "local", max_parallel: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        alias: str = "local",
+        max_parallel: int | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> None:
         self.root = root
+        self._on_start = on_start
         self.alias = alias
         self.budget = max_parallel or os.cpu_count() or 1
         self._queue: collections.deque[_Queued] = collections.deque()
@@ -132,31 +143,51 @@ class LocalBackend:
         self.timed_out: set[tuple[str, int, int | None]] = set()
         self._launch: Launcher | None = None
         self._launch_failed = False
+        self._launch_deaths = 0
         self._pending_pids: dict[str, tuple[str, int, int | None]] = {}
 
     def _launcher(self) -> Launcher | None:
-        """The shared launcher shell (started on first use; None when unavailable)."""
-        if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER"):
+        """The shared launcher shell (started on first use; None when unavailable: it
+        needs Linux's /proc and bash >= 4.3, and after it died three times)."""
+        if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER") or not launcher_supported():
             return None
         if self._launch is not None and not self._launch.alive():
             self._launch = None
+            self._launch_deaths += 1
+            if self._launch_deaths >= 3:
+                self._launch_failed = True
+                return None
         if self._launch is None:
             try:
-                self._launch = Launcher(BASH, self.budget)
+                self._launch = Launcher(BASH, self.budget, on_start=self._on_start)
             except OSError:
                 self._launch_failed = True
                 return None
         return self._launch
 
-    def _learn_pids(self) -> None:
-        """Attach the pids the launcher reported to the running units."""
+    def _learn_pids(self) -> list[Update]:
+        """RUNNING updates for the units the launcher reported started (with their pids)."""
         if self._launch is None:
-            return
-        for token, pid in self._launch.started():
+            return []
+        updates = []
+        for token, pid, at in self._launch.started():
             ident = self._pending_pids.pop(token, None)
             run = self._running.get(ident) if ident else None
-            if run is not None and run.pid == 0:
-                run.pid = pid
+            if ident is None or run is None or run.announced:
+                continue
+            run.pid, run.started, run.announced = pid, at, True
+            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, extra={"pid": pid}))
+        return updates
+
+    def _requeue_unstarted(self) -> None:
+        """The launcher died: queue again the units it was handed but never started."""
+        lost = [ident for ident, run in self._running.items() if not run.announced]
+        for ident in reversed(lost):
+            item = self._running[ident].queued
+            self._untrack(ident)
+            self._queued.add(ident)
+            self._queue.appendleft(item)
+        self._pending_pids.clear()
 
     def close(self) -> None:
         """Let the launcher go (jobs keep running)."""
@@ -196,8 +227,16 @@ class LocalBackend:
         return bool(self._queue or self._running)
 
     def pump(self) -> list[Update]:
-        """Start queued units while the budget allows; returns their RUNNING updates."""
-        started: list[Update] = []
+        """Start queued units while the budget allows; returns RUNNING updates."""
+        started = self._learn_pids()
+        if self._launch is not None and not self._launch.alive():
+            started += self._learn_pids()
+            self._launch = None
+            self._launch_deaths += 1
+            self._launch_failed = self._launch_deaths >= 3
+            self._requeue_unstarted()
+        # the launcher holds the budget itself: hand it up to a budget's worth ahead
+        ahead = self.budget if self._queue and self._launcher() is not None else 0
         skipped: list[_Queued] = []
         while self._queue:
             item = self._queue.popleft()
@@ -205,7 +244,7 @@ class LocalBackend:
             if ident in self._cancelled:
                 self._queued.discard(ident)
                 continue
-            fits = self._used + item.cpus <= self.budget or self._used == 0
+            fits = self._used + item.cpus <= self.budget + ahead or self._used == 0
             throttled = (
                 item.max_concurrent is not None and self._group_running[item.group] >= item.max_concurrent
             )
@@ -237,10 +276,14 @@ class LocalBackend:
         launcher = self._launcher()
         if launcher is not None:
             token = f"{item.key}:{item.attempt}:{'' if item.index is None else item.index}"
-            launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index, item.cpus)
-            self._track(item, False, 0, now)
-            self._pending_pids[token] = (item.key, item.attempt, item.index)
-            return Update(item.key, item.attempt, item.index, JobState.RUNNING, source="local", at=now)
+            try:
+                launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index, item.cpus)
+            except OSError:
+                launcher = None  # it has gone: start this one directly, next pump sees to the rest
+            else:
+                self._track(item, False, 0, now, announced=False)
+                self._pending_pids[token] = (item.key, item.attempt, item.index)
+                return None
         env: Mapping[str, str] = os.environ
         if item.index is not None:
             env = {**os.environ, **env_for_index(item.index)}
@@ -264,9 +307,9 @@ class LocalBackend:
             extra={"pid": pid},
         )
 
-    def _track(self, item: _Queued, child: bool, pid: int, started: float) -> None:
+    def _track(self, item: _Queued, child: bool, pid: int, started: float, announced: bool = True) -> None:
         ident = (item.key, item.attempt, item.index)
-        self._running[ident] = _Running(item, child, pid, started)
+        self._running[ident] = _Running(item, child, pid, started, announced)
         self._used += item.cpus
         self._group_running[item.group] += 1
 
@@ -309,8 +352,9 @@ class LocalBackend:
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
-        every running unit whose process is gone."""
-        self._learn_pids()
+        every running unit whose process is gone (RUNNING updates for units the launcher
+        has started come first)."""
+        updates = self._learn_pids()
         candidates: set[tuple[str, int, int | None]] = set()
         for name in markers:
             ident = self._by_marker.get(name)
@@ -318,11 +362,10 @@ class LocalBackend:
                 candidates.add(ident)
         if full:
             for ident, run in self._running.items():
-                if run.pid == 0:
-                    continue  # the launcher has not reported its pid yet
+                if not run.announced:
+                    continue  # the launcher has not started it yet
                 if (run.child and _reap(run.pid)) or not pid_alive(run.pid):
                     candidates.add(ident)
-        updates = []
         for ident in candidates:
             update = self._finished(ident, may_be_lost=full)
             if update is not None:
@@ -376,15 +419,15 @@ class LocalBackend:
         return update
 
     def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
-        """``(ident, pid, started)`` of every running unit."""
-        return [(i, r.pid, r.started) for i, r in self._running.items()]
+        """``(ident, pid, started)`` of every running unit (not those the launcher has
+        yet to start)."""
+        return [(i, r.pid, r.started) for i, r in self._running.items() if r.announced]
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, idents: list[tuple[str, int, int | None]], grace: float = 5.0) -> list[Update]:
         """SIGTERM each unit's process group, SIGKILL after ``grace``; dequeue the rest."""
-        updates: list[Update] = []
+        updates = self._learn_pids()
         groups: list[int] = []
-        self._learn_pids()
         for ident in idents:
             self._cancelled.add(ident)
             if ident in self._queued:
@@ -398,6 +441,13 @@ class LocalBackend:
                     )
                 )
             run = self._running.get(ident)
+            if run is not None and not run.announced:
+                pid = self._stop_unstarted(ident, run)
+                if pid is None:
+                    reason = "cancelled before it started"
+                    updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
+                    continue
+                run.pid = pid
             if run is not None and run.pid > 0:
                 groups.append(run.pid)
         for pgid in groups:
@@ -410,6 +460,27 @@ class LocalBackend:
         for pgid in groups:
             _signal_group(pgid, signal.SIGKILL)
         return updates
+
+    def _stop_unstarted(self, ident: tuple[str, int, int | None], run: _Running) -> int | None:
+        """Keep a unit handed to the launcher from starting: take its claim first (the
+        wrapper then exits at once) and write its exit record. Returns None when that
+        worked, else the pid of the wrapper that had already claimed it (0 if unknown)."""
+        item = run.queued
+        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+        now = time.time()
+        try:
+            fd = os.open(unit / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            claim = parse_claim(_read(unit / CLAIM_FILE))
+            return claim.pid if claim else 0
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"0 cancelled {now:.6f}\n")
+        (unit / EXIT_FILE).write_text(
+            f"exit_code=1\nsignal=\nstarted=\nended={now:.6f}\nreason=cancelled before it started\nend\n"
+        )
+        self._untrack(ident)
+        self._by_marker.pop(self._marker(*ident), None)
+        return None
 
 
 def _reap(pid: int) -> bool:

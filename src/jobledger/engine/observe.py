@@ -10,6 +10,7 @@ from typing import Any
 
 from jobledger.engine.base import EngineBase, attempt_dir
 from jobledger.engine.batch import BatchBackend
+from jobledger.engine.faults import checkpoint
 from jobledger.engine.local import LocalBackend
 from jobledger.engine.plan import Phase, Standing
 from jobledger.engine.types import Unit, Update
@@ -123,6 +124,8 @@ class ObserverMixin(EngineBase):
                 self._last_poll[alias] = now
                 updates = backend.poll(self.active_units(host_keys, stand), self.remote_root(alias))
             for update in updates:
+                if update.state is JobState.RUNNING and isinstance(backend, LocalBackend):
+                    checkpoint("after-spawn")  # started by the launcher, not yet recorded
                 self.record_update(update)
                 recorded.append(update)
         return recorded
