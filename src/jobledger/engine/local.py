@@ -3,12 +3,14 @@
 Submitting puts an attempt's units (one, or one per array index) in a queue inside the
 driver; :meth:`LocalBackend.pump` starts them while the CPU budget allows (the sum of
 running units' cpus stays within ``max_parallel``, default the machine's CPU count; an
-array's ``max_concurrent`` is honoured). With the launcher, a budget's worth of units
-more is handed to it ahead of time; it starts each the moment CPUs free up, and a unit
-counts as running from the start time the launcher reports. Each unit is ``bash job.sh`` in a new session,
-so it outlives the driver and ``stop`` can signal the whole group. The queue is not
-state: after a crash, units that were submitted but never claimed are queued again by
-the next driver, and the wrapper's claim makes sure none runs twice.
+array's ``max_concurrent`` is honoured). Each unit runs ``job.sh`` in a new process group
+(forked by the launcher shell, or ``bash job.sh`` spawned in a new session where there is
+no launcher), so it outlives the driver and ``stop`` can signal the whole group. The
+launcher keeps the budget itself, so a budget's worth of units more is handed to it
+ahead of time; it starts each the moment CPUs free up, and a unit counts as running from
+the start time the launcher reports. The queue is not state: after a crash, units that
+were submitted but never claimed are queued again by the next driver, and the wrapper's
+claim makes sure none runs twice.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class LocalBackend:
 
     def _launcher(self) -> Launcher | None:
         """The shared launcher shell (started on first use; None when unavailable: it
-        needs Linux's /proc and bash >= 4.3, and after it died three times)."""
+        needs Linux's /proc and bash >= 4.1, and not after it died three times)."""
         if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER") or not launcher_supported():
             return None
         if self._launch is not None and not self._launch.alive():
@@ -471,7 +473,10 @@ class LocalBackend:
         try:
             fd = os.open(unit / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            claim = parse_claim(_read(unit / CLAIM_FILE))
+            # the wrapper got there first; its claim may be a moment from holding its pid
+            deadline = time.monotonic() + 1.0
+            while (claim := parse_claim(_read(unit / CLAIM_FILE))) is None and time.monotonic() < deadline:
+                time.sleep(0.01)
             return claim.pid if claim else 0
         with os.fdopen(fd, "w") as fh:
             fh.write(f"0 cancelled {now:.6f}\n")
