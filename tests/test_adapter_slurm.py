@@ -44,6 +44,7 @@ from jobledger.schedulers.slurm import (
     sbatch_quote,
 )
 from jobledger.states import JobState
+from services import require
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "fixtures" / "slurm"
@@ -87,7 +88,7 @@ def key(name: str, index: int | None = None) -> str:
 def recorded(name: str) -> str:
     path = RECORDED / name
     if not path.exists():
-        pytest.skip(f"recorded output not available ({RECORDED} is beside a full checkout)")
+        require(f"{path} is missing (../shared/recorded beside a full checkout)", "recorded output")
     return path.read_text()
 
 

@@ -145,7 +145,7 @@ def test_remote_python_runs_a_cloudpickled_function(sshd: SshInfo) -> None:
     with _machine(sshd) as m:
         assert m["python3"]("-c", "print(1 + 1)") == "2\n"
         if not sshd.pyenv_dir or not sshd.python.startswith(sshd.pyenv_dir):
-            pytest.skip("no python venv for the test user (make sshd-up sets SSHD_TEST_PYENV=1)")
+            require("no python venv for the test user (make sshd-up sets SSHD_TEST_PYENV=1)", "sshd python")
         payload = base64.b64encode(cloudpickle.dumps(lambda x: x * 21)).decode()
         code = (
             "import base64, sys, cloudpickle, msgpack, attrs; "

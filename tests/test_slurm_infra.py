@@ -237,7 +237,7 @@ def test_rejection_is_not_transient(session: Session) -> None:
 
 def test_jobs_of_an_unprivileged_user(work: Path) -> None:
     if os.getuid() != 0:
-        pytest.skip("needs root to act as another user (runuser)")
+        require("needs root to act as another user (runuser)", "SLURM as another user")
     try:
         user = pwd.getpwnam("hpcuser").pw_name
     except KeyError:
