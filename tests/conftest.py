@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jobledger.api.session import _ENGINES, forget_engine
 from jobledger.project import Project
+from services import SshInfo, require, sshd_available, sshd_info
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +57,27 @@ def env_with_src() -> dict[str, str]:
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def run_cli(
+    cwd: Path, *args: str, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``jobledger ARGS`` run in ``cwd`` as a separate process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobledger.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=timeout,
+        check=check,
+    )
+
+
+@pytest.fixture(scope="module")
+def sshd() -> SshInfo:
+    """The shared test sshd (``make sshd-up``); skipped, or failed under CI, without it."""
+    info = sshd_info()
+    require(sshd_available(info), "the test sshd (make sshd-up)")
+    assert info is not None
+    return info

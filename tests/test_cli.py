@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, run_cli
 from jobledger.ledger import events as ev
 from jobledger.project import Project
 
@@ -17,9 +17,7 @@ CLI = [sys.executable, "-m", "jobledger.cli.main"]
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], cwd=cwd, capture_output=True, text=True, env=env_with_src(), timeout=120
-    )
+    return run_cli(cwd, *args)
 
 
 def test_init_creates_a_committable_project(tmp_path: Path) -> None:

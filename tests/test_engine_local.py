@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, run_cli
 from jobledger.ledger.verify import verify_ledger
 from jobledger.project import Project
 
@@ -23,15 +23,7 @@ from jobledger.project import Project
 def _cli(
     project: Project, *args: str, check: bool = True, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        env=env_with_src(),
-        timeout=timeout,
-        check=check,
-    )
+    return run_cli(project.root, *args, timeout=timeout, check=check)
 
 
 def _status(project: Project) -> list[dict]:  # type: ignore[type-arg]

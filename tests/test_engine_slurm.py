@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, run_cli
 from jobledger.api.session import engine_for
 from jobledger.project import Project
 from services import require, slurm_accounting, slurm_available
@@ -38,14 +38,7 @@ def _sq(*args: str) -> str:
 
 
 def _cli(project: Project, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        env=env_with_src(),
-        timeout=timeout,
-    )
+    return run_cli(project.root, *args, timeout=timeout)
 
 
 def _submissions(project: Project) -> dict[str, list[str]]:

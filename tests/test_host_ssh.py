@@ -28,11 +28,11 @@ from jobledger.hosts.ssh import SshHost
 from services import (
     SshInfo,
     count_ssh_connections,
+    free_port,
     log_offset,
     require,
     second_host_info,
     sshd_available,
-    sshd_info,
     sshd_kill,
     sshd_restart,
 )
@@ -62,20 +62,6 @@ TRICKY = [
 
 
 # ---------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def sshd() -> SshInfo:
-    info = sshd_info()
-    require(sshd_available(info), "the test sshd (make sshd-up)")
-    assert info is not None
-    return info
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def private_sshd() -> Iterator[SshInfo]:
     """An sshd instance of our own: exact connection counts, and we may kill it."""
@@ -604,7 +590,7 @@ def test_fault_changed_host_key(sshd: SshInfo, keys_dir: Path) -> None:
 
 
 def test_fault_closed_port(sshd: SshInfo) -> None:
-    port = _free_port()
+    port = free_port()
     message, elapsed = _fault(_direct(sshd, "jl-closed-port", port=port))
     assert f"connection refused by 127.0.0.1 port {port}" in message
     assert elapsed < 5

@@ -29,6 +29,7 @@ from services import (
     INFRA,
     SshInfo,
     count_ssh_connections,
+    free_port,
     log_offset,
     require,
     second_host_info,
@@ -44,20 +45,6 @@ N_COMMANDS = 10
 
 
 @pytest.fixture(scope="module")
-def sshd() -> SshInfo:
-    info = sshd_info()
-    require(sshd_available(info), "the test sshd (make sshd-up)")
-    assert info is not None
-    return info
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
 def private_sshd() -> Iterator[SshInfo]:
     """A second sshd instance of our own (own state dir and port), so that connection
     counts are exact and faults disturb no other test. Needs root, like sshd-up.sh."""
@@ -66,7 +53,7 @@ def private_sshd() -> Iterator[SshInfo]:
     env = {
         **os.environ,
         "SSHD_TEST_DIR": str(state),
-        "SSHD_TEST_PORT": str(_free_port()),
+        "SSHD_TEST_PORT": str(free_port()),
         "SSHD_TEST_ALIAS": "hpc-private",
         "SSHD_TEST_PYENV": "0",
     }
@@ -300,7 +287,7 @@ def test_fault_changed_host_key(sshd: SshInfo, keys_dir: Path) -> None:
 
 
 def test_fault_closed_port(sshd: SshInfo) -> None:
-    port = _free_port()
+    port = free_port()
     opts = _opts_without_config(sshd.known_hosts, sshd.key)
     refused = f"connect to host 127.0.0.1 port {port}: Connection refused"
     # plumbum raises SSHCommsError carrying ssh's stderr, or BrokenPipeError when ssh has

@@ -13,14 +13,13 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import run_cli
 from jobledger.project import Project
 from jobledger.view.graph import build_graph, layout, to_dot, to_mermaid, to_svg
 
@@ -57,15 +56,7 @@ def ran(project: Project) -> Project:
 
 
 def _cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobledger.cli.main", *args],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        env=env_with_src(),
-        timeout=60,
-        check=False,
-    )
+    return run_cli(project.root, *args, timeout=60)
 
 
 def test_dot_equals_golden_file(ran: Project) -> None:
