@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -176,3 +177,37 @@ def test_job_handed_ahead_is_submitted_until_it_starts_and_cancel_keeps_it_from_
         not os.path.exists(project.root / results["second"].run_dir / "stdout")
         or not (project.root / results["second"].run_dir / "stdout").read_text()
     )
+
+
+def _launchers_of_this_process() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        if b"jobledger-launcher" in cmdline and parent == os.getpid():
+            found.append(int(entry))
+    return found
+
+
+def test_jobs_handed_to_a_launcher_that_dies_still_run_once(project: Project) -> None:
+    first = jl.Job(name="first", command="sleep 1; echo first >> ran.txt")
+    rest = [jl.Job(name=f"n{i}", command=f"echo n{i} >> ran.txt") for i in range(3)]
+    handle = jl.run(jl.Workflow([first, *rest], name="relaunch"), max_parallel=1)
+    deadline = time.monotonic() + 30
+    while jl.check(handle)["first"] is not jl.JobState.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    launchers = _launchers_of_this_process()
+    assert len(launchers) == 1
+    os.kill(launchers[0], signal.SIGKILL)  # n0 is handed to it and waiting for the CPU
+    results = jl.wait(handle, timeout=60)
+    assert all(r.state is jl.JobState.COMPLETED for r in results.values())
+    assert sorted(Path("ran.txt").read_text().split()) == ["first", "n0", "n1", "n2"]

@@ -147,6 +147,7 @@ class LocalBackend:
         self._launch_failed = False
         self._launch_deaths = 0
         self._pending_pids: dict[str, tuple[str, int, int | None]] = {}
+        self._held: list[Update] = []
 
     def _launcher(self) -> Launcher | None:
         """The shared launcher shell (started on first use; None when unavailable: it
@@ -154,10 +155,8 @@ class LocalBackend:
         if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER") or not launcher_supported():
             return None
         if self._launch is not None and not self._launch.alive():
-            self._launch = None
-            self._launch_deaths += 1
-            if self._launch_deaths >= 3:
-                self._launch_failed = True
+            self._launcher_ended()
+            if self._launch_failed:
                 return None
         if self._launch is None:
             try:
@@ -181,8 +180,19 @@ class LocalBackend:
             updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, extra={"pid": pid}))
         return updates
 
-    def _requeue_unstarted(self) -> None:
-        """The launcher died: queue again the units it was handed but never started."""
+    def _reports(self) -> list[Update]:
+        """RUNNING updates not returned yet (held from a launcher that has gone, then new)."""
+        updates = self._held + self._learn_pids()
+        self._held = []
+        return updates
+
+    def _launcher_ended(self) -> None:
+        """The launcher has gone: keep what it reported, queue again what it never started
+        (after three deaths jobs are spawned one by one instead)."""
+        self._held += self._learn_pids()
+        self._launch = None
+        self._launch_deaths += 1
+        self._launch_failed = self._launch_deaths >= 3
         lost = [ident for ident, run in self._running.items() if not run.announced]
         for ident in reversed(lost):
             item = self._running[ident].queued
@@ -230,13 +240,9 @@ class LocalBackend:
 
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
-        started = self._learn_pids()
         if self._launch is not None and not self._launch.alive():
-            started += self._learn_pids()
-            self._launch = None
-            self._launch_deaths += 1
-            self._launch_failed = self._launch_deaths >= 3
-            self._requeue_unstarted()
+            self._launcher_ended()
+        started = self._reports()
         # the launcher holds the budget itself: hand it up to a budget's worth ahead
         ahead = self.budget if self._queue and self._launcher() is not None else 0
         skipped: list[_Queued] = []
@@ -356,7 +362,7 @@ class LocalBackend:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
         every running unit whose process is gone (RUNNING updates for units the launcher
         has started come first)."""
-        updates = self._learn_pids()
+        updates = self._reports()
         candidates: set[tuple[str, int, int | None]] = set()
         for name in markers:
             ident = self._by_marker.get(name)
@@ -428,7 +434,7 @@ class LocalBackend:
     # ------------------------------------------------------------------ cancel
     def cancel(self, idents: list[tuple[str, int, int | None]], grace: float = 5.0) -> list[Update]:
         """SIGTERM each unit's process group, SIGKILL after ``grace``; dequeue the rest."""
-        updates = self._learn_pids()
+        updates = self._reports()
         groups: list[int] = []
         for ident in idents:
             self._cancelled.add(ident)
