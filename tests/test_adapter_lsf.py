@@ -1,8 +1,8 @@
 """LSF adapter: goldens, hand-written fixtures, recorded output.
 
 Pure tests: nothing runs. ``fixtures/lsf`` is hand-written from the IBM Spectrum LSF 10.1
-command reference (see its README); ``../shared/recorded/lsf`` holds real output captured
-by others and is only present in the development tree.
+command reference (see its README); ``fixtures/recorded/lsf`` holds real output captured
+by others (provenance per file in ``fixtures/recorded/SOURCES.md``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from jobledger.model.resources import Resources
 from jobledger.schedulers.base import BatchSpec, NativeDependency, Observation
 from jobledger.schedulers.lsf import STATUS_FIELDS, LsfAdapter, lsf_observation, parse_bjobs
 from jobledger.states import JobState
-from services import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "lsf"
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded" / "lsf"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "lsf"
 
 RUN_DIR = "/scratch/alice/proj/.jobledger/jobs/hello-0a1b2c3d"
 BODY = f"cd /scratch/alice/proj\nexec /bin/bash {RUN_DIR}/wrap.sh"
@@ -236,11 +235,6 @@ def test_version_argv() -> None:
 
 
 # ---------------------------------------------------------------------------- recorded
-needs_recorded = pytest.mark.skipif(
-    not RECORDED.is_dir() and not in_ci(), reason=f"recorded scheduler output not present ({RECORDED})"
-)
-
-
 def recorded(name: str) -> str:
     return (RECORDED / name).read_text()
 
@@ -253,7 +247,6 @@ def status(name: str, fields: list[str] | None = None) -> dict[str, Observation]
     }
 
 
-@needs_recorded
 def test_every_recorded_bjobs_output_parses() -> None:
     names = sorted(p.name for p in RECORDED.glob("*bjobs*") if "stderr" not in p.name)
     assert len(names) == 6
@@ -270,7 +263,6 @@ AIIDA_FIELDS = (
 ).split()
 
 
-@needs_recorded
 def test_recorded_aiida_pipe_delimited() -> None:
     obs = status("aiidateam-aiida-core--bjobs-noheader-o-pipe-delimited.txt", AIIDA_FIELDS)
     assert len(obs) == 7
@@ -284,7 +276,6 @@ def test_recorded_aiida_pipe_delimited() -> None:
     assert obs["764213236"].name == "aiida-1033269"
 
 
-@needs_recorded
 def test_recorded_batcheuphoria_json() -> None:
     done = status("TheRoddyWMS-BatchEuphoria--bjobs-a-hms-json-o-extended-done.txt")["22005"]
     assert (done.state, done.exit_code, done.name) == (JobState.COMPLETED, 0, "ls -l")
@@ -300,7 +291,6 @@ def test_recorded_batcheuphoria_json() -> None:
     ]  # fmt: skip
 
 
-@needs_recorded
 def test_recorded_buildtest_psusp_without_jobid() -> None:
     text = recorded("buildtesters-buildtest--bjobs-o-json-psusp.txt")
     (record,) = parse_bjobs(text)
@@ -310,7 +300,6 @@ def test_recorded_buildtest_psusp_without_jobid() -> None:
     assert held is not None and held.state is JobState.SUBMITTED and held.reason == "Held"
 
 
-@needs_recorded
 def test_recorded_default_table_and_long_form() -> None:
     table = status("pyiron-pysqa--bjobs-default.txt")
     assert sorted(table) == ["5136563", "5136570", "5136571"]
@@ -322,7 +311,6 @@ def test_recorded_default_table_and_long_form() -> None:
     assert (job.state, job.name) == (JobState.RUNNING, "toil_job_64")
 
 
-@needs_recorded
 def test_recorded_submit_kill_and_not_found() -> None:
     assert ADAPTER.parse_submit(0, recorded("aiidateam-aiida-core--bsub-stdout-submitted.txt"), "") == (
         "764254593"

@@ -1,8 +1,8 @@
 """PBS Pro / OpenPBS and Torque adapters: goldens, hand-written fixtures, recorded output.
 
 Pure tests: nothing runs. ``fixtures/pbs`` and ``fixtures/torque`` are hand-written from
-the documentation (see their README); ``../shared/recorded/{pbs,torque}`` holds real output
-captured by others and is only present in the development tree.
+the documentation (see their README); ``fixtures/recorded/{pbs,torque}`` holds real output
+captured by others (provenance per file in ``fixtures/recorded/SOURCES.md``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from jobledger.schedulers.pbs import (
     split_job_id,
 )
 from jobledger.states import JobState
-from services import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 RUN_DIR = "/scratch/alice/proj/.jobledger/jobs/hello-0a1b2c3d"
 BODY = f"cd /scratch/alice/proj\nexec /bin/bash {RUN_DIR}/wrap.sh"
@@ -364,21 +363,13 @@ def test_version_argv() -> None:
 
 
 # ---------------------------------------------------------------------------- recorded
-needs_recorded = pytest.mark.skipif(
-    not RECORDED.is_dir() and not in_ci(), reason=f"recorded scheduler output not present ({RECORDED})"
-)
-
-
 def recorded(name: str) -> str:
     return (RECORDED / name).read_text()
 
 
-@needs_recorded
 @pytest.mark.parametrize(
     "path",
-    sorted(str(p.relative_to(RECORDED)) for d in ("pbs", "torque") for p in (RECORDED / d).glob("*qstat*"))
-    if RECORDED.is_dir()
-    else [],
+    sorted(str(p.relative_to(RECORDED)) for d in ("pbs", "torque") for p in (RECORDED / d).glob("*qstat*")),
 )
 def test_every_recorded_qstat_parses(path: str) -> None:
     obs = (TorqueAdapter() if path.startswith("torque") else PbsAdapter()).parse_status(recorded(path))
@@ -387,7 +378,6 @@ def test_every_recorded_qstat_parses(path: str) -> None:
     assert all(o.key == o.base_id or o.array_index is not None for o in obs.values())
 
 
-@needs_recorded
 def test_recorded_aiida_depend_held() -> None:
     obs = PbsAdapter().parse_status(recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-depend-held.txt"))
     jobs = parse_qstat(recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-depend-held.txt"))
@@ -408,7 +398,6 @@ def test_recorded_aiida_depend_held() -> None:
     assert jobs["69301.mycluster"]["exec_host"] == "b141/0*16+b142/0*16+b143/0*16+b144/0*16"
 
 
-@needs_recorded
 def test_recorded_gadi_wrapped_select_and_variable_list() -> None:
     text = recorded("pbs/pyiron-pysqa--qstat-f-pbspro-nci-gadi.txt")
     jobs = parse_qstat(text)
@@ -419,7 +408,6 @@ def test_recorded_gadi_wrapped_select_and_variable_list() -> None:
     assert "PBS_O_WORKDIR=/scratch/a01/asd562/VASP/test/test1," in jobs["80005196.gadi-pbs"]["Variable_List"]
 
 
-@needs_recorded
 @pytest.mark.parametrize(("name", "state"), [("queued", JobState.SUBMITTED), ("running", JobState.RUNNING)])
 def test_recorded_pr7400_queued_and_running(name: str, state: JobState) -> None:
     text = recorded(f"pbs/aiidateam-aiida-core--qstat-f-pbspro-{name}-pr7400.txt")
@@ -432,7 +420,6 @@ def test_recorded_pr7400_queued_and_running(name: str, state: JobState) -> None:
         assert jobs["exec_host"] == "mycluster-cpu-0686/24"
 
 
-@needs_recorded
 def test_recorded_multiline_bash_function_stays_in_variable_list() -> None:
     text = recorded("pbs/aiidateam-aiida-core--qstat-f-pbspro-multiline-func-pr7400.txt")
     jobs = parse_qstat(text)
@@ -448,7 +435,6 @@ def test_recorded_multiline_bash_function_stays_in_variable_list() -> None:
     assert PbsAdapter().parse_status(text)["171389798.mycluster"].state is JobState.SUBMITTED
 
 
-@needs_recorded
 def test_recorded_openpbs_container_four_space_continuations() -> None:
     text = recorded("pbs/Matgenix-qtoolkit--qstat-f-openpbs-container-running.txt")
     jobs = parse_qstat(text)
@@ -462,7 +448,6 @@ def test_recorded_openpbs_container_four_space_continuations() -> None:
     assert PbsAdapter().parse_status(text)["14"].state is JobState.RUNNING
 
 
-@needs_recorded
 def test_recorded_pbspro19_json_held() -> None:
     text = recorded("pbs/buildtesters-buildtest--qstat-x-f-F-json-pbspro19-held.txt")
     obs = PbsAdapter().parse_status(text)["157.pbs"]
@@ -470,7 +455,6 @@ def test_recorded_pbspro19_json_held() -> None:
     assert obs.exit_code is None and obs.name == "pbs_hold_job"
 
 
-@needs_recorded
 def test_recorded_qsub_and_qdel_messages() -> None:
     adapter = PbsAdapter()
     assert adapter.parse_submit(0, recorded("pbs/Matgenix-qtoolkit--qsub-stdout-jobid.txt"), "") == "24"
@@ -484,7 +468,6 @@ def test_recorded_qsub_and_qdel_messages() -> None:
             adapter.parse_cancel(code, "", recorded(f"pbs/Matgenix-qtoolkit--qdel-stderr-{bad}.txt"))
 
 
-@needs_recorded
 def test_recorded_torque_ichec() -> None:
     text = recorded("torque/aiidateam-aiida-core--qstat-f-torque-ichec-multiline.txt")
     obs = TorqueAdapter().parse_status(text)
@@ -517,7 +500,6 @@ def test_recorded_torque_ichec() -> None:
     assert "+r2i3n16/0-23+" in exec_host and "+r2i2n2/0-23+" in exec_host  # split mid-word
 
 
-@needs_recorded
 def test_recorded_torque_dkfz() -> None:
     text = recorded("torque/TheRoddyWMS-BatchEuphoria--qstat-f-torque-dkfz-4-jobs.txt")
     obs = TorqueAdapter().parse_status(text)
@@ -539,7 +521,6 @@ def test_recorded_torque_dkfz() -> None:
     )
 
 
-@needs_recorded
 def test_recorded_torque_xml() -> None:
     queued = TorqueAdapter().parse_status(
         recorded("torque/TheRoddyWMS-BatchEuphoria--qstat-x-f-xml-torque-queued.txt")
@@ -554,7 +535,6 @@ def test_recorded_torque_xml() -> None:
     assert job["exec_host"] == "denbi5-int/0+denbi5-int/1+denbi5-int/2"
 
 
-@needs_recorded
 def test_recorded_torque6_completed() -> None:
     text = recorded("torque/buildtesters-buildtest--qstat-f-torque6-completed.txt")
     obs = TorqueAdapter().parse_status(text)["40680075.e4spro-cluster"]

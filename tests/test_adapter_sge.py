@@ -33,12 +33,11 @@ from jobledger.schedulers.sge import (
     expand_task_ranges,
 )
 from jobledger.states import JobState
-from services import in_ci
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "sge"
 GOLDEN = FIXTURES / "scripts"
-RECORDED = REPO.parent / "shared" / "recorded" / "sge"
+RECORDED = REPO / "fixtures" / "recorded" / "sge"
 
 
 def fx(name: str) -> str:
@@ -724,7 +723,6 @@ def test_failed_codes_table_covers_what_was_seen() -> None:
         assert code in FAILED_CODES
 
 
-@pytest.mark.skipif(not RECORDED.is_dir() and not in_ci(), reason="shared/recorded/sge not beside this clone")
 def test_production_recordings() -> None:
     sge = SgeAdapter(timezone=dt.timezone.utc)
     pysqa = sge.parse_status((RECORDED / "pyiron-pysqa--qstat-xml-mpcdf.txt").read_text())

@@ -3,9 +3,9 @@
 No cluster needed. ``fixtures/slurm/`` holds what ``fixtures/slurm/capture.py`` recorded on
 SLURM 22.05 (see its README); ``fixtures/slurm/scripts/`` the golden batch scripts
 (regenerate with ``JOBLEDGER_REGEN_GOLDEN=1``). Recordings from production clusters of
-other SLURM versions are read from ``../shared/recorded/slurm`` beside the repository when
-it exists (they are not copied into the project); ``sinfo`` output there is not a job
-listing and has no parser here.
+other SLURM versions are in ``fixtures/recorded/slurm`` (provenance per file in
+``fixtures/recorded/SOURCES.md``); ``sinfo`` output there is not a job listing and has no
+parser here.
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ from jobledger.schedulers.slurm import (
     sbatch_quote,
 )
 from jobledger.states import JobState
-from services import require
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "fixtures" / "slurm"
 GOLDEN = FIX / "scripts"
-RECORDED = REPO.parent / "shared" / "recorded" / "slurm"
+RECORDED = REPO / "fixtures" / "recorded" / "slurm"
 A = SlurmAdapter()
 S = JobState
 
@@ -87,8 +86,6 @@ def key(name: str, index: int | None = None) -> str:
 
 def recorded(name: str) -> str:
     path = RECORDED / name
-    if not path.exists():
-        require(f"{path} is missing (../shared/recorded beside a full checkout)", "recorded output")
     return path.read_text()
 
 
