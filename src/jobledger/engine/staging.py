@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import linecache
 import os
 import pickle
 import site
 import sys
 import sysconfig
+import types
 from importlib import resources as _resources
 from typing import Any
 
@@ -31,10 +33,15 @@ def runner_source() -> bytes:
 def _user_module(func: Any) -> Any:
     """The module of ``func`` when it is the user's own code (not installed, not jobledger):
     such a module may not be importable where the job runs, so it travels by value."""
-    name = getattr(func, "__module__", None)
-    module = sys.modules.get(name or "")
+    module = sys.modules.get(getattr(func, "__module__", None) or "")
+    return None if module is None else _user_module_of(module)
+
+
+@functools.lru_cache(maxsize=256)
+def _user_module_of(module: types.ModuleType) -> types.ModuleType | None:
+    name = module.__name__
     path = getattr(module, "__file__", None)
-    if module is None or not path or name == "__main__" or (name or "").split(".")[0] == "jobledger":
+    if not path or name == "__main__" or name.split(".")[0] == "jobledger":
         return None
     resolved = os.path.realpath(path)
     installed = {os.path.realpath(p) for p in (*site.getsitepackages(), site.getusersitepackages())}
@@ -44,17 +51,94 @@ def _user_module(func: Any) -> Any:
     return module
 
 
+def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[str, dict[int, str]]]:
+    """Where the code reachable from ``roots`` was written, and the lines it spans.
+
+    cloudpickle may rename the file of code it pickles by value (3.1.3 writes
+    ``<dynamic-code>``); the runner puts the names back and gives ``linecache`` the lines,
+    so a failing job's traceback names the user's file and line and shows the line, also on
+    a host that does not have the file. Returns ``({(name, first line, bytecode): file},
+    {file: {line number: text}})``.
+    """
+    codes: list[types.CodeType] = []
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack and len(seen) < 20_000:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types.CodeType):
+            codes.append(item)
+            stack.extend(c for c in item.co_consts if isinstance(c, types.CodeType))
+        elif isinstance(item, types.FunctionType):
+            stack.append(item.__code__)
+            stack.extend(c.cell_contents for c in item.__closure__ or () if _cell_set(c))
+            stack.extend(item.__defaults__ or ())
+            if _by_value(item.__module__):
+                names = item.__globals__
+                stack.extend(names[n] for n in item.__code__.co_names if n in names)
+        elif isinstance(item, functools.partial):
+            stack += [item.func, *item.args, *item.keywords.values()]
+        elif isinstance(item, types.MethodType):
+            stack += [item.__func__, item.__self__]
+        elif isinstance(item, type):
+            if _by_value(item.__module__):
+                stack.extend(vars(item).values())
+        elif isinstance(item, (staticmethod, classmethod)):
+            stack.append(item.__func__)
+        elif isinstance(item, property):
+            stack += [item.fget, item.fset, item.fdel]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif _by_value(type(item).__module__):
+            stack.append(type(item))
+    origins: dict[tuple[str, int, bytes], str] = {}
+    sources: dict[str, dict[int, str]] = {}
+    for code in codes:
+        origins[(code.co_name, code.co_firstlineno, code.co_code)] = code.co_filename
+        lines = linecache.getlines(code.co_filename)
+        if lines:
+            last = max((line for *_, line in code.co_lines() if line), default=code.co_firstlineno)
+            kept = sources.setdefault(code.co_filename, {})
+            for number in range(max(1, code.co_firstlineno), min(len(lines), last) + 1):
+                kept[number] = lines[number - 1]
+    return origins, sources
+
+
+def _cell_set(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - probing an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _by_value(module_name: str | None) -> bool:
+    """True when code of this module is pickled by value (``__main__`` or the user's)."""
+    if module_name == "__main__":
+        return True
+    module = sys.modules.get(module_name or "")
+    return module is not None and _user_module_of(module) is not None
+
+
 def pickle_task(job: Job, number: int, task: Task) -> bytes:
     """Pickle one Python-callable task, or raise a :class:`ModelError` naming the job.
 
     Functions from the user's own modules (next to the script, not installed) are pickled
-    by value, so the job's Python needs only cloudpickle, not the user's files.
+    by value, so the job's Python needs only cloudpickle, not the user's files. The
+    files and lines of the code travel along (see :func:`code_origins`).
     """
+    origins, sources = code_origins(task.func, task.args, task.kwargs)
     payload: dict[str, Any] = {
         "func": task.func,
         "args": task.args,
         "kwargs": task.kwargs,
         "pass_index": task.pass_index,
+        "code_files": origins,
+        "sources": sources,
     }
     module = _user_module(task.func)
     by_value = getattr(_pickler, "register_pickle_by_value", None)
