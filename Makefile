@@ -23,8 +23,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# --upgrade-strategy eager: every dependency at the newest release its range in
+# pyproject.toml allows, also in a venv made earlier (a fresh one gets that anyway)
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install -q -e '.[dev,hamilton]'
+	$(PIP) install -q --upgrade --upgrade-strategy eager -e '.[dev,hamilton]'
 	touch $@
 
 venv: $(PY)
