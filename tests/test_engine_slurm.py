@@ -17,7 +17,7 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src, run_cli
-from jobledger.api.session import engine_for
+from jobledger.session import session_for
 from jobledger.project import Project
 from services import require, slurm_accounting, slurm_available
 
@@ -210,18 +210,17 @@ def test_final_state_from_sacct_when_run_dir_is_not_visible(slurm_project: Proje
 def test_one_squeue_per_poll_with_200_jobs(slurm_project: Project) -> None:
     jobs = [jl.Job(name=f"w{i}", command="sleep 2", host="slurm", cpus=1) for i in range(200)]
     handle = jl.run(jl.Workflow(jobs, name="wide"))
-    engine = engine_for(slurm_project)
-    engine.join_background("wide")
-    backend = engine.backend("slurm")
-    before = backend.status_calls  # type: ignore[union-attr]
+    session = session_for(slurm_project)
+    session.stop_background()
+    backend = session.driver.backend("slurm")
+    before = backend.client.status_calls  # type: ignore[attr-defined]
     cycles = 0
-
-    def count(report: object) -> None:
-        nonlocal cycles
+    deadline = time.monotonic() + 300
+    while not session.step().final["wide"] and time.monotonic() < deadline:
         cycles += 1
-
-    engine.drive("wide", until="final", timeout=300, act=True, on_cycle=count)
-    calls = backend.status_calls - before  # type: ignore[union-attr]
+        session.driver.wait_for_change(0.5)
+    cycles += 1
+    calls = backend.client.status_calls - before  # type: ignore[attr-defined]
     assert all(r.state is jl.JobState.COMPLETED for r in handle.fetch().values())
     assert 0 < calls <= cycles, f"{calls} squeue calls in {cycles} cycles"
     polls = [calls]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from jobledger.api.session import engine_for
+from jobledger.session import session_for
 from jobledger.project import Project
 from services import (
     SshInfo,
@@ -161,7 +161,7 @@ def test_one_connection_for_a_100_job_run(project: Project, private_sshd: SshInf
     jobs = [jl.Job(name=f"{tag}-{i}", command="true", host="cluster") for i in range(100)]
     res = jl.run(jl.Workflow(jobs, name="hundred"), wait=True, timeout=300)
     assert all(r.ok for r in res.values())
-    engine_for(project).close()
+    session_for(project).close()
     connections = count_ssh_connections(private_sshd.log, offset)
     print(f"100-job run over SSH: {connections} connection(s)")
     assert connections == 1

@@ -61,7 +61,6 @@ from jobledger.api.multirun import (
     post_run_results,
     postRunResults,
 )
-from jobledger.api.results import Result
 from jobledger.api.verbs import RunHandle, WaitTimeout, check, fetch, init, run, stop, update, wait
 from jobledger.errors import (
     CommandFailed,
@@ -95,6 +94,7 @@ from jobledger.model import (
     Workflow,
 )
 from jobledger.project import Project
+from jobledger.session.results import Result
 from jobledger.states import JobState
 from jobledger.view.report import StatusReport, status
 

@@ -26,8 +26,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from jobledger.api.results import Result
 from jobledger.api.verbs import WaitTimeout, check, fetch, run, stop, update, wait
+from jobledger.session.results import Result
 from jobledger.states import JobState
 
 #: Seconds between two checks of :func:`wait_async`.

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from jobledger.errors import JobledgerError
 from jobledger.project import Project
+
+if TYPE_CHECKING:
+    from jobledger.session import Session
 
 
 def _project(ctx: click.Context) -> Project:
@@ -23,101 +25,69 @@ def _project(ctx: click.Context) -> Project:
     return open_project(ctx)
 
 
-def _engine(project: Project) -> Any:
-    from jobledger.api.session import engine_for
+def _session(project: Project) -> Session:
+    from jobledger.session import session_for
 
-    return engine_for(project)
+    return session_for(project)
 
 
-def resolve_names(project: Project, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+def resolve_names(session: Session, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Keys and workflow names selected by job or workflow ``names`` (all when empty)."""
-    state = project.ledger.state
+    state = session.state
     workflows = state.workflows()
     if not names:
-        keys: list[str] = []
-        for info in workflows.values():
-            keys.extend(k for k in info.job_keys if k not in keys)
-        return keys, list(workflows)
-    keys, wf_names = [], []
+        names_all = list(workflows)
+        return session.keys_of(names_all), names_all
+    keys: list[str] = []
+    wf_names: list[str] = []
     for name in names:
         matched = False
         if name in workflows:
             wf_names.append(name)
-            keys.extend(k for k in workflows[name].job_keys if k not in keys)
+            keys.extend(k for k in session.keys_of([name]) if k not in keys)
             matched = True
-        for wf_name, info in workflows.items():
-            for key in info.job_keys:
-                job = state.job(key)
+        for wf_name in workflows:
+            for key in session.keys_of([wf_name]):
+                job = state.record(key)
                 if job is not None and job.name == name and key not in keys:
                     keys.append(key)
                     if wf_name not in wf_names:
                         wf_names.append(wf_name)
                     matched = True
         if not matched:
+            known = ", ".join(sorted(workflows)) or "none"
             raise click.BadParameter(
-                f"no job or workflow named {name!r} in {project.root}", param_hint="NAME"
+                f"no job or workflow named {name!r} in {session.project.root} (workflows: {known})",
+                param_hint="NAME",
             )
     return keys, wf_names
 
 
-def carry_on(engine: Any, name: str, wait_for_lock: bool = False) -> bool:
-    """Load the cached definition of ``name`` and take its driver lock; True when driving."""
-    if name not in engine.loaded:
-        workflow = engine.load_cached(name)
-        if workflow is None:
-            return False
-        engine.define(workflow)
-    try:
-        engine.acquire(name, wait_for_lock)
-    except JobledgerError as exc:
-        click.echo(f"jobledger: {exc}; observing only", err=True)
-        return False
-    return True
-
-
-def _final_summary(project: Project, keys: list[str]) -> int:
-    state = project.ledger.state
-    failed = [
-        info
-        for k in keys
-        if (info := state.job(k)) is not None and info.state.is_final and not info.state.is_success
-    ]
-    pending = [info for k in keys if (info := state.job(k)) is not None and not info.state.is_final]
-    for info in failed:
-        cur = info.current
-        reason = cur.reason if cur else ""
-        click.echo(f"{info.name}: {info.state.value}" + (f" ({reason})" if reason else ""), err=True)
-    if pending:
+def exit_code(results: dict[str, Any]) -> int:
+    """0 when every job completed, 1 when one did not, 3 when one is not final."""
+    states = [r.state for r in results.values()]
+    if any(not s.is_final for s in states):
         return 3
-    return 1 if failed else 0
+    return 1 if any(not s.is_success for s in states) else 0
 
 
-def _drive_all(
-    engine: Any, names: list[str], keys: list[str], timeout: float | None, wait_for_lock: bool
-) -> int:
-    from jobledger.api.verbs import _final_count, _Progress
+def drive(session: Session, keys: list[str], names: list[str], timeout: float | None) -> int:
+    """Wait for ``keys`` (driving where nobody does); the exit code (130 on Ctrl-C)."""
+    from jobledger.errors import WaitTimeout
+    from jobledger.session import JobsKeepRunning
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-    show = sys.stderr.isatty()
-    bar = _Progress(len(keys)) if show and keys else None
+    for name in names:
+        if not session.take_over(name):
+            holder = session.driver_holder(name)
+            click.echo(f"jobledger: workflow {name!r} is driven by {holder}; following it", err=True)
     try:
-        for name in names:
-            driving = carry_on(engine, name, wait_for_lock)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            report = engine.drive(
-                name,
-                until="final",
-                timeout=remaining,
-                act=driving,
-                on_cycle=(lambda _r: bar.update(_final_count(engine, keys))) if bar else None,
-            )
-            if not report.all_final:
-                click.echo(f"jobledger: {name}: timed out with jobs still unfinished", err=True)
-                return 3
-    finally:
-        if bar is not None:
-            bar.close()
-    return _final_summary(engine.project, keys)
+        results = session.wait(keys, names, timeout=timeout, check=False)
+    except WaitTimeout as exc:
+        click.echo(f"jobledger: {exc}", err=True)
+        return 3
+    except JobsKeepRunning:
+        return 130
+    return exit_code(results)
 
 
 def _detach(project: Project, what: str, args: list[str]) -> None:
@@ -179,7 +149,16 @@ def run_cmd(
     wait: bool,
     detach: bool,
 ) -> None:
-    """Run FILE.py, a Python file that defines and runs a workflow."""
+    """Run FILE.py, a Python file that defines and runs a workflow.
+
+    Waits (by default) until every job it ran is final; exit status 0 when all
+    completed, 1 when one did not, 3 when one is unfinished, 130 on Ctrl-C.
+
+    Example: jobledger run workflow.py --host cluster
+    """
+    from jobledger.errors import WorkflowFailed
+    from jobledger.session import JobsKeepRunning
+
     if host:
         os.environ["JOBLEDGER_HOST"] = host
     if force:
@@ -194,16 +173,20 @@ def run_cmd(
     script_dir = str(Path(file).resolve().parent)
     if script_dir not in sys.path:
         sys.path.insert(0, script_dir)
-    runpy.run_path(file, run_name="__main__")
-    from jobledger.api.session import _ENGINES
-
     code = 0
-    for engine in list(_ENGINES.values()):
-        for name in list(engine.started):
-            engine.join_background(name)
-        if wait and engine.started:
-            keys = [k for n in engine.started for k in engine.loaded[n].order]
-            code = max(code, _drive_all(engine, list(engine.started), keys, None, False))
+    try:
+        runpy.run_path(file, run_name="__main__")
+    except WorkflowFailed:
+        code = 1  # its summary is printed
+    except JobsKeepRunning:
+        ctx.exit(130)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+    session = _session(project)
+    if wait and session.ran:
+        keys = session.keys_of(session.ran)
+        code = max(code, drive(session, keys, list(session.ran), None))
     ctx.exit(code)
 
 
@@ -213,33 +196,32 @@ def run_cmd(
 @click.option("--detach", is_flag=True, help="Carry on in a background process.")
 @click.pass_context
 def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detach: bool) -> None:
-    """Carry on every unfinished workflow after a crash: reconcile, observe, submit."""
+    """Carry on every unfinished workflow after a crash: reconcile, observe, submit.
+
+    Takes over each workflow whose driver is gone; follows the ones another process
+    drives. Example: jobledger resume --timeout 600
+    """
     project = _project(ctx)
     if detach:
         _detach(project, "resume", ["-C", str(project.root), "resume"])
         return
-    engine = _engine(project)
-    keys, names = resolve_names(project, ())
-    state = project.ledger.state
-    unfinished = []
-    for name in names:
-        info = state.workflow(name)
-        keys_of = info.job_keys if info is not None else ()
-        if any((j := state.job(k)) is None or not j.state.is_final for k in keys_of):
-            unfinished.append(name)
-    for name in names:
-        if name not in unfinished:
-            continue
-        if name not in engine.loaded and engine.load_cached(name) is None:
-            click.echo(
-                f"jobledger: workflow {name!r}: no cached definition on this machine; "
-                "observing only (run its script again to submit what is left)",
-                err=True,
-            )
+    session = _session(project)
+    unfinished = session.unfinished_workflows()
     if not unfinished:
         click.echo("nothing to resume: every job is final")
-        ctx.exit(_final_summary(project, keys))
-    ctx.exit(_drive_all(engine, unfinished, keys, timeout, wait_for_lock))
+        keys, _names = resolve_names(session, ())
+        ctx.exit(exit_code(session.results(keys)))
+    records = [session.state.record(k) for k in session.keys_of(unfinished)]
+    blocked = sorted(
+        {r.name for r in records if r is not None and r.spec is not None and not r.spec.submittable}
+    )
+    if blocked:
+        click.echo(
+            "jobledger: defined by an older version (run their script again to submit them): "
+            + ", ".join(blocked),
+            err=True,
+        )
+    ctx.exit(drive(session, session.keys_of(unfinished), unfinished, timeout))
 
 
 @click.command()
@@ -247,11 +229,15 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
 @click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
 @click.pass_context
 def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> None:
-    """Block until the named jobs (or all) are final; exit 1 if any failed."""
+    """Block until the named jobs or workflows (or all) are final.
+
+    Exit status 0 when all completed, 1 when one did not, 3 when one is unfinished (each
+    named, with why). Example: jobledger wait train --timeout 3600
+    """
     project = _project(ctx)
-    engine = _engine(project)
-    keys, wf_names = resolve_names(project, names)
-    ctx.exit(_drive_all(engine, wf_names, keys, timeout, False) if keys else 0)
+    session = _session(project)
+    keys, wf_names = resolve_names(session, names)
+    ctx.exit(drive(session, keys, wf_names, timeout) if keys else 0)
 
 
 @click.command()
@@ -265,18 +251,17 @@ def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> N
 )
 @click.pass_context
 def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
-    """Cancel the named jobs or workflows (all unfinished jobs when none are named)."""
+    """Cancel the named jobs or workflows (all unfinished jobs when none are named).
+
+    A cancel sticks: no retry policy brings the jobs back (run the script again, or
+    ``jobledger retry``, to start them anew). Example: jobledger cancel sweep
+    """
     project = _project(ctx)
-    engine = _engine(project)
-    keys, _ = resolve_names(project, names)
-    state = project.ledger.state
-    keys = [k for k in keys if (i := state.job(k)) is None or not i.state.is_final]
-    touched = engine.cancel(keys, grace=grace)
-    state = project.ledger.state
-    for key in touched:
-        info = state.job(key)
-        if info is not None:
-            click.echo(f"cancelled {info.name}")
+    session = _session(project)
+    keys, _ = resolve_names(session, names)
+    touched = session.cancel(keys, grace=grace)
+    for name in touched:
+        click.echo(f"cancelled {name}")
     if not touched:
         click.echo("nothing to cancel")
 
@@ -286,29 +271,32 @@ def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
 @click.option("--no-wait", is_flag=True, help="Only record the new attempts.")
 @click.pass_context
 def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
-    """Retry the named jobs by hand (a new, manual attempt each), then drive them."""
-    from jobledger.engine.plan import Phase, standing
-    from jobledger.ledger import events as ev
+    """Retry the named jobs by hand (a new, manual attempt each), then drive them.
 
+    Example: jobledger retry train
+    """
     project = _project(ctx)
-    engine = _engine(project)
-    keys, wf_names = resolve_names(project, names)
-    raw = project.ledger.raw_state["jobs"]
-    retried = []
+    session = _session(project)
+    keys, wf_names = resolve_names(session, names)
+    state = session.state
+    final = [k for k in keys if (r := state.record(k)) is not None and _final(r)]
     for key in keys:
-        st = standing(key, raw.get(key))
-        if st.phase not in (Phase.FAILURE, Phase.SUCCESS):
-            click.echo(f"{raw[key].get('name', key)}: not final ({st.state.value}); not retried", err=True)
-            continue
-        project.ledger.append(
-            ev.RETRY,
-            {"key": key, "attempt": st.attempt + 1, "reason": "retried by hand", "manual": True},
-        )
-        retried.append(key)
-        click.echo(f"{raw[key].get('name', key)}: attempt {st.attempt + 1} recorded")
-    project.ledger.flush(durable=True)
+        if key not in final and (r := state.record(key)) is not None:
+            click.echo(f"{r.name}: not final; not retried", err=True)
+    retried = session.retry(final)
+    state = session.state
+    for key in final:
+        record = state.record(key)
+        if record is not None and record.name in retried and record.current is not None:
+            click.echo(f"{record.name}: attempt {record.current.number} recorded")
     if retried and not no_wait:
-        ctx.exit(_drive_all(engine, wf_names, retried, None, False))
+        ctx.exit(drive(session, final, wf_names, None))
+
+
+def _final(record: Any) -> bool:
+    from jobledger.ledger.state import Phase, job_phase
+
+    return job_phase(record)[0] in (Phase.SUCCESS, Phase.FAILURE)
 
 
 @click.command()
@@ -317,12 +305,10 @@ def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
 @click.pass_context
 def fetch(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Bring remote outputs home and show each job's result (exit code, output tails)."""
-    from jobledger.api.verbs import fetch as fetch_results
-
     project = _project(ctx)
-    keys, _ = resolve_names(project, names)
-    selection: list[Any] = [_Keys(project, keys)] if keys else []
-    results = fetch_results(*selection, project=project)
+    session = _session(project)
+    keys, _ = resolve_names(session, names)
+    results = session.fetch(keys)
     if as_json:
         payload = [
             {
@@ -349,16 +335,3 @@ def fetch(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
         tail = result.stderr if not result.ok else result.stdout
         for line in tail.splitlines()[-10:]:
             click.echo(f"   {line}")
-
-
-class _Keys:
-    """Selects keys of a project for the verbs."""
-
-    def __init__(self, project: Project, keys: list[str]) -> None:
-        self.project = project
-        self.keys = keys
-
-    def _jobledger_selection(self) -> Any:
-        from jobledger.api.session import Selection
-
-        return Selection(self.project, (), tuple(self.keys), ())

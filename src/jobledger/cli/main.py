@@ -278,15 +278,14 @@ def status(
 
 
 def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:
-    from jobledger.api.session import engine_for
+    from jobledger.session import session_for
 
-    engine = engine_for(project)
-    names = list(workflows) or list(project.ledger.state.workflows())
-    for name in names:
-        try:
-            engine.cycle(name, act=False)
-        except JobledgerError as exc:
-            click.echo(f"jobledger: warning: cannot observe {name}: {exc}", err=True)
+    session = session_for(project)
+    names = list(workflows) or list(session.state.workflows())
+    try:
+        session.observe(names)
+    except JobledgerError as exc:
+        click.echo(f"jobledger: warning: cannot observe: {exc}", err=True)
 
 
 def _register_more() -> None:

@@ -84,8 +84,9 @@ def merge_final(
     return state, observation.exit_code, observation.signal, observation.reason
 
 
-class BatchBackend:
-    """Submits, observes and cancels through one adapter on one host."""
+class SchedulerClient:
+    """Submits, observes and cancels through one adapter on one host (the machinery of the
+    batch backend)."""
 
     native_dependencies = True
 

@@ -118,8 +118,8 @@ def final_update(key: str, attempt: int, index: int | None, record: ExitRecord, 
     )
 
 
-class LocalBackend:
-    """Runs units as detached local processes."""
+class LocalProcesses:
+    """Runs units as detached local processes (the machinery of the local backend)."""
 
     alias: str
     native_dependencies = False
@@ -177,7 +177,7 @@ class LocalBackend:
             if ident is None or run is None or run.announced:
                 continue
             run.pid, run.started, run.announced = pid, at, True
-            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, extra={"pid": pid}))
+            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=pid))
         return updates
 
     def _reports(self) -> list[Update]:
@@ -237,6 +237,12 @@ class LocalBackend:
     def busy(self) -> bool:
         """True while anything is queued or running here."""
         return bool(self._queue or self._running)
+
+    @property
+    def waiting(self) -> bool:
+        """True while units wait to start: queued here, or handed to the launcher and not
+        reported started (only this process starts them)."""
+        return bool(self._queue) or any(not run.announced for run in self._running.values())
 
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
@@ -312,7 +318,7 @@ class LocalBackend:
             JobState.RUNNING,
             source="local",
             at=now,
-            extra={"pid": pid},
+            pid=pid,
         )
 
     def _track(self, item: _Queued, child: bool, pid: int, started: float, announced: bool = True) -> None:
@@ -330,8 +336,9 @@ class LocalBackend:
                 _reap(run.pid)
 
     # ------------------------------------------------------------------ observe
-    def adopt(self, unit: Unit) -> None:
-        """Watch a unit started by an earlier driver (or queue it if it never started)."""
+    def adopt(self, unit: Unit, queue: bool = True) -> None:
+        """Watch a unit started by an earlier driver (or, with ``queue``, queue it if it
+        never started)."""
         path = self.root / unit.unit_dir
         ident = unit.ident
         if ident in self._running or ident in self._queued:
@@ -348,6 +355,8 @@ class LocalBackend:
             None,
         )
         if claim is None and parse_exit_file(_read(path / EXIT_FILE)) is None:
+            if not queue:
+                return
             self._queued.add(ident)
             self._queue.append(item)
             return

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from jobledger.model.task import Task
+from jobledger.ledger.specs import TaskSpec
 
 EXIT_FILE = "exit"
 CLAIM_FILE = "claim"
@@ -48,7 +48,9 @@ class WrapperSpec:
 
     attempt_dir: str
     workdir: str
-    tasks: tuple[Task, ...]
+    tasks: tuple[TaskSpec, ...]
+    run_dir: str = ""
+    """Where the Python tasks' pickles and the runner are (default: the attempt dir)."""
     is_array: bool = False
     markers_dir: str | None = None
     marker: str = ""
@@ -80,7 +82,7 @@ def _index_expr() -> str:
     return expr
 
 
-def _task_function(number: int, task: Task) -> str:
+def _task_function(number: int, task: TaskSpec) -> str:
     name = f"jl_t{number}"
     prefix = f"cd -- {_q(task.cwd)} || exit 1; " if task.cwd else ""
     exports = "".join(f"export {k}={_q(v)}; " for k, v in task.env.items())
@@ -88,9 +90,10 @@ def _task_function(number: int, task: Task) -> str:
         return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
     if task.argv is not None:
         return f"{name}() {{ {prefix}{exports}exec {shlex.join(task.argv)}; }}"
+    payload = _q(task.payload or f"task-{number}.pkl")
     return (
-        f'{name}() {{ {prefix}{exports}exec "$JL_PYTHON" "$JL_ATTEMPT/{RUNNER_FILE}" '
-        f'"$JL_ATTEMPT/task-{number}.pkl" "$JL_UNIT"; }}'
+        f'{name}() {{ {prefix}{exports}exec "$JL_PYTHON" "$JL_RUN/{RUNNER_FILE}" '
+        f'"$JL_RUN/"{payload} "$JL_UNIT"; }}'
     )
 
 
@@ -99,6 +102,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
     lines = [
         "# --- jobledger job wrapper (generated; see jobledger.engine.wrapper) ---",
         f"JL_ATTEMPT={_q(spec.attempt_dir)}",
+        f"JL_RUN={_q(spec.run_dir or spec.attempt_dir)}",
         f"JL_PYTHON={_q(spec.python)}",
         "JL_START=${EPOCHREALTIME:-}",
     ]

@@ -8,7 +8,7 @@ job (a status table) pays the decoding then, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
@@ -27,14 +27,21 @@ def pack(value: Any) -> bytes:
 
 
 class LazyJobs(dict):  # type: ignore[type-arg]
-    """``{key: job record}`` where some records are still packed bytes."""
+    """``{key: job record}`` where some records are still packed bytes.
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
+    ``load`` turns an unpacked row into a record; ``dump`` a record into a row.
+    """
+
+    def __init__(
+        self, blobs: dict[str, bytes], load: Callable[[Any], Any], dump: Callable[[Any], Any]
+    ) -> None:
         super().__init__()
         self._blobs = blobs
+        self._decode = load
+        self._encode = dump
 
     def _load(self, key: str) -> Any:
-        value = unpack(self._blobs.pop(key))
+        value = self._decode(unpack(self._blobs.pop(key)))
         dict.__setitem__(self, key, value)
         return value
 
@@ -83,12 +90,12 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         """Every record as a blob (decoded ones packed again, untouched ones as they were)."""
         out = dict(self._blobs)
         for key, value in dict.items(self):
-            out[key] = pack(value)
+            out[key] = pack(self._encode(value))
         return out
 
 
-def packed_jobs(jobs: dict[str, Any]) -> dict[str, bytes]:
-    """Blobs for a plain or lazy jobs dict."""
+def packed_jobs(jobs: dict[str, Any], dump: Callable[[Any], Any]) -> dict[str, bytes]:
+    """Blobs for a plain or lazy jobs dict (``dump`` turns a record into a row)."""
     if isinstance(jobs, LazyJobs):
         return jobs.packed()
-    return {key: pack(value) for key, value in jobs.items()}
+    return {key: pack(dump(value)) for key, value in jobs.items()}

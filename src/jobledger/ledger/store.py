@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.lazy import LazyJobs, packed_jobs
-from jobledger.ledger.reducer import State, apply, apply_many, empty_state
+from jobledger.ledger.event_codec import decode_raw, to_raw
+from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
     SUFFIX,
     SegmentCursor,
@@ -26,9 +26,10 @@ from jobledger.ledger.segment import (
     new_writer_id,
     read_segment,
 )
+from jobledger.ledger.snapshot import model_from_plain, model_to_plain
 from jobledger.ledger.state import ProjectState
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 FORMAT_VERSION = 1
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
@@ -52,7 +53,7 @@ class Ledger:
         self.cache_dir = cache_dir
         self._use_snapshot = use_snapshot
         self._lock = threading.RLock()
-        self._state: State = empty_state()
+        self._model = Model()
         self._cursors: dict[str, SegmentCursor] = {}
         self._damages: dict[str, list[Damage]] = {}
         self._writer: SegmentWriter | None = None
@@ -69,7 +70,7 @@ class Ledger:
         with self._lock:
             if not self._loaded:
                 if not (self._use_snapshot and self._load_snapshot()):
-                    self._state = empty_state()
+                    self._model = Model()
                     self._cursors = {}
                     self._read_since_snapshot = 0
                     self._bytes_since_snapshot = 0
@@ -91,25 +92,25 @@ class Ledger:
         except FileNotFoundError:
             return []
 
-    def read_new_events(self) -> list[ev.Event]:
+    def read_new_events(self) -> list[ev.Recorded]:
         """Refresh, returning the events other writers appended since the last read."""
         with self._lock:
             if not self._loaded:
                 self.open()
-            collected: list[ev.Event] = []
+            collected: list[ev.Recorded] = []
             self._read_new(collected)
             collected.sort(key=lambda e: e.order)
             return collected
 
-    def _read_new(self, collect: list[ev.Event] | None = None) -> int:
+    def _read_new(self, collect: list[ev.Recorded] | None = None) -> int:
         # folding builds many small containers that hold no cycles: pause the collector
         with gc_paused():
             return self._read_new_unpaused(collect)
 
-    def _read_new_unpaused(self, collect: list[ev.Event] | None) -> int:
+    def _read_new_unpaused(self, collect: list[ev.Recorded] | None) -> int:
         count = 0
         own = self._writer.path.name if self._writer else None
-        state = self._state
+        model = self._model
         for path in self._segment_paths():
             name = path.name
             if name == own:
@@ -121,16 +122,11 @@ class Ledger:
                 self._damages.setdefault(name, []).extend(damages)
             writer = name[: -len(SUFFIX)]
             for record in records:
-                apply_many(state, record.events, writer, f"{name} @{record.offset}: ")
+                count += apply_raw(model, record.events, writer, f"{name} @{record.offset}: ")
                 if collect is not None:
-                    collect.extend(
-                        ev.Event.from_raw(raw, writer)
-                        for raw in record.events
-                        if isinstance(raw, list) and len(raw) == 5
-                    )
-                count += len(record.events)
+                    collect.extend(e for raw in record.events if (e := decode_raw(raw, writer)) is not None)
                 self._bytes_since_snapshot += record.size
-        self._clock.observe(state["max_clock"])
+        self._clock.observe(model.max_clock)
         self._read_since_snapshot += count
         return count
 
@@ -139,14 +135,14 @@ class Ledger:
         """The current reduced state (opens the ledger on first use)."""
         if not self._loaded:
             self.open()
-        return ProjectState(self._state)
+        return ProjectState(self._model)
 
     @property
-    def raw_state(self) -> State:
-        """The reduced state as plain data (do not modify)."""
+    def model(self) -> Model:
+        """The reduced state's records (read them; only the reducer changes them)."""
         if not self._loaded:
             self.open()
-        return self._state
+        return self._model
 
     def damages(self) -> dict[str, list[Damage]]:
         """Damaged records and torn tails found so far, by segment file name."""
@@ -156,16 +152,14 @@ class Ledger:
                 out.setdefault(name, []).append(cursor.torn)
         return out
 
-    def iter_events(self) -> Iterator[ev.Event]:
+    def iter_events(self) -> Iterator[ev.Recorded]:
         """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order."""
-        collected: list[ev.Event] = []
+        collected: list[ev.Recorded] = []
         for path in self._segment_paths():
             records, _damages, _cursor = read_segment(path, SegmentCursor())
             writer = path.name[: -len(SUFFIX)]
             for record in records:
-                for raw in record.events:
-                    if isinstance(raw, list) and len(raw) == 5:
-                        collected.append(ev.Event.from_raw(raw, writer))
+                collected.extend(e for raw in record.events if (e := decode_raw(raw, writer)) is not None)
         collected.sort(key=lambda e: e.order)
         return iter(collected)
 
@@ -179,38 +173,35 @@ class Ledger:
         if self._writer is None:
             self.ledger_dir.mkdir(parents=True, exist_ok=True)
             self._writer = SegmentWriter(self.ledger_dir, new_writer_id())
-            header = self._make(
-                ev.SEGMENT,
-                {
-                    "writer": self._writer.writer_id,
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "version": FORMAT_VERSION,
-                    "created": time.time(),
-                },
+            header = ev.SegmentOpened(
+                writer=self._writer.writer_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=FORMAT_VERSION,
+                created=time.time(),
             )
-            self._writer.write([header], durable=True)
-            apply(self._state, header, self._writer.writer_id)
+            raw = self._make(header)
+            self._writer.write([raw], durable=True)
+            apply(self._model, header, (raw[1], self._writer.writer_id, raw[2]), raw[3])
         return self._writer
 
-    def _make(self, etype: str, data: Mapping[str, Any]) -> list[Any]:
+    def _make(self, event: Any) -> list[Any]:
         self._seq += 1
-        return [etype, self._clock.tick(), self._seq, time.time(), data]
+        return to_raw(event, self._clock.tick(), self._seq, time.time())
 
-    def append(self, etype: str, data: Mapping[str, Any]) -> None:
-        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`.
-
-        ``data`` is kept as given: do not modify it afterwards.
-        """
+    def append(self, event: ev.Event) -> ev.Recorded:
+        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`."""
         with self._lock:
             if not self._loaded:
                 self.open()
             writer = self._writer or self._ensure_writer()
-            raw = self._make(etype, data)
-            apply(self._state, raw, writer.writer_id)
+            raw = self._make(event)
+            recorded = ev.Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
+            apply(self._model, event, (raw[1], writer.writer_id, raw[2]), raw[3])
             self._buffer.append(raw)
             if len(self._buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
+            return recorded
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -225,14 +216,12 @@ class Ledger:
         elif durable and self._writer is not None:
             self._writer.sync()
 
-    def record(self, etype: str, data: Mapping[str, Any], *, durable: bool = True) -> ev.Event:
+    def record(self, event: ev.Event, *, durable: bool = True) -> ev.Recorded:
         """Append one event and write it now (fsynced unless ``durable=False``)."""
         with self._lock:
-            self.append(etype, data)
-            raw = self._buffer[-1]
+            recorded = self.append(event)
             self._flush_locked(durable)
-            assert self._writer is not None
-            return ev.Event.from_raw(raw, self._writer.writer_id)
+            return recorded
 
     def close(self) -> None:
         """Flush, sync, close the segment and refresh the snapshot when worthwhile."""
@@ -278,8 +267,7 @@ class Ledger:
                 {
                     "version": SNAPSHOT_VERSION,
                     "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
-                    "state": {k: v for k, v in self._state.items() if k != "jobs"},
-                    "jobs": packed_jobs(self._state["jobs"]),
+                    "model": model_to_plain(self._model),
                 },
                 use_bin_type=True,
             )
@@ -305,9 +293,10 @@ class Ledger:
             if not _covers(self.ledger_dir / name, offset, digest):
                 return False  # a segment changed or vanished: rebuild from scratch
             cursors[name] = SegmentCursor(offset, digest)
-        state = snap["state"]
-        state["jobs"] = LazyJobs(snap["jobs"])
-        self._state = state
+        try:
+            self._model = model_from_plain(snap["model"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            return False
         self._cursors = cursors
         self._read_since_snapshot = 0
         return True

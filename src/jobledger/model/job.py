@@ -53,8 +53,20 @@ def safe_name(name: str, limit: int = 40) -> str:
     return text[:limit]
 
 
-def _upstream_job(target: Any) -> Job | str:
-    if isinstance(target, (Job, str)):
+@attrs.frozen
+class JobRef:
+    """A job recorded earlier in the project (any workflow), named by its key.
+
+    A dependency on it waits for that job as it stands in the ledger; nothing of it is
+    defined again.
+    """
+
+    key: str
+    name: str
+
+
+def _upstream_job(target: Any) -> Job | JobRef | str:
+    if isinstance(target, (Job, JobRef, str)):
         return target
     inner = getattr(target, "job", None)  # JobResult and face objects carry their Job
     if isinstance(inner, Job):
@@ -71,7 +83,7 @@ def _upstream_job(target: Any) -> Job | str:
 class Dependency:
     """``job`` must end first; ``kind`` says how (afterok, afterany, afternotok)."""
 
-    target: Job | str = attrs.field(converter=_upstream_job)
+    target: Job | JobRef | str = attrs.field(converter=_upstream_job)
     kind: str = attrs.field(default="afterok", converter=normalize_kind)
 
     @property
@@ -83,7 +95,7 @@ class Dependency:
 def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     if value is None:
         return ()
-    if isinstance(value, (Job, str, Dependency)) or not isinstance(value, Iterable):
+    if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
         value = [value]
     out: list[Dependency] = []
     for item in value:
@@ -260,7 +272,7 @@ class Job:
         return view
 
     @property
-    def dependencies(self) -> list[Job | str]:
+    def dependencies(self) -> list[Job | JobRef | str]:
         """Upstream jobs (hpc-runner spelling; assignable)."""
         return [d.target for d in self.depends]
 

@@ -32,7 +32,9 @@ def _attempt_dict(att: AttemptInfo) -> dict[str, Any]:
     return out
 
 
-def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> dict[str, Any]:
+def job_row(
+    info: JobInfo, workflow: str | None, now: float | None = None, reused: bool = False
+) -> dict[str, Any]:
     """The status of one job as plain data (the ``status --json`` schema).
 
     Keys: ``name``, ``key``, ``workflow``, ``state``, ``host``, ``scheduler_id``,
@@ -48,7 +50,6 @@ def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> di
     elapsed = None
     if started is not None:
         elapsed = round((ended if ended is not None else now) - started, 3)
-    reused = bool(workflow and workflow in info.reused_in)
     row: dict[str, Any] = {
         "name": info.name,
         "key": info.key,
@@ -98,13 +99,14 @@ def status_rows(state: ProjectState, workflows: Iterable[str] | None = None) -> 
         wf = state.workflow(name)
         if wf is None:
             continue
+        reused = state.reused(name)
         for key in wf.job_keys:
             if key in seen:
                 continue
             seen.add(key)
             info = state.job(key)
             if info is not None:
-                rows.append(job_row(info, name, now))
+                rows.append(job_row(info, name, now, key in reused))
     return rows
 
 

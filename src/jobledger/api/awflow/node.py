@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jobledger.api.awflow.conditions import _guarded, _holds
-from jobledger.api.session import Selection
 from jobledger.errors import ModelError, ResourceError
 from jobledger.model.array import ArraySpec
 from jobledger.model.job import normalize_kind
 from jobledger.model.resources import Resources
+from jobledger.session.selection import Selection
 
 #: awflow's dependency statuses and the dependency kinds they mean.
 _STATUS = {"afterok": "success", "afternotok": "failure", "afterany": "any"}

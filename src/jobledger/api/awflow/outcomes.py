@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from jobledger.api.awflow.node import AwflowJob
-from jobledger.api.results import Result
 from jobledger.errors import JobFailedError
 from jobledger.model.workflow import Workflow
+from jobledger.session.results import Result
 from jobledger.states import JobState
 
 

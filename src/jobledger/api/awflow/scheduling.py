@@ -10,13 +10,13 @@ from typing import Any
 from jobledger.api.awflow.graph import build_workflow
 from jobledger.api.awflow.node import as_job
 from jobledger.api.awflow.outcomes import _echo, _outcomes
-from jobledger.api.results import Result
-from jobledger.api.session import project_for
 from jobledger.api.verbs import RunHandle, fetch, run
 from jobledger.config import Config, load_config
 from jobledger.errors import ConfigError, ResourceError
 from jobledger.model.resources import Resources
 from jobledger.project import Project
+from jobledger.session.results import Result
+from jobledger.session.selection import project_for
 
 
 def available_backends(project: str | os.PathLike[str] | None = None) -> list[str]:

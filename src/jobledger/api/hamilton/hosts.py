@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobledger.api.session import project_for
 from jobledger.config import load_config
 from jobledger.errors import ConfigError
+from jobledger.session.selection import project_for
 
 
 def _scheduler_of(alias: str, project: Any) -> str:

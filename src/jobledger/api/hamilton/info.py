@@ -7,11 +7,11 @@ import enum
 from pathlib import Path
 from typing import Any
 
-from jobledger.api.results import Result
-from jobledger.api.session import Selection
 from jobledger.api.verbs import RunHandle, fetch, stop, update, wait
 from jobledger.errors import ModelError
 from jobledger.model.job import Job
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection
 from jobledger.states import JobState
 
 

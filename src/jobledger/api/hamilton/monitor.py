@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from jobledger.api.hamilton.info import JobInfo, JobStatus
-from jobledger.api.results import Result
-from jobledger.api.session import Selection, engine_for, project_for
 from jobledger.api.verbs import WaitTimeout, fetch, update, wait
 from jobledger.errors import ModelError
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection, project_for
+from jobledger.session.session import session_for
 
 
 class Monitor:
@@ -20,9 +21,9 @@ class Monitor:
 
     def _workflows(self) -> dict[str, list[str]]:
         """Workflows with unfinished jobs on this host: ``{workflow: [job names]}``."""
-        engine = engine_for(project_for(self.project, create=False))
-        engine.ledger.refresh()
-        state = engine.ledger.state
+        session = session_for(project_for(self.project, create=False))
+        session.ledger.refresh()
+        state = session.state
         out: dict[str, list[str]] = {}
         for name, info in state.workflows().items():
             for key in info.job_keys:

@@ -7,10 +7,10 @@ from typing import Any
 
 from jobledger.api.hamilton.info import JobInfo
 from jobledger.api.hamilton.jobs import log
-from jobledger.api.results import tail_text
 from jobledger.api.verbs import RunHandle, fetch, init, run, wait
 from jobledger.model.job import Job
 from jobledger.model.workflow import Workflow
+from jobledger.session.results import tail_text
 
 
 def submit_job(

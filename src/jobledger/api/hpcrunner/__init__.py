@@ -73,9 +73,6 @@ from jobledger.api.hpcrunner.submission import _place as _place
 from jobledger.api.hpcrunner.submission import _run_alone as _run_alone
 from jobledger.api.hpcrunner.submission import _scheduler_of as _scheduler_of
 from jobledger.api.hpcrunner.submission import submit_job
-from jobledger.api.results import Result as Result
-from jobledger.api.session import Selection as Selection
-from jobledger.api.session import project_for as project_for
 from jobledger.api.verbs import RunHandle as RunHandle
 from jobledger.api.verbs import check as check
 from jobledger.api.verbs import fetch as fetch
@@ -94,6 +91,9 @@ from jobledger.model.job import Job as Job
 from jobledger.model.resources import Resources as Resources
 from jobledger.model.workflow import Workflow as Workflow
 from jobledger.project import Project as Project
+from jobledger.session.results import Result as Result
+from jobledger.session.selection import Selection as Selection
+from jobledger.session.selection import project_for as project_for
 from jobledger.states import JobState as JobState
 
 # ``__all__`` is the public face. The other names imported above keep everything the former

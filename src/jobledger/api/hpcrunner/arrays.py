@@ -7,10 +7,10 @@ from typing import Any
 from jobledger.api.hpcrunner.presets import rebuild
 from jobledger.api.hpcrunner.results import ArrayJobResult
 from jobledger.api.hpcrunner.submission import _check_job, _choose, _ours, _place, _run_alone
-from jobledger.api.session import project_for
 from jobledger.errors import ModelError
 from jobledger.model.array import ArraySpec
 from jobledger.model.job import Job
+from jobledger.session.selection import project_for
 
 
 class JobArray:

@@ -11,11 +11,11 @@ from jobledger.api.hpcrunner.presets import apply_job_type, rebuild
 from jobledger.api.hpcrunner.results import JobResult
 from jobledger.api.hpcrunner.status import JobStatus
 from jobledger.api.hpcrunner.submission import _ours, _scheduler_of
-from jobledger.api.session import Selection, project_for
 from jobledger.api.verbs import RunHandle, check, run, wait
 from jobledger.errors import ModelError
 from jobledger.model.job import Dependency, Job
 from jobledger.model.workflow import Workflow
+from jobledger.session.selection import Selection, project_for
 from jobledger.states import JobState
 
 

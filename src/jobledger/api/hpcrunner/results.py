@@ -5,11 +5,11 @@ from __future__ import annotations
 import attrs
 
 from jobledger.api.hpcrunner.status import JobStatus
-from jobledger.api.results import Result
-from jobledger.api.session import Selection
 from jobledger.api.verbs import RunHandle, check, fetch, stop, wait
 from jobledger.model.job import Job
 from jobledger.project import Project
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection
 from jobledger.states import JobState
 
 

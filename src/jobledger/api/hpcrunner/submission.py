@@ -7,12 +7,12 @@ from typing import Any
 from jobledger.api.hpcrunner.presets import apply_job_type, rebuild
 from jobledger.api.hpcrunner.results import JobResult
 from jobledger.api.hpcrunner.schedulers import LedgerScheduler, get_scheduler
-from jobledger.api.session import project_for
 from jobledger.api.verbs import RunHandle, run
 from jobledger.errors import ModelError
 from jobledger.model.job import Job
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
+from jobledger.session.selection import project_for
 
 
 def _scheduler_of(scheduler: Any) -> Any:

@@ -99,10 +99,6 @@ from jobledger.api.multirun.sweep import SweepResult, fetch_runs, multirun, mult
 from jobledger.api.multirun.sweep import _read_params as _read_params
 from jobledger.api.multirun.sweep import _run_sync as _run_sync
 from jobledger.api.multirun.sweep import log as log
-from jobledger.api.results import Result as Result
-from jobledger.api.results import tail_text as tail_text
-from jobledger.api.session import Selection as Selection
-from jobledger.api.session import project_for as project_for
 from jobledger.api.verbs import RunHandle as RunHandle
 from jobledger.api.verbs import WaitTimeout as WaitTimeout
 from jobledger.api.verbs import fetch as fetch
@@ -114,6 +110,10 @@ from jobledger.model.hashing import canonical_hash as canonical_hash
 from jobledger.model.job import Job as Job
 from jobledger.model.job import safe_name as safe_name
 from jobledger.model.workflow import Workflow as Workflow
+from jobledger.session.results import Result as Result
+from jobledger.session.results import tail_text as tail_text
+from jobledger.session.selection import Selection as Selection
+from jobledger.session.selection import project_for as project_for
 from jobledger.states import JobState as JobState
 
 # ``__all__`` is the public face. The other names imported above keep everything the former

@@ -22,12 +22,12 @@ from jobledger.api.multirun.layout import (
     STDOUT_LINK,
 )
 from jobledger.api.multirun.runs import Run, RunStatistics
-from jobledger.api.results import Result
 from jobledger.api.verbs import RunHandle, WaitTimeout, fetch, run, stop, wait
 from jobledger.errors import ModelError
 from jobledger.model.hashing import canonical_hash
 from jobledger.model.job import Job, safe_name
 from jobledger.model.workflow import Workflow
+from jobledger.session.results import Result
 from jobledger.states import JobState
 
 

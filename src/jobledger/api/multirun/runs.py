@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from jobledger.api.multirun.layout import RESULTS_FILE, STATUS_FILE, ParamMap, RunStatus
-from jobledger.api.results import Result
+from jobledger.session.results import Result
 
 
 @attrs.define(eq=False)

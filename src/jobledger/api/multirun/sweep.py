@@ -32,10 +32,10 @@ from jobledger.api.multirun.runners import (
     sweep_workflow_name,
 )
 from jobledger.api.multirun.runs import Run, RunStatistics, _read_status
-from jobledger.api.results import tail_text
-from jobledger.api.session import Selection, project_for
 from jobledger.api.verbs import RunHandle
 from jobledger.errors import ModelError
+from jobledger.session.results import tail_text
+from jobledger.session.selection import Selection, project_for
 
 log = logging.getLogger("jobledger.multirun")
 

@@ -3,7 +3,7 @@ state by :func:`build_graph`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -85,7 +85,7 @@ class Graph:
         raise KeyError(key)
 
 
-def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
+def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     cur = info.current
     counts: dict[str, int] = {}
     total = 0
@@ -107,7 +107,7 @@ def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
         exit_code=cur.exit_code if cur else None,
         array_total=total,
         array_counts=ordered,
-        reused=any(w in info.reused_in for w in workflows),
+        reused=reused,
     )
 
 
@@ -129,10 +129,11 @@ def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> 
     by_name: dict[str, int] = {}
     for info in infos:
         by_name[info.name] = by_name.get(info.name, 0) + 1
+    reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
     nodes = []
     for info in infos:
         ident = info.name if by_name[info.name] == 1 else f"{info.name}-{info.key[:8]}"
-        nodes.append(_node(info, ident, chosen))
+        nodes.append(_node(info, ident, info.key in reused))
     host_of = {n.key: n.host for n in nodes}
     edges = []
     for info in infos:

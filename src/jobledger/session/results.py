@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from jobledger.errors import RemoteError, RemoteTraceback
+from jobledger.ledger.specs import MERGED, JobSpec
 from jobledger.ledger.state import AttemptInfo, JobInfo
 from jobledger.states import JobState
 
@@ -57,8 +59,8 @@ class Result:
 
     def _jobledger_selection(self) -> Any:
         """Lets every verb take a Result (``jobledger.fetch(result)``)."""
-        from jobledger.api.session import Selection
         from jobledger.project import Project
+        from jobledger.session.selection import Selection
 
         project = Project(self.project_root) if self.project_root else None
         return Selection(project, (), (self.key,), ())
@@ -98,23 +100,24 @@ class Result:
 
     @property
     def value(self) -> Any:
-        """The Python callable's return value (``None`` when there is none).
+        """The Python call's return value (``None`` for a job that returned nothing).
 
-        Array jobs give the list of their elements' values, in index order.
+        A call that raised re-raises its exception here — its own type when it can be
+        unpickled here, else a :class:`~jobledger.errors.RemoteError` — chained to a
+        :class:`~jobledger.errors.RemoteTraceback` holding the job's traceback, which
+        names the user's file and line (as :mod:`concurrent.futures` does). Array jobs
+        give the list of their elements' values, in index order.
         """
         if self.elements:
             return [e.value for e in self.elements]
+        if self.error is not None:
+            raise_remote(self.name, self.error, self.unit_dir / "exception.pkl")
         path = self.unit_dir / "result.pkl"
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        try:
-            import cloudpickle
-
-            return cloudpickle.loads(data)
-        except ImportError:  # pragma: no cover
-            return pickle.loads(data)  # noqa: S301 - our own result file
+        return _loads(data)
 
     @property
     def output(self) -> Any:
@@ -126,24 +129,51 @@ class Result:
         return f"Result({self.name!r}, {self.state.value}{extra})"
 
 
-def build_result(root: Path, info: JobInfo, workflow: str | None = None) -> Result:
+def _loads(data: bytes) -> Any:
+    try:
+        import cloudpickle
+
+        return cloudpickle.loads(data)
+    except ImportError:  # pragma: no cover
+        return pickle.loads(data)  # noqa: S301 - our own result file
+
+
+def raise_remote(name: str, error: dict[str, Any], pickled: Path) -> None:
+    """Raise the exception a job's Python call raised (see :attr:`Result.value`)."""
+    text = str(error.get("traceback") or "")
+    exc: BaseException | None = None
+    try:
+        loaded = _loads(pickled.read_bytes())
+        exc = loaded if isinstance(loaded, BaseException) else None
+    except Exception:
+        exc = None
+    if exc is None:
+        exc = RemoteError(name, str(error.get("type") or "Exception"), str(error.get("message") or ""), text)
+    raise exc from RemoteTraceback(text)
+
+
+def _paths(spec: JobSpec | None, unit: Path) -> tuple[Path, Path]:
+    workdir = Path(spec.workdir) if spec is not None and spec.workdir else unit
+    out = workdir / spec.stdout if spec is not None and spec.stdout else unit / "stdout"
+    stderr = spec.stderr if spec is not None else None
+    if stderr == MERGED:
+        err = out
+    elif stderr:
+        err = workdir / stderr
+    else:
+        err = unit / "stderr"
+    return out, err
+
+
+def build_result(root: Path, info: JobInfo, reused: bool = False) -> Result:
     """Assemble the :class:`Result` of a job from the ledger and its run directory."""
     cur = info.current
-    run_dir = root / (info.definition.get("run_dir") or f"jobs/{info.name}-{info.key[:8]}")
+    spec = info.spec
+    run_dir = root / (spec.run_dir if spec is not None else f"jobs/{info.name}-{info.key[:8]}")
     att_dir = root / cur.run_dir if cur and cur.run_dir else run_dir
-    reused = bool(workflow and workflow in info.reused_in)
-    stdout_override = info.definition.get("stdout")
-    stderr_override = info.definition.get("stderr")
 
     def paths(unit: Path) -> tuple[Path, Path]:
-        out = Path(stdout_override) if stdout_override else unit / "stdout"
-        if stderr_override == "<merged>":
-            err = out
-        elif stderr_override:
-            err = Path(stderr_override)
-        else:
-            err = unit / "stderr"
-        return out, err
+        return _paths(spec, unit)
 
     def python_error(att: AttemptInfo | None, index: int | None) -> tuple[dict[str, Any] | None, str | None]:
         if att is None:

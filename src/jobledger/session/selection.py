@@ -1,30 +1,21 @@
-"""One engine per project per process, and the normalisation every face shares."""
+"""What a verb's arguments name: the normalisation every face shares."""
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import logging
 import os
 import sys
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from jobledger.engine.driver import Engine
 from jobledger.errors import ModelError, ProjectError
 from jobledger.model.job import Job
 from jobledger.model.task import Task
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
-
-log = logging.getLogger("jobledger")
-
-_ENGINES: dict[Path, Engine] = {}
-_LOCK = threading.RLock()
 
 
 def project_for(project: str | os.PathLike[str] | Project | None, *, create: bool) -> Project:
@@ -47,47 +38,6 @@ def project_for(project: str | os.PathLike[str] | Project | None, *, create: boo
     made = Project.init(Path.cwd())
     print(f"jobledger: created a new project in {made.root}", file=sys.stderr)
     return made
-
-
-def engine_for(
-    project: Project,
-    *,
-    logger: logging.Logger | None = None,
-    max_parallel: int | None = None,
-) -> Engine:
-    """The process-wide engine of ``project`` (``logger``/``max_parallel`` update it)."""
-    with _LOCK:
-        engine = _ENGINES.get(project.root)
-        if engine is None:
-            engine = Engine(project, logger=logger, max_parallel=max_parallel)
-            _ENGINES[project.root] = engine
-        else:
-            if logger is not None:
-                engine.log = logger
-            if max_parallel is not None:
-                engine.max_parallel = max_parallel
-                for backend in engine._backends.values():
-                    if hasattr(backend, "budget"):
-                        backend.budget = max_parallel
-        return engine
-
-
-def forget_engine(project: Project) -> None:
-    """Close and drop the engine of ``project`` (tests, long-lived processes)."""
-    with _LOCK:
-        engine = _ENGINES.pop(project.root, None)
-    if engine is not None:
-        engine.close()
-        project.close()
-
-
-@atexit.register
-def _close_all() -> None:
-    for engine in list(_ENGINES.values()):
-        try:
-            engine.ledger.flush(durable=True)
-        except Exception:  # noqa: S110 - best effort at interpreter exit
-            pass
 
 
 @attrs.frozen

@@ -1,0 +1,355 @@
+"""Carrying out the planner's commands, write-ahead, and recording what backends saw.
+
+For a batch of submissions to one host: the backend prepares them (scripts and files,
+nothing anyone else can see), their intents are appended and fsynced together, then the
+backend submits them and each outcome is recorded. A crash between the two leaves
+intents without outcomes, which the next driver reconciles (claims and exit files, the
+scheduler looked up by the job's tag) before anything is submitted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobledger.engine import planner as pl
+from jobledger.engine.faults import checkpoint
+from jobledger.engine.recording import update_events
+from jobledger.engine.remote_files import local_path
+from jobledger.engine.scope import Scope
+from jobledger.engine.types import Submission, Unit, Update, attempt_dir
+from jobledger.engine.units import units_of
+from jobledger.errors import JobledgerError
+from jobledger.ledger import events as ev
+from jobledger.ledger.state import Phase, cancel_stands, job_phase
+from jobledger.model.resources import Resources
+from jobledger.schedulers.base import NativeDependency
+from jobledger.states import JobState
+
+if TYPE_CHECKING:
+    from jobledger.engine.driver import Driver
+
+_RESOURCES: dict[tuple[tuple[str, Any], ...], Resources] = {}
+
+
+def resources_of(fields: Mapping[str, Any]) -> Resources:
+    """A :class:`Resources` from its plain fields (shared: requests repeat)."""
+    try:
+        signature = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()))
+    except TypeError:
+        return Resources(**fields)
+    found = _RESOURCES.get(signature)
+    if found is None:
+        found = Resources(**fields)
+        if len(_RESOURCES) < 4096:
+            _RESOURCES[signature] = found
+    return found
+
+
+class Actions:
+    """The driver's hands (see the module docstring)."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    @property
+    def ledger(self) -> Any:
+        """The project's ledger."""
+        return self.driver.ledger
+
+    # ------------------------------------------------------------------ commands
+    def carry_out(self, commands: Sequence[pl.Command], scopes: Sequence[Scope]) -> tuple[set[str], int]:
+        """Carry ``commands`` out; returns the keys they touched and how many were submitted."""
+        touched: set[str] = set()
+        retries = [c for c in commands if isinstance(c, pl.Retry)]
+        for retry in retries:
+            self.ledger.append(
+                ev.RetryDecided(
+                    key=retry.key,
+                    attempt=retry.attempt,
+                    reason=retry.reason,
+                    not_before=retry.not_before,
+                    resources=dict(retry.resources),
+                )
+            )
+            self.driver.log.info(
+                "job %s: retrying (attempt %d): %s", self._name(retry.key), retry.attempt, retry.reason
+            )
+        if retries:
+            self.ledger.flush(durable=True)
+            checkpoint("after-retry")
+        submits: dict[str, list[pl.Submit]] = {}
+        for cmd in commands:
+            touched.add(cmd.key)
+            if isinstance(cmd, pl.NeverRuns):
+                self.ledger.append(
+                    ev.StateChanged(
+                        key=cmd.key,
+                        state=JobState.DEPENDENCY_FAILED.value,
+                        attempt=cmd.attempt,
+                        reason=cmd.reason,
+                    )
+                )
+            elif isinstance(cmd, pl.CancelPending):
+                self.ledger.append(
+                    ev.StateChanged(
+                        key=cmd.key, state=JobState.CANCELLED.value, attempt=cmd.attempt, reason=cmd.reason
+                    )
+                )
+            elif isinstance(cmd, pl.CancelActive):
+                self._cancel_active([cmd.key], grace=5.0)
+            elif isinstance(cmd, pl.Reconcile):
+                if self._reconcile(cmd):
+                    continue
+                if cancel_stands(self.ledger.model.jobs[cmd.key]):
+                    self.ledger.append(
+                        ev.StateChanged(
+                            key=cmd.key,
+                            state=JobState.CANCELLED.value,
+                            attempt=cmd.attempt,
+                            reason="cancelled before it started",
+                        )
+                    )
+                    continue
+                submits.setdefault(cmd.host, []).append(
+                    pl.Submit(cmd.key, cmd.attempt, cmd.host, self._spec(cmd.key).resources_for(cmd.attempt))
+                )
+            elif isinstance(cmd, pl.Submit):
+                submits.setdefault(cmd.host, []).append(cmd)
+        workflow_of = {k: s.name for s in scopes for k in s.order}
+        submitted = 0
+        for alias, group in submits.items():
+            submitted += self._submit(alias, group, workflow_of)
+        return touched, submitted
+
+    def _spec(self, key: str) -> Any:
+        return self.ledger.model.jobs[key].spec
+
+    def _name(self, key: str) -> str:
+        job = self.ledger.model.jobs.get(key)
+        return job.name if job is not None else key[:12]
+
+    def submission(
+        self,
+        key: str,
+        attempt: int,
+        resources: Mapping[str, Any],
+        workflow: str,
+        native: Iterable[tuple[str, str]] = (),
+    ) -> Submission:
+        """The :class:`Submission` of one attempt, from the ledger's record of the job."""
+        jobs = self.ledger.model.jobs
+        spec = jobs[key].spec
+        outputs: list[str] = []
+        for up, _kind in spec.after:
+            upstream = jobs.get(up)
+            if upstream is not None and upstream.spec is not None:
+                base = upstream.spec.local_dir
+                outputs.extend(str(local_path(base, name)) for name in upstream.spec.outputs)
+        return Submission(
+            spec,
+            attempt,
+            resources_of(resources),
+            workflow,
+            tuple(NativeDependency(sid, kind) for sid, kind in native),
+            tuple(outputs),
+        )
+
+    def _submit(self, alias: str, commands: Sequence[pl.Submit], workflow_of: Mapping[str, str]) -> int:
+        backend = self.driver.backend(alias)
+        subs = [
+            self.submission(c.key, c.attempt, c.resources, workflow_of.get(c.key, ""), c.native_deps)
+            for c in commands
+        ]
+        staged = {p: d for p, (d, _o) in self.ledger.model.staged.get(alias, {}).items()}
+        ready: list[Submission] = []
+        for sub, prepared in zip(subs, backend.prepare(subs, staged), strict=True):
+            for event in prepared.staged:
+                self.ledger.append(event)
+            if prepared.ok:
+                ready.append(sub)
+                self.ledger.append(
+                    ev.Intent(
+                        key=sub.key,
+                        attempt=sub.attempt,
+                        host=alias,
+                        run_dir=sub.attempt_dir,
+                        workflow=sub.workflow,
+                        resources=dict(self._fields(sub.resources)),
+                        native_deps=[[d.scheduler_id, d.kind] for d in sub.native_deps],
+                        index_offset=prepared.index_offset,
+                    )
+                )
+            elif prepared.transient:
+                self.driver.log.warning("job %s: %s; will try again", sub.spec.name, prepared.error)
+            else:
+                self.ledger.append(ev.SubmitFailed(key=sub.key, attempt=sub.attempt, error=prepared.error))
+                self.driver.log.error("job %s: %s", sub.spec.name, prepared.error)
+        if not ready:
+            return 0
+        self.ledger.flush(durable=True)
+        checkpoint("after-intent")
+        outcomes = backend.submit(ready)
+        count = 0
+        for sub, outcome in zip(ready, outcomes, strict=True):
+            checkpoint("before-outcome")
+            if outcome.ok:
+                self.ledger.append(
+                    ev.Submitted(
+                        key=sub.key,
+                        attempt=sub.attempt,
+                        host=alias,
+                        scheduler_id=outcome.scheduler_id,
+                        run_dir=sub.attempt_dir,
+                        index_offset=outcome.index_offset,
+                    )
+                )
+                count += 1
+            else:
+                self.ledger.append(
+                    ev.SubmitFailed(
+                        key=sub.key, attempt=sub.attempt, error=outcome.error, transient=outcome.transient
+                    )
+                )
+                log = self.driver.log.warning if outcome.transient else self.driver.log.error
+                log("%s", outcome.error)
+            checkpoint("after-submit")
+        self.ledger.flush()
+        return count
+
+    @staticmethod
+    def _fields(resources: Resources) -> dict[str, Any]:
+        from jobledger.engine.definitions import compact
+
+        return compact(resources)
+
+    def _reconcile(self, cmd: pl.Reconcile) -> bool:
+        """Look up a submission a crash interrupted; True when it was found."""
+        job = self.ledger.model.jobs[cmd.key]
+        att = job.attempts[cmd.attempt]
+        sub = self.submission(
+            cmd.key, cmd.attempt, att.resources or job.spec.resources_for(cmd.attempt), att.workflow or ""
+        )
+        found = self.driver.backend(cmd.host).find(sub)
+        if found is None:
+            return False
+        self.ledger.append(
+            ev.Submitted(
+                key=cmd.key,
+                attempt=cmd.attempt,
+                host=cmd.host,
+                scheduler_id=found,
+                run_dir=att.run_dir or sub.attempt_dir,
+                reconciled=True,
+                index_offset=att.index_offset,
+            )
+        )
+        return True
+
+    # ------------------------------------------------------------------ updates
+    def record_updates(self, updates: Iterable[Update], alias: str) -> int:
+        """Record what a backend saw; bring remote outputs home for completed jobs."""
+        model = self.ledger.model
+        count = 0
+        for update in updates:
+            if update.state is JobState.RUNNING and update.source == "local":
+                checkpoint("after-spawn")  # started, not yet recorded
+            for event in update_events(update, model):
+                self.ledger.append(event)
+            count += 1
+            job = model.jobs.get(update.key)
+            if (
+                job is not None
+                and job.spec is not None
+                and job.spec.outputs
+                and update.index is None
+                and update.state is JobState.COMPLETED
+            ):
+                att = job.attempts.get(update.attempt)
+                run_dir = (att.run_dir if att else None) or attempt_dir(job.spec.run_dir, update.attempt)
+                try:
+                    home = self.driver.backend(alias).bring_home(job.spec, run_dir)
+                except JobledgerError as exc:
+                    self.driver.log.warning("job %s: outputs not brought back: %s", job.name, exc)
+                    home = None
+                if home is not None:
+                    self.ledger.append(home)
+        return count
+
+    # ------------------------------------------------------------------ cancel, fetch
+    def cancel(self, keys: Collection[str], *, grace: float, reason: str) -> list[str]:
+        """Record the cancel requests (fsynced), then stop what runs; returns the keys."""
+        self.ledger.refresh()
+        jobs = self.ledger.model.jobs
+        touched = []
+        for key in keys:
+            job = jobs.get(key)
+            if job is None:
+                continue
+            phase, number, _state = job_phase(job)
+            if phase is Phase.SUCCESS or (
+                phase is Phase.FAILURE
+                and job.spec is not None
+                and not job.spec.may_retry(_state.value, number)
+            ):
+                continue
+            self.ledger.append(
+                ev.CancelRequested(key=key, attempt=number, reason=reason or "cancelled on request")
+            )
+            touched.append(key)
+        self.ledger.flush(durable=True)
+        pending = [k for k in touched if job_phase(jobs[k])[0] in (Phase.PENDING, Phase.FAILURE)]
+        for key in pending:
+            number = job_phase(jobs[key])[1]
+            self.ledger.append(
+                ev.StateChanged(
+                    key=key,
+                    state=JobState.CANCELLED.value,
+                    attempt=number,
+                    reason=reason or "cancelled before it started",
+                )
+            )
+        self._cancel_active([k for k in touched if k not in pending], grace=grace)
+        self.ledger.flush()
+        return touched
+
+    def _cancel_active(self, keys: Sequence[str], *, grace: float) -> None:
+        jobs = self.ledger.model.jobs
+        by_host: dict[str, list[Unit]] = {}
+        for key in keys:
+            job = jobs[key]
+            phase, number, _state = job_phase(job)
+            if phase not in (Phase.ACTIVE, Phase.RECONCILE):
+                continue
+            self.ledger.append(ev.Intent(key=key, attempt=number, action="cancel"))
+            for unit in units_of(job):
+                by_host.setdefault(unit.host, []).append(unit)
+        if not by_host:
+            return
+        self.ledger.flush(durable=True)
+        for alias, units in by_host.items():
+            backend = self.driver.backend(alias)
+            self.record_updates(backend.cancel(units, grace), alias)
+
+    def fetch(self, keys: Collection[str]) -> int:
+        """Bring remote attempts' files home; returns how many files came."""
+        jobs = self.ledger.model.jobs
+        fetched = 0
+        for key in keys:
+            job = jobs.get(key)
+            att = job.current if job is not None else None
+            if job is None or att is None or job.spec is None or not att.run_dir:
+                continue
+            alias = att.host or job.spec.host
+            try:
+                if not self.driver.config.host(alias).is_remote:
+                    continue
+                event = self.driver.backend(alias).fetch(job.spec, att.number, att.run_dir)
+            except JobledgerError as exc:
+                self.driver.log.warning("cannot fetch %s from %s: %s", job.name, alias, exc)
+                continue
+            if event is not None:
+                self.ledger.append(event)
+                fetched += len(event.files)
+        self.ledger.flush()
+        return fetched

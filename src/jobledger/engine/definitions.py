@@ -1,0 +1,275 @@
+"""Defining a workflow: turning its jobs into :class:`~jobledger.ledger.specs.JobSpec`
+records, fixed in the ledger and in the run directories.
+
+Everything that depends on the defining process's context is resolved here, once: the
+keys (input files hashed relative to the working directory), the host (a run's ``host=``
+override applied), absolute working directories, the resources of every attempt (the
+configuration's ``[defaults]`` < host < job, escalated, capped) and the retry policy.
+Python calls are pickled into their run directory. Later processes act on this record
+and never re-derive it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jobledger.config import Config, HostConfig
+from jobledger.engine.payloads import content_digest, task_files
+from jobledger.errors import ModelError, ProjectError
+from jobledger.gcpause import gc_paused
+from jobledger.ledger import events as ev
+from jobledger.ledger.event_codec import encode
+from jobledger.ledger.reducer import Model
+from jobledger.ledger.specs import MERGED, JobSpec, TaskSpec
+from jobledger.model.hashing import pack
+from jobledger.model.job import SEPARATE, Job, hash_inputs
+from jobledger.model.resources import Resources
+from jobledger.model.retry import RetryPolicy
+from jobledger.model.workflow import Workflow
+from jobledger.project import Project
+
+_RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
+
+
+@attrs.frozen(eq=False)
+class Definition:
+    """A workflow resolved for the ledger: its specs and this process's job objects."""
+
+    name: str
+    specs: tuple[JobSpec, ...]
+    """In topological order."""
+    keys: Mapping[str, str]
+    """Job name -> key."""
+    jobs: Mapping[str, Job]
+    """Key -> the :class:`Job` that defined it (for ``ensure`` and the pickles)."""
+    digest: str
+    source: str | None
+    host: str | None
+
+
+def retry_policy(job: Job, host: HostConfig, config: Config) -> RetryPolicy:
+    """The nearest retry policy: the job's, then the host's, then ``[defaults]``."""
+    if job.retry != RetryPolicy():
+        return job.retry
+    defaults = {k: v for k, v in config.defaults.items() if k in _RETRY_KEYS}
+    for table in (host.retry, defaults):
+        if table:
+            return RetryPolicy.build(
+                retries=table.get("retries"),
+                retry_on=table.get("retry_on"),
+                backoff=table.get("backoff"),
+                escalate=table.get("escalate"),
+            )
+    return job.retry
+
+
+def resources_for(job: Job, host: HostConfig, config: Config, policy: RetryPolicy, attempt: int) -> Resources:
+    """Resources of one attempt: ``[defaults]`` < host < job, escalated, capped."""
+    default_fields, _ = Resources.split_kwargs(
+        {k: v for k, v in config.defaults.items() if k not in _RETRY_KEYS}
+    )
+    base = Resources(**default_fields) if default_fields else Resources()
+    res = job.resources.layered_over(host.resources.layered_over(base))
+    if attempt > 1 and policy.escalate:
+        factors = {k: v for k, v in policy.escalate.items() if not callable(v)}
+        if factors:
+            res = res.scaled(factors, attempt)
+        functions = {k: v(attempt) for k, v in policy.escalate.items() if callable(v)}
+        if functions:
+            res = res.merged(**functions)
+    if host.limits is not None:
+        res = res.capped(host.limits)
+    return res
+
+
+_COMPACT: dict[Resources, dict[str, Any]] = {}
+
+
+def compact(resources: Resources) -> dict[str, Any]:
+    """The fields a request sets, as plain data (cached: requests repeat; do not modify)."""
+    found = _COMPACT.get(resources)
+    if found is None:
+        found = {k: v for k, v in resources.to_dict().items() if v not in (None, False, [], ())}
+        if len(_COMPACT) < 4096:
+            _COMPACT[resources] = found
+    return found
+
+
+def _tasks(job: Job) -> list[TaskSpec]:
+    out = []
+    for number, task in enumerate(job.tasks):
+        env = dict(task.env)
+        if task.shell is not None:
+            out.append(TaskSpec("shell", shell=task.shell, env=env, cwd=task.cwd, pass_index=task.pass_index))
+        elif task.argv is not None:
+            out.append(
+                TaskSpec("argv", argv=list(task.argv), env=env, cwd=task.cwd, pass_index=task.pass_index)
+            )
+        else:
+            out.append(
+                TaskSpec(
+                    "python", payload=f"task-{number}.pkl", env=env, cwd=task.cwd, pass_index=task.pass_index
+                )
+            )
+    return out
+
+
+def _spec(
+    job: Job,
+    key: str,
+    upstream: list[list[str]],
+    alias: str,
+    host: HostConfig,
+    workdir: str | None,
+    cwd: str,
+    inputs: Mapping[str, str],
+    config: Config,
+    project: Project,
+) -> JobSpec:
+    policy = retry_policy(job, host, config)
+    first = compact(resources_for(job, host, config, policy, 1))
+    escalated: list[dict[str, Any]] = []
+    if policy.escalate:
+        escalated = [
+            compact(resources_for(job, host, config, policy, n)) for n in range(2, policy.retries + 2)
+        ]
+    backoff = policy.backoff
+    return JobSpec(
+        key=key,
+        name=job.name,
+        run_dir=project.run_dir_name(job.name, key),
+        host=alias,
+        after=upstream,
+        waitfor=job.waitfor,
+        array=list(job.array.indices) if job.array else None,
+        max_concurrent=job.array.max_concurrent if job.array else None,
+        command=job.command[:500],
+        python=any(t.is_python for t in job.tasks),
+        tasks=_tasks(job),
+        workdir=workdir,
+        local_dir=cwd,
+        env=dict(job.env),
+        modules=list(job.modules),
+        setup=list(job.setup),
+        stdout=job.stdout,
+        stderr=MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr),
+        interpreter=job.python,
+        inputs=dict(inputs),
+        outputs=list(job.outputs),
+        resources=first,
+        escalated=escalated,
+        retries=policy.retries,
+        retry_on=sorted(s.value for s in policy.retry_on) if policy.retries else [],
+        backoff=[backoff.initial, backoff.factor, backoff.maximum] if backoff.initial > 0 else [],
+        scheduler_args={k: list(v) for k, v in job.scheduler_args.items()},
+    )
+
+
+def define(
+    workflow: Workflow,
+    *,
+    project: Project,
+    config: Config,
+    host: str | None = None,
+    source: str | None = None,
+) -> Definition:
+    """Resolve ``workflow`` for the ledger (nothing is written; see :func:`record`).
+
+    ``host`` sends the jobs that name no host (``local``) to that host alias.
+    """
+    cwd = os.getcwd()
+    with gc_paused():
+        keys = workflow.keys()
+        specs: list[JobSpec] = []
+        jobs: dict[str, Job] = {}
+        hosts: dict[str, HostConfig] = {}
+        checked: set[str] = set()
+        for name in workflow.order:
+            job = workflow.jobs[name]
+            key = keys[name]
+            alias = host if host and job.host == "local" else job.host
+            found = hosts.get(alias)
+            if found is None:
+                found = hosts[alias] = config.host(alias)
+            workdir: str | None = job.workdir
+            if not found.is_remote:
+                workdir = str(Path(job.workdir).resolve()) if job.workdir else cwd
+                if workdir not in checked:
+                    if not Path(workdir).is_dir():
+                        raise ModelError(f"job {name!r}: working directory {workdir} does not exist")
+                    checked.add(workdir)
+            inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
+            upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
+            upstream += [[key, kind] for key, kind in workflow.external.get(name, ())]
+            specs.append(_spec(job, key, upstream, alias, found, workdir, cwd, inputs, config, project))
+            jobs[key] = job
+        digest = content_digest(pack([workflow.name, [encode(s) for s in specs]]))
+    return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
+
+
+def _relative(source: str | None, project: Project) -> str | None:
+    """A script path as the same text in every clone: relative to the project when inside."""
+    if source is None:
+        return None
+    try:
+        return str(Path(source).resolve().relative_to(project.root))
+    except ValueError:
+        return source
+
+
+def replaced(model: Model, definition: Definition) -> tuple[str, ...] | None:
+    """The current definitions of the same name and source that ``definition`` replaces;
+    ``None`` when one of them *is* ``definition`` (nothing to record)."""
+    record = model.workflows.get(definition.name)
+    if record is None:
+        return ()
+    current = record.current()
+    if any(d.id == definition.digest for d in current):
+        return None
+    return tuple(d.id for d in current if d.source == definition.source)
+
+
+def record(ledger: Any, definition: Definition, replaces: Sequence[str], root: str) -> None:
+    """Append the definition's ``workflow`` event (fsynced)."""
+    ledger.record(
+        ev.WorkflowDefined(
+            name=definition.name,
+            jobs=definition.specs,
+            digest=definition.digest,
+            root=root,
+            source=definition.source,
+            replaces=tuple(replaces),
+            host=definition.host,
+        )
+    )
+
+
+def write_payloads(
+    project: Project, definition: Definition, keys: Sequence[str], *, only_missing: bool
+) -> None:
+    """Pickle the Python calls of ``keys`` into their run directories (atomically).
+
+    ``only_missing`` leaves pickles already there alone (jobs that will not run now).
+    Raises :class:`ModelError` naming the job when a call cannot be pickled.
+    """
+    for spec in definition.specs:
+        if spec.key not in keys or not spec.python:
+            continue
+        folder = project.root / spec.run_dir
+        payloads = [t.payload for t in spec.tasks or () if t.payload]
+        if only_missing and all((folder / p).exists() for p in payloads):
+            continue
+        files = task_files(definition.jobs[spec.key])
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                tmp = folder / f".{name}.{os.getpid()}.tmp"
+                tmp.write_bytes(data)
+                tmp.replace(folder / name)
+        except OSError as exc:
+            raise ProjectError(f"cannot write {folder}: {exc.strerror or exc}") from None

@@ -1,0 +1,149 @@
+"""The one codec between event classes and the on-disk form ``[type, clock, seq, time, data]``.
+
+``data`` is a msgpack map of the fields that differ from their defaults. Decoding is on the
+hot path of opening a ledger (a million events), so it does not call the classes'
+``__init__``: the decoded map becomes the new instance's ``__dict__`` and the class
+supplies the defaults (see :func:`jobledger.ledger.specs.with_class_defaults`). Fields are
+checked where they are used (the reducer), which names the event that does not fit.
+
+Older ledgers read through *upcasters*, one per changed shape:
+
+- ``note`` events with ``kind`` ``staged``/``outputs``/``fetched`` (before these had types
+  of their own) become :class:`Staged`, :class:`OutputsHome`, :class:`Fetched`;
+- job records of ``workflow`` events written before definitions were complete have no
+  ``tasks`` (their :class:`JobSpec` is not submittable from the ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from jobledger.ledger import events as ev
+from jobledger.ledger.specs import JobSpec, TaskSpec
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _build(cls: type[Any], data: dict[str, Any]) -> Any:
+    """An instance of ``cls`` holding ``data`` (stored fields only) without ``__init__``."""
+    obj = _new(cls)
+    _set(obj, "__dict__", data)
+    return obj
+
+
+# ------------------------------------------------------------------------- decoding
+def _task(data: Any) -> TaskSpec:
+    return _build(TaskSpec, data) if isinstance(data, dict) else data  # type: ignore[no-any-return]
+
+
+def decode_spec(data: Any) -> JobSpec:
+    if not isinstance(data, dict):
+        return data  # type: ignore[no-any-return]
+    tasks = data.get("tasks")
+    if tasks is not None:
+        data["tasks"] = [_task(t) for t in tasks]
+    return _build(JobSpec, data)  # type: ignore[no-any-return]
+
+
+def _workflow(data: dict[str, Any]) -> dict[str, Any]:
+    data["jobs"] = [decode_spec(j) for j in data.get("jobs", ())]
+    return data
+
+
+_NOTE_KINDS: dict[str, type[Any]] = {"staged": ev.Staged, "outputs": ev.OutputsHome, "fetched": ev.Fetched}
+
+
+def _note(data: dict[str, Any]) -> Any:
+    """Upcaster: typed file events were ``note`` events with a ``kind`` before."""
+    kind = data.get("kind")
+    target = _NOTE_KINDS.get(kind) if isinstance(kind, str) else None
+    if target is None:
+        return _build(ev.Note, data)
+    fields = {a.name for a in attrs.fields(target)}
+    return _build(target, {k: v for k, v in data.items() if k in fields})
+
+
+_PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"workflow": _workflow}
+
+
+def decode(etype: str, data: Any) -> Any:
+    """The event of on-disk type ``etype`` holding ``data``; ``None`` for unknown types."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{etype} event data is {type(data).__name__}, not a map")
+    if etype == "note":
+        return _note(data)
+    cls = ev.BY_TYPE.get(etype)
+    if cls is None:
+        return None
+    prepare = _PREPARE.get(etype)
+    return _build(cls, prepare(data) if prepare is not None else data)
+
+
+def decode_raw(raw: Any, writer: str) -> ev.Recorded | None:
+    """A :class:`~jobledger.ledger.events.Recorded` from the on-disk array (``None`` when
+    the type is unknown or the array is malformed)."""
+    if not (isinstance(raw, list) and len(raw) == 5 and isinstance(raw[0], str)):
+        return None
+    etype, clock, seq, when, data = raw
+    try:
+        event = decode(etype, data)
+    except TypeError:
+        return None
+    return None if event is None else ev.Recorded(event, clock, writer, seq, when)
+
+
+# ------------------------------------------------------------------------- encoding
+_FIELDS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def _fields(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple((a.name, getattr(cls, a.name, attrs.NOTHING)) for a in attrs.fields(cls))
+    return found
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (JobSpec, TaskSpec)):
+        return encode(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def encode(obj: Any) -> dict[str, Any]:
+    """The stored fields of an event (or spec) as a plain map: those not at their default."""
+    held = obj.__dict__
+    out: dict[str, Any] = {}
+    for name, default in _fields(type(obj)):
+        if name not in held:
+            continue
+        value = held[name]
+        if value is default or (default is not attrs.NOTHING and value == default):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def readable(obj: Any) -> dict[str, Any]:
+    """Every field of an event that holds something (defaults included), as plain data."""
+    out: dict[str, Any] = {}
+    for name, _default in _fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None or (isinstance(value, (tuple, list, dict)) and not value):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def to_raw(event: Any, clock: int, seq: int, when: float) -> list[Any]:
+    """The on-disk array of ``event``."""
+    return [event.TYPE, clock, seq, when, encode(event)]

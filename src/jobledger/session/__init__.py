@@ -1,0 +1,19 @@
+"""The session layer: the one public way to drive the workflows of a project."""
+
+from jobledger.session.handle import RunHandle
+from jobledger.session.interrupt import JobsKeepRunning
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection, project_for, select
+from jobledger.session.session import Session, forget_session, session_for
+
+__all__ = [
+    "JobsKeepRunning",
+    "Result",
+    "RunHandle",
+    "Selection",
+    "Session",
+    "forget_session",
+    "project_for",
+    "select",
+    "session_for",
+]

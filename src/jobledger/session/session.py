@@ -1,0 +1,565 @@
+"""The Session: the one way to drive the workflows of a project.
+
+Open a project, define and run workflows, step the driver, drive in the background or
+wait in the foreground (with progress and a summary), cancel, retry, read results — every
+verb, every face and every CLI command goes through these methods. One session per
+project per process (:func:`session_for`).
+
+Who drives: the holder of a workflow's driver lock submits for it; anyone observes. A
+session that waits takes over a workflow whose driver is gone (the lock of a dead process
+is free again). A run's background driver is a daemon thread; when the script ends, the
+session keeps driving in the foreground until nothing is left that only a driver can do
+(queued local jobs, jobs waiting for upstreams), then lets the jobs run on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jobledger.engine.definitions import Definition, define, record, replaced, write_payloads
+from jobledger.engine.driver import Driver, StepReport
+from jobledger.engine.lock import DriverLock
+from jobledger.engine.runs import NEW, RERUN, decide
+from jobledger.errors import JobledgerError, LockError, WaitTimeout, WorkflowFailed
+from jobledger.ledger.state import Phase, ProjectState, job_phase
+from jobledger.model.workflow import Workflow
+from jobledger.project import Project
+from jobledger.session.interrupt import JobsKeepRunning, carry_on_line, install
+from jobledger.session.progress import Counts, Progress, failure_text, quiet_from_env, summary_lines
+from jobledger.session.results import Result, build_result
+from jobledger.session.selection import project_for
+from jobledger.states import JobState
+
+log = logging.getLogger("jobledger")
+
+#: Callback for jobs reaching a final state: ``(name, result)``.
+OnFinal = Callable[[str, Result], None]
+
+
+class Session:
+    """Drives the workflows of one project from this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        project: str | os.PathLike[str] | Project | None = None,
+        *,
+        create: bool = True,
+        logger: logging.Logger | None = None,
+        max_parallel: int | None = None,
+        quiet: bool | None = None,
+    ) -> None:
+        self.project = project_for(project, create=create)
+        self.log = logger or log
+        self.driver = Driver(self.project, max_parallel=max_parallel, logger=self.log)
+        self.quiet = quiet_from_env() if quiet is None else quiet
+        self._locks: dict[str, DriverLock] = {}
+        self._held: set[str] = set()
+        self._background: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._driving = threading.RLock()
+        self._error: BaseException | None = None
+        self._listeners: list[OnFinal] = []
+        self.ran: list[str] = []
+        """Workflows run from this process, in order."""
+        install()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def ledger(self) -> Any:
+        """The project's ledger."""
+        return self.project.ledger
+
+    @property
+    def state(self) -> ProjectState:
+        """The reduced state of the ledger, as it is now."""
+        return ProjectState(self.ledger.model)
+
+    def results(self, keys: Iterable[str]) -> dict[str, Result]:
+        """Results of ``keys``, by job name."""
+        state = self.state
+        reused: dict[str, set[str]] = {}
+        out: dict[str, Result] = {}
+        for key in keys:
+            info = state.job(key)
+            if info is None:
+                continue
+            flag = False
+            for name in self.workflows_of([key]):
+                if name not in reused:
+                    reused[name] = state.reused(name)
+                flag = flag or key in reused[name]
+            out[info.name] = build_result(self.project.root, info, flag)
+        return out
+
+    def workflows_of(self, keys: Iterable[str]) -> list[str]:
+        """Workflows whose current definitions hold any of ``keys``."""
+        wanted = set(keys)
+        found = []
+        for name, info in self.state.workflows().items():
+            if wanted.intersection(info.job_keys):
+                found.append(name)
+        return found
+
+    def keys_of(self, names: Iterable[str]) -> list[str]:
+        """Keys of the current definitions of workflows ``names`` (and their jobs still in
+        flight from earlier definitions)."""
+        keys: list[str] = []
+        seen: set[str] = set()
+        for name in names:
+            scope = self.driver.scope(name)
+            if scope is None:
+                continue
+            for key in [*scope.order, *scope.watch_only]:
+                if key not in seen:
+                    seen.add(key)
+                    keys.append(key)
+        return keys
+
+    # ------------------------------------------------------------------ defining
+    def define(self, workflow: Workflow, *, host: str | None = None, source: str | None = None) -> Definition:
+        """Record ``workflow``'s definition (when it changed) without running anything."""
+        definition = define(
+            workflow, project=self.project, config=self.driver.config, host=host, source=source or _script()
+        )
+        with self.driver.mutex:
+            self.ledger.refresh()
+            write_payloads(self.project, definition, list(definition.jobs), only_missing=True)
+            replaces = replaced(self.ledger.model, definition)
+            if replaces is not None:
+                record(self.ledger, definition, replaces, str(self.project.root))
+        return definition
+
+    def run(
+        self,
+        workflows: Sequence[Workflow],
+        *,
+        host: str | None = None,
+        force: bool = False,
+        rerun: bool = True,
+        wait_for_lock: bool | float = False,
+        source: str | None = None,
+    ) -> list[tuple[Definition, dict[str, str]]]:
+        """Define ``workflows``, decide what each run reuses, become their driver and submit
+        what is ready; a background thread carries on (see :meth:`start_background`).
+
+        Returns each definition with its verdicts (``{key: "reused"|"rerun"|...}``).
+        Raises :class:`~jobledger.errors.LockError` when another live process drives one.
+        """
+        self._raise_background_error()
+        done = []
+        for workflow in workflows:
+            definition = define(
+                workflow,
+                project=self.project,
+                config=self.driver.config,
+                host=host,
+                source=source or _script(),
+            )
+            self._lock(workflow.name, wait_for_lock)
+            with self.driver.mutex:
+                self.ledger.refresh()
+                model = self.ledger.model
+                verdicts, events = decide(
+                    model, definition, force=force, rerun=rerun, run_id=secrets.token_hex(6)
+                )
+                runs = [k for k, v in verdicts.items() if v in (NEW, RERUN)]
+                write_payloads(self.project, definition, runs, only_missing=False)
+                others = [k for k in definition.jobs if k not in set(runs)]
+                write_payloads(self.project, definition, others, only_missing=True)
+                replaces = replaced(model, definition)
+                if replaces is not None:
+                    record(self.ledger, definition, replaces, str(self.project.root))
+                for event in events:
+                    self.ledger.append(event)
+                self.ledger.flush(durable=True)
+            if workflow.name not in self.ran:
+                self.ran.append(workflow.name)
+            reused = sum(1 for v in verdicts.values() if v == "reused")
+            if reused:
+                self.log.info("%s: reused %d finished job(s)", workflow.name, reused)
+            done.append((definition, verdicts))
+        self.step()
+        self.start_background()
+        return done
+
+    # ------------------------------------------------------------------ driving
+    def _lock(self, name: str, wait: bool | float = False) -> None:
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = DriverLock(self.project.cache_dir, name)
+        if not lock.held:
+            lock.acquire(wait)
+        self._held.add(name)
+
+    def take_over(self, name: str) -> bool:
+        """Become the driver of ``name`` if nobody is; True when this session drives it."""
+        if name in self._held:
+            return True
+        try:
+            self._lock(name, False)
+        except LockError:
+            return False
+        return True
+
+    def release(self, names: Iterable[str]) -> None:
+        """Stop driving ``names`` (another process may take over)."""
+        for name in list(names):
+            lock = self._locks.get(name)
+            if lock is not None:
+                lock.release()
+            self._held.discard(name)
+
+    def driving(self, name: str) -> bool:
+        """True while this session holds the driver lock of ``name``."""
+        return name in self._held
+
+    def driver_holder(self, name: str) -> str:
+        """Who drives ``name`` (``"pid 123 on host h since ..."``; ``"nobody"``)."""
+        return DriverLock(self.project.cache_dir, name).describe_holder()
+
+    def step(self, watch: Collection[str] = ()) -> StepReport:
+        """One driver step for the workflows this session drives (and ``watch`` ones)."""
+        with self._driving:
+            return self.driver.step(set(self._held), watch)
+
+    def start_background(self) -> None:
+        """Drive this session's workflows from a daemon thread until nothing needs a driver."""
+        if self._background is not None and self._background.is_alive():
+            return
+        self._stop.clear()
+        self._background = threading.Thread(
+            target=self._drive_in_background, name="jobledger-driver", daemon=True
+        )
+        self._background.start()
+
+    def _drive_in_background(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._driving:
+                    if self._stop.is_set():
+                        break
+                    report = self.driver.step(set(self._held), ())
+                    idle = [n for n in list(self._held) if not report.needs_driver.get(n, False)]
+                    self.release(idle)
+                if not self._held:
+                    return
+                self.driver.wait_for_change(_pause(report))
+        except BaseException as exc:
+            self._error = exc
+            self.log.error("jobledger: the background driver stopped: %s", exc)
+            self.release(list(self._held))
+
+    def stop_background(self) -> None:
+        """Stop the background thread (the workflows stay this session's to drive)."""
+        thread = self._background
+        if thread is not None and thread.is_alive():
+            self._stop.set()
+            self.driver.watch.poke()
+            thread.join()
+        self._background = None
+
+    def _raise_background_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ waiting
+    def wait(
+        self,
+        keys: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        progress: bool | None = None,
+        on_final: OnFinal | None = None,
+    ) -> dict[str, Result]:
+        """Block until ``keys`` (default: every job of ``names``) are final; results by name.
+
+        Drives each workflow whose driver is gone (taking its lock), observes the others.
+        Shows progress and a summary unless quiet. Raises
+        :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
+        ``check=False``), :class:`~jobledger.errors.WaitTimeout` naming what is unfinished
+        and why when ``timeout`` passes first, and on Ctrl-C says what keeps running and
+        how to carry on, then raises :class:`JobsKeepRunning`.
+        """
+        self.stop_background()
+        self._raise_background_error()
+        names = list(names) if names is not None else self.workflows_of(keys or [])
+        keys = list(keys) if keys is not None else self.keys_of(names)
+        quiet = self.quiet if progress is None else not progress
+        reporter = Progress(len(keys), quiet=quiet or not keys)
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        seen_final: set[str] = set()
+        listeners = [*self._listeners, *([on_final] if on_final else [])]
+        try:
+            while True:
+                for name in names:
+                    self.take_over(name)
+                report = self.step(names)
+                states = self._states(keys)
+                reporter.update(Counts.of(states.values(), len(keys)))
+                newly = [k for k, s in states.items() if s.is_final and k not in seen_final]
+                if newly and listeners:
+                    for name, result in self.results(newly).items():
+                        for listener in listeners:
+                            listener(name, result)
+                seen_final.update(newly)
+                if all(s.is_final for s in states.values()):
+                    break
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise WaitTimeout(
+                        self._unfinished_text(keys, timeout),
+                        self._names(k for k, s in states.items() if not s.is_final),
+                    )
+                pause = _pause(report)
+                if deadline is not None:
+                    pause = min(pause, deadline - now)
+                self.driver.wait_for_change(pause)
+        except KeyboardInterrupt:
+            reporter.close()
+            print(carry_on_line(self._running_by_host(keys), self._carry_on_command()), file=sys.stderr)
+            raise JobsKeepRunning() from None
+        except BaseException:
+            reporter.close()
+            raise
+        self.release([n for n in names if self._finished(n)])
+        results = self.results(keys)
+        reused = sum(1 for r in results.values() if r.reused)
+        reporter.close(summary_lines(results, time.monotonic() - start, reused=reused))
+        failed = [n for n, r in results.items() if r.state.is_final and not r.state.is_success]
+        if self._held:
+            self.start_background()
+        if check and failed:
+            lines = [failure_text(results[n]) for n in failed[:10]]
+            more = f"; and {len(failed) - 10} more" if len(failed) > 10 else ""
+            raise WorkflowFailed(
+                f"{len(failed)} of {len(results)} jobs did not complete: " + "; ".join(lines) + more,
+                results,
+                failed,
+            )
+        return results
+
+    def _finished(self, name: str) -> bool:
+        scope = self.driver.scope(name)
+        return scope is None or scope.final
+
+    def _states(self, keys: Sequence[str]) -> dict[str, JobState]:
+        jobs = self.ledger.model.jobs
+        out = {}
+        for key in keys:
+            job = jobs.get(key)
+            out[key] = job_phase(job)[2] if job is not None else JobState.PENDING
+            if job is not None and out[key].is_final:
+                # a failed job with a retry to come is not final for the waiter
+                from jobledger.engine.scope import is_open
+
+                if is_open(job):
+                    out[key] = JobState.PENDING
+        return out
+
+    def _names(self, keys: Iterable[str]) -> list[str]:
+        jobs = self.ledger.model.jobs
+        return [jobs[k].name if k in jobs else k[:12] for k in keys]
+
+    def _unfinished_text(self, keys: Sequence[str], timeout: float | None) -> str:
+        jobs = self.ledger.model.jobs
+        parts = []
+        for key in keys:
+            job = jobs.get(key)
+            phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
+            if state.is_final and (job is None or not _open(job)):
+                continue
+            why = {
+                Phase.PENDING: "waiting for its upstream jobs or a driver",
+                Phase.RECONCILE: "its submission is being looked up after a crash",
+                Phase.ACTIVE: f"{state.value} on {job.attempts[number].host if job else '?'}",
+                Phase.FAILURE: "waiting to be retried",
+            }.get(phase, state.value)
+            parts.append(f"{job.name if job else key[:12]} ({why})")
+        shown = ", ".join(parts[:10]) + (f", and {len(parts) - 10} more" if len(parts) > 10 else "")
+        return f"not every job was final after {timeout}s: {shown}"
+
+    def _running_by_host(self, keys: Sequence[str]) -> dict[str, int]:
+        jobs = self.ledger.model.jobs
+        out: dict[str, int] = {}
+        for key in keys:
+            job = jobs.get(key)
+            if job is not None and job_phase(job)[0] is Phase.ACTIVE:
+                host = job.current.host if job.current and job.current.host else "?"
+                out[host] = out.get(host, 0) + 1
+        return out
+
+    def _carry_on_command(self) -> str:
+        inside = Path.cwd().resolve()
+        here = inside == self.project.root or self.project.root in inside.parents
+        return "jobledger resume" if here else f"jobledger -C {self.project.root} resume"
+
+    # ------------------------------------------------------------------ other verbs
+    def unfinished_workflows(self) -> list[str]:
+        """Workflows with jobs not final (or with a retry to come)."""
+        out = []
+        for name in self.state.workflows():
+            scope = self.driver.scope(name)
+            if scope is not None and not scope.final:
+                out.append(name)
+        return out
+
+    def cancel(self, keys: Collection[str], *, grace: float = 5.0, reason: str = "") -> list[str]:
+        """Cancel jobs for good (a durable request no retry overrides); returns the names."""
+        touched = self.driver.cancel(keys, grace=grace, reason=reason)
+        return self._names(touched)
+
+    def retry(self, keys: Collection[str], *, reason: str = "retried by hand") -> list[str]:
+        """Give final jobs a new, manual attempt (lifting a cancel); returns the names."""
+        from jobledger.ledger import events as ev
+
+        jobs = self.ledger.model.jobs
+        retried = []
+        with self.driver.mutex:
+            self.ledger.refresh()
+            for key in keys:
+                job = jobs.get(key)
+                if job is None:
+                    continue
+                phase, number, _state = job_phase(job)
+                if phase not in (Phase.SUCCESS, Phase.FAILURE):
+                    continue
+                self.ledger.append(ev.RetryDecided(key=key, attempt=number + 1, reason=reason, manual=True))
+                retried.append(key)
+            self.ledger.flush(durable=True)
+        return self._names(retried)
+
+    def fetch(self, keys: Collection[str]) -> dict[str, Result]:
+        """Bring remote outputs home; results by name."""
+        self.driver.fetch(keys)
+        return self.results(keys)
+
+    def observe(self, names: Collection[str]) -> None:
+        """One step that only looks (nothing submitted for workflows not driven here)."""
+        self.step(names)
+
+    def subscribe(self, on_final: OnFinal) -> Callable[[], None]:
+        """Call ``on_final(name, result)`` for every job reaching a final state while this
+        session waits; returns the function that unsubscribes."""
+        self._listeners.append(on_final)
+        return lambda: self._listeners.remove(on_final)
+
+    def finish(self) -> None:
+        """Drive in the foreground until nothing needs a driver (called at exit)."""
+        if self._background is None and not self._held:
+            return
+        self.stop_background()
+        names = list(self._held)
+        if not names:
+            return
+        keys = self.keys_of(names)
+        reporter = Progress(len(keys), quiet=self.quiet)
+        start = time.monotonic()
+        try:
+            while self._held:
+                report = self.step()
+                reporter.update(Counts.of(self._states(keys).values(), len(keys)))
+                self.release([n for n in list(self._held) if not report.needs_driver.get(n, False)])
+                if self._held:
+                    self.driver.wait_for_change(_pause(report))
+        except KeyboardInterrupt:
+            reporter.close()
+            print(carry_on_line(self._running_by_host(keys), self._carry_on_command()), file=sys.stderr)
+            return
+        results = self.results(keys)
+        lines = summary_lines(
+            results, time.monotonic() - start, reused=sum(1 for r in results.values() if r.reused)
+        )
+        running = sum(1 for r in results.values() if not r.state.is_final)
+        if running:
+            lines.append(
+                f"jobledger: {running} jobs keep running; follow them with `{self._carry_on_command()}`"
+            )
+        reporter.close(lines)
+
+    def close(self) -> None:
+        """Stop driving here (jobs keep running), release locks, close backends."""
+        self.stop_background()
+        self.release(list(self._held))
+        self.driver.close()
+
+
+def _open(job: Any) -> bool:
+    from jobledger.engine.scope import is_open
+
+    return is_open(job)
+
+
+def _pause(report: StepReport) -> float:
+    """How long to sleep before the next step (sooner when a retry becomes due)."""
+    pause = 0.5 if not report.submitted else 0.05
+    if report.wake_at is not None:
+        pause = max(0.01, min(pause, report.wake_at - time.time()))
+    return pause
+
+
+def _script() -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return str(Path(path).resolve()) if path else None
+
+
+# ---------------------------------------------------------------------- one per project
+_SESSIONS: dict[Path, Session] = {}
+_LOCK = threading.RLock()
+
+
+def session_for(
+    project: str | os.PathLike[str] | Project | None = None,
+    *,
+    create: bool = True,
+    logger: logging.Logger | None = None,
+    max_parallel: int | None = None,
+) -> Session:
+    """The process-wide session of ``project`` (found upward from the cwd when not given)."""
+    proj = project_for(project, create=create)
+    with _LOCK:
+        session = _SESSIONS.get(proj.root)
+        if session is None:
+            session = _SESSIONS[proj.root] = Session(proj, logger=logger, max_parallel=max_parallel)
+        else:
+            if logger is not None:
+                session.log = session.driver.log = logger
+            if max_parallel is not None:
+                session.driver.max_parallel = max_parallel
+        return session
+
+
+def forget_session(project: Project) -> None:
+    """Close and drop the session of ``project`` (tests, long-lived processes)."""
+    with _LOCK:
+        session = _SESSIONS.pop(project.root, None)
+    if session is not None:
+        session.close()
+        project.close()
+
+
+@atexit.register
+def _finish_all() -> None:
+    for session in list(_SESSIONS.values()):
+        try:
+            session.finish()
+        except JobledgerError as exc:
+            print(f"jobledger: error: {exc}", file=sys.stderr)
+        finally:
+            try:
+                session.ledger.flush(durable=True)
+            except Exception:  # noqa: S110 - best effort at interpreter exit
+                pass
