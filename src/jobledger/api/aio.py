@@ -71,7 +71,7 @@ async def wait_async(
     while True:
         try:
             results: dict[str, Result] = await asyncio.to_thread(
-                wait, *items, timeout=0, project=project, progress=False
+                wait, *items, timeout=0, project=project, progress=False, check=False
             )
             return results
         except WaitTimeout:

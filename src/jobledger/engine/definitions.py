@@ -229,7 +229,7 @@ def replaced(model: Model, definition: Definition) -> tuple[str, ...] | None:
     if record is None:
         return ()
     current = record.current()
-    if any(d.id == definition.digest for d in current):
+    if any(d.digest == definition.digest and d.source == definition.source for d in current):
         return None
     return tuple(d.id for d in current if d.source == definition.source)
 

@@ -23,11 +23,14 @@ def decide(
 
     A completed job is reused unless ``force`` or one of its ``ensure`` postconditions no
     longer holds; a failed (or cancelled) job gets a new, manual attempt when this workflow
-    held it before — a new workflow that depends on a job which failed elsewhere sees it
-    as failed. A cancel request is lifted by such a new attempt.
+    held it before, when nothing else holds it, or when it is one of the run's own targets
+    (nothing in the workflow depends on it) — a new workflow that merely depends on a job
+    which failed elsewhere sees it as failed. A cancel request is lifted by such a new
+    attempt.
     """
     record = model.workflows.get(definition.name)
     known = {k for d in record.definitions.values() for k in d.keys} if record else set()
+    known |= {s.key for s in definition.specs} - {up for s in definition.specs for up, _kind in s.after}
     elsewhere = _held_elsewhere(model, definition.name)
     verdicts: dict[str, str] = {}
     events: list[Any] = [

@@ -64,9 +64,10 @@ class SegmentOpened:
 class WorkflowDefined:
     """A definition of workflow ``name``: its jobs, fixed (see :class:`JobSpec`).
 
-    ``digest`` identifies the definition by content. ``replaces`` lists the definitions of
-    the same name that this one supersedes (those of the same ``source``); ``None`` in
-    events of older versions, which replaced every earlier definition.
+    ``digest`` identifies the definition's content. ``replaces`` lists the ids of the
+    definitions of the same name that this one supersedes (those of the same ``source``;
+    a definition's id is its event's ``clock-writer-seq``); ``None`` in events of older
+    versions, which replaced every earlier definition.
     """
 
     name: str

@@ -269,9 +269,14 @@ class JobRecord:
 
 @attrs.define(slots=True)
 class DefinitionRecord:
-    """One definition of a workflow."""
+    """One definition of a workflow: one ``workflow`` event.
+
+    ``id`` names the event (its order, the same on every machine); ``digest`` its content
+    (two writers that defined the same thing have equal digests).
+    """
 
     id: str
+    digest: str
     order: Order
     keys: tuple[str, ...]
     replaces: tuple[str, ...] | None
@@ -285,6 +290,7 @@ class DefinitionRecord:
         """Plain data for the snapshot."""
         return [
             self.id,
+            self.digest,
             self.order,
             list(self.keys),
             None if self.replaces is None else list(self.replaces),
@@ -297,9 +303,10 @@ class DefinitionRecord:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> DefinitionRecord:
         """Inverse of :meth:`to_row`."""
-        ident, order, keys, replaces, source, root, host, defined_at = row
+        ident, digest, order, keys, replaces, source, root, host, defined_at = row
         return cls(
             ident,
+            digest,
             _must(order),
             tuple(keys),
             None if replaces is None else tuple(replaces),
@@ -327,6 +334,11 @@ class WorkflowRecord:
     name: str
     definitions: dict[str, DefinitionRecord] = attrs.field(factory=dict)
     latest_run: RunRecord | None = None
+
+    def with_digest(self, digest: str | None) -> DefinitionRecord | None:
+        """The latest definition whose content has ``digest``."""
+        found = [d for d in self.definitions.values() if d.digest == digest]
+        return max(found, key=lambda d: d.order) if found else None
 
     def current(self) -> list[DefinitionRecord]:
         """Definitions no other definition replaced, oldest first.

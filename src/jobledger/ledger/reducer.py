@@ -129,7 +129,7 @@ def _on_workflow(m: Model, e: ev.WorkflowDefined, order: Order, when: float) -> 
     record = m.workflows.get(name)
     if record is None:
         record = m.workflows[name] = WorkflowRecord(name)
-    ident = e.digest or f"{order[0]}-{order[1]}-{order[2]}"
+    ident = definition_id(order)
     keys = []
     for spec in e.jobs:
         job = m.job(spec.key)
@@ -137,12 +137,15 @@ def _on_workflow(m: Model, e: ev.WorkflowDefined, order: Order, when: float) -> 
         if job.spec_order is None or order >= job.spec_order:
             job.spec = spec
             job.spec_order = order
-    existing = record.definitions.get(ident)
-    if existing is None or order < existing.order:
-        replaces = None if e.replaces is None else tuple(e.replaces)
-        record.definitions[ident] = DefinitionRecord(
-            ident, order, tuple(keys), replaces, e.source, e.root, e.host, when
-        )
+    replaces = None if e.replaces is None else tuple(e.replaces)
+    record.definitions[ident] = DefinitionRecord(
+        ident, e.digest or ident, order, tuple(keys), replaces, e.source, e.root, e.host, when
+    )
+
+
+def definition_id(order: Order) -> str:
+    """The id of the definition recorded by the event at ``order`` (the same everywhere)."""
+    return f"{order[0]}-{order[1]}-{order[2]}"
 
 
 def _on_run(m: Model, e: ev.RunStarted, order: Order, when: float) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from jobledger.ledger.event_codec import encode
-from jobledger.ledger.records import AttemptRecord, DefinitionRecord, JobRecord, WorkflowRecord
+from jobledger.ledger.records import AttemptRecord, DefinitionRecord, JobRecord, Order, WorkflowRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.specs import JobSpec
 from jobledger.states import JobState
@@ -116,23 +116,29 @@ def cancel_stands(job: JobRecord) -> bool:
     return not manual or max(manual) < job.cancel
 
 
+def _completed_before(att: AttemptRecord, spec: JobSpec | None, order: Order) -> bool:
+    """True when ``att`` had completed (every array element) before ``order``."""
+    if attempt_state(att, spec) is not JobState.COMPLETED:
+        return False
+    if spec is not None and spec.array and att.elements:
+        return all(e.state_order is not None and e.state_order < order for e in att.elements.values())
+    return att.state_order is not None and att.state_order < order
+
+
 def reused_in_latest_run(model: Model, workflow: str) -> set[str]:
     """Keys the latest run of ``workflow`` found completed and did not run again."""
     record = model.workflows.get(workflow)
     if record is None or record.latest_run is None:
         return set()
     run = record.latest_run
-    definition = record.definitions.get(run.definition or "")
+    definition = record.with_digest(run.definition)
     keys = definition.keys if definition is not None else ()
     out = set()
     for key in keys:
         job = model.jobs.get(key)
         if job is None:
             continue
-        completed_before = any(
-            a.state is JobState.COMPLETED and a.state_order is not None and a.state_order < run.order
-            for a in job.attempts.values()
-        )
+        completed_before = any(_completed_before(a, job.spec, run.order) for a in job.attempts.values())
         started_after = any(
             (a.intent is not None and a.intent > run.order)
             or (a.retry is not None and a.retry.order > run.order)

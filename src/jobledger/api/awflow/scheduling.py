@@ -73,7 +73,9 @@ def schedule(
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     where = config.host(alias)
     if where.scheduler == "local" and not where.is_remote:
-        results: dict[str, Result] = run(workflow, wait=True, project=proj.root, timeout=timeout, force=force)
+        results: dict[str, Result] = run(
+            workflow, wait=True, check=False, project=proj.root, timeout=timeout, force=force
+        )
         if echo:
             _echo(workflow, results)
         return _outcomes(targets, names, results)

@@ -134,7 +134,7 @@ class JobInfo(int):
         """Block until the job ended; its :class:`~jobledger.Result`."""
         if self.handle is None:
             raise ModelError(f"job {self.name!r} was never handed to the engine")
-        return wait(self.handle, timeout=timeout, progress=False)[self.job.name]
+        return wait(self.handle, timeout=timeout, progress=False, check=False)[self.job.name]
 
     def cancel(self) -> list[str]:
         """Cancel the job."""

@@ -51,7 +51,7 @@ class Monitor:
                 return
             for workflow in pending:
                 try:
-                    wait(_ByName(workflow, self.project), timeout=interval, progress=False)
+                    wait(_ByName(workflow, self.project), timeout=interval, progress=False, check=False)
                 except WaitTimeout:
                     pass
 
@@ -64,9 +64,9 @@ class Monitor:
                 if name in names and result.scheduler_id == str(job_id):
                     while True:
                         try:
-                            return wait(_ByName(workflow, self.project), timeout=interval, progress=False)[
-                                name
-                            ]
+                            return wait(
+                                _ByName(workflow, self.project), timeout=interval, progress=False, check=False
+                            )[name]
                         except WaitTimeout:
                             continue
         raise ModelError(f"no unfinished job with id {job_id} on host {self.host!r}")

@@ -32,7 +32,7 @@ def submit_job(
     handle = run(workflow, force=force, project=project, wait_for_lock=True)
     assert isinstance(handle, RunHandle)
     if block:
-        result = wait(handle, timeout=timeout, progress=False)[job.name]
+        result = wait(handle, timeout=timeout, progress=False, check=False)[job.name]
         if not result.ok:
             log.warning("job %s ended %s: %s", job.name, result.state.value, result.reason)
     return JobInfo(_number(handle, job), job=job, handle=handle, host=job.host)

@@ -129,7 +129,7 @@ class Pipeline:
         del poll_interval
         if self._handle is None:
             raise PipelineError(f"pipeline {self.name!r} was not submitted")
-        wait(self._handle, timeout=timeout, progress=False)
+        wait(self._handle, timeout=timeout, progress=False, check=False)
         states = check(self._handle)
         return {
             s: JobStatus.from_state(states.get(r.job.name, JobState.PENDING))

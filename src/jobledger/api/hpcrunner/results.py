@@ -82,7 +82,7 @@ class _Submitted:
         return bool(stop(self._only()))
 
     def _wait(self, timeout: float | None) -> None:
-        wait(self, timeout=timeout, progress=False)
+        wait(self, timeout=timeout, progress=False, check=False)
 
 
 class JobResult(_Submitted):

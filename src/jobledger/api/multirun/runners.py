@@ -206,7 +206,7 @@ class ClusterRunner(AbstractRunner):
         try:
             while True:
                 try:
-                    results = await asyncio.to_thread(wait, handle, timeout=0, progress=False)
+                    results = await asyncio.to_thread(wait, handle, timeout=0, progress=False, check=False)
                     final = True
                 except WaitTimeout:
                     results = await asyncio.to_thread(fetch, handle)
