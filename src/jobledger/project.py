@@ -6,6 +6,7 @@ Layout::
       jobledger.toml        optional configuration (hosts, defaults, types)
       .jobledger/
         ledger/*.seg        the event log (commit it)
+        project-id          this project's id, in every segment header (commit it)
         cache/              snapshot, locks, completion markers, driver logs (git-ignored)
         .gitignore
       jobs/<name>-<key8>/   run directories: scripts, stdout, stderr, exit codes, results
@@ -17,6 +18,7 @@ import os
 from pathlib import Path
 
 from jobledger.errors import ProjectError
+from jobledger.ledger.headers import ensure_project_id
 from jobledger.ledger.store import Ledger
 from jobledger.model.job import safe_name
 
@@ -51,6 +53,7 @@ class Project:
         keep_ledger = meta / "ledger" / ".gitkeep"
         if not keep_ledger.exists():
             keep_ledger.touch()
+        ensure_project_id(meta / "ledger")  # committed: the same in every clone
         return cls(root)
 
     @classmethod
