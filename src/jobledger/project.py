@@ -14,17 +14,36 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from jobledger.errors import ProjectError
 from jobledger.ledger.headers import ensure_project_id
+from jobledger.ledger.segment import write_failure
 from jobledger.ledger.store import Ledger
 from jobledger.model.job import safe_name
 
 META = ".jobledger"
 ENV_VAR = "JOBLEDGER_PROJECT"
 GITIGNORE = "# jobledger: caches and locks are rebuilt; everything else is history\ncache/\n"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
+    """Turn an :class:`OSError` raised inside into a :class:`ProjectError` naming the path.
+
+    For writes into the project (run directories, scripts, pickles, caches): a full disk,
+    a read-only file system or a permission problem becomes one clear error, e.g.
+    ``cannot write run directory jobs/a-1234abcd/job.sh: the disk is full``.
+    """
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or path
+        label = f"{what} " if what else ""
+        raise ProjectError(f"cannot write {label}{where}: {write_failure(exc)}") from exc
 
 
 class Project:
