@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Damage, Record
 from jobledger.ledger.headers import SegmentHeader, parse_header
-from jobledger.ledger.segment import SUFFIX, SegmentCursor
+from jobledger.ledger.segment import SUFFIX, SegmentCursor, SegmentUnreadable, read_segment
 from jobledger.ledger.wholefile import SegmentFile, SeqSet, foreign, problems
 
 log = logging.getLogger("jobledger")
@@ -171,6 +172,28 @@ class SegmentBook:
             if name not in book.foreign:
                 book._files_of.setdefault(writer, set()).add(name)
         return book
+
+
+def all_events(files: list[Path], project_id: str | None) -> list[ev.Event]:
+    """Every event of ``files`` once (whatever number of files carry its writer), other
+    projects' segments left out, in ``(clock, writer, seq)`` order."""
+    collected: dict[tuple[str, int], ev.Event] = {}
+    book = SegmentBook()
+    for path in files:
+        try:
+            records, _damages, _cursor = read_segment(path, SegmentCursor())
+        except SegmentUnreadable:
+            continue
+        writer = book.admit(path.name, records, project_id)
+        if writer is None:
+            continue
+        for record in records:
+            for raw in record.events:
+                if isinstance(raw, list) and len(raw) == 5:
+                    event = ev.Event.from_raw(raw, writer)
+                    seq = event.seq if isinstance(event.seq, int) else -1 - len(collected)
+                    collected.setdefault((writer, seq), event)
+    return sorted(collected.values(), key=lambda e: e.order)
 
 
 def _size(path: Path) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -11,31 +10,25 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
 from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
-from jobledger.ledger.book import SegmentBook
+from jobledger.ledger.book import SegmentBook, all_events
 from jobledger.ledger.codec import Damage
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
-from jobledger.ledger.lazy import LazyJobs, packed_jobs
 from jobledger.ledger.reducer import State, apply, apply_many, empty_state
 from jobledger.ledger.segment import (
     SegmentCursor,
     SegmentUnreadable,
     SegmentWriter,
-    fsync_dir,
     list_segments,
     new_writer_id,
     read_segment,
 )
+from jobledger.ledger.snapshot import read_snapshot, write_snapshot
 from jobledger.ledger.state import ProjectState
 from jobledger.ledger.wholefile import SegmentFile
 
-log = logging.getLogger("jobledger")
-
-SNAPSHOT_VERSION = 3
 FORMAT_VERSION = 1
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
@@ -213,24 +206,8 @@ class Ledger:
         Each event once, whatever number of files carry its writer; other projects'
         segments and entries that are not segment files are left out.
         """
-        collected: dict[tuple[str, int], ev.Event] = {}
-        project_id = read_project_id(self.ledger_dir)
-        book = SegmentBook()
-        for path in self._segment_paths():
-            try:
-                records, _damages, _cursor = read_segment(path, SegmentCursor())
-            except SegmentUnreadable:
-                continue
-            writer = book.admit(path.name, records, project_id)
-            if writer is None:
-                continue
-            for record in records:
-                for raw in record.events:
-                    if isinstance(raw, list) and len(raw) == 5:
-                        event = ev.Event.from_raw(raw, writer)
-                        seq = event.seq if isinstance(event.seq, int) else -1 - len(collected)
-                        collected.setdefault((writer, seq), event)
-        return iter(sorted(collected.values(), key=lambda e: e.order))
+        files = self._segment_paths()
+        return iter(all_events(files, read_project_id(self.ledger_dir)))
 
     # ------------------------------------------------------------------ writing
     @property
@@ -372,70 +349,17 @@ class Ledger:
             cursors = dict(self._cursors)
             if self._writer is not None:
                 cursors[self._writer.path.name] = SegmentCursor(self._writer.size, self._writer.prev_digest)
-            blob = msgpack.packb(
-                {
-                    "version": SNAPSHOT_VERSION,
-                    "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
-                    "state": {k: v for k, v in self._state.items() if k != "jobs"},
-                    "jobs": packed_jobs(self._state["jobs"]),
-                    "book": self._book.dump(),
-                },
-                use_bin_type=True,
-            )
-            tmp = self.cache_dir / f".snapshot.{os.getpid()}.{threading.get_ident()}.tmp"
-            try:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(blob)
-                os.replace(tmp, self.snapshot_path)
-                fsync_dir(self.cache_dir)
-            except OSError as exc:  # a cache: the ledger is whole without it
-                log.debug("no snapshot written to %s: %s", self.snapshot_path, exc)
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
-                return
-            self._read_since_snapshot = 0
-            self._bytes_since_snapshot = 0
+            if write_snapshot(self.snapshot_path, self._state, cursors, self._book):
+                self._read_since_snapshot = 0
+                self._bytes_since_snapshot = 0
 
     def _load_snapshot(self) -> bool:
-        try:
-            blob = self.snapshot_path.read_bytes()
-            with gc_paused():
-                snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-        except (OSError, ValueError, msgpack.UnpackException):
+        snap = read_snapshot(self.snapshot_path, self.ledger_dir)
+        if snap is None:
             return False
-        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
-            return False
-        cursors: dict[str, SegmentCursor] = {}
-        for name, (offset, digest) in snap["segments"].items():
-            if not _covers(self.ledger_dir / name, offset, digest):
-                return False  # a segment changed or vanished: rebuild from scratch
-            cursors[name] = SegmentCursor(offset, digest)
-        try:
-            book = SegmentBook.load(snap["book"])
-        except (KeyError, TypeError, ValueError):
-            return False
-        book.foreign = {n for n in book.foreign if (self.ledger_dir / n).exists()}
-        state = snap["state"]
-        state["jobs"] = LazyJobs(snap["jobs"])
-        self._state = state
-        self._cursors = cursors
-        self._book = book
+        self._state, self._cursors, self._book = snap.state, snap.cursors, snap.book
         self._read_since_snapshot = 0
         return True
-
-
-def _covers(path: Path, offset: int, digest: bytes) -> bool:
-    """True when ``path`` still holds the bytes a snapshot read up to ``offset``."""
-    if offset == 0:
-        return path.exists()
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset - len(digest))
-            return fh.read(len(digest)) == digest
-    except OSError:
-        return False
 
 
 def open_ledger(ledger_dir: Path, cache_dir: Path) -> Ledger:
