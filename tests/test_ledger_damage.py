@@ -230,6 +230,17 @@ def test_flipped_byte_in_the_workflow_record(project: Project) -> None:
     assert report.returncode == 0 and seg.name in report.stderr
 
 
+def test_torn_tail_is_reported_and_the_rest_shown(project: Project) -> None:
+    project.close()
+    seg = _write_run(project.root, "wf", ["k1"])
+    data = seg.read_bytes()
+    seg.write_bytes(data[:-5])  # a crash in the middle of the last write
+    code, rows, err = _status(project.root)
+    assert code == 4 and "torn tail" in err and seg.name in err
+    assert [(r["name"], r["state"]) for r in rows] == [("wf-k1", "pending")]
+    assert seg.stat().st_size == len(data) - 5  # kept on disk
+
+
 def test_library_warns_once_per_damage(project: Project, caplog: pytest.LogCaptureFixture) -> None:
     first, _second = _two_runs(project)
     shutil.copy(first, first.with_name("dup.seg"))

@@ -54,14 +54,26 @@ class _StderrWarnings(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
+        #: error lines shown, so the error that ends the command is not shown twice
+        self.errors: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if logging.getLogger().handlers:
             return
         try:
-            sys.stderr.write(f"jobledger: {record.levelname.lower()}: {record.getMessage()}\n")
+            message = record.getMessage()
+            if record.levelno >= logging.ERROR:
+                self.errors.append(message)
+            sys.stderr.write(f"jobledger: {record.levelname.lower()}: {message}\n")
         except Exception:  # logging must never raise
             self.handleError(record)
+
+
+def _already_shown(exc: BaseException) -> bool:
+    """True when a logged error line already carried this error's message."""
+    text = str(exc)
+    handlers = logging.getLogger("jobledger").handlers
+    return any(text in line for h in handlers if isinstance(h, _StderrWarnings) for line in h.errors)
 
 
 def _show_warnings() -> None:
@@ -77,7 +89,8 @@ class JobledgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except JobledgerError as exc:
-            click.echo(f"jobledger: error: {exc}", err=True)
+            if not _already_shown(exc):  # e.g. by the driver thread that met it
+                click.echo(f"jobledger: error: {exc}", err=True)
             ctx.exit(2)
 
 
