@@ -197,6 +197,7 @@ def test_read_only_project(tmp_path: Path) -> None:
             _one_clear_error(out, str(root), "read-only")
             assert run_cli(root, "status", "--no-observe").returncode == 0
             assert run_cli(root, "verify").returncode == 0
+            _one_clear_error(run_cli(disk, "init", "another"), "another", "read-only")
         finally:
             _remount(disk, "rw")
     _each_ran_once(count, 2)

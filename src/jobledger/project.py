@@ -61,17 +61,18 @@ class Project:
         if root.exists() and not root.is_dir():
             raise ProjectError(f"cannot create a project in {root}: not a directory")
         meta = root / META
-        for sub in (meta / "ledger", meta / "cache", root / "jobs"):
-            sub.mkdir(parents=True, exist_ok=True)
-        ignore = meta / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(GITIGNORE)
-        keep = root / "jobs" / ".gitkeep"
-        if not any((root / "jobs").iterdir()):
-            keep.touch()
-        keep_ledger = meta / "ledger" / ".gitkeep"
-        if not keep_ledger.exists():
-            keep_ledger.touch()
+        with writing(root, "project directory"):
+            for sub in (meta / "ledger", meta / "cache", root / "jobs"):
+                sub.mkdir(parents=True, exist_ok=True)
+            ignore = meta / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(GITIGNORE)
+            keep = root / "jobs" / ".gitkeep"
+            if not any((root / "jobs").iterdir()):
+                keep.touch()
+            keep_ledger = meta / "ledger" / ".gitkeep"
+            if not keep_ledger.exists():
+                keep_ledger.touch()
         ensure_project_id(meta / "ledger")  # committed: the same in every clone
         return cls(root)
 
