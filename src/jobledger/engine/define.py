@@ -18,6 +18,7 @@ from jobledger.ledger import events as ev
 from jobledger.model.hashing import pack
 from jobledger.model.job import SEPARATE, Job, safe_name
 from jobledger.model.workflow import Workflow
+from jobledger.project import writing
 
 
 class DefinitionsMixin(EngineBase):
@@ -117,7 +118,8 @@ class DefinitionsMixin(EngineBase):
         from jobledger.engine.staging import pickler
 
         folder = self.project.cache_dir / "workflows"
-        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder, "cache folder"):
+            folder.mkdir(parents=True, exist_ok=True)
         try:
             data = pickler().dumps(workflow)
         except Exception as exc:
@@ -125,8 +127,9 @@ class DefinitionsMixin(EngineBase):
             return
         target = folder / f"{safe_name(workflow.name, 80)}.pkl"
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        with writing(target, "cached workflow definition"):
+            tmp.write_bytes(data)
+            tmp.replace(target)
 
     def load_cached(self, name: str) -> Workflow | None:
         """The last definition of workflow ``name`` cached on this machine, if any."""

@@ -23,6 +23,7 @@ from jobledger.ledger import events as ev
 from jobledger.model.job import SEPARATE, Job
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
+from jobledger.project import writing
 from jobledger.schedulers.base import BatchSpec, NativeDependency
 from jobledger.states import JobState
 
@@ -287,13 +288,14 @@ class SubmitterMixin(EngineBase):
         att_dir = attempt_dir(self.project.run_dir_name(job.name, key), attempt)
         path = self.project.root / att_dir
         spec = self.wrapper_spec(loaded, key, attempt, str(path))
-        path.mkdir(parents=True, exist_ok=True)
-        (path / SCRIPT).write_text("#!/bin/bash\n" + render_wrapper(spec))
-        for fname, data in task_files(job).items():
-            (path / fname).write_bytes(data)
-        if job.array is not None:
-            for index in job.array.indices:
-                (path / str(index)).mkdir(exist_ok=True)
+        with writing(path, "run directory"):
+            path.mkdir(parents=True, exist_ok=True)
+            (path / SCRIPT).write_text("#!/bin/bash\n" + render_wrapper(spec))
+            for fname, data in task_files(job).items():
+                (path / fname).write_bytes(data)
+            if job.array is not None:
+                for index in job.array.indices:
+                    (path / str(index)).mkdir(exist_ok=True)
         return att_dir
 
     def _submit_local(self, loaded: Loaded, batch: list[tuple[str, Standing]]) -> int:
@@ -452,6 +454,7 @@ class SubmitterMixin(EngineBase):
         dirs = [remote_att]
         if job.array is not None:
             dirs += [posixpath.join(remote_att, str(i)) for i in job.array.indices]
-        host.makedirs(dirs)
-        for path, data in files.items():
-            host.write_file(path, data, 0o755 if path.endswith(".sh") else 0o644)
+        with writing(remote_att, "run directory"):
+            host.makedirs(dirs)
+            for path, data in files.items():
+                host.write_file(path, data, 0o755 if path.endswith(".sh") else 0o644)

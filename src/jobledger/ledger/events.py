@@ -7,7 +7,8 @@ event, so the order ``(clock, writer, seq)`` is the same on every machine.
 
 Types (``data`` keys in brackets):
 
-``segment``     first event of every segment [writer, host, pid, version, created]
+``segment``     first event of every segment [writer, host, pid, version, created,
+                project, seen] (see :mod:`.headers`)
 ``workflow``    a workflow (re)definition [name, jobs: list of job records, root]
 ``intent``      write-ahead: about to act [key, attempt, action, host, ...]
 ``submitted``   a backend accepted an attempt [key, attempt, host, scheduler_id, run_dir]

@@ -1,0 +1,104 @@
+"""The snapshot cache: the reduced state plus exactly what it covers.
+
+``.jobledger/cache/snapshot.msgpack`` (git-ignored) holds the state, for every segment
+the byte offset read and the digest of the last record read, and the reader's book of
+segments (writers, headers, damage, sequence numbers folded). Loading checks that each
+covered segment still holds that digest at that offset; otherwise the snapshot is
+ignored and the ledger is read from scratch. Job records stay packed until first used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import msgpack
+
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.book import SegmentBook
+from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.segment import SegmentCursor, fsync_dir
+
+log = logging.getLogger("jobledger")
+
+SNAPSHOT_VERSION = 3
+
+
+@attrs.define
+class Snapshot:
+    """What a snapshot restores."""
+
+    state: dict[str, Any]
+    cursors: dict[str, SegmentCursor]
+    book: SegmentBook
+
+
+def write_snapshot(
+    path: Path, state: Mapping[str, Any], cursors: Mapping[str, SegmentCursor], book: SegmentBook
+) -> bool:
+    """Write atomically; False (and nothing left behind) when the disk refuses."""
+    blob = msgpack.packb(
+        {
+            "version": SNAPSHOT_VERSION,
+            "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
+            "state": {k: v for k, v in state.items() if k != "jobs"},
+            "jobs": packed_jobs(state["jobs"]),
+            "book": book.dump(),
+        },
+        use_bin_type=True,
+    )
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:  # a cache: the ledger is whole without it
+        log.debug("no snapshot written to %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
+
+
+def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
+    """The snapshot at ``path`` when it is valid for the segments in ``ledger_dir``."""
+    try:
+        blob = path.read_bytes()
+        with gc_paused():
+            snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+    except (OSError, ValueError, msgpack.UnpackException):
+        return None
+    if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
+        return None
+    cursors: dict[str, SegmentCursor] = {}
+    for name, (offset, digest) in snap["segments"].items():
+        if not _covers(ledger_dir / name, offset, digest):
+            return None  # a segment changed or vanished: rebuild from scratch
+        cursors[name] = SegmentCursor(offset, digest)
+    try:
+        book = SegmentBook.load(snap["book"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    book.foreign = {n for n in book.foreign if (ledger_dir / n).exists()}
+    state = snap["state"]
+    state["jobs"] = LazyJobs(snap["jobs"])
+    return Snapshot(state, cursors, book)
+
+
+def _covers(path: Path, offset: int, digest: bytes) -> bool:
+    """True when ``path`` still holds the bytes a snapshot read up to ``offset``."""
+    if offset == 0:
+        return path.exists()
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset - len(digest))
+            return fh.read(len(digest)) == digest
+    except OSError:
+        return False
