@@ -204,3 +204,39 @@ def test_cancel_from_another_process_sticks_whatever_the_retry_policy(
         assert len(row["attempts"]) == 1, f"trial {trial}: retried after a cancel: {row['attempts']}"
         assert "cancel" in row["reason"], row["reason"]
     assert run_cli(project.root, "verify").returncode == 0
+
+
+QUEUED = textwrap.dedent(
+    """
+    import jobledger as jl
+
+    hog = jl.Job(name="hog", command="touch hog.started; sleep 3")
+    later = jl.Job(name="later", command="touch later.ran", retries=2, retry_on=["cancelled", "failed"])
+    if __name__ == "__main__":
+        jl.run(jl.Workflow([hog, later], name="queued"), wait=True, timeout=120, max_parallel=1)
+    """
+)
+
+
+def test_cancel_of_a_unit_queued_in_the_driver_keeps_it_from_ever_running(
+    project: Project, start_mode: str
+) -> None:
+    """The canceller cannot know whether the driver is starting the unit: it takes the
+    unit's claim first, so the wrapper (handed ahead, or started later) never runs it."""
+    Path("queued.py").write_text(QUEUED)
+    env = env_with_src()
+    if start_mode == "spawn":
+        env["JOBLEDGER_NO_LAUNCHER"] = "1"
+    proc = subprocess.Popen([sys.executable, "queued.py"], env=env)
+    deadline = time.time() + 60
+    while not Path("hog.started").exists():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    out = run_cli(project.root, "cancel", "later")
+    assert out.returncode == 0, out.stderr
+    assert proc.wait(timeout=60) == 0
+    rows = _status(project)
+    assert rows["hog"]["state"] == "completed"
+    assert rows["later"]["state"] == "cancelled" and len(rows["later"]["attempts"]) == 1, rows["later"]
+    assert not Path("later.ran").exists(), "a cancelled job ran"
+    assert run_cli(project.root, "verify").returncode == 0
