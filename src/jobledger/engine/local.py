@@ -457,7 +457,7 @@ class LocalBackend:
             state, reason = JobState.CANCELLED, f"{why}; {unrecorded}"
         else:
             state, reason = JobState.LOST, _lost_reason(run, table)
-        return Update(*ident, state, reason=reason, source="local", at=table.taken_at)
+        return Update(*ident, state, reason=reason, source="local", at=table.done_at)
 
     def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
         """``(ident, pid, started)`` of every running unit (not those the launcher has
@@ -578,7 +578,7 @@ def _write_stop(unit: Path, state: str, reason: str) -> None:
 def _lost_reason(run: _Running, table: ProcTable) -> str:
     """What is known of a unit whose processes all ended without an exit record."""
     procs = run.procs
-    gone = _clock(table.taken_at)
+    gone = _clock(table.done_at)
     seen = procs.last_alive
     if procs.leader_gone_at is not None and seen is not None and seen >= procs.leader_gone_at:
         return (

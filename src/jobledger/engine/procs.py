@@ -32,6 +32,7 @@ class ProcTable:
     there is no ``/proc`` (answers then come from ``kill(0)``, which counts zombies too)."""
 
     taken_at: float
+    """When the pass began: a process seen alive was alive then or later."""
     starts: dict[int, int] = attrs.field(factory=dict)
     groups: dict[int, set[int]] = attrs.field(factory=dict)
     """Process group -> its live members' pids."""
@@ -41,6 +42,8 @@ class ProcTable:
     boot: float = 0.0
     """Boot time (epoch seconds, whole: ``btime`` of ``/proc/stat``)."""
     tick: float = 100.0
+    done_at: float = 0.0
+    """When the pass ended: a process not seen had ended by then."""
 
     @classmethod
     def scan(cls) -> ProcTable:
@@ -51,6 +54,7 @@ class ProcTable:
             table.boot, table.tick = _boot_time(), float(os.sysconf("SC_CLK_TCK"))
         except (OSError, ValueError):
             table.complete = False
+            table.done_at = table.taken_at
             return table
         for entry in entries:
             if not entry.isdigit():
@@ -67,6 +71,7 @@ class ProcTable:
                 continue
             table.groups.setdefault(pgrp, set()).add(pid)
             table.sessions.setdefault(session, set()).add(pgrp)
+        table.done_at = time.time()
         return table
 
     def start_of(self, pid: int) -> int | None:
