@@ -147,10 +147,10 @@ def render_wrapper(spec: WrapperSpec) -> str:
         "  jl_stop=${jl_stop:-cancelled}",
         "}",
         # the unit's process group and session (from /proc where there is one)
-        "JL_PID=${BASHPID:-$$} jl_pg=- jl_sid=-",
-        'if { read -r jl_st < "/proc/$JL_PID/stat"; } 2>/dev/null; then',
-        "  jl_st=(${jl_st##*) }); jl_pg=${jl_st[2]:--}; jl_sid=${jl_st[3]:--}",
-        "fi",
+        # (fields 5 and 6 of its stat; a command name with a blank would shift them)
+        "JL_PID=${BASHPID:-$$} jl_cmd= jl_pg=- jl_sid=-",
+        '{ read -r _ jl_cmd _ _ jl_pg jl_sid _ < "/proc/$JL_PID/stat"; } 2>/dev/null',
+        '[ "${jl_cmd%)}" != "$jl_cmd" ] || jl_pg=- jl_sid=-',
         # exactly-once: the first wrapper to create the claim runs the work
         'jl_claim="$JL_UNIT/claim${SLURM_RESTART_COUNT:+.$SLURM_RESTART_COUNT}"',
         "set -C",
