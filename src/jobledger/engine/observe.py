@@ -149,6 +149,13 @@ class ObserverMixin(EngineBase):
     def record_update(self, update: Update) -> None:
         """Append the ``state`` event (and ``result`` of Python tasks) for an update."""
         raw_job = self.ledger.raw_state["jobs"].get(update.key)
+        if update.state is JobState.CANCELLED and raw_job is not None:
+            att = raw_job["attempts"].get(update.attempt)
+            if att is not None and att.get("cancel") is None:
+                # stopped by another process, whose cancel intent was durable before it
+                # wrote the unit's ``cancel`` file: read it now, before any retry is decided
+                self.ledger.refresh()
+                raw_job = self.ledger.raw_state["jobs"].get(update.key)
         state = update.state
         reason = update.reason
         if raw_job is not None and state in (JobState.FAILED, JobState.LOST):
