@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jobledger.session.session import _SESSIONS, forget_session
 from jobledger.project import Project
+from jobledger.session.session import _SESSIONS, forget_session
 from services import SshInfo, require, sshd_available, sshd_info
 
 

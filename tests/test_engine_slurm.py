@@ -17,8 +17,8 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src, run_cli
-from jobledger.session import session_for
 from jobledger.project import Project
+from jobledger.session import session_for
 from services import require, slurm_accounting, slurm_available
 
 pytestmark = pytest.mark.slurm

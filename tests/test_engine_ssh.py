@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from jobledger.session import session_for
 from jobledger.project import Project
+from jobledger.session import session_for
 from services import (
     SshInfo,
     count_ssh_connections,

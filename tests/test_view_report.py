@@ -33,8 +33,8 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src
-from jobledger.session.session import _SESSIONS, forget_session
 from jobledger.project import Project
+from jobledger.session.session import _SESSIONS, forget_session
 from jobledger.view.report import StatusReport, build_report, status, summarize, write_report
 from jobledger.view.status import status_rows
 from services import chromium_path, require

@@ -6,6 +6,7 @@ Layout::
       jobledger.toml        optional configuration (hosts, defaults, types)
       .jobledger/
         ledger/*.seg        the event log (commit it)
+        project-id          this project's id, in every segment header (commit it)
         cache/              snapshot, locks, completion markers, driver logs (git-ignored)
         .gitignore
       jobs/<name>-<key8>/   run directories: scripts, stdout, stderr, exit codes, results
@@ -13,16 +14,36 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from jobledger.errors import ProjectError
+from jobledger.ledger.headers import ensure_project_id
+from jobledger.ledger.segment import write_failure
 from jobledger.ledger.store import Ledger
 from jobledger.model.job import safe_name
 
 META = ".jobledger"
 ENV_VAR = "JOBLEDGER_PROJECT"
 GITIGNORE = "# jobledger: caches and locks are rebuilt; everything else is history\ncache/\n"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
+    """Turn an :class:`OSError` raised inside into a :class:`ProjectError` naming the path.
+
+    For writes into the project (run directories, scripts, pickles, caches): a full disk,
+    a read-only file system or a permission problem becomes one clear error, e.g.
+    ``cannot write run directory jobs/a-1234abcd/job.sh: the disk is full``.
+    """
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or path
+        label = f"{what} " if what else ""
+        raise ProjectError(f"cannot write {label}{where}: {write_failure(exc)}") from exc
 
 
 class Project:
@@ -40,17 +61,19 @@ class Project:
         if root.exists() and not root.is_dir():
             raise ProjectError(f"cannot create a project in {root}: not a directory")
         meta = root / META
-        for sub in (meta / "ledger", meta / "cache", root / "jobs"):
-            sub.mkdir(parents=True, exist_ok=True)
-        ignore = meta / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(GITIGNORE)
-        keep = root / "jobs" / ".gitkeep"
-        if not any((root / "jobs").iterdir()):
-            keep.touch()
-        keep_ledger = meta / "ledger" / ".gitkeep"
-        if not keep_ledger.exists():
-            keep_ledger.touch()
+        with writing(root, "project directory"):
+            for sub in (meta / "ledger", meta / "cache", root / "jobs"):
+                sub.mkdir(parents=True, exist_ok=True)
+            ignore = meta / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(GITIGNORE)
+            keep = root / "jobs" / ".gitkeep"
+            if not any((root / "jobs").iterdir()):
+                keep.touch()
+            keep_ledger = meta / "ledger" / ".gitkeep"
+            if not keep_ledger.exists():
+                keep_ledger.touch()
+        ensure_project_id(meta / "ledger")  # committed: the same in every clone
         return cls(root)
 
     @classmethod

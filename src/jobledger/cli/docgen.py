@@ -30,7 +30,9 @@ def render() -> str:
         "# CLI reference\n",
         "Generated from the commands by `make docs` (`python -m jobledger.cli.docgen docs/cli.md`).",
         "Every command finds the project upward from the current directory (like git), or",
-        "takes `-C DIR` / `$JOBLEDGER_PROJECT`. Errors are one line on stderr and exit code 2.\n",
+        "takes `-C DIR` / `$JOBLEDGER_PROJECT`. Errors are one line on stderr and exit code 2.",
+        "A damaged ledger (see `jobledger verify`) gives one `jobledger: warning:` line on stderr",
+        "from every command that reads it; `jobledger status` then exits 4.\n",
     ]
     _section(cli, ["jobledger"], out)
     return "\n".join(out).rstrip() + "\n"

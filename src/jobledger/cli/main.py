@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -40,6 +41,47 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, width=width)
 
 
+#: ``jobledger status`` exits with this code when the ledger is damaged.
+EXIT_DAMAGED = 4
+
+
+class _StderrWarnings(logging.Handler):
+    """Shows the library's warnings as ``jobledger: warning: ...`` lines on stderr.
+
+    Silent when the program configured logging itself (a script under ``jobledger run``
+    that calls ``logging.basicConfig``): its own handlers show them then.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        #: error lines shown, so the error that ends the command is not shown twice
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.getLogger().handlers:
+            return
+        try:
+            message = record.getMessage()
+            if record.levelno >= logging.ERROR:
+                self.errors.append(message)
+            sys.stderr.write(f"jobledger: {record.levelname.lower()}: {message}\n")
+        except Exception:  # logging must never raise
+            self.handleError(record)
+
+
+def _already_shown(exc: BaseException) -> bool:
+    """True when a logged error line already carried this error's message."""
+    text = str(exc)
+    handlers = logging.getLogger("jobledger").handlers
+    return any(text in line for h in handlers if isinstance(h, _StderrWarnings) for line in h.errors)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("jobledger")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        logger.addHandler(_StderrWarnings())
+
+
 class JobledgerGroup(click.Group):
     """Turns :class:`JobledgerError` into a one-line message and exit code 2."""
 
@@ -47,7 +89,8 @@ class JobledgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except JobledgerError as exc:
-            click.echo(f"jobledger: error: {exc}", err=True)
+            if not _already_shown(exc):  # e.g. by the driver thread that met it
+                click.echo(f"jobledger: error: {exc}", err=True)
             ctx.exit(2)
 
 
@@ -64,6 +107,7 @@ class JobledgerGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, project_dir: str | None) -> None:
     """Run workflows of HPC jobs and keep every action in the project's ledger."""
+    _show_warnings()
     ctx.obj = {"project_dir": project_dir}
 
 
@@ -171,11 +215,18 @@ def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
 @main.command()
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Check every record's digest and chain; exit 1 naming file and offset of damage."""
+    """Check every record's digest and chain; exit 1 naming file and offset of damage.
+
+    Also finds whole-file damage, naming the files: a segment deleted or truncated (another
+    segment had read more of it), rewritten, duplicated (two files carry one writer), from
+    another project, or an entry of .jobledger/ledger that is not a segment file.
+    """
     from jobledger.ledger.verify import verify_ledger
 
     project = open_project(ctx)
     report = verify_ledger(project.ledger_dir)
+    for note in report.notes:
+        click.echo(f"note: {note}")
     for finding in report.findings:
         click.echo(str(finding), err=True)
     summary = f"{report.segments} segment(s), {report.records} record(s), {report.events} event(s)"
@@ -249,8 +300,13 @@ def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
 def status(
     ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool
 ) -> None:
-    """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse."""
-    from jobledger.view.status import counts, status_rows
+    """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse.
+
+    When the ledger is damaged, a warning names the damage, jobs whose workflow record is
+    lost are shown by key under their own heading, and the exit code is 4 (see
+    `jobledger verify`).
+    """
+    from jobledger.view.status import counts, orphan_rows, status_rows
 
     project = open_project(ctx)
     if watch and not as_json:
@@ -260,13 +316,19 @@ def status(
     if not no_observe:
         _observe_all(project, workflow)
     rows = status_rows(project.ledger.state, list(workflow) or None)
+    orphans = orphan_rows(project.ledger.state)
+    code = EXIT_DAMAGED if orphans or project.ledger.health() else 0
     if as_json:
-        click.echo(json.dumps(rows, indent=1, default=str))
-        return
+        click.echo(json.dumps(rows + orphans, indent=1, default=str))
+        ctx.exit(code)
     out = console()
+    if orphans:
+        title = "jobs whose workflow record is damaged (definition lost; shown by key)"
+        out.print(status_table(orphans, title=title))
     if not rows:
-        out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
-        return
+        if not orphans:
+            out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
+        ctx.exit(code)
     out.print(status_table(rows))
     summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
     reused = sum(1 for r in rows if r["reused"])
@@ -275,6 +337,7 @@ def status(
         if row["state"] == "lost":
             hint = f"retry with `jobledger retry {row['name']}`"
             out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} ({hint})")
+    ctx.exit(code)
 
 
 def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:

@@ -254,6 +254,10 @@ class Actions:
         for update in updates:
             if update.state is JobState.RUNNING and update.source == "local":
                 checkpoint("after-spawn")  # started, not yet recorded
+            if update.state is JobState.CANCELLED and not self._cancel_known(update):
+                # stopped by another process, whose cancel request was durable before it
+                # signalled: read it now, before any retry is decided
+                self.ledger.refresh()
             for event in update_events(update, model):
                 self.ledger.append(event)
             count += 1
@@ -275,6 +279,13 @@ class Actions:
                 if home is not None:
                     self.ledger.append(home)
         return count
+
+    def _cancel_known(self, update: Update) -> bool:
+        job = self.ledger.model.jobs.get(update.key)
+        if job is None:
+            return False
+        att = job.attempts.get(update.attempt)
+        return cancel_stands(job) or (att is not None and att.cancel_intent is not None)
 
     # ------------------------------------------------------------------ cancel, fetch
     def cancel(self, keys: Collection[str], *, grace: float, reason: str) -> list[str]:

@@ -20,7 +20,7 @@ import attrs
 
 from jobledger.config import Config, HostConfig
 from jobledger.engine.payloads import content_digest, task_files
-from jobledger.errors import ModelError, ProjectError
+from jobledger.errors import ModelError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.event_codec import encode
@@ -31,7 +31,7 @@ from jobledger.model.job import SEPARATE, Job, hash_inputs
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.workflow import Workflow
-from jobledger.project import Project
+from jobledger.project import Project, writing
 
 _RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
 
@@ -265,11 +265,9 @@ def write_payloads(
         if only_missing and all((folder / p).exists() for p in payloads):
             continue
         files = task_files(definition.jobs[spec.key])
-        try:
+        with writing(folder, "run directory"):
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in files.items():
                 tmp = folder / f".{name}.{os.getpid()}.tmp"
                 tmp.write_bytes(data)
                 tmp.replace(folder / name)
-        except OSError as exc:
-            raise ProjectError(f"cannot write {folder}: {exc.strerror or exc}") from None

@@ -12,8 +12,9 @@ the free CPUs: when a job ends, the launcher starts the next at once, without a 
 trip through the driver. Each job writes its pid to a pipe as it exits, which wakes the
 launcher; jobs killed before they could say so are found in ``/proc`` (bash's own
 ``wait -n`` cannot be used: with job control on, bash forgets jobs it has reaped, and
-``wait -n`` then waits for a job that is still running). The jobs inherit that pipe's
-descriptor. Before each start it checks that the driver
+``wait -n`` then waits for a job that is still running). A job whose wrapper was killed
+keeps its CPUs until no live process is left in its process group (its task may run on).
+The jobs inherit that pipe's descriptor. Before each start it checks that the driver
 is still its parent; once the driver is gone it starts nothing more (the next driver
 re-queues what never started, and the wrapper's claim keeps any job from running twice).
 """
@@ -45,6 +46,25 @@ forget() {
     unset "cpus_of[$1]"
   fi
 }
+# a job whose wrapper was killed keeps its CPUs while its process group has a live
+# (non-zombie) member: its task runs on. /proc is read at most once a second for that
+declare -A live=()
+scanned=-1
+group_alive() {
+  local group=$1 f line
+  kill -0 -- "-$group" 2>/dev/null || return 1
+  if (( SECONDS != scanned )); then
+    scanned=$SECONDS
+    live=()
+    for f in /proc/[0-9]*/stat; do
+      line=
+      { read -r line < "$f"; } 2>/dev/null
+      set -- ${line##*) }
+      case "${1:-Z}" in Z|X) ;; *) live[${3:-0}]=1 ;; esac
+    done
+  fi
+  [ -n "${live[$group]+set}" ]
+}
 # forget the jobs that ended without saying so. bash reaps its children as they exit
 # and, with job control on, forgets them too (so `wait -n` would miss them): ask /proc
 forget_ended() {
@@ -54,7 +74,7 @@ forget_ended() {
     { read -r line < "/proc/$pid/stat"; } 2>/dev/null
     set -- ${line##*) }
     if [ "${2:-}" != "$$" ] || [ "$1" = Z ] || [ "$1" = X ]; then
-      forget "$pid"
+      group_alive "$pid" || forget "$pid"
     fi
   done
 }

@@ -11,11 +11,18 @@ ahead of time; it starts each the moment CPUs free up, and a unit counts as runn
 the start time the launcher reports. The queue is not state: after a crash, units that
 were submitted but never claimed are queued again by the next driver, and the wrapper's
 claim makes sure none runs twice.
+
+A unit runs while any process of its group (or session) is alive, not only its wrapper
+(:mod:`jobledger.engine.procs`): a wrapper killed while its task runs leaves a unit that is
+neither lost nor final until the task has ended too, and then it is ``lost`` with exit
+code unknown and what was seen. Stopping a unit writes its ``cancel`` file first, so
+whoever sees it end records ``cancelled`` (or ``timeout``), never a plain failure.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import signal
 import time
@@ -25,16 +32,24 @@ from pathlib import Path
 import attrs
 
 from jobledger.engine.launcher import Launcher, launcher_supported
+from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Unit, Update
 from jobledger.engine.wrapper import (
     CLAIM_FILE,
     EXIT_FILE,
+    STOP_FILE,
+    Claim,
     ExitRecord,
     env_for_index,
     parse_claim,
     parse_exit_file,
+    parse_stop,
+    render_stop,
 )
 from jobledger.states import JobState
+
+log = logging.getLogger("jobledger")
+_Ident = tuple[str, int, "int | None"]
 
 SCRIPT = "job.sh"
 BASH = "/bin/bash"
@@ -54,6 +69,12 @@ class _Queued:
     cpus: int
     group: str
     max_concurrent: int | None
+    adopted: bool = False
+    """Queued by :meth:`LocalBackend.adopt`: another process may be starting it."""
+
+    @property
+    def unit_dir(self) -> Path:
+        return self.attempt_dir if self.index is None else self.attempt_dir / str(self.index)
 
 
 @attrs.define
@@ -63,39 +84,28 @@ class _Running:
     """True when this process spawned it (and must reap it)."""
     pid: int
     started: float
+    procs: UnitProcs
+    """Its processes: liveness is theirs, not the wrapper's alone."""
     announced: bool = True
     """False while a unit handed to the launcher has not been reported started."""
 
 
-def pid_alive(pid: int, expect: str | None = None) -> bool:
-    """True when ``pid`` is a live (non-zombie) process, optionally whose command line
-    contains ``expect`` (guards against pid reuse)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-        if stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X"):
-            return False
-        if expect is not None:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                return expect.encode() in fh.read()
-        return True
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+def _claim_procs(claim: Claim, started: float) -> UnitProcs:
+    """The processes of a unit as its claim names them."""
+    pgid = claim.pgid or claim.pid
+    return UnitProcs(claim.pid, pgid, claim.sid == pgid, claim.started or started)
 
 
-def final_update(key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool) -> Update:
-    """Turn an exit record into a final :class:`Update`."""
-    if record.exit_code == 0 and not record.signal:
+def final_update(
+    key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool, stop: str = ""
+) -> Update:
+    """Turn an exit record into a final :class:`Update` (``stop``: the state a stop asked for)."""
+    stop = record.stop or stop
+    if record.exit_code == 0 and not record.signal and not record.stop:
         state = JobState.COMPLETED
-    elif cancelled:
+    elif stop == JobState.TIMEOUT.value:
+        state = JobState.TIMEOUT
+    elif cancelled or stop:
         state = JobState.CANCELLED
     else:
         state = JobState.FAILED
@@ -177,6 +187,7 @@ class LocalProcesses:
             if ident is None or run is None or run.announced:
                 continue
             run.pid, run.started, run.announced = pid, at, True
+            run.procs = UnitProcs(pid, pid, False, at)  # a process group of its own (set -m)
             updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=pid))
         return updates
 
@@ -277,12 +288,15 @@ class LocalProcesses:
     def _spawn(self, item: _Queued) -> Update | None:
         ident = (item.key, item.attempt, item.index)
         self._queued.discard(ident)
-        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+        unit = item.unit_dir
         if (unit / CLAIM_FILE).exists():
             # a previous driver started it: watch it instead of starting it again
             claim = parse_claim(_read(unit / CLAIM_FILE))
-            pid = claim.pid if claim else 0
-            self._track(item, False, pid, claim.started if claim and claim.started else time.time())
+            now = time.time()
+            if claim is None:
+                self._track(item, False, 0, now)
+            else:
+                self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
             return None
         if item.index is not None:
             unit.mkdir(exist_ok=True)
@@ -310,7 +324,7 @@ class LocalProcesses:
             file_actions=_DEVNULL_ACTIONS,
             setsid=True,
         )
-        self._track(item, True, pid, now)
+        self._track(item, True, pid, now, procs=UnitProcs(pid, pid, True, now))
         return Update(
             item.key,
             item.attempt,
@@ -321,9 +335,18 @@ class LocalProcesses:
             pid=pid,
         )
 
-    def _track(self, item: _Queued, child: bool, pid: int, started: float, announced: bool = True) -> None:
+    def _track(
+        self,
+        item: _Queued,
+        child: bool,
+        pid: int,
+        started: float,
+        announced: bool = True,
+        procs: UnitProcs | None = None,
+    ) -> None:
         ident = (item.key, item.attempt, item.index)
-        self._running[ident] = _Running(item, child, pid, started, announced)
+        procs = procs or UnitProcs(pid, pid, False, started)
+        self._running[ident] = _Running(item, child, pid, started, procs, announced)
         self._used += item.cpus
         self._group_running[item.group] += 1
 
@@ -353,6 +376,7 @@ class LocalProcesses:
             1,
             f"{unit.key}:{unit.attempt}",
             None,
+            adopted=True,
         )
         if claim is None and parse_exit_file(_read(path / EXIT_FILE)) is None:
             if not queue:
@@ -360,80 +384,89 @@ class LocalProcesses:
             self._queued.add(ident)
             self._queue.append(item)
             return
-        self._track(
-            item,
-            False,
-            claim.pid if claim else 0,
-            (claim.started if claim else None) or time.time(),
-        )
+        now = time.time()
+        if claim is None:
+            self._track(item, False, 0, now)
+        else:
+            self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
-        every running unit whose process is gone (RUNNING updates for units the launcher
-        has started come first)."""
+        every running unit whose wrapper is gone, looked at in one pass over ``/proc``
+        (RUNNING updates for units the launcher has started come first)."""
         updates = self._reports()
         candidates: set[tuple[str, int, int | None]] = set()
         for name in markers:
             ident = self._by_marker.get(name)
             if ident is not None and ident in self._running:
                 candidates.add(ident)
-        if full:
+        table = ProcTable.scan() if full else None
+        if table is not None:
             for ident, run in self._running.items():
                 if not run.announced:
                     continue  # the launcher has not started it yet
-                if (run.child and _reap(run.pid)) or not pid_alive(run.pid):
+                if run.child:
+                    _reap(run.pid)
+                if not run.procs.leader_alive(table):
                     candidates.add(ident)
         for ident in candidates:
-            update = self._finished(ident, may_be_lost=full)
+            update = self._finished(ident, table)
             if update is not None:
                 updates.append(update)
         return updates
 
-    def _finished(self, ident: tuple[str, int, int | None], may_be_lost: bool) -> Update | None:
+    def _finished(self, ident: tuple[str, int, int | None], table: ProcTable | None) -> Update | None:
+        """The final update of a unit that may have ended; with ``table`` (a look at every
+        process) also of one that ended without an exit record, once none of its
+        processes is left."""
         run = self._running[ident]
         item = run.queued
-        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+        unit = item.unit_dir
         record = parse_exit_file(_read(unit / EXIT_FILE))
         if record is None:
             claim = parse_claim(_read(unit / CLAIM_FILE))
-            if claim is not None and claim.pid != run.pid and pid_alive(claim.pid):
+            if claim is not None and claim.pid > 0 and claim.pid != run.pid:
                 # our wrapper lost the claim to one started earlier: watch that one
                 if run.child:
                     _reap(run.pid)
-                self._running[ident] = _Running(item, False, claim.pid, claim.started or run.started)
+                started = claim.started or run.started
+                run = _Running(item, False, claim.pid, started, _claim_procs(claim, started))
+                self._running[ident] = run
+            if table is None:
                 return None
-            alive = not (run.child and _reap(run.pid)) and pid_alive(run.pid)
-            if alive or not may_be_lost:
-                return None
+            if run.child:
+                _reap(run.pid)
+            if run.procs.alive(table):
+                return None  # its wrapper may be gone, its task is not
             record = parse_exit_file(_read(unit / EXIT_FILE))  # it may have just finished
             if record is None:
-                self._untrack(ident)
-                cancelled = ident in self._cancelled
-                if ident in self.timed_out:
-                    return Update(
-                        item.key,
-                        item.attempt,
-                        item.index,
-                        JobState.TIMEOUT,
-                        reason="time limit reached",
-                        source="local",
-                    )
-                return Update(
-                    item.key,
-                    item.attempt,
-                    item.index,
-                    JobState.CANCELLED if cancelled else JobState.LOST,
-                    reason="killed before it could record an exit code"
-                    if cancelled
-                    else "process ended without an exit record (killed with SIGKILL?)",
-                    source="local",
-                )
+                return self._ended_unrecorded(ident, run, table)
         self._untrack(ident)
         self._by_marker.pop(self._marker(*ident), None)
-        update = final_update(item.key, item.attempt, item.index, record, ident in self._cancelled)
+        stop = ""
+        if record.signal and not record.stop:
+            found = parse_stop(_read(unit / STOP_FILE))  # stopped before its trap was set
+            stop = found[0] if found else ""
+        update = final_update(item.key, item.attempt, item.index, record, ident in self._cancelled, stop)
         if ident in self.timed_out and update.state is not JobState.COMPLETED:
             update = attrs.evolve(update, state=JobState.TIMEOUT, reason="time limit reached")
         return update
+
+    def _ended_unrecorded(self, ident: _Ident, run: _Running, table: ProcTable) -> Update:
+        """Every process of the unit is gone and it left no exit record: say what is known."""
+        self._untrack(ident)
+        self._by_marker.pop(self._marker(*ident), None)
+        item = run.queued
+        stop = parse_stop(_read(item.unit_dir / STOP_FILE))
+        unrecorded = "killed before it could record an exit code"
+        if ident in self.timed_out or (stop and stop[0] == JobState.TIMEOUT.value):
+            state, reason = JobState.TIMEOUT, f"time limit reached; {unrecorded}"
+        elif ident in self._cancelled or stop:
+            why = (stop and stop[1]) or "cancelled on request"
+            state, reason = JobState.CANCELLED, f"{why}; {unrecorded}"
+        else:
+            state, reason = JobState.LOST, _lost_reason(run, table)
+        return Update(*ident, state, reason=reason, source="local", at=table.done_at)
 
     def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
         """``(ident, pid, started)`` of every running unit (not those the launcher has
@@ -442,48 +475,56 @@ class LocalProcesses:
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, idents: list[tuple[str, int, int | None]], grace: float = 5.0) -> list[Update]:
-        """SIGTERM each unit's process group, SIGKILL after ``grace``; dequeue the rest."""
+        """Stop units: write each one's ``cancel`` file (the evidence every observer
+        reads), SIGTERM all its processes, SIGKILL after ``grace``; dequeue the rest."""
         updates = self._reports()
-        groups: list[int] = []
+        targets: list[UnitProcs] = []
         for ident in idents:
             self._cancelled.add(ident)
+            if ident in self.timed_out:
+                stop = (JobState.TIMEOUT.value, "time limit reached")
+            else:
+                stop = (JobState.CANCELLED.value, f"cancelled on request (by process {os.getpid()})")
             if ident in self._queued:
+                item = next(q for q in self._queue if (q.key, q.attempt, q.index) == ident)
                 self._queued.discard(ident)
-                updates.append(
-                    Update(
-                        *ident,
-                        JobState.CANCELLED,
-                        reason="cancelled before it started",
-                        source="local",
-                    )
-                )
-            run = self._running.get(ident)
-            if run is not None and not run.announced:
-                pid = self._stop_unstarted(ident, run)
-                if pid is None:
+                self._queue.remove(item)
+                claim = self._stop_before_start(item, stop) if item.adopted else None
+                if claim is None:
                     reason = "cancelled before it started"
                     updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
                     continue
-                run.pid = pid
-            if run is not None and run.pid > 0:
-                groups.append(run.pid)
-        for pgid in groups:
-            _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while groups and time.monotonic() < deadline:
-            groups = [g for g in groups if _group_alive(g)]
-            if groups:
-                time.sleep(0.05)
-        for pgid in groups:
-            _signal_group(pgid, signal.SIGKILL)
+                # another process had started it meanwhile: watch it and stop it
+                now = time.time()
+                self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
+            run = self._running.get(ident)
+            if run is not None and not run.announced:
+                claim = self._stop_before_start(run.queued, stop)
+                if claim is None:
+                    self._untrack(ident)
+                    self._by_marker.pop(self._marker(*ident), None)
+                    reason = "cancelled before it started"
+                    updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
+                    continue
+                run.pid, run.announced = claim.pid, True
+                run.procs = _claim_procs(claim, run.started)
+            if run is not None and run.procs.pgid > 0:
+                _write_stop(run.queued.unit_dir, *stop)
+                targets.append(run.procs)
+        if targets:
+            _stop_all(targets, grace)
         return updates
 
-    def _stop_unstarted(self, ident: tuple[str, int, int | None], run: _Running) -> int | None:
-        """Keep a unit handed to the launcher from starting: take its claim first (the
-        wrapper then exits at once) and write its exit record. Returns None when that
-        worked, else the pid of the wrapper that had already claimed it (0 if unknown)."""
-        item = run.queued
-        unit = item.attempt_dir if item.index is None else item.attempt_dir / str(item.index)
+    def _stop_before_start(self, item: _Queued, stop: tuple[str, str]) -> Claim | None:
+        """Keep a unit that may be starting elsewhere (handed to the launcher, or queued
+        by another process) from running: write its ``cancel`` file, then take its claim
+        (the wrapper then exits at once) and write its exit record. Returns None when
+        that worked, else the claim of the wrapper that got there first (whose tasks
+        never start if it saw the ``cancel`` file)."""
+        unit = item.unit_dir
+        if item.index is not None:
+            unit.mkdir(parents=True, exist_ok=True)
+        _write_stop(unit, *stop)
         now = time.time()
         try:
             fd = os.open(unit / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -492,15 +533,75 @@ class LocalProcesses:
             deadline = time.monotonic() + 1.0
             while (claim := parse_claim(_read(unit / CLAIM_FILE))) is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            return claim.pid if claim else 0
+            return claim or Claim(0, "", now)
         with os.fdopen(fd, "w") as fh:
             fh.write(f"0 cancelled {now:.6f}\n")
         (unit / EXIT_FILE).write_text(
-            f"exit_code=1\nsignal=\nstarted=\nended={now:.6f}\nreason=cancelled before it started\nend\n"
+            f"exit_code=1\nsignal=\nstarted=\nended={now:.6f}\nstop={stop[0]}\n"
+            "reason=cancelled before it started\nend\n"
         )
-        self._untrack(ident)
-        self._by_marker.pop(self._marker(*ident), None)
         return None
+
+
+def _stop_all(targets: list[UnitProcs], grace: float) -> None:
+    """SIGTERM every process group of ``targets``, SIGKILL what is left after ``grace``."""
+    table = ProcTable.scan()
+    for procs in targets:
+        procs.signal(table, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while targets and time.monotonic() < deadline:
+        time.sleep(0.05)
+        table = ProcTable.scan()
+        targets = [p for p in targets if p.alive(table)]
+    if targets:
+        table = ProcTable.scan()
+        for procs in targets:
+            procs.signal(table, signal.SIGKILL)
+
+
+def _write_stop(unit: Path, state: str, reason: str) -> None:
+    """Write ``unit``'s ``cancel`` file durably, before anything is signalled (a first
+    one is kept: it says why the unit was stopped)."""
+    path = unit / STOP_FILE
+    if path.exists():
+        return
+    tmp = unit / f".{STOP_FILE}.{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, render_stop(state, reason).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dfd = os.open(unit, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as exc:
+        # the signal still goes out; the ledger's cancel intent remains the record
+        log.warning("cannot write %s: %s", path, exc)
+
+
+def _lost_reason(run: _Running, table: ProcTable) -> str:
+    """What is known of a unit whose processes all ended without an exit record."""
+    procs = run.procs
+    gone = _clock(table.done_at)
+    seen = procs.last_alive
+    if procs.leader_gone_at is not None and seen is not None and seen >= procs.leader_gone_at:
+        return (
+            f"the wrapper (pid {run.pid}) was killed before it could record an exit code; "
+            f"its task ran on until between {_clock(seen)} and {gone}; exit code unknown"
+        )
+    return (
+        f"the wrapper (pid {run.pid}) and its task ended without an exit record "
+        f"(killed with SIGKILL?); gone by {gone}; exit code unknown"
+    )
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
 
 
 def _reap(pid: int) -> bool:
@@ -510,34 +611,6 @@ def _reap(pid: int) -> bool:
     except ChildProcessError:
         return True
     return done == pid
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # zombies keep the group "alive" for killpg; look for a live member
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    stat = fh.read()
-                tail = stat[stat.rindex(b")") + 2 :].split()
-                if int(tail[2]) == pgid and tail[0] not in (b"Z", b"X"):
-                    return True
-            except (OSError, ValueError, IndexError):
-                continue
-    return False
 
 
 def _read(path: Path) -> bytes | None:

@@ -24,9 +24,9 @@ from jobledger.engine.planner import HostView
 from jobledger.engine.scripts import wrapper_spec
 from jobledger.engine.types import Submission, SubmitOutcome, Unit, Update
 from jobledger.engine.wrapper import render_wrapper
-from jobledger.errors import ProjectError
 from jobledger.ledger import events as ev
 from jobledger.ledger.specs import JobSpec
+from jobledger.project import writing
 
 #: Scheduler id recorded for local attempts.
 LOCAL_ID = "local"
@@ -63,11 +63,9 @@ class LocalBackend:
         for sub in subs:
             path = self.root / sub.attempt_dir
             spec = wrapper_spec(sub, self.host, str(self.root), str(self.markers_dir))
-            try:
+            with writing(path, "run directory"):
                 path.mkdir(parents=True, exist_ok=True)
                 (path / SCRIPT).write_text("#!/bin/bash\n" + render_wrapper(spec))
-            except OSError as exc:
-                raise ProjectError(f"cannot write {path / SCRIPT}: {exc.strerror or exc}") from None
             out.append(Prepared(sub.key))
         return out
 

@@ -10,6 +10,7 @@ reliable on every NFS, see docs/architecture.md).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 import filelock
 
 from jobledger.errors import LockError
+from jobledger.ledger.segment import write_failure
 from jobledger.model.job import safe_name
 
 
@@ -29,7 +31,10 @@ class DriverLock:
 
     def __init__(self, cache_dir: Path, name: str) -> None:
         locks = cache_dir / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
+        try:
+            locks.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LockError(f"cannot create the driver lock folder {locks}: {write_failure(exc)}") from exc
         stem = safe_name(name, 60)
         self.name = name
         self.path = locks / f"{stem}.lock"
@@ -47,10 +52,21 @@ class DriverLock:
         except filelock.Timeout:
             holder = self.holder()
             raise LockError(self._busy_message(holder), holder) from None
+        except OSError as exc:  # a read-only project, a full disk, no permission
+            root = self.path.parent.parent.parent.parent
+            raise LockError(
+                f"cannot take the driver lock of workflow {self.name!r} ({self.path}): "
+                f"{write_failure(exc)}; the project directory {root} must be writable"
+            ) from exc
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         tmp = self.holder_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(info))
-        tmp.replace(self.holder_path)
+        try:
+            tmp.write_text(json.dumps(info))
+            tmp.replace(self.holder_path)
+        except OSError:  # only informs other processes' messages: never show a stale holder
+            for stale in (tmp, self.holder_path):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
 
     def release(self) -> None:
         """Give the lock up (the holder file is left; it is only read while locked)."""

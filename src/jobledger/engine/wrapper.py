@@ -7,13 +7,20 @@ script. It
    array element, from ``JOBLEDGER_ARRAY_INDEX`` or the scheduler's own variable);
 2. **claims** the unit with an exclusive create of ``claim`` (``set -C``): a second
    wrapper for the same unit — a resubmission after a crash — exits at once, so the
-   work runs exactly once; the claim holds ``pid host start``;
+   work runs exactly once; the claim holds ``pid host start pgid sid`` (``-`` where
+   unknown): the process group and session say which processes belong to the unit;
 3. redirects stdout/stderr, changes to the working directory, exports the environment,
    runs the setup lines and the tasks in order (stopping at the first failure), and
    forwards SIGTERM/SIGINT to the running task;
 4. writes ``exit`` in one ``write(2)`` ending with the line ``end`` (a reader ignores a
    file without it, so a half-written file is never taken as a result) and touches a
    marker in the project's completion folder, which the engine watches.
+
+Whoever stops a unit on purpose (a cancel, a time limit) first writes ``cancel`` in its
+directory (:func:`render_stop`: the state to record, then the reason): a wrapper that
+finds it after claiming never starts its tasks, one signalled while running records
+that state in ``exit`` (line ``stop=``), and an observer that finds no exit record reads
+it too. A signal is never taken for a plain failure when a cancel was asked for.
 
 Only shell builtins run between tasks: throughput is bounded by fork/exec of the tasks.
 """
@@ -30,6 +37,7 @@ from jobledger.ledger.specs import TaskSpec
 
 EXIT_FILE = "exit"
 CLAIM_FILE = "claim"
+STOP_FILE = "cancel"
 RUNNER_FILE = "jl_runner.py"
 
 _INDEX_VARS = (
@@ -126,25 +134,38 @@ def render_wrapper(spec: WrapperSpec) -> str:
             '"${JL_INDEX:+-$JL_INDEX}" 2>/dev/null'
         )
     lines += [
+        "jl_stop= ; jl_why=",
         "jl_finish() {",
-        "  printf 'exit_code=%s\\nsignal=%s\\nstarted=%s\\nended=%s\\nreason=%s\\nend\\n' "
-        '"$1" "$2" "$JL_START" "${EPOCHREALTIME:-}" "$3" > "$JL_UNIT/exit"',
+        "  printf 'exit_code=%s\\nsignal=%s\\nstarted=%s\\nended=%s\\nstop=%s\\nreason=%s\\nend\\n' "
+        '"$1" "$2" "$JL_START" "${EPOCHREALTIME:-}" "$jl_stop" "$3" > "$JL_UNIT/exit"',
         f"  {marker}" if marker else "  :",
         # SGE treats 99 as "requeue me" and 100 as "put me in error state": the exit
         # record keeps the real code, the process reports plain failure
         '  case "$1" in 99|100) exit 1 ;; esac',
         '  exit "$1"',
         "}",
+        # a stop asked for (cancel, time limit): its state and reason, read with builtins
+        "jl_stopped() {",
+        f'  [ -e "$JL_UNIT/{STOP_FILE}" ] || return 1',
+        f'  {{ read -r jl_stop; read -r jl_why; }} < "$JL_UNIT/{STOP_FILE}" 2>/dev/null',
+        "  jl_stop=${jl_stop:-cancelled}",
+        "}",
+        # the unit's process group and session (from /proc where there is one)
+        # (fields 5 and 6 of its stat; a command name with a blank would shift them)
+        "JL_PID=${BASHPID:-$$} jl_cmd= jl_pg=- jl_sid=-",
+        '{ read -r _ jl_cmd _ _ jl_pg jl_sid _ < "/proc/$JL_PID/stat"; } 2>/dev/null',
+        '[ "${jl_cmd%)}" != "$jl_cmd" ] || jl_pg=- jl_sid=-',
         # exactly-once: the first wrapper to create the claim runs the work
         'jl_claim="$JL_UNIT/claim${SLURM_RESTART_COUNT:+.$SLURM_RESTART_COUNT}"',
         "set -C",
-        'if ! { printf \'%s %s %s\\n\' "${BASHPID:-$$}" "${HOSTNAME:-}" "$JL_START" > "$jl_claim"; }'
-        " 2>/dev/null; then",
+        'if ! { printf \'%s %s %s %s %s\\n\' "$JL_PID" "${HOSTNAME:--}" "${JL_START:--}" '
+        '"$jl_pg" "$jl_sid" > "$jl_claim"; } 2>/dev/null; then',
         "  set +C",
         '  echo "jobledger: $JL_UNIT is already claimed; not running it twice" >&2',
         "  exit 0",
         "fi",
         "set +C",
+        "jl_stopped && jl_finish 1 '' \"${jl_why:-cancelled on request}; it never started\"",
     ]
     out = _q(_absolute(spec.stdout, spec.workdir)) if spec.stdout else '"$JL_UNIT/stdout"'
     if spec.merge_stderr:
@@ -174,9 +195,13 @@ def render_wrapper(spec: WrapperSpec) -> str:
     for number in range(len(spec.tasks)):
         lines.append(f'[ "$jl_rc" -eq 0 ] && {{ jl_run jl_t{number}; jl_rc=$?; }}')
     lines += [
-        'if [ -n "$jl_sig" ]; then jl_finish "$jl_rc" "$jl_sig" "terminated by signal $jl_sig"; fi',
+        'if [ -n "$jl_sig" ]; then',
+        "  jl_stopped",
+        '  jl_finish "$jl_rc" "$jl_sig" "${jl_why:-terminated by signal $jl_sig}"',
+        "fi",
         'if [ "$jl_rc" -gt 128 ] && [ "$jl_rc" -lt 160 ]; then',
-        '  jl_finish "$jl_rc" "$((jl_rc - 128))" "task killed by signal $((jl_rc - 128))"',
+        "  jl_stopped",
+        '  jl_finish "$jl_rc" "$((jl_rc - 128))" "${jl_why:-task killed by signal $((jl_rc - 128))}"',
         "fi",
         "jl_finish \"$jl_rc\" '' ''",
     ]
@@ -192,6 +217,8 @@ class ExitRecord:
     started: float | None
     ended: float | None
     reason: str
+    stop: str = ""
+    """The state a stop asked for (``cancelled``, ``timeout``) when the unit was stopped."""
 
 
 def parse_exit_file(text: bytes | str | None) -> ExitRecord | None:
@@ -217,16 +244,20 @@ def parse_exit_file(text: bytes | str | None) -> ExitRecord | None:
         started=_float(fields.get("started")),
         ended=_float(fields.get("ended")),
         reason=fields.get("reason", ""),
+        stop=fields.get("stop", ""),
     )
 
 
 @attrs.frozen
 class Claim:
-    """Who runs a unit: pid and host of its wrapper, and when it started."""
+    """Who runs a unit: pid and host of its wrapper, when it started, and its process
+    group and session (None where unknown)."""
 
     pid: int
     host: str
     started: float | None
+    pgid: int | None = None
+    sid: int | None = None
 
 
 def parse_claim(text: bytes | str | None) -> Claim | None:
@@ -234,14 +265,24 @@ def parse_claim(text: bytes | str | None) -> Claim | None:
     if not text:
         return None
     body = text.decode(errors="replace") if isinstance(text, bytes) else text
-    parts = body.split()
-    if not parts or not parts[0].isdigit():
+    parts = [None if p == "-" else p for p in body.split()] + [None] * 4
+    if not parts[0] or not parts[0].isdigit():
         return None
-    return Claim(
-        int(parts[0]),
-        parts[1] if len(parts) > 1 else "",
-        _float(parts[2] if len(parts) > 2 else None),
-    )
+    return Claim(int(parts[0]), parts[1] or "", _float(parts[2]), _int(parts[3]), _int(parts[4]))
+
+
+def render_stop(state: str, reason: str) -> str:
+    """The ``cancel`` file of a unit stopped on purpose: the state to record, the reason."""
+    return f"{state}\n{' '.join(reason.split())}\n"
+
+
+def parse_stop(text: bytes | str | None) -> tuple[str, str] | None:
+    """``(state, reason)`` from a ``cancel`` file, None when there is none."""
+    if text is None:
+        return None
+    body = text.decode(errors="replace") if isinstance(text, bytes) else text
+    lines = [*body.splitlines(), "", ""]
+    return (lines[0].strip() or "cancelled", lines[1].strip())
 
 
 def _int(value: str | None) -> int | None:

@@ -56,7 +56,7 @@ class SegmentOpened:
     project: str | None = None
     """The project's id (the same in every clone)."""
     seen: Mapping[str, Any] | None = None
-    """What the writer had read of other segments when it opened."""
+    """What the writer had read of other segments when it opened (see :mod:`.headers`)."""
 
 
 @event_type("workflow")

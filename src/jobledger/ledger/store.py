@@ -10,26 +10,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
 from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
+from jobledger.ledger.book import SegmentBook, all_events
 from jobledger.ledger.codec import Damage
 from jobledger.ledger.event_codec import decode_raw, to_raw
+from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
 from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
-    SUFFIX,
     SegmentCursor,
+    SegmentUnreadable,
     SegmentWriter,
-    fsync_dir,
+    list_segments,
     new_writer_id,
     read_segment,
 )
-from jobledger.ledger.snapshot import model_from_plain, model_to_plain
+from jobledger.ledger.snapshot import read_snapshot, write_snapshot
 from jobledger.ledger.state import ProjectState
+from jobledger.ledger.wholefile import SegmentFile
 
-SNAPSHOT_VERSION = 3
 FORMAT_VERSION = 1
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
@@ -46,6 +46,13 @@ class Ledger:
     snapshot. A process writes only to its own segment, created on first append. Use
     :meth:`record` with ``durable=True`` for write-ahead intents: it returns after the
     bytes are fsynced.
+
+    Damage found while reading (damaged records, torn tails, odd directory entries,
+    missing, truncated, duplicated or foreign segments, see :meth:`health`) is logged
+    once per process and damage as a warning on the ``jobledger`` logger; whatever is
+    whole is still read. A writer carried by two files is folded once; a segment of
+    another project is not folded. When a write fails (disk full) the events buffered in
+    memory are dropped and the next read starts again from what is on disk.
     """
 
     def __init__(self, ledger_dir: Path, cache_dir: Path, *, use_snapshot: bool = True) -> None:
@@ -55,7 +62,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._model = Model()
         self._cursors: dict[str, SegmentCursor] = {}
-        self._damages: dict[str, list[Damage]] = {}
+        self._book = SegmentBook()
+        self._project_id: str | None = None
         self._writer: SegmentWriter | None = None
         self._clock = ev.HybridClock()
         self._seq = 0
@@ -69,13 +77,16 @@ class Ledger:
         """Load the snapshot (when valid) and every byte written after it."""
         with self._lock:
             if not self._loaded:
+                self._project_id = read_project_id(self.ledger_dir)
                 if not (self._use_snapshot and self._load_snapshot()):
                     self._model = Model()
                     self._cursors = {}
+                    self._book = SegmentBook()
                     self._read_since_snapshot = 0
                     self._bytes_since_snapshot = 0
                 self._read_new()
                 self._loaded = True
+                self._warn()
             return self
 
     def refresh(self) -> int:
@@ -84,13 +95,14 @@ class Ledger:
             if not self._loaded:
                 self.open()
                 return self._read_since_snapshot
-            return self._read_new()
+            count = self._read_new()
+            self._warn()
+            return count
 
     def _segment_paths(self) -> list[Path]:
-        try:
-            return sorted(p for p in self.ledger_dir.iterdir() if p.name.endswith(SUFFIX))
-        except FileNotFoundError:
-            return []
+        files, odd = list_segments(self.ledger_dir)
+        self._book.odd = odd
+        return files
 
     def read_new_events(self) -> list[ev.Recorded]:
         """Refresh, returning the events other writers appended since the last read."""
@@ -99,6 +111,7 @@ class Ledger:
                 self.open()
             collected: list[ev.Recorded] = []
             self._read_new(collected)
+            self._warn()
             collected.sort(key=lambda e: e.order)
             return collected
 
@@ -111,20 +124,28 @@ class Ledger:
         count = 0
         own = self._writer.path.name if self._writer else None
         model = self._model
+        book = self._book
         for path in self._segment_paths():
             name = path.name
-            if name == own:
+            if name == own or name in book.foreign:
                 continue
             cursor = self._cursors.get(name) or SegmentCursor()
-            records, damages, cursor = read_segment(path, cursor)
+            try:
+                records, damages, cursor = read_segment(path, cursor)
+            except SegmentUnreadable as exc:
+                book.odd[name] = exc.reason
+                continue
+            writer = book.admit(name, records, self._project_id)
+            if writer is None:  # another project's segment: not ours to fold
+                continue
             self._cursors[name] = cursor
             if damages:
-                self._damages.setdefault(name, []).extend(damages)
-            writer = name[: -len(SUFFIX)]
+                book.damages.setdefault(name, []).extend(damages)
             for record in records:
-                count += apply_raw(model, record.events, writer, f"{name} @{record.offset}: ")
+                events = book.select(writer, record.events)
+                count += apply_raw(model, events, writer, f"{name} @{record.offset}: ")
                 if collect is not None:
-                    collect.extend(e for raw in record.events if (e := decode_raw(raw, writer)) is not None)
+                    collect.extend(e for raw in events if (e := decode_raw(raw, writer)) is not None)
                 self._bytes_since_snapshot += record.size
         self._clock.observe(model.max_clock)
         self._read_since_snapshot += count
@@ -146,22 +167,43 @@ class Ledger:
 
     def damages(self) -> dict[str, list[Damage]]:
         """Damaged records and torn tails found so far, by segment file name."""
-        out = {k: list(v) for k, v in self._damages.items()}
+        out = {k: list(v) for k, v in self._book.damages.items()}
         for name, cursor in self._cursors.items():
             if cursor.torn is not None:
                 out.setdefault(name, []).append(cursor.torn)
         return out
 
+    def health(self) -> list[str]:
+        """Every damage this reader has met, one line each (empty when the ledger is whole).
+
+        Damaged records, torn tails, entries of the ledger directory that are not segment
+        files, and whole-file damage: a segment missing or truncated (another segment had
+        read more of it), one writer in two files, a segment of another project.
+        """
+        with self._lock:
+            if not self._loaded:
+                self.open()
+            return [text for _key, text in self._health_items()]
+
+    def _health_items(self) -> list[tuple[Any, str]]:
+        extra: tuple[SegmentFile, ...] = ()
+        writer = self._writer
+        if writer is not None and writer.path.name in self._book.headers:
+            name = writer.path.name
+            extra = (SegmentFile(name, writer.writer_id, self._book.headers[name], writer.size),)
+        return self._book.health(self.ledger_dir, self._cursors, self._project_id, extra)
+
+    def _warn(self) -> None:
+        self._book.warn(self.ledger_dir, self._health_items())
+
     def iter_events(self) -> Iterator[ev.Recorded]:
-        """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order."""
-        collected: list[ev.Recorded] = []
-        for path in self._segment_paths():
-            records, _damages, _cursor = read_segment(path, SegmentCursor())
-            writer = path.name[: -len(SUFFIX)]
-            for record in records:
-                collected.extend(e for raw in record.events if (e := decode_raw(raw, writer)) is not None)
-        collected.sort(key=lambda e: e.order)
-        return iter(collected)
+        """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order.
+
+        Each event once, whatever number of files carry its writer; other projects'
+        segments and entries that are not segment files are left out.
+        """
+        files = self._segment_paths()
+        return iter(all_events(files, read_project_id(self.ledger_dir)))
 
     # ------------------------------------------------------------------ writing
     @property
@@ -171,19 +213,42 @@ class Ledger:
 
     def _ensure_writer(self) -> SegmentWriter:
         if self._writer is None:
-            self.ledger_dir.mkdir(parents=True, exist_ok=True)
-            self._writer = SegmentWriter(self.ledger_dir, new_writer_id())
-            header = ev.SegmentOpened(
-                writer=self._writer.writer_id,
+            try:
+                self.ledger_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(f"cannot create the ledger directory {self.ledger_dir}: {exc}") from exc
+            project_id = self._project_id = ensure_project_id(self.ledger_dir)
+            writer = SegmentWriter(self.ledger_dir, new_writer_id())
+            seen = frontier(self._read_so_far(), self._book.headers.values())
+            opened = ev.SegmentOpened(
+                writer=writer.writer_id,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 version=FORMAT_VERSION,
                 created=time.time(),
+                project=project_id,
+                seen=seen,
             )
-            raw = self._make(header)
-            self._writer.write([raw], durable=True)
-            apply(self._model, header, (raw[1], self._writer.writer_id, raw[2]), raw[3])
+            header = self._make(opened)
+            writer.write([header], durable=True)  # raises LedgerError when the disk is full
+            self._writer = writer
+            claims = {w: (v[0], v[1]) for w, v in seen.items()}
+            own_header = SegmentHeader(writer.writer_id, project_id, claims, header[1])
+            self._book.own(writer.path.name, writer.writer_id, own_header)
+            self._book.folded(writer.writer_id, header[2])
+            apply(self._model, opened, (header[1], writer.writer_id, header[2]), header[3])
         return self._writer
+
+    def _read_so_far(self) -> dict[str, tuple[int, bytes]]:
+        """How far each writer was read (the furthest of its files)."""
+        read: dict[str, tuple[int, bytes]] = {}
+        for name, cursor in self._cursors.items():
+            writer = self._book.writers.get(name)
+            if writer is None or name in self._book.foreign:
+                continue
+            if cursor.offset > read.get(writer, (0, b""))[0]:
+                read[writer] = (cursor.offset, cursor.digest)
+        return read
 
     def _make(self, event: Any) -> list[Any]:
         self._seq += 1
@@ -196,12 +261,13 @@ class Ledger:
                 self.open()
             writer = self._writer or self._ensure_writer()
             raw = self._make(event)
-            recorded = ev.Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
-            apply(self._model, event, (raw[1], writer.writer_id, raw[2]), raw[3])
+            order = (raw[1], writer.writer_id, raw[2])
+            apply(self._model, event, order, raw[3])
+            self._book.folded(writer.writer_id, raw[2])
             self._buffer.append(raw)
             if len(self._buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return recorded
+            return ev.Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -209,12 +275,23 @@ class Ledger:
             self._flush_locked(durable)
 
     def _flush_locked(self, durable: bool) -> None:
-        if self._buffer:
-            assert self._writer is not None
-            self._writer.write(self._buffer, durable=durable)
-            self._buffer = []
-        elif durable and self._writer is not None:
-            self._writer.sync()
+        try:
+            if self._buffer:
+                assert self._writer is not None
+                self._writer.write(self._buffer, durable=durable)
+                self._buffer = []
+            elif durable and self._writer is not None:
+                self._writer.sync()
+        except LedgerError:
+            if self._writer is not None and self._writer.broken:
+                self._abandon_writer()
+            raise
+
+    def _abandon_writer(self) -> None:
+        """After a failed write: drop what is only in memory; the next write opens a new segment."""
+        self._buffer = []
+        self._writer = None
+        self._loaded = False  # the in-memory state holds events that never reached the disk
 
     def record(self, event: ev.Event, *, durable: bool = True) -> ev.Recorded:
         """Append one event and write it now (fsynced unless ``durable=False``)."""
@@ -263,55 +340,17 @@ class Ledger:
             cursors = dict(self._cursors)
             if self._writer is not None:
                 cursors[self._writer.path.name] = SegmentCursor(self._writer.size, self._writer.prev_digest)
-            blob = msgpack.packb(
-                {
-                    "version": SNAPSHOT_VERSION,
-                    "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
-                    "model": model_to_plain(self._model),
-                },
-                use_bin_type=True,
-            )
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_dir / f".snapshot.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_bytes(blob)
-            os.replace(tmp, self.snapshot_path)
-            fsync_dir(self.cache_dir)
-            self._read_since_snapshot = 0
-            self._bytes_since_snapshot = 0
+            if write_snapshot(self.snapshot_path, self._model, cursors, self._book):
+                self._read_since_snapshot = 0
+                self._bytes_since_snapshot = 0
 
     def _load_snapshot(self) -> bool:
-        try:
-            blob = self.snapshot_path.read_bytes()
-            with gc_paused():
-                snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-        except (OSError, ValueError, msgpack.UnpackException):
+        snap = read_snapshot(self.snapshot_path, self.ledger_dir)
+        if snap is None:
             return False
-        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
-            return False
-        cursors: dict[str, SegmentCursor] = {}
-        for name, (offset, digest) in snap["segments"].items():
-            if not _covers(self.ledger_dir / name, offset, digest):
-                return False  # a segment changed or vanished: rebuild from scratch
-            cursors[name] = SegmentCursor(offset, digest)
-        try:
-            self._model = model_from_plain(snap["model"])
-        except (KeyError, TypeError, ValueError, IndexError):
-            return False
-        self._cursors = cursors
+        self._model, self._cursors, self._book = snap.model, snap.cursors, snap.book
         self._read_since_snapshot = 0
         return True
-
-
-def _covers(path: Path, offset: int, digest: bytes) -> bool:
-    """True when ``path`` still holds the bytes a snapshot read up to ``offset``."""
-    if offset == 0:
-        return path.exists()
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset - len(digest))
-            return fh.read(len(digest)) == digest
-    except OSError:
-        return False
 
 
 def open_ledger(ledger_dir: Path, cache_dir: Path) -> Ledger:

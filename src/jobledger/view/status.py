@@ -110,6 +110,26 @@ def status_rows(state: ProjectState, workflows: Iterable[str] | None = None) -> 
     return rows
 
 
+def orphan_rows(state: ProjectState) -> list[dict[str, Any]]:
+    """Rows for jobs the ledger has events of but no definition (their workflow record is lost).
+
+    Only a damaged ledger has them: the record holding the ``workflow`` event failed its
+    digest, or its segment is gone, while later events about the jobs survive. Each row
+    is named by the job's key and has ``definition_lost`` set.
+    """
+    listed = {key for wf in state.workflows().values() for key in wf.job_keys}
+    now = time.time()
+    rows = []
+    for key in sorted(k for k in state.model.jobs if k not in listed):
+        info = state.job(key)
+        if info is not None and info.spec is None:  # else: an older definition
+            row = job_row(info, None, now)
+            row["name"] = key[:12]
+            row["definition_lost"] = True
+            rows.append(row)
+    return rows
+
+
 def counts(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Number of jobs per state."""
     out: dict[str, int] = {}
