@@ -91,7 +91,9 @@ def _script(root: Path, count: Path, n: int) -> Path:
 def _one_clear_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
-    (line,) = out.stderr.strip().splitlines()
+    errors = [line for line in out.stderr.strip().splitlines() if not line.startswith("jobledger: ") or "error" in line]
+    assert len(errors) == 1, out.stderr  # one error line (progress lines aside)
+    line = errors[0]
     assert line.startswith("jobledger: error:"), out.stderr
     for needle in needles:
         assert needle in line, out.stderr
@@ -180,7 +182,7 @@ def test_writer_never_appends_after_a_failed_write(tmp_path: Path) -> None:
         assert len(list(ledger_dir.glob("*.seg"))) == 2
         assert verify_ledger(ledger_dir).ok
         reread = Ledger(ledger_dir, tmp_path / "c3").open()
-        assert [e.data["i"] for e in reread.iter_events() if e.type == "note"][-1] == -1
+        assert [e.data["message"] for e in reread.iter_events() if e.type == "note"][-1] == "after"
         assert not reread.health()
 
 

@@ -41,6 +41,8 @@ log = logging.getLogger("jobledger")
 
 #: Seconds between full cycles (every open job looked at again).
 FULL_CYCLE = 3.0
+#: Seconds between looks at every local unit's processes (completion markers say sooner).
+LOCAL_FULL_CHECK = 1.0
 #: Minimum seconds between reads of other writers' segments.
 REFRESH_EVERY = 0.25
 
@@ -198,7 +200,7 @@ class Driver:
                     scope.refresh(self.ledger.model, [*scope.order, *scope.watch_only])
                     scope.dirty |= scope.open
             markers = self.watch.drain()
-            full_local = now - self._last_full_local >= FULL_CYCLE
+            full_local = now - self._last_full_local >= LOCAL_FULL_CHECK
             if full_local:
                 self._last_full_local = now
             driving = [s for s in scopes if s.name in drive]

@@ -23,6 +23,7 @@ import attrs
 
 from jobledger.ledger import events as ev
 from jobledger.ledger.specs import JobSpec, TaskSpec
+from jobledger.model.job import safe_name
 
 _new = object.__new__
 _set = object.__setattr__
@@ -41,8 +42,16 @@ def _task(data: Any) -> TaskSpec:
 
 
 def decode_spec(data: Any) -> JobSpec:
+    """A :class:`JobSpec` from its stored map (old records get the fields they lack)."""
     if not isinstance(data, dict):
         return data  # type: ignore[no-any-return]
+    key = data.get("key")
+    if not isinstance(key, str):
+        raise TypeError(f"a job record without a key: {data!r:.80}")
+    if "name" not in data:
+        data["name"] = key[:12]
+    if "run_dir" not in data:
+        data["run_dir"] = f"jobs/{safe_name(str(data['name']))}-{key[:8]}"
     tasks = data.get("tasks")
     if tasks is not None:
         data["tasks"] = [_task(t) for t in tasks]
@@ -134,11 +143,13 @@ def encode(obj: Any) -> dict[str, Any]:
 
 
 def readable(obj: Any) -> dict[str, Any]:
-    """Every field of an event that holds something (defaults included), as plain data."""
+    """The stored fields of an event, and the defaults of its other fields that say
+    something (``action="submit"``, ``attempt=1``), as plain data."""
     out: dict[str, Any] = {}
-    for name, _default in _fields(type(obj)):
+    for name, default in _fields(type(obj)):
         value = getattr(obj, name)
-        if value is None or (isinstance(value, (tuple, list, dict)) and not value):
+        stored = name in obj.__dict__ and not (value is default or value == default)
+        if value is None or (not stored and isinstance(value, (tuple, list, dict)) and not value):
             continue
         out[name] = _plain(value)
     return out

@@ -187,7 +187,11 @@ class Session:
             if reused:
                 self.log.info("%s: reused %d finished job(s)", workflow.name, reused)
             done.append((definition, verdicts))
-        self.step()
+        try:
+            self.step()
+        except BaseException:
+            self.release(list(self._held))  # nothing is left driving after a failure
+            raise
         self.start_background()
         return done
 
@@ -331,8 +335,12 @@ class Session:
             reporter.close()
             print(carry_on_line(self._running_by_host(keys), self._carry_on_command()), file=sys.stderr)
             raise JobsKeepRunning() from None
+        except WaitTimeout:
+            reporter.close()
+            raise
         except BaseException:
             reporter.close()
+            self.release(list(self._held))  # a failure here: stop driving (and at exit) too
             raise
         self.release([n for n in names if self._finished(n)])
         results = self.results(keys)
@@ -457,10 +465,12 @@ class Session:
         return lambda: self._listeners.remove(on_final)
 
     def finish(self) -> None:
-        """Drive in the foreground until nothing needs a driver (called at exit)."""
+        """Drive in the foreground until nothing needs a driver (called at exit); raises
+        what stopped the background driver."""
         if self._background is None and not self._held:
             return
         self.stop_background()
+        self._raise_background_error()
         names = list(self._held)
         if not names:
             return
