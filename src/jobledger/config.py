@@ -26,7 +26,16 @@ from typing import Any
 
 import attrs
 
-from jobledger.errors import ConfigError, JobledgerError, ResourceError
+from jobledger.config_values import (
+    env_table,
+    job_table,
+    retry_table,
+    scheduler_settings,
+    strings,
+    text,
+)
+from jobledger.errors import ConfigError, JobledgerError, ModelError
+from jobledger.model.names import check_name
 from jobledger.model.resources import Resources
 from jobledger.schedulers.registry import SCHEDULER_NAMES
 
@@ -36,8 +45,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 USER_CONFIG = Path("~/.config/jobledger/config.toml")
-RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
-JOB_KEYS = ("modules", "setup", "env", "host", "python", "workdir", *RETRY_KEYS)
 
 _HOST_KEYS = {
     "ssh",
@@ -160,8 +167,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}): TOML must be UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a TOML file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def load_config(project_root: Path | None = None, extra: Path | None = None) -> Config:
@@ -176,6 +187,8 @@ def load_config(project_root: Path | None = None, extra: Path | None = None) -> 
     for path in candidates:
         if path.is_file():
             layers.append((path, read_toml(path)))
+        elif path.exists():
+            raise ConfigError(f"{path}: is a directory or a special file, not a TOML file (remove it)")
     merged: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
     for path, data in layers:
@@ -197,11 +210,17 @@ def _note_origin(
 
 def _check_top(path: Path, data: Mapping[str, Any]) -> None:
     allowed = {"defaults", "types", "tools", "hosts", "schedulers", "project"}
-    for key in data:
+    for key, value in data.items():
         if key not in allowed:
             raise ConfigError(
                 f"{path}: unknown top-level table or key {key!r} (use {', '.join(sorted(allowed))})"
             )
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: {key} = {value!r}: [{key}] must be a table")
+        if key in ("types", "tools", "hosts", "schedulers"):
+            for name, table in value.items():
+                if not isinstance(table, Mapping):
+                    raise ConfigError(f"{path}: [{key}] {name} = {table!r}: [{key}.{name}] must be a table")
 
 
 def _where(origin: Mapping[tuple[str, ...], str], *path: str) -> str:
@@ -232,39 +251,40 @@ def _build(
     for name, table in dict(data.get("hosts", {})).items():
         if not isinstance(table, Mapping):
             raise _fail(origin, "hosts", name, "must be a table")
+        try:
+            check_name(name, "host name")
+        except ModelError as exc:
+            raise _fail(origin, "hosts", repr(name), str(exc)) from None
         hosts[name] = _host(name, table, origin)
-    schedulers = {k: dict(v) for k, v in dict(data.get("schedulers", {})).items()}
+    schedulers = {
+        k: scheduler_settings(k, v, lambda t, key, m: _fail(origin, t, key, m))
+        for k, v in dict(data.get("schedulers", {})).items()
+    }
     return Config(hosts, defaults, types, schedulers, sources)
 
 
 def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
-    options_like = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
-    res, rest = Resources.split_kwargs({k: v for k, v in table.items() if k not in JOB_KEYS})
-    for key in rest:
-        if key not in options_like and not key.endswith("_args"):
-            raise _fail(origin, where, key, "unknown key (not a resource or job setting)")
-    try:
-        Resources(**res)
-    except ResourceError as exc:
-        raise _fail(origin, where, exc.field, str(exc)) from None
+    job_table(table, where, lambda t, k, m: _fail(origin, t, k, m))
 
 
 def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], str]) -> HostConfig:
     where = f"hosts.{name}"
+
+    def fail(table_name: str, key: str, message: str) -> ConfigError:
+        return _fail(origin, table_name, key, message)
+
     for key in table:
         if key not in _HOST_KEYS:
-            raise _fail(origin, where, key, f"unknown key (valid: {', '.join(sorted(_HOST_KEYS))})")
+            raise fail(where, key, f"unknown key (valid: {', '.join(sorted(_HOST_KEYS))})")
     values: dict[str, Any] = {"name": name, "source": _where(origin, "hosts", name)}
     ssh = table.get("ssh", table.get("host"))
     if ssh is not None:
-        if (
-            not isinstance(ssh, str)
-            or not ssh.strip()
-            or ssh.startswith("-")
-            or any(c.isspace() for c in ssh)
-        ):
-            raise _fail(origin, where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
+        if not isinstance(ssh, str) or not ssh.strip() or ssh.startswith("-") or _unsafe_word(ssh):
+            raise fail(where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
         user = table.get("user")
+        if user is not None and (not isinstance(user, str) or not user or user.startswith("-")
+                                 or "@" in user or _unsafe_word(user)):  # fmt: skip
+            raise fail(where, "user", f"expected a user name, got {user!r}")
         values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
     for key in (
         "identity_file",
@@ -274,60 +294,57 @@ def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], 
         "accounting",
         "flavor",
         "parallel_environment",
+        "description",
     ):
         if key in table:
-            if not isinstance(table[key], str) or not table[key]:
-                raise _fail(origin, where, key, "expected a non-empty string")
-            values[key] = (
-                os.path.expanduser(table[key]) if key in ("identity_file", "ssh_config") else table[key]
-            )
+            value = text(table[key], where, key, fail)
+            if key == "description":
+                continue
+            values[key] = os.path.expanduser(value) if key in ("identity_file", "ssh_config") else value
     scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
     if scheduler not in (*SCHEDULER_NAMES, "auto"):
-        raise _fail(
-            origin,
-            where,
-            "scheduler",
-            f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}",
-        )
+        raise fail(where, "scheduler", f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}")
     values["scheduler"] = scheduler
     for key in ("port", "max_in_flight", "max_parallel"):
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _fail(origin, where, key, f"expected a positive whole number, got {value!r}")
+                raise fail(where, key, f"expected a positive whole number, got {value!r}")
             values[key] = value
     for key in ("poll_interval", "connect_timeout", "command_timeout"):
         if key in table:
             value = table[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _fail(origin, where, key, f"expected a positive number of seconds, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise fail(where, key, f"expected a positive number of seconds, got {value!r}")
             values[key] = float(value)
     for key in ("ssh_options", "setup", "modules"):
         if key in table:
-            value = table[key]
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _fail(origin, where, key, "expected a list of strings")
-            values[key] = tuple(value)
-    for key in ("env", "retry", "template"):
+            values[key] = strings(table[key], where, key, fail)
+    if "env" in table:
+        values["env"] = env_table(table["env"], where, fail)
+    for key in ("retry", "template"):
         if key in table:
             if not isinstance(table[key], Mapping):
-                raise _fail(origin, where, key, "expected a table")
+                raise fail(where, key, f"expected a table, got {table[key]!r}")
             values[key] = {str(k): v for k, v in table[key].items()}
+    if "retry" in values:
+        retry_table(values["retry"], f"{where}.retry", fail, only_retry=True)
     for key in ("resources", "limits"):
         if key in table:
+            if not isinstance(table[key], Mapping):
+                raise fail(where, key, f"expected a table of resources, got {table[key]!r}")
             try:
                 values[key] = Resources.from_kwargs(**dict(table[key]))
-            except (JobledgerError, TypeError) as exc:
-                raise _fail(origin, f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
+            except (JobledgerError, TypeError, ValueError) as exc:
+                raise fail(f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
     if "template" in values:
-        unknown = set(values["template"]) - {"header", "epilogue"}
-        if unknown:
-            raise _fail(
-                origin,
-                f"{where}.template",
-                sorted(unknown)[0],
-                "unknown key (use header, epilogue)",
-            )
+        for key, value in values["template"].items():
+            if key not in ("header", "epilogue"):
+                raise fail(f"{where}.template", key, "unknown key (use header, epilogue)")
+            text(value, f"{where}.template", key, fail)
     return HostConfig(**values)
+
+
+def _unsafe_word(value: str) -> bool:
+    """True when ``value`` holds whitespace, a control character or a NUL byte."""
+    return any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in value)

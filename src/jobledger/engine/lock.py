@@ -21,7 +21,7 @@ from typing import Any
 import filelock
 
 from jobledger.errors import LockError
-from jobledger.model.job import safe_name
+from jobledger.model.names import file_stem
 
 
 class DriverLock:
@@ -30,7 +30,7 @@ class DriverLock:
     def __init__(self, cache_dir: Path, name: str) -> None:
         locks = cache_dir / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        stem = safe_name(name, 60)
+        stem = file_stem(name, 60)  # injective: exp/1 and exp:1 get different locks
         self.name = name
         self.path = locks / f"{stem}.lock"
         self.holder_path = locks / f"{stem}.holder.json"
