@@ -34,6 +34,7 @@ from jobledger.errors import (
 )
 from jobledger.hosts.local import LOCAL_OVERCOMMIT, machine_limits
 from jobledger.project import Project
+from services import SshInfo, require, slurm_available
 
 CPUS, MEMORY_MB = machine_limits()
 TOO_MANY_CPUS = CPUS * LOCAL_OVERCOMMIT + 1
@@ -91,6 +92,17 @@ def cycle(_p: Project) -> object:
 
 def duplicate(_p: Project) -> object:
     return jl.Workflow([jl.Job(name="d", command="true"), jl.Job(name="d", command="false")])
+
+
+def hamilton_cmdline(_p: Project) -> object:
+    from jobledger.api.hamilton import cmdline
+
+    @cmdline
+    def step() -> object:
+        done = yield {"cmd": ["echo", None]}
+        return done
+
+    return step()
 
 
 def project_at(suffix: str, how: str) -> Callable[[Project], object]:
@@ -419,6 +431,13 @@ BAD: list[Bad] = [
         ModelError,
         ("'h'", "'1X'"),
     ),
+    Bad(
+        "with-changes-env",
+        lambda _p: jl.Job(name="w", command="true").with_changes(env={"A B": "1"}),
+        ModelError,
+        ("'w'", "'A B'"),
+    ),
+    Bad("hamilton-cmd-none", hamilton_cmdline, ModelError, ("argv item 1", "None")),
     Bad("workflow-non-job", lambda _p: jl.Workflow(["echo"]), ModelError, ("str",)),  # type: ignore[list-item]
     Bad(
         "run-name-newline",
@@ -612,8 +631,6 @@ def _element_dirs(attempt: Path) -> set[str]:
 @pytest.mark.parametrize("host", ["local", "slurm"])
 def test_array_element_directories_are_made_when_elements_start(project: Project, host: str) -> None:
     if host == "slurm":
-        from services import require, slurm_available
-
         require(slurm_available(), "SLURM (make slurm-up)")
         (project.root / "jobledger.toml").write_text(
             '[hosts.slurm]\nscheduler = "slurm"\npoll_interval = 0.3\n'
@@ -652,3 +669,18 @@ def test_hosts_check_probes_the_workdir(project: Project) -> None:
     assert out.returncode == 0, out.stderr
     assert f"workdir {project.root}: writable" in out.stdout
     assert not list(project.root.glob(".jobledger-probe-*"))
+
+
+def test_hosts_check_over_ssh_names_an_unwritable_workdir(project: Project, sshd: SshInfo) -> None:
+    require(slurm_available(), "SLURM (make slurm-up)")
+    table = '[hosts.remote]\nssh = "{alias}"\nssh_config = "{config}"\nscheduler = "slurm"\nworkdir = "{workdir}"\n'
+    fill = {"alias": sshd.alias, "config": sshd.ssh_config}
+    (project.root / "jobledger.toml").write_text(table.format(**fill, workdir="/proc/jl-no-such-dir"))
+    out = run_cli(project.root, "hosts", "check", "remote")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "'remote'" in out.stderr and "/proc/jl-no-such-dir" in out.stderr and "not writable" in out.stderr
+    unique = f"jl-check-{os.getpid()}-{time.time_ns()}"
+    (project.root / "jobledger.toml").write_text(table.format(**fill, workdir=unique))
+    out = run_cli(project.root, "hosts", "check", "remote")
+    assert out.returncode == 0, out.stderr
+    assert f"/{unique}: writable" in out.stdout

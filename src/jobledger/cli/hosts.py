@@ -54,7 +54,8 @@ def hosts(ctx: click.Context) -> None:
 @hosts.command("check")
 @click.argument("name")
 def hosts_check(name: str) -> None:
-    """Connect to host NAME, find its scheduler commands and print their versions."""
+    """Connect to host NAME, find its scheduler commands and print their versions, and
+    check that its workdir is writable (a probe file is created and removed there)."""
     from jobledger.config import load_config
     from jobledger.hosts.factory import make_host
     from jobledger.schedulers.detect import detect_scheduler
