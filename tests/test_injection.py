@@ -276,3 +276,45 @@ def test_sweep_parameters_and_command_with_payloads(project: Project, marks: Pat
     assert control["control"].state is jl.JobState.COMPLETED and (marks / "control").exists()
     assert markers(marks) == []
     _verify(project)
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "sge", "pbs", "torque", "lsf"])
+@pytest.mark.parametrize(
+    "field",
+    ["raw_args", "run_dir", "workdir", "partition", "account", "extra"],
+    ids=lambda f: f"newline-in-{f}",
+)
+def test_no_directive_line_carries_a_newline_into_the_script(scheduler: str, field: str) -> None:
+    """Whatever reaches an adapter (the model refuses most of it earlier), a value with a
+    newline never ends a directive line and starts a shell command."""
+    from jobledger.errors import JobledgerError
+    from jobledger.schedulers.base import BatchSpec
+    from jobledger.schedulers.registry import get_adapter
+
+    bad = "x\ntouch /tmp/jl-directive-marker"
+    values: dict[str, object] = {
+        "job_name": "j",
+        "comment": "jl:k:1",
+        "run_dir": "/tmp/r",
+        "workdir": "/tmp/w",
+    }
+    values["body"] = "true"
+    res: dict[str, object] = {}
+    if field == "raw_args":
+        values["raw_args"] = (f"-l {bad}",)
+    elif field in ("run_dir", "workdir"):
+        values[field] = f"/tmp/{bad}"
+    else:
+        res = {field: bad}
+    adapter = get_adapter(scheduler)
+    try:
+        resources = jl.Resources(**res)  # type: ignore[arg-type]
+    except JobledgerError:
+        return  # refused by the model already
+    spec = BatchSpec(resources=resources, **values)  # type: ignore[arg-type]
+    try:
+        script = adapter.render_script(spec)
+    except JobledgerError as exc:
+        assert "newline" in str(exc) or "one" in str(exc) or "space" in str(exc), str(exc)
+        return
+    assert not any(line.startswith("touch") for line in script.splitlines()), script
