@@ -27,17 +27,13 @@ from typing import Any
 import attrs
 
 from jobledger.config_values import (
-    env_table,
+    host_values,
     job_table,
-    retry_table,
     scheduler_settings,
-    strings,
-    text,
 )
-from jobledger.errors import ConfigError, JobledgerError, ModelError
+from jobledger.errors import ConfigError, ModelError
 from jobledger.model.names import check_name
 from jobledger.model.resources import Resources
-from jobledger.schedulers.registry import SCHEDULER_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,35 +41,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 USER_CONFIG = Path("~/.config/jobledger/config.toml")
-
-_HOST_KEYS = {
-    "ssh",
-    "host",
-    "user",
-    "port",
-    "identity_file",
-    "ssh_config",
-    "ssh_options",
-    "scheduler",
-    "workdir",
-    "python",
-    "max_in_flight",
-    "max_parallel",
-    "setup",
-    "modules",
-    "env",
-    "resources",
-    "limits",
-    "retry",
-    "template",
-    "accounting",
-    "poll_interval",
-    "connect_timeout",
-    "command_timeout",
-    "flavor",
-    "parallel_environment",
-    "description",
-}
 
 
 @attrs.frozen
@@ -255,7 +222,8 @@ def _build(
             check_name(name, "host name")
         except ModelError as exc:
             raise _fail(origin, "hosts", repr(name), str(exc)) from None
-        hosts[name] = _host(name, table, origin)
+        values = host_values(name, table, lambda t, k, m: _fail(origin, t, k, m))
+        hosts[name] = HostConfig(**values, source=_where(origin, "hosts", name))
     schedulers = {
         k: scheduler_settings(k, v, lambda t, key, m: _fail(origin, t, key, m))
         for k, v in dict(data.get("schedulers", {})).items()
@@ -265,86 +233,3 @@ def _build(
 
 def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
     job_table(table, where, lambda t, k, m: _fail(origin, t, k, m))
-
-
-def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], str]) -> HostConfig:
-    where = f"hosts.{name}"
-
-    def fail(table_name: str, key: str, message: str) -> ConfigError:
-        return _fail(origin, table_name, key, message)
-
-    for key in table:
-        if key not in _HOST_KEYS:
-            raise fail(where, key, f"unknown key (valid: {', '.join(sorted(_HOST_KEYS))})")
-    values: dict[str, Any] = {"name": name, "source": _where(origin, "hosts", name)}
-    ssh = table.get("ssh", table.get("host"))
-    if ssh is not None:
-        if not isinstance(ssh, str) or not ssh.strip() or ssh.startswith("-") or _unsafe_word(ssh):
-            raise fail(where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
-        user = table.get("user")
-        if user is not None and (not isinstance(user, str) or not user or user.startswith("-")
-                                 or "@" in user or _unsafe_word(user)):  # fmt: skip
-            raise fail(where, "user", f"expected a user name, got {user!r}")
-        values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
-    for key in (
-        "identity_file",
-        "ssh_config",
-        "workdir",
-        "python",
-        "accounting",
-        "flavor",
-        "parallel_environment",
-        "description",
-    ):
-        if key in table:
-            value = text(table[key], where, key, fail)
-            if key == "description":
-                continue
-            values[key] = os.path.expanduser(value) if key in ("identity_file", "ssh_config") else value
-    scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
-    if scheduler not in (*SCHEDULER_NAMES, "auto"):
-        raise fail(where, "scheduler", f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}")
-    values["scheduler"] = scheduler
-    for key in ("port", "max_in_flight", "max_parallel"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise fail(where, key, f"expected a positive whole number, got {value!r}")
-            values[key] = value
-    for key in ("poll_interval", "connect_timeout", "command_timeout"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-                raise fail(where, key, f"expected a positive number of seconds, got {value!r}")
-            values[key] = float(value)
-    for key in ("ssh_options", "setup", "modules"):
-        if key in table:
-            values[key] = strings(table[key], where, key, fail)
-    if "env" in table:
-        values["env"] = env_table(table["env"], where, fail)
-    for key in ("retry", "template"):
-        if key in table:
-            if not isinstance(table[key], Mapping):
-                raise fail(where, key, f"expected a table, got {table[key]!r}")
-            values[key] = {str(k): v for k, v in table[key].items()}
-    if "retry" in values:
-        retry_table(values["retry"], f"{where}.retry", fail, only_retry=True)
-    for key in ("resources", "limits"):
-        if key in table:
-            if not isinstance(table[key], Mapping):
-                raise fail(where, key, f"expected a table of resources, got {table[key]!r}")
-            try:
-                values[key] = Resources.from_kwargs(**dict(table[key]))
-            except (JobledgerError, TypeError, ValueError) as exc:
-                raise fail(f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
-    if "template" in values:
-        for key, value in values["template"].items():
-            if key not in ("header", "epilogue"):
-                raise fail(f"{where}.template", key, "unknown key (use header, epilogue)")
-            text(value, f"{where}.template", key, fail)
-    return HostConfig(**values)
-
-
-def _unsafe_word(value: str) -> bool:
-    """True when ``value`` holds whitespace, a control character or a NUL byte."""
-    return any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in value)

@@ -1,6 +1,6 @@
-"""Value checks for ``jobledger.toml``: every key of a job table, a host's ``env`` and
-``retry`` tables and ``[schedulers.NAME]`` settings, each failing with a
-:class:`~jobledger.errors.ConfigError` that names the file, the table and the key.
+"""Value checks for ``jobledger.toml``: every key of a job table, of a ``[hosts.NAME]``
+table (with its ``env`` and ``retry`` tables) and of ``[schedulers.NAME]`` settings, each
+failing with a :class:`~jobledger.errors.ConfigError` naming the file, table and key.
 
 The loader (:mod:`jobledger.config`) calls these at load time, so ``jobledger hosts``
 and a run see the same errors: nothing wrong in the file is found only when a job runs.
@@ -9,6 +9,7 @@ and a run see the same errors: nothing wrong in the file is found only when a jo
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,10 +17,40 @@ from jobledger.errors import ConfigError, JobledgerError, ModelError, ResourceEr
 from jobledger.model.names import check_env, check_name, check_text
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
+from jobledger.schedulers.registry import SCHEDULER_NAMES
 
 RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
 JOB_KEYS = ("modules", "setup", "env", "host", "python", "workdir", *RETRY_KEYS)
 _OPTIONS_LIKE = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
+
+HOST_KEYS = {
+    "ssh",
+    "host",
+    "user",
+    "port",
+    "identity_file",
+    "ssh_config",
+    "ssh_options",
+    "scheduler",
+    "workdir",
+    "python",
+    "max_in_flight",
+    "max_parallel",
+    "setup",
+    "modules",
+    "env",
+    "resources",
+    "limits",
+    "retry",
+    "template",
+    "accounting",
+    "poll_interval",
+    "connect_timeout",
+    "command_timeout",
+    "flavor",
+    "parallel_environment",
+    "description",
+}
 
 Fail = Callable[[str, str, str], ConfigError]
 """``fail(table, key, message)``: the error naming the file that set ``table.key``."""
@@ -139,3 +170,83 @@ def scheduler_settings(name: str, settings: Any, fail: Fail) -> dict[str, Any]:
     except (JobledgerError, TypeError, ValueError) as exc:
         raise fail(table, "", str(exc)) from None
     return dict(settings)
+
+
+def host_values(name: str, table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
+    """The fields of a ``HostConfig`` from one ``[hosts.NAME]`` table, every key checked."""
+    where = f"hosts.{name}"
+    for key in table:
+        if key not in HOST_KEYS:
+            raise fail(where, key, f"unknown key (valid: {', '.join(sorted(HOST_KEYS))})")
+    values: dict[str, Any] = {"name": name}
+    ssh = table.get("ssh", table.get("host"))
+    if ssh is not None:
+        if not isinstance(ssh, str) or not ssh.strip() or ssh.startswith("-") or _unsafe_word(ssh):
+            raise fail(where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
+        user = table.get("user")
+        if user is not None and (not isinstance(user, str) or not user or user.startswith("-")
+                                 or "@" in user or _unsafe_word(user)):  # fmt: skip
+            raise fail(where, "user", f"expected a user name, got {user!r}")
+        values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
+    for key in (
+        "identity_file",
+        "ssh_config",
+        "workdir",
+        "python",
+        "accounting",
+        "flavor",
+        "parallel_environment",
+        "description",
+    ):
+        if key in table:
+            value = text(table[key], where, key, fail)
+            if key == "description":
+                continue
+            values[key] = os.path.expanduser(value) if key in ("identity_file", "ssh_config") else value
+    scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
+    if scheduler not in (*SCHEDULER_NAMES, "auto"):
+        raise fail(where, "scheduler", f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}")
+    values["scheduler"] = scheduler
+    for key in ("port", "max_in_flight", "max_parallel"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise fail(where, key, f"expected a positive whole number, got {value!r}")
+            values[key] = value
+    for key in ("poll_interval", "connect_timeout", "command_timeout"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise fail(where, key, f"expected a positive number of seconds, got {value!r}")
+            values[key] = float(value)
+    for key in ("ssh_options", "setup", "modules"):
+        if key in table:
+            values[key] = strings(table[key], where, key, fail)
+    if "env" in table:
+        values["env"] = env_table(table["env"], where, fail)
+    for key in ("retry", "template"):
+        if key in table:
+            if not isinstance(table[key], Mapping):
+                raise fail(where, key, f"expected a table, got {table[key]!r}")
+            values[key] = {str(k): v for k, v in table[key].items()}
+    if "retry" in values:
+        retry_table(values["retry"], f"{where}.retry", fail, only_retry=True)
+    for key in ("resources", "limits"):
+        if key in table:
+            if not isinstance(table[key], Mapping):
+                raise fail(where, key, f"expected a table of resources, got {table[key]!r}")
+            try:
+                values[key] = Resources.from_kwargs(**dict(table[key]))
+            except (JobledgerError, TypeError, ValueError) as exc:
+                raise fail(f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
+    if "template" in values:
+        for key, value in values["template"].items():
+            if key not in ("header", "epilogue"):
+                raise fail(f"{where}.template", key, "unknown key (use header, epilogue)")
+            text(value, f"{where}.template", key, fail)
+    return values
+
+
+def _unsafe_word(value: str) -> bool:
+    """True when ``value`` holds whitespace, a control character or a NUL byte."""
+    return any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in value)
