@@ -14,9 +14,11 @@ from jobledger.engine.plan import Phase, standing
 from jobledger.engine.staging import check_picklable, content_digest
 from jobledger.errors import JobledgerError, ModelError
 from jobledger.gcpause import gc_paused
+from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_limits
 from jobledger.ledger import events as ev
 from jobledger.model.hashing import pack
-from jobledger.model.job import SEPARATE, Job, safe_name
+from jobledger.model.job import SEPARATE, Job
+from jobledger.model.names import file_stem
 from jobledger.model.workflow import Workflow
 from jobledger.project import writing
 
@@ -41,6 +43,7 @@ class DefinitionsMixin(EngineBase):
             hosts: dict[str, str] = {}
             signature: list[Any] = []
             remotes: dict[str, bool] = {}
+            on_machine: dict[str, bool] = {}
             cwd = os.getcwd()
             checked: set[str] = set()
             for name in workflow.order:
@@ -50,6 +53,10 @@ class DefinitionsMixin(EngineBase):
                 remote = remotes.get(alias)
                 if remote is None:
                     remote = remotes[alias] = self.host_config(alias).is_remote
+                    on_machine[alias] = not remote and self.host_config(alias).scheduler == "local"
+                res = job.resources
+                if on_machine[alias] and (res.cpus or res.memory or res.memory_per_cpu):
+                    check_fits_machine(name, res, *machine_limits(), overcommit=LOCAL_OVERCOMMIT)
                 workdir = job.workdir or cwd
                 if not remote:
                     workdir = str(Path(workdir).resolve()) if job.workdir else cwd
@@ -125,7 +132,7 @@ class DefinitionsMixin(EngineBase):
         except Exception as exc:
             self.log.debug("workflow %s not cached: %s", workflow.name, exc)
             return
-        target = folder / f"{safe_name(workflow.name, 80)}.pkl"
+        target = folder / f"{file_stem(workflow.name, 80)}.pkl"
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         with writing(target, "cached workflow definition"):
             tmp.write_bytes(data)
@@ -133,7 +140,7 @@ class DefinitionsMixin(EngineBase):
 
     def load_cached(self, name: str) -> Workflow | None:
         """The last definition of workflow ``name`` cached on this machine, if any."""
-        path = self.project.cache_dir / "workflows" / f"{safe_name(name, 80)}.pkl"
+        path = self.project.cache_dir / "workflows" / f"{file_stem(name, 80)}.pkl"
         try:
             data = path.read_bytes()
         except FileNotFoundError:

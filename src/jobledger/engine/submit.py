@@ -293,9 +293,8 @@ class SubmitterMixin(EngineBase):
             (path / SCRIPT).write_text("#!/bin/bash\n" + render_wrapper(spec))
             for fname, data in task_files(job).items():
                 (path / fname).write_bytes(data)
-            if job.array is not None:
-                for index in job.array.indices:
-                    (path / str(index)).mkdir(exist_ok=True)
+        # array element directories are made lazily: by the backend when it starts the
+        # element, and by the wrapper itself (mkdir -p) wherever it runs
         return att_dir
 
     def _submit_local(self, loaded: Loaded, batch: list[tuple[str, Standing]]) -> int:
@@ -450,11 +449,9 @@ class SubmitterMixin(EngineBase):
         return batch, offset
 
     def _stage(self, host: Host, remote_att: str, files: Mapping[str, bytes], job: Job) -> None:
-        """Create the attempt (and element) directories and write the script and pickles."""
-        dirs = [remote_att]
-        if job.array is not None:
-            dirs += [posixpath.join(remote_att, str(i)) for i in job.array.indices]
+        """Create the attempt directory and write the script and pickles (the wrapper
+        creates each array element's directory when the element starts)."""
         with writing(remote_att, "run directory"):
-            host.makedirs(dirs)
+            host.makedirs([remote_att])
             for path, data in files.items():
                 host.write_file(path, data, 0o755 if path.endswith(".sh") else 0o644)
