@@ -26,9 +26,14 @@ from typing import Any
 
 import attrs
 
-from jobledger.errors import ConfigError, JobledgerError, ResourceError
+from jobledger.config_values import (
+    host_values,
+    job_table,
+    scheduler_settings,
+)
+from jobledger.errors import ConfigError, ModelError
+from jobledger.model.names import check_name
 from jobledger.model.resources import Resources
-from jobledger.schedulers.registry import SCHEDULER_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,37 +41,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 USER_CONFIG = Path("~/.config/jobledger/config.toml")
-RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
-JOB_KEYS = ("modules", "setup", "env", "host", "python", "workdir", *RETRY_KEYS)
-
-_HOST_KEYS = {
-    "ssh",
-    "host",
-    "user",
-    "port",
-    "identity_file",
-    "ssh_config",
-    "ssh_options",
-    "scheduler",
-    "workdir",
-    "python",
-    "max_in_flight",
-    "max_parallel",
-    "setup",
-    "modules",
-    "env",
-    "resources",
-    "limits",
-    "retry",
-    "template",
-    "accounting",
-    "poll_interval",
-    "connect_timeout",
-    "command_timeout",
-    "flavor",
-    "parallel_environment",
-    "description",
-}
 
 
 @attrs.frozen
@@ -160,8 +134,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}): TOML must be UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a TOML file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def load_config(project_root: Path | None = None, extra: Path | None = None) -> Config:
@@ -176,6 +154,8 @@ def load_config(project_root: Path | None = None, extra: Path | None = None) -> 
     for path in candidates:
         if path.is_file():
             layers.append((path, read_toml(path)))
+        elif path.exists():
+            raise ConfigError(f"{path}: is a directory or a special file, not a TOML file (remove it)")
     merged: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
     for path, data in layers:
@@ -197,11 +177,17 @@ def _note_origin(
 
 def _check_top(path: Path, data: Mapping[str, Any]) -> None:
     allowed = {"defaults", "types", "tools", "hosts", "schedulers", "project"}
-    for key in data:
+    for key, value in data.items():
         if key not in allowed:
             raise ConfigError(
                 f"{path}: unknown top-level table or key {key!r} (use {', '.join(sorted(allowed))})"
             )
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: {key} = {value!r}: [{key}] must be a table")
+        if key in ("types", "tools", "hosts", "schedulers"):
+            for name, table in value.items():
+                if not isinstance(table, Mapping):
+                    raise ConfigError(f"{path}: [{key}] {name} = {table!r}: [{key}.{name}] must be a table")
 
 
 def _where(origin: Mapping[tuple[str, ...], str], *path: str) -> str:
@@ -232,102 +218,18 @@ def _build(
     for name, table in dict(data.get("hosts", {})).items():
         if not isinstance(table, Mapping):
             raise _fail(origin, "hosts", name, "must be a table")
-        hosts[name] = _host(name, table, origin)
-    schedulers = {k: dict(v) for k, v in dict(data.get("schedulers", {})).items()}
+        try:
+            check_name(name, "host name")
+        except ModelError as exc:
+            raise _fail(origin, "hosts", repr(name), str(exc)) from None
+        values = host_values(name, table, lambda t, k, m: _fail(origin, t, k, m))
+        hosts[name] = HostConfig(**values, source=_where(origin, "hosts", name))
+    schedulers = {
+        k: scheduler_settings(k, v, lambda t, key, m: _fail(origin, t, key, m))
+        for k, v in dict(data.get("schedulers", {})).items()
+    }
     return Config(hosts, defaults, types, schedulers, sources)
 
 
 def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:
-    options_like = {"options", "args", "raw_args", "command", "name", "cpu_bind", "queue_args"}
-    res, rest = Resources.split_kwargs({k: v for k, v in table.items() if k not in JOB_KEYS})
-    for key in rest:
-        if key not in options_like and not key.endswith("_args"):
-            raise _fail(origin, where, key, "unknown key (not a resource or job setting)")
-    try:
-        Resources(**res)
-    except ResourceError as exc:
-        raise _fail(origin, where, exc.field, str(exc)) from None
-
-
-def _host(name: str, table: Mapping[str, Any], origin: Mapping[tuple[str, ...], str]) -> HostConfig:
-    where = f"hosts.{name}"
-    for key in table:
-        if key not in _HOST_KEYS:
-            raise _fail(origin, where, key, f"unknown key (valid: {', '.join(sorted(_HOST_KEYS))})")
-    values: dict[str, Any] = {"name": name, "source": _where(origin, "hosts", name)}
-    ssh = table.get("ssh", table.get("host"))
-    if ssh is not None:
-        if (
-            not isinstance(ssh, str)
-            or not ssh.strip()
-            or ssh.startswith("-")
-            or any(c.isspace() for c in ssh)
-        ):
-            raise _fail(origin, where, "ssh", f"expected 'user@host' or an ssh alias, got {ssh!r}")
-        user = table.get("user")
-        values["ssh"] = f"{user}@{ssh}" if user and "@" not in ssh else ssh
-    for key in (
-        "identity_file",
-        "ssh_config",
-        "workdir",
-        "python",
-        "accounting",
-        "flavor",
-        "parallel_environment",
-    ):
-        if key in table:
-            if not isinstance(table[key], str) or not table[key]:
-                raise _fail(origin, where, key, "expected a non-empty string")
-            values[key] = (
-                os.path.expanduser(table[key]) if key in ("identity_file", "ssh_config") else table[key]
-            )
-    scheduler = table.get("scheduler", "auto" if ssh is not None else "local")
-    if scheduler not in (*SCHEDULER_NAMES, "auto"):
-        raise _fail(
-            origin,
-            where,
-            "scheduler",
-            f"{scheduler!r} is not one of {', '.join((*SCHEDULER_NAMES, 'auto'))}",
-        )
-    values["scheduler"] = scheduler
-    for key in ("port", "max_in_flight", "max_parallel"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _fail(origin, where, key, f"expected a positive whole number, got {value!r}")
-            values[key] = value
-    for key in ("poll_interval", "connect_timeout", "command_timeout"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _fail(origin, where, key, f"expected a positive number of seconds, got {value!r}")
-            values[key] = float(value)
-    for key in ("ssh_options", "setup", "modules"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _fail(origin, where, key, "expected a list of strings")
-            values[key] = tuple(value)
-    for key in ("env", "retry", "template"):
-        if key in table:
-            if not isinstance(table[key], Mapping):
-                raise _fail(origin, where, key, "expected a table")
-            values[key] = {str(k): v for k, v in table[key].items()}
-    for key in ("resources", "limits"):
-        if key in table:
-            try:
-                values[key] = Resources.from_kwargs(**dict(table[key]))
-            except (JobledgerError, TypeError) as exc:
-                raise _fail(origin, f"{where}.{key}", getattr(exc, "field", ""), str(exc)) from None
-    if "template" in values:
-        unknown = set(values["template"]) - {"header", "epilogue"}
-        if unknown:
-            raise _fail(
-                origin,
-                f"{where}.template",
-                sorted(unknown)[0],
-                "unknown key (use header, epilogue)",
-            )
-    return HostConfig(**values)
+    job_table(table, where, lambda t, k, m: _fail(origin, t, k, m))

@@ -23,7 +23,7 @@ from jobledger.errors import ProjectError
 from jobledger.ledger.headers import ensure_project_id
 from jobledger.ledger.segment import write_failure
 from jobledger.ledger.store import Ledger
-from jobledger.model.job import safe_name
+from jobledger.model.names import control_char, describe_char, safe_name
 
 META = ".jobledger"
 ENV_VAR = "JOBLEDGER_PROJECT"
@@ -47,17 +47,17 @@ def writing(path: str | os.PathLike[str], what: str = "") -> Iterator[None]:
 
 
 class Project:
-    """A jobledger project rooted at ``root``."""
+    """A jobledger project rooted at ``root`` (a ``str`` or path-like)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = _project_path(_project_path(root).resolve())
         self._ledger: Ledger | None = None
 
     # ------------------------------------------------------------------ locate
     @classmethod
     def init(cls, directory: str | os.PathLike[str] | None = None) -> Project:
         """Create (or reuse) a project in ``directory`` (default: the current one)."""
-        root = Path(directory or Path.cwd())
+        root = _project_path(directory or Path.cwd())
         if root.exists() and not root.is_dir():
             raise ProjectError(f"cannot create a project in {root}: not a directory")
         meta = root / META
@@ -81,11 +81,11 @@ class Project:
         """The nearest project at or above ``start`` (or ``$JOBLEDGER_PROJECT``), if any."""
         env = os.environ.get(ENV_VAR)
         if env and start is None:
-            root = Path(env)
+            root = _project_path(env, f"{ENV_VAR}=")
             if not (root / META).is_dir():
                 raise ProjectError(f"{ENV_VAR}={env} is not a jobledger project (no {META}/)")
             return cls(root)
-        here = Path(start or Path.cwd()).resolve()
+        here = _project_path(start or Path.cwd()).resolve()
         for candidate in (here, *here.parents):
             if (candidate / META / "ledger").is_dir():
                 return cls(candidate)
@@ -96,7 +96,7 @@ class Project:
         """Like :meth:`find`, but raise :class:`ProjectError` when there is no project."""
         project = cls.find(start)
         if project is None:
-            where = Path(start or Path.cwd()).resolve()
+            where = _project_path(start or Path.cwd()).resolve()
             raise ProjectError(
                 f"no jobledger project in {where} or any parent directory "
                 f"(run `jobledger init`, or set {ENV_VAR})"
@@ -166,3 +166,24 @@ class Project:
 
     def __hash__(self) -> int:
         return hash(self.root)
+
+
+def _project_path(value: str | os.PathLike[str], label: str = "") -> Path:
+    """``value`` as a project path; refuses what cannot be written into run scripts and
+    one-line records (control characters such as a newline or ``\\x1f``, NUL bytes)."""
+    try:
+        text = os.fspath(value)
+    except TypeError:
+        raise ProjectError(
+            f"a project directory is a str or os.PathLike, not {type(value).__name__} {value!r}"
+        ) from None
+    if not isinstance(text, str):
+        raise ProjectError(f"a project directory must be a text path, not bytes {text!r}")
+    absolute = os.path.abspath(text)
+    bad = control_char(absolute)
+    if bad is not None:
+        raise ProjectError(
+            f"project path {label}{absolute!r} contains {describe_char(bad)}; jobledger cannot "
+            "use a directory whose path holds control characters (rename or move it)"
+        )
+    return Path(text)

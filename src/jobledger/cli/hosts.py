@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
+import secrets
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from jobledger.errors import JobledgerError
+from jobledger.errors import HostError, JobledgerError
 from jobledger.project import Project
+
+if TYPE_CHECKING:
+    from jobledger.config import HostConfig
+    from jobledger.hosts.base import Host
 
 
 @click.group(invoke_without_command=True)
@@ -45,7 +54,8 @@ def hosts(ctx: click.Context) -> None:
 @hosts.command("check")
 @click.argument("name")
 def hosts_check(name: str) -> None:
-    """Connect to host NAME, find its scheduler commands and print their versions."""
+    """Connect to host NAME, find its scheduler commands and print their versions, and
+    check that its workdir is writable (a probe file is created and removed there)."""
     from jobledger.config import load_config
     from jobledger.hosts.factory import make_host
     from jobledger.schedulers.detect import detect_scheduler
@@ -81,6 +91,8 @@ def hosts_check(name: str) -> None:
                         f"host {name!r}: {command} not found on its PATH; install the "
                         f"{effective} client tools or fix PATH in the login environment"
                     )
+        probe_dir = _check_workdir(name, host, host_config, project)
+        click.echo(f"{name}: workdir {probe_dir}: writable")
         python = host_config.python or ("python3" if host_config.is_remote else sys.executable)
         result = host.run(
             [python, "-c", "import sys, cloudpickle; print(sys.version.split()[0])"], timeout=60
@@ -94,6 +106,28 @@ def hosts_check(name: str) -> None:
             )
     finally:
         host.close()
+
+
+def _check_workdir(name: str, host: Host, config: HostConfig, project: Project | None) -> str:
+    """Create and remove a probe file in the host's workdir (made if missing); the
+    directory, or a :class:`HostError` naming host and path when it is not writable."""
+    if config.is_remote:
+        base = config.workdir or "jobledger"
+        base = base[2:] if base.startswith("~/") else base
+        if not posixpath.isabs(base):
+            home = host.run(["sh", "-c", 'printf %s "$HOME"'], check=True).stdout.strip()
+            base = posixpath.join(home, base)
+    else:
+        base = config.workdir or str(project.root if project else Path.cwd())
+    probe = posixpath.join(base, f".jobledger-probe-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        host.makedirs([base])
+        host.write_file(probe, b"jobledger hosts check\n")
+        host.run(["rm", "-f", "--", probe], check=True)
+    except (JobledgerError, OSError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        raise HostError(f"host {name!r}: workdir {base} is not writable: {detail}", name) from None
+    return base
 
 
 def _program(argv: list[str]) -> str:

@@ -279,7 +279,7 @@ class BatchBackend:
 
 
 def _safe(name: str) -> str:
-    from jobledger.model.job import safe_name
+    from jobledger.model.names import safe_name
 
     return safe_name(name)
 

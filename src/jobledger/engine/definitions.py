@@ -22,6 +22,7 @@ from jobledger.config import Config, HostConfig
 from jobledger.engine.payloads import content_digest, task_files
 from jobledger.errors import ModelError
 from jobledger.gcpause import gc_paused
+from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_limits
 from jobledger.ledger import events as ev
 from jobledger.ledger.event_codec import encode
 from jobledger.ledger.reducer import Model
@@ -196,6 +197,10 @@ def define(
             found = hosts.get(alias)
             if found is None:
                 found = hosts[alias] = config.host(alias)
+            res = job.resources
+            on_machine = not found.is_remote and found.scheduler == "local"
+            if on_machine and (res.cpus or res.memory or res.memory_per_cpu):
+                check_fits_machine(name, res, *machine_limits(), overcommit=LOCAL_OVERCOMMIT)
             workdir: str | None = job.workdir
             if not found.is_remote:
                 workdir = str(Path(job.workdir).resolve()) if job.workdir else cwd

@@ -23,7 +23,7 @@ import filelock
 
 from jobledger.errors import LockError
 from jobledger.ledger.segment import write_failure
-from jobledger.model.job import safe_name
+from jobledger.model.names import file_stem
 
 
 class DriverLock:
@@ -35,7 +35,7 @@ class DriverLock:
             locks.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LockError(f"cannot create the driver lock folder {locks}: {write_failure(exc)}") from exc
-        stem = safe_name(name, 60)
+        stem = file_stem(name, 60)  # injective: exp/1 and exp:1 get different locks
         self.name = name
         self.path = locks / f"{stem}.lock"
         self.holder_path = locks / f"{stem}.holder.json"

@@ -33,7 +33,9 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from jobledger.errors import ModelError
 from jobledger.ledger.specs import TaskSpec
+from jobledger.model.names import env_name_problem
 
 EXIT_FILE = "exit"
 CLAIM_FILE = "claim"
@@ -79,6 +81,14 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _export(name: str, value: str) -> str:
+    """``export NAME='value'``; a name that is not a shell name is refused, never pasted."""
+    problem = env_name_problem(name)
+    if problem is not None:
+        raise ModelError(problem)
+    return f"export {name}={_q(value)}"
+
+
 def _absolute(path: str, workdir: str) -> str:
     return path if posixpath.isabs(path) else posixpath.join(workdir, path)
 
@@ -93,7 +103,7 @@ def _index_expr() -> str:
 def _task_function(number: int, task: TaskSpec) -> str:
     name = f"jl_t{number}"
     prefix = f"cd -- {_q(task.cwd)} || exit 1; " if task.cwd else ""
-    exports = "".join(f"export {k}={_q(v)}; " for k, v in task.env.items())
+    exports = "".join(f"{_export(k, v)}; " for k, v in task.env.items())
     if task.shell is not None:
         return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
     if task.argv is not None:
@@ -175,7 +185,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
         lines.append(f"exec >>{out} 2>>{err}")
     lines += [
         f"cd -- {_q(spec.workdir)} || jl_finish 1 '' 'cannot change to the working directory'",
-        *(f"export {k}={_q(v)}" for k, v in spec.env.items()),
+        *(_export(k, v) for k, v in spec.env.items()),
         *spec.setup,
         *(f"module load {_q(m)} || jl_finish 1 '' 'module load failed'" for m in spec.modules),
         "jl_child= ; jl_sig=",
@@ -312,4 +322,4 @@ def env_for_index(index: int) -> dict[str, str]:
 
 def quote_env(env: Mapping[str, str]) -> Sequence[str]:
     """``export`` lines for ``env``."""
-    return [f"export {k}={_q(v)}" for k, v in env.items()]
+    return [_export(k, v) for k, v in env.items()]

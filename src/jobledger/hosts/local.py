@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -11,8 +12,10 @@ from typing import Any
 from plumbum import ProcessTimedOut, local
 from plumbum.commands.processes import CommandNotFound
 
-from jobledger.errors import CommandFailed
+from jobledger.errors import CommandFailed, ResourceError
 from jobledger.hosts.base import CommandResult, Host
+from jobledger.model.resources import Resources
+from jobledger.model.units import format_memory
 
 
 class LocalHost(Host):
@@ -107,3 +110,62 @@ class LocalHost(Host):
         import getpass
 
         return getpass.getuser()
+
+
+# ---------------------------------------------------------------------- what fits here
+@functools.cache
+def machine_limits() -> tuple[int, int | None]:
+    """This machine's CPU count and total memory in MB (``None`` when unknown)."""
+    cpus = os.cpu_count() or 1
+    memory: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) // 1024  # kB
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if memory is None:
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+        except (ValueError, OSError, AttributeError):
+            memory = None
+    return cpus, memory
+
+
+LOCAL_OVERCOMMIT = 16
+"""How far past this machine's size the local backend takes a request.
+
+A job asking for more CPUs than the machine's budget runs alone (see
+:mod:`jobledger.engine.local`) and memory is not enforced locally, so the seeds' examples
+(``cpus=4, memory="16G"`` on a 2-core laptop) run, slower. What lies beyond 16 times the
+machine is no request this machine could ever honour (``cpus=10**9``, ``"99999999P"``)."""
+
+
+def check_fits_machine(
+    job: str, resources: Resources, cpus: int, memory_mb: int | None, *, overcommit: int = 1
+) -> None:
+    """Refuse a request this machine can never satisfy (pure: the limits are arguments).
+
+    ``cpus`` is the machine's CPU count and ``memory_mb`` its total RAM in MB (``None``:
+    unknown, not checked); a request above ``overcommit`` times either is refused with a
+    :class:`~jobledger.errors.ResourceError` naming the job, the field, the value asked
+    for and the machine's limit.
+    """
+    context = f"job {job!r} on the local host"
+    beyond = f" (the local backend runs up to {overcommit}x the machine)" if overcommit > 1 else ""
+    if resources.cpus is not None and resources.cpus > cpus * overcommit:
+        raise ResourceError("cpus", resources.cpus, f"this machine has {cpus} CPUs{beyond}", context)
+    if memory_mb is None:
+        return
+    total = f"this machine has {format_memory(memory_mb)} of memory in total{beyond}"
+    if resources.memory is not None and resources.memory > memory_mb * overcommit:
+        raise ResourceError("memory", format_memory(resources.memory), total, context)
+    per_cpu = resources.memory_per_cpu
+    count = resources.cpus or 1
+    if per_cpu is not None and per_cpu * count > memory_mb * overcommit:
+        whole = format_memory(per_cpu * count)
+        raise ResourceError(
+            "memory_per_cpu", format_memory(per_cpu), f"{count} CPU(s) x that is {whole}; {total}", context
+        )

@@ -23,7 +23,7 @@ import attrs
 
 from jobledger.ledger import events as ev
 from jobledger.ledger.specs import JobSpec, TaskSpec
-from jobledger.model.job import safe_name
+from jobledger.model.names import safe_name
 
 _new = object.__new__
 _set = object.__setattr__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -12,6 +13,16 @@ import attrs
 from jobledger.errors import ModelError
 
 _RANGE_RE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
+
+MAX_ARRAY_SIZE = 1_000_000
+"""Most elements one array job may have (SLURM's own ``MaxArraySize`` default is 1,001)."""
+
+
+def _too_big(count: int, what: object) -> ModelError:
+    return ModelError(
+        f"array {what!r} has {count:,} elements; at most {MAX_ARRAY_SIZE:,} are allowed "
+        "(split the work into several arrays or give each element more to do)"
+    )
 
 
 @attrs.frozen
@@ -24,10 +35,16 @@ class ArraySpec:
     def __attrs_post_init__(self) -> None:
         if not self.indices:
             raise ModelError("an array needs at least one index")
+        if len(self.indices) > MAX_ARRAY_SIZE:
+            raise _too_big(len(self.indices), compress_indices(self.indices))
         if any(i < 0 for i in self.indices):
             raise ModelError(f"array indices must be >= 0, got {min(self.indices)}")
         if len(set(self.indices)) != len(self.indices):
             raise ModelError("array indices must be distinct")
+        if self.max_concurrent is not None and (
+            isinstance(self.max_concurrent, bool) or not isinstance(self.max_concurrent, int)
+        ):
+            raise ModelError(f"array max_concurrent must be a whole number, got {self.max_concurrent!r}")
         if self.max_concurrent is not None and self.max_concurrent < 1:
             raise ModelError(f"array max_concurrent must be >= 1, got {self.max_concurrent}")
 
@@ -44,15 +61,25 @@ class ArraySpec:
         if isinstance(value, int):
             if value < 1:
                 raise ModelError(f"array size must be >= 1, got {value}")
+            if value > MAX_ARRAY_SIZE:
+                raise _too_big(value, value)
             return cls(tuple(range(value)), max_concurrent)
         if isinstance(value, str):
             return cls._parse_text(value, max_concurrent)
+        if isinstance(value, range) and len(value) > MAX_ARRAY_SIZE:
+            raise _too_big(len(value), value)
         if isinstance(value, Iterable):
-            try:
-                indices = sorted(int(i) for i in value)
-            except (TypeError, ValueError):
-                raise ModelError(f"array indices must be integers: {value!r}") from None
-            return cls(tuple(indices), max_concurrent)
+            indices = []
+            for item in value:
+                try:
+                    if isinstance(item, bool):
+                        raise TypeError
+                    indices.append(operator.index(item))
+                except TypeError:
+                    raise ModelError(f"array indices must be integers, got {item!r}") from None
+                if len(indices) > MAX_ARRAY_SIZE:
+                    raise _too_big(len(indices), "list")
+            return cls(tuple(sorted(indices)), max_concurrent)
         raise ModelError(f"invalid array {value!r}: use a count, a range, a list or '1-10%2'")
 
     @classmethod
@@ -73,7 +100,10 @@ class ArraySpec:
             step = int(m.group(3)) if m.group(3) else 1
             if stop < start or step < 1:
                 raise ModelError(f"invalid array range {part!r} in {text!r}")
-            indices.extend(range(start, stop + 1, step))
+            span = range(start, stop + 1, step)
+            if len(indices) + len(span) > MAX_ARRAY_SIZE:
+                raise _too_big(len(indices) + len(span), text)
+            indices.extend(span)
         return cls(tuple(sorted(set(indices))), max_concurrent)
 
     def __len__(self) -> int:

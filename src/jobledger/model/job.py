@@ -5,16 +5,25 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from jobledger.errors import HashingError, ModelError, ResourceError
+from jobledger.errors import CycleError, HashingError, ModelError, ResourceError
 from jobledger.model.array import ArraySpec
 from jobledger.model.hashing import digest, pack
+from jobledger.model.names import (
+    check_env,
+    check_name,
+    check_path,
+    check_text,
+    check_texts,
+    control_char,
+    describe_char,
+    safe_name,
+)
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
@@ -30,7 +39,6 @@ _KIND_ALIASES = {
     "afterany": "afterany",
     "afternotok": "afternotok",
 }
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _NO_RESOURCES = Resources()
 _NO_RETRY = RetryPolicy()
@@ -45,12 +53,6 @@ def normalize_kind(kind: str) -> str:
         return _KIND_ALIASES[kind.lower()]
     except (KeyError, AttributeError):
         raise ModelError(f"unknown dependency type {kind!r}; use afterok, afterany or afternotok") from None
-
-
-def safe_name(name: str, limit: int = 40) -> str:
-    """A file-system- and scheduler-safe rendering of a job name."""
-    text = _SAFE.sub("_", name).strip("._") or "job"
-    return text[:limit]
 
 
 @attrs.frozen
@@ -195,17 +197,22 @@ class Job:
         metadata: Mapping[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        task_list = _tasks(command, tasks, args, kwargs)
+        if name is not None:
+            check_name(name, "job name")
+        try:
+            task_list = _tasks(command, tasks, args, kwargs)
+        except ModelError as exc:
+            if name is None:
+                raise
+            raise ModelError(f"job {name!r}: {exc}") from None
         job_name = name if name is not None else _default_name(task_list)
-        if not isinstance(job_name, str) or not job_name.strip():
-            raise ModelError(f"a job name must be a non-empty string, got {job_name!r}")
         where = f"job {job_name!r}"
 
         res_kwargs, unknown = Resources.split_kwargs(extra)
-        sched_args = {k: tuple(v) for k, v in (scheduler_args or {}).items()}
+        sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
         for key in list(unknown):
             if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
-                sched_args[key[:-5]] = tuple(unknown.pop(key))
+                sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
         for key in ("modules_path", "inherit_env", "job_type", "dependency", "priority"):
             if key in unknown:
                 meta_value = unknown.pop(key)
@@ -230,35 +237,48 @@ class Job:
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
         else:
-            policy = retry or RetryPolicy.build(
-                retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
-            )
+            try:
+                policy = retry or RetryPolicy.build(
+                    retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
+                )
+            except ModelError as exc:
+                raise ModelError(f"{where}: {exc}") from None
         if retry is not None and escalate_map:
             policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
 
-        deps = _dependencies(after, dependency_type) + _dependencies(dependencies, dependency_type)
+        try:
+            deps = _dependencies(after, dependency_type) + _dependencies(dependencies, dependency_type)
+        except ModelError as exc:
+            raise ModelError(f"{where}: {exc}") from None
         if waitfor not in ("all", "any"):
             raise ModelError(f"{where}: waitfor must be 'all' or 'any', not {waitfor!r}")
-        merged_env = {**(env or {}), **(env_vars or {})}
+        for label, given in (("env", env), ("env_vars", env_vars)):
+            if given is not None and not isinstance(given, Mapping):
+                raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
+        merged_env = check_env({**(env or {}), **(env_vars or {})}, where)
+        try:
+            array_spec = ArraySpec.parse(array, max_concurrent) if array is not None else None
+        except ModelError as exc:
+            raise ModelError(f"{where}: {exc}") from None
         self.__attrs_init__(
             name=job_name,
             tasks=task_list,
             resources=res,
-            host=host or "local",
+            host=check_name(host, "host name", where) if host is not None else "local",
             depends=deps,
-            array=ArraySpec.parse(array, max_concurrent) if array is not None else None,
-            env={str(k): str(v) for k, v in sorted(merged_env.items())},
-            workdir=os.fspath(workdir) if workdir is not None else None,
-            stdout=stdout,
-            stderr=stderr,
-            modules=tuple(modules),
-            setup=tuple(setup),
-            inputs=tuple(os.fspath(p) for p in inputs),
-            outputs=tuple(os.fspath(p) for p in outputs),
+            array=array_spec,
+            env=merged_env,
+            workdir=check_path(workdir, "workdir", where) if workdir is not None else None,
+            stdout=check_path(stdout, "stdout", where) if stdout is not None else None,
+            stderr=check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,
+            modules=check_texts(modules, "modules", where),
+            setup=check_texts(setup, "setup", where),
+            inputs=tuple(check_path(p, "inputs item", where) for p in _listed(inputs, "inputs", where)),
+            outputs=tuple(check_path(p, "outputs item", where) for p in _listed(outputs, "outputs", where)),
             ensure=(ensure,) if callable(ensure) else tuple(ensure),
             retry=policy,
             waitfor=waitfor,
-            python=python,
+            python=check_text(python, "python", where) if python is not None else None,
             scheduler_args=sched_args,
             metadata=dict(metadata or {}),
         )
@@ -344,20 +364,38 @@ class Job:
 
     @property
     def key(self) -> str:
-        """Stable content key (needs upstream Jobs as objects, not names)."""
+        """Stable content key (needs upstream Jobs as objects, not names).
+
+        Computed without recursion (a 100,000-deep chain is fine); upstream keys are
+        cached on their jobs on the way.
+        """
         cached = self.__dict__.get("_key")
-        if cached is None:
-            upstream = []
-            for dep in self.depends:
+        if cached is not None:
+            return str(cached)
+        stack: list[tuple[Job, bool]] = [(self, False)]
+        open_jobs: set[int] = set()
+        while stack:
+            job, expanded = stack.pop()
+            if "_key" in job.__dict__:
+                continue
+            if expanded:
+                upstream = [(_known_key(dep.target), dep.kind) for dep in job.depends]
+                job.__dict__["_key"] = job.compute_key(upstream, hash_inputs(job.inputs, job.workdir))
+                open_jobs.discard(id(job))
+                continue
+            if id(job) in open_jobs:
+                raise CycleError([job.name, "...", job.name])
+            open_jobs.add(id(job))
+            stack.append((job, True))
+            for dep in job.depends:
                 if isinstance(dep.target, str):
                     raise ModelError(
-                        f"job {self.name!r} depends on {dep.target!r} by name: "
+                        f"job {job.name!r} depends on {dep.target!r} by name: "
                         "its key is known only inside a Workflow"
                     )
-                upstream.append((dep.target.key, dep.kind))
-            cached = self.compute_key(upstream, hash_inputs(self.inputs, self.workdir))
-            self.__dict__["_key"] = cached
-        return cached
+                if isinstance(dep.target, Job) and "_key" not in dep.target.__dict__:
+                    stack.append((dep.target, False))
+        return str(self.__dict__["_key"])
 
     def _forget_key(self) -> None:
         self.__dict__.pop("_key", None)
@@ -370,7 +408,7 @@ class Job:
             raise ModelError(f"job {self.name!r}: no field(s) {', '.join(sorted(unknown))}")
         new = copy.copy(self)
         for field, value in changes.items():
-            object.__setattr__(new, field, value)
+            object.__setattr__(new, field, _checked_change(field, value, f"job {self.name!r}"))
         new._forget_key()
         return new
 
@@ -389,6 +427,11 @@ class Job:
         )
 
 
+def _known_key(target: Job | JobRef | str) -> str:
+    """The key of an upstream whose key is already computed (or recorded)."""
+    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])  # type: ignore[union-attr]
+
+
 def _job_setattr(self: Job, name: str, value: Any) -> None:
     """Frozen, except hpc-runner's ``dependencies`` and ``dependency_type`` attributes."""
     if name == "dependencies":
@@ -405,6 +448,49 @@ def _job_setattr(self: Job, name: str, value: Any) -> None:
 
 # attrs refuses a custom __setattr__ on a frozen class; install it afterwards.
 Job.__setattr__ = _job_setattr  # type: ignore[method-assign,assignment]
+
+
+def _checked_change(field: str, value: Any, where: str) -> Any:
+    """A replaced field of :meth:`Job.with_changes`, held to the rules of ``__init__``."""
+    if field == "name":
+        return check_name(value, "job name")
+    if field == "host":
+        return check_name(value, "host name", where)
+    if field == "env":
+        return check_env(value, where)
+    if field in ("workdir", "stdout") and value is not None:
+        return check_path(value, field, where)
+    if field == "stderr" and value not in (None, SEPARATE):
+        return check_path(value, field, where)
+    if field in ("modules", "setup"):
+        return check_texts(value, field, where)
+    if field in ("inputs", "outputs"):
+        return tuple(check_path(p, f"{field} item", where) for p in _listed(value, field, where))
+    if field == "scheduler_args":
+        return {k: _raw_args(v, k, where) for k, v in dict(value).items()}
+    if field == "tasks":
+        return _tasks(None, value, (), None)
+    return value
+
+
+def _listed(value: Any, field: str, where: str) -> tuple[Any, ...]:
+    """A path or a sequence of paths as a tuple."""
+    if isinstance(value, (str, os.PathLike)):
+        return (value,)
+    if not isinstance(value, Iterable) or isinstance(value, (bytes, Mapping)):
+        raise ModelError(f"{where}: {field} must be a list of paths, not {value!r}")
+    return tuple(value)
+
+
+def _raw_args(value: Any, field: str, where: str) -> tuple[str, ...]:
+    """Raw scheduler directives: one-line strings (a newline would end the directive line
+    of the batch script and start a shell command)."""
+    items = check_texts(value, field, where)
+    for item in items:
+        bad = control_char(item.replace("\t", " "))
+        if bad is not None:
+            raise ModelError(f"{where}: {field} item {item!r} contains {describe_char(bad)}")
+    return items
 
 
 def _tasks(command: Any, tasks: Any, args: Sequence[Any], kwargs: Any) -> tuple[Task, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -46,6 +47,9 @@ ALIASES: dict[str, str] = {
 }
 
 
+_LINE_BREAKER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _count(value: object, field: str, minimum: int = 1) -> int | None:
     return None if value is None else parse_count(value, field, minimum)
 
@@ -57,8 +61,8 @@ def _memory_mb(value: object, field: str) -> int | None:
 def _text(value: object, field: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or "\n" in value:
-        raise ResourceError(field, value, "expected a non-empty single-line string")
+    if not isinstance(value, str) or not value.strip() or _LINE_BREAKER.search(value):
+        raise ResourceError(field, value, "expected a non-empty single-line string (no control characters)")
     return value.strip()
 
 
@@ -127,7 +131,7 @@ def _extra(value: object) -> tuple[str, ...]:
         raise ResourceError("extra", value, "expected a list of raw directives")
     out = []
     for item in value:
-        if not isinstance(item, str) or "\n" in item:
+        if not isinstance(item, str) or _LINE_BREAKER.search(item):
             raise ResourceError("extra", item, "each raw directive must be a single-line string")
         out.append(item)
     return tuple(out)

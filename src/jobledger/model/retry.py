@@ -8,10 +8,13 @@ from typing import Any
 import attrs
 
 from jobledger.errors import ModelError
+from jobledger.model.resources import Resources
 from jobledger.states import JobState, parse_state
 
 #: Failures that are not the job's fault: retried by default when ``retries > 0``.
 DEFAULT_RETRY_ON = frozenset({JobState.NODE_FAIL, JobState.PREEMPTED, JobState.LOST, JobState.BOOT_FAIL})
+#: Resources that ``escalate`` may grow (any spelling :class:`Resources` accepts).
+_ESCALABLE = ("memory", "memory_per_cpu", "time", "cpus", "gpus", "nodes")
 RETRYABLE = frozenset(
     DEFAULT_RETRY_ON | {JobState.FAILED, JobState.TIMEOUT, JobState.OUT_OF_MEMORY, JobState.CANCELLED}
 )
@@ -22,12 +25,21 @@ def _states(value: Iterable[str | JobState] | None) -> frozenset[JobState]:
         return DEFAULT_RETRY_ON
     if isinstance(value, (str, JobState)):
         value = [value]
-    states = frozenset(parse_state(v) for v in value)
+    if not isinstance(value, Iterable):
+        raise ModelError(f"retry_on: expected a list of states, got {value!r}")
+    states: set[JobState] = set()
+    for item in value:
+        if not isinstance(item, (str, JobState)):
+            raise ModelError(f"retry_on: {item!r} is not a state name")
+        try:
+            states.add(parse_state(item))
+        except ValueError as exc:
+            raise ModelError(f"retry_on: {exc}") from None
     bad = states - RETRYABLE
     if bad:
         names = ", ".join(sorted(s.value for s in bad))
         raise ModelError(f"retry_on: cannot retry on {names}")
-    return states
+    return frozenset(states)
 
 
 @attrs.frozen
@@ -51,13 +63,30 @@ class Backoff:
             return cls()
         if isinstance(value, Backoff):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return cls(initial=float(value))
         if isinstance(value, Mapping):
-            return cls(**{k: float(v) for k, v in value.items()})
+            unknown = set(value) - {"initial", "factor", "maximum"}
+            if unknown:
+                raise ModelError(
+                    f"backoff: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                    "(use initial, factor, maximum)"
+                )
+            return cls(**{k: _seconds(v, f"backoff.{k}") for k, v in value.items()})
         if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3:
-            return cls(*[float(v) for v in value])
+            names = ("initial", "factor", "maximum")
+            return cls(*[_seconds(v, f"backoff.{n}") for n, v in zip(names, value, strict=False)])
+        if not isinstance(value, (str, bytes)):
+            try:
+                return cls(initial=_seconds(value, "backoff"))
+            except ModelError:
+                pass
         raise ModelError(f"backoff: expected seconds, (initial, factor, maximum) or a dict: {value!r}")
+
+
+def _seconds(value: Any, field: str) -> float:
+    """A non-negative finite number (seconds or a factor)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ModelError(f"{field} must be a number >= 0, got {value!r}")
+    return float(value)
 
 
 @attrs.frozen
@@ -85,9 +114,15 @@ class RetryPolicy:
         count = 0 if retries is None else retries
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ModelError(f"retries must be a whole number >= 0, got {retries!r}")
+        if escalate is not None and not isinstance(escalate, Mapping):
+            raise ModelError(f"escalate must map resources to factors or functions, got {escalate!r}")
         for name, how in (escalate or {}).items():
-            if not callable(how) and not (isinstance(how, (int, float)) and how > 0):
-                raise ModelError(f"escalate[{name!r}] must be a positive factor or a function")
+            if not isinstance(name, str) or Resources.canonical_name(name) not in _ESCALABLE:
+                raise ModelError(f"escalate[{name!r}]: not a numeric resource (use {', '.join(_ESCALABLE)})")
+            if not callable(how) and not (
+                isinstance(how, (int, float)) and not isinstance(how, bool) and 0 < how < float("inf")
+            ):
+                raise ModelError(f"escalate[{name!r}] must be a positive factor or a function, got {how!r}")
         return cls(count, _states(retry_on), Backoff.parse(backoff), dict(escalate or {}))
 
     def should_retry(self, state: JobState, attempt: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -10,15 +11,7 @@ import attrs
 
 from jobledger.errors import ModelError
 from jobledger.model.hashing import callable_identity, canonical
-
-
-def _env(value: Mapping[str, Any] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, val in (value or {}).items():
-        if not isinstance(key, str) or not key.isidentifier():
-            raise ModelError(f"invalid environment variable name {key!r}")
-        out[key] = str(val)
-    return dict(sorted(out.items()))
+from jobledger.model.names import check_argv, check_env, check_path, check_text
 
 
 @attrs.frozen(init=False, eq=False)
@@ -48,7 +41,7 @@ class Task:
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         env: Mapping[str, Any] | None = None,
-        cwd: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         pass_index: bool = False,
     ) -> None:
         shell: str | None = None
@@ -57,11 +50,11 @@ class Task:
         if isinstance(command, str):
             if not command.strip():
                 raise ModelError("a task's shell command is empty")
-            shell = command
+            shell = check_text(command, "shell command")
         elif callable(command):
             func = command
         elif isinstance(command, Sequence) and not isinstance(command, bytes):
-            argv = tuple(str(a) for a in command)
+            argv = check_argv(command)
             if not argv:
                 raise ModelError("a task's argv list is empty")
         else:
@@ -76,8 +69,8 @@ class Task:
             func=func,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
-            env=_env(env),
-            cwd=str(cwd) if cwd is not None else None,
+            env=check_env(env),
+            cwd=check_path(cwd, "cwd") if cwd is not None else None,
             pass_index=bool(pass_index),
         )
 

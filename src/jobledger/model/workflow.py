@@ -10,6 +10,7 @@ import attrs
 from jobledger.errors import CycleError, DuplicateJobError, ModelError, UnknownDependencyError
 from jobledger.gcpause import gc_paused
 from jobledger.model.job import Job, JobRef, hash_inputs
+from jobledger.model.names import check_name
 
 InputHasher = Callable[[tuple[str, ...], "str | None"], Mapping[str, str]]
 
@@ -40,8 +41,7 @@ class Workflow:
         *,
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ModelError(f"a workflow name must be a non-empty string, got {name!r}")
+        check_name(name, "workflow name")
         with gc_paused():
             self._build(jobs, name, defaults)
 

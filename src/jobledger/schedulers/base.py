@@ -15,16 +15,19 @@ own spelling (SLURM ``123_4``, SGE task 4 of job 123, PBS ``123[4].server``, LSF
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources as _resources
 from typing import ClassVar
 
 import attrs
 
-from jobledger.errors import SchedulerError, SubmitError
+from jobledger.errors import SchedulerError, SubmitError, UnsupportedResource
 from jobledger.model.array import ArraySpec
 from jobledger.model.resources import Resources
 from jobledger.states import JobState
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def element_key(base_id: str, index: int | None) -> str:
@@ -141,8 +144,21 @@ class SchedulerAdapter(abc.ABC):
         :class:`~jobledger.errors.UnsupportedResource` naming keyword and scheduler."""
 
     def render_script(self, spec: BatchSpec) -> str:
-        """The whole batch script for ``spec``."""
-        return self.template.render(self.directives(spec), spec.setup, spec.body)
+        """The whole batch script for ``spec``.
+
+        A directive line holding a newline (or any control character) is refused: the
+        rest of it would be a shell command of the script.
+        """
+        directives = self.directives(spec)
+        for line in directives:
+            bad = _CONTROL.search(line)
+            if bad is not None:
+                what = "a newline" if bad.group() in "\r\n" else f"the control character {bad.group()!r}"
+                raise UnsupportedResource(
+                    f"{self.name}: the directive {line!r} holds {what}; a value in it cannot be "
+                    "put on one directive line"
+                )
+        return self.template.render(directives, spec.setup, spec.body)
 
     # ------------------------------------------------------------------ submission
     @abc.abstractmethod

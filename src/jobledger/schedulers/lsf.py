@@ -277,6 +277,12 @@ class LsfAdapter(SchedulerAdapter):
             raise self._unsupported("qos", "LSF has no quality-of-service setting")
         if '"' in spec.comment or "\n" in spec.comment:
             raise self._unsupported("comment", f"-Jd cannot carry {spec.comment!r}")
+        for label, text in (("run_dir", spec.run_dir), ("workdir", spec.workdir)):
+            if '"' in text or "\\" in text:
+                raise self._unsupported(label, f'#BSUB cannot carry a " or \\ in a path: {text!r}')
+        for label, word in (("partition", res.partition), ("account", res.account)):
+            if word is not None and (not word.strip() or any(c.isspace() or c in "\"'" for c in word)):
+                raise self._unsupported(label, f"{word!r} must be one word")
         run_dir = spec.run_dir.rstrip("/")
         log = "lsf-%J_%I.out" if spec.array else "lsf-%J.out"
         lines = [

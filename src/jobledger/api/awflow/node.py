@@ -14,6 +14,7 @@ from jobledger.api.awflow.conditions import _guarded, _holds
 from jobledger.errors import ModelError, ResourceError
 from jobledger.model.array import ArraySpec
 from jobledger.model.job import normalize_kind
+from jobledger.model.names import check_env, check_name
 from jobledger.model.resources import Resources
 from jobledger.session.selection import Selection
 
@@ -59,9 +60,9 @@ class AwflowJob:
         if not callable(fn):
             raise ModelError(f"@job decorates a function, not {fn!r}")
         self._fn = fn
-        self.name = str(name) if name is not None else str(getattr(fn, "__name__", "job"))
-        if not self.name.strip():
-            raise ModelError("a job name must be a non-empty string")
+        self.name = check_name(
+            str(name) if name is not None else str(getattr(fn, "__name__", "job")), "job name"
+        )
         where = f"job {self.name!r}"
         throttle = None
         for key in _THROTTLE_SETTINGS:
@@ -237,6 +238,8 @@ def _split_settings(settings: dict[str, Any], where: str) -> tuple[Resources, di
         fields = {k: v for k, v in fields.items() if v is not None}
         extra = list(Resources(extra=fields.pop("extra", ())).extra)
         job_kwargs = {k: rest.pop(k) for k in list(rest) if k in _JOB_SETTINGS}
+        if "env" in job_kwargs:
+            job_kwargs["env"] = check_env(job_kwargs["env"], where)  # names checked at decoration
         for key, value in rest.items():
             extra.append(f"--{key}" if value is None or value is True else f"--{key}={value}")
         return Resources(**fields, extra=extra), job_kwargs

@@ -16,6 +16,7 @@ from jobledger.api.hamilton.submission import submit_job
 from jobledger.api.verbs import WaitTimeout
 from jobledger.errors import ModelError
 from jobledger.model.job import Job
+from jobledger.model.names import check_argv
 
 
 class JobProcess:
@@ -101,9 +102,9 @@ def run_cmdline(
     block = bool(cfg.get("block", True))
     extra = cfg.get("kwargs") or {}
     if isinstance(cmd, str) or extra.get("shell"):
-        command: Any = cmd if isinstance(cmd, str) else shlex.join(str(c) for c in cmd)
+        command: Any = cmd if isinstance(cmd, str) else shlex.join(check_argv(cmd, "cmd"))
     else:
-        command = [str(c) for c in cmd]
+        command = list(check_argv(cmd, "cmd"))
     first = cmd.split()[0] if isinstance(cmd, str) else str(cmd[0])
     name = cfg.get("job_name") or f"{default_name}-{Path(first).name}"
     job = Job(command, name=str(name), host=host, workdir=cfg.get("cwd"))

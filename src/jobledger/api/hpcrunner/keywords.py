@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobledger.errors import ConfigError, ResourceError
+from jobledger.model.names import env_name_problem
 from jobledger.model.resources import Resources
 
 _PASS = frozenset(
@@ -60,6 +61,9 @@ def job_kwargs(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             setup.append(f"source {shlex.quote(str(value))}/bin/activate")
         elif key in ("env_prepend", "env_append") and isinstance(value, Mapping):
             for var, text in value.items():
+                problem = env_name_problem(var)
+                if problem is not None:
+                    raise ConfigError(f"{where}: {key}: {problem}")
                 new = shlex.quote(str(text))
                 joined = (
                     f'{new}"${{{var}:+:${var}}}"' if key == "env_prepend" else f'"${{{var}:+${var}:}}"{new}'

@@ -108,7 +108,7 @@ from jobledger.api.verbs import wait as wait
 from jobledger.errors import ModelError as ModelError
 from jobledger.model.hashing import canonical_hash as canonical_hash
 from jobledger.model.job import Job as Job
-from jobledger.model.job import safe_name as safe_name
+from jobledger.model.names import safe_name as safe_name
 from jobledger.model.workflow import Workflow as Workflow
 from jobledger.session.results import Result as Result
 from jobledger.session.results import tail_text as tail_text

@@ -25,7 +25,8 @@ from jobledger.api.multirun.runs import Run, RunStatistics
 from jobledger.api.verbs import RunHandle, WaitTimeout, fetch, run, stop, wait
 from jobledger.errors import ModelError
 from jobledger.model.hashing import canonical_hash
-from jobledger.model.job import Job, safe_name
+from jobledger.model.job import Job
+from jobledger.model.names import check_argv, safe_name
 from jobledger.model.workflow import Workflow
 from jobledger.session.results import Result
 from jobledger.states import JobState
@@ -128,7 +129,7 @@ class ClusterRunner(AbstractRunner):
         """Add a pending run (executed by :meth:`gather`)."""
         if not cmd:
             raise ModelError("a run's command is empty")
-        record = Run([str(c) for c in cmd], Path(cwd).absolute(), index=len(self.runs))
+        record = Run(list(check_argv(cmd, "run command")), Path(cwd).absolute(), index=len(self.runs))
         self.runs.append(record)
         return record
 

@@ -7,9 +7,8 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import os
 import pickle
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -34,6 +33,7 @@ from jobledger.api.multirun.runners import (
 from jobledger.api.multirun.runs import Run, RunStatistics, _read_status
 from jobledger.api.verbs import RunHandle
 from jobledger.errors import ModelError
+from jobledger.model.names import check_argv
 from jobledger.session.results import tail_text
 from jobledger.session.selection import Selection, project_for
 
@@ -107,11 +107,14 @@ async def multirun_async(
     """Run ``cmd`` once per parameter map, each in its own folder (see :func:`multirun`)."""
     if isinstance(cmd, str) or not isinstance(cmd, Sequence) or not cmd:
         raise ModelError("cmd must be a non-empty list of strings (an argv)")
-    argv = [os.fspath(c) for c in cmd]
-    params_list = [dict(p) for p in runs]
-    for i, params in enumerate(params_list):
+    argv = list(check_argv(cmd, "multirun cmd"))
+    params_list: list[ParamMap] = []
+    for i, params in enumerate(runs):
+        if not isinstance(params, Mapping):
+            raise ModelError(f"run {i}: parameters must be a mapping of names to values, not {params!r}")
         if not all(isinstance(k, str) for k in params):
-            raise ModelError(f"run {i}: parameter names must be strings")
+            raise ModelError(f"run {i}: parameter names must be strings, got {list(params)!r}")
+        params_list.append(dict(params))
     resources = [_resource(item) for item in (input_files or [])]
     _check_names(resources)
     output = _output_dir(output_path)

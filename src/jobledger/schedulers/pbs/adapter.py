@@ -68,6 +68,9 @@ class PbsAdapter(SchedulerAdapter):
                 raise self._unsupported(label, f"#PBS paths cannot contain spaces: {path!r}")
         if any(c in spec.comment for c in ",'\" \t\n"):
             raise self._unsupported("comment", f"-v cannot carry {spec.comment!r}")
+        for label, word in (("partition", res.partition), ("account", res.account)):
+            if word is not None and any(c.isspace() or c in "\"'#" for c in word):
+                raise self._unsupported(label, f"{word!r} must be one word")
         log = self.array_log_name if spec.array else self.log_name
         lines = [
             f"#PBS -N {spec.job_name}",
