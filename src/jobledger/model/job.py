@@ -429,7 +429,7 @@ class Job:
 
 def _known_key(target: Job | JobRef | str) -> str:
     """The key of an upstream whose key is already computed (or recorded)."""
-    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])  # type: ignore[union-attr]
+    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
 
 
 def _job_setattr(self: Job, name: str, value: Any) -> None:
