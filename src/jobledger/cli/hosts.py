@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 @click.group(invoke_without_command=True)
 @click.pass_context
 def hosts(ctx: click.Context) -> None:
-    """List configured hosts (``hosts check NAME`` tests one)."""
+    """List the hosts: configured ones, and the implicit ones of a scheduler on this
+    machine's PATH (``hosts check NAME`` tests one).
+
+    Example: jobledger hosts check slurm
+    """
     if ctx.invoked_subcommand is not None:
         return
     from rich.table import Table
@@ -36,7 +40,14 @@ def hosts(ctx: click.Context) -> None:
     table = Table(header_style="bold")
     for column in ("host", "ssh", "scheduler", "workdir", "python", "max in flight", "defined in"):
         table.add_column(column)
-    all_hosts = {"local": LOCAL_HOST, **config.hosts}
+    implicit = config.implicit_hosts()
+    if implicit:
+        from jobledger.hosts.local import LocalHost
+        from jobledger.schedulers.detect import available
+
+        here = available(LocalHost())
+        implicit = {n: h for n, h in implicit.items() if h.scheduler in (*here, "auto")}
+    all_hosts = {"local": LOCAL_HOST, **implicit, **config.hosts}
     for name, host in all_hosts.items():
         ssh = f"{host.ssh}" + (f":{host.port}" if host.port else "") if host.ssh else ""
         table.add_row(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import attrs
 
-from jobledger.config import Config, load_config
+from jobledger.config import IMPLICIT, Config, load_config
 from jobledger.engine.actions import Actions
 from jobledger.engine.backend import Backend
 from jobledger.engine.planner import HostView, plan
@@ -135,7 +135,7 @@ class Driver:
         from jobledger.engine.batch_backend import BatchBackend
         from jobledger.hosts.factory import make_host
         from jobledger.schedulers.base import Template
-        from jobledger.schedulers.detect import resolve_adapter
+        from jobledger.schedulers.detect import available, resolve_adapter
 
         machine = make_host(host)
         template = None
@@ -143,6 +143,13 @@ class Driver:
             template = Template(
                 header=host.template.get("header", "#!/bin/bash"), epilogue=host.template.get("epilogue", "")
             )
+        if host.source.startswith(IMPLICIT) and host.scheduler != "auto":
+            here = available(machine)
+            if host.scheduler not in here:
+                raise ConfigError(
+                    f"host {alias!r}: {host.source[len(IMPLICIT) :]}, but it is not {host.scheduler}'s "
+                    f"(found here: {', '.join(here) or 'none'}); configure [hosts.{alias}] in jobledger.toml"
+                )
         adapter = resolve_adapter(host, machine, template, self.config.schedulers)
         return BatchBackend(self.project.root, host, machine, adapter)
 
