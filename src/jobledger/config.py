@@ -138,7 +138,10 @@ class Config:
     defaults: Mapping[str, Any] = attrs.field(factory=dict)
     types: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     schedulers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    """``[schedulers.NAME]`` settings (see :func:`jobledger.schedulers.registry.check_settings`)."""
     sources: tuple[str, ...] = ()
+    scheduler_sources: Mapping[str, str] = attrs.field(factory=dict)
+    """``[schedulers.NAME]`` -> the file that set it."""
 
     def host(self, name: str) -> HostConfig:
         """The host called ``name`` (``local`` always exists)."""
@@ -289,7 +292,8 @@ def _build(
         k: scheduler_settings(k, v, lambda t, key, m: _fail(origin, t, key, m))
         for k, v in dict(data.get("schedulers", {})).items()
     }
-    return Config(hosts, defaults, types, schedulers, sources)
+    where = {name: _where(origin, "schedulers", name) for name in schedulers}
+    return Config(hosts, defaults, types, schedulers, sources, where)
 
 
 def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:

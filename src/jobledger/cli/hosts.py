@@ -34,9 +34,11 @@ def hosts(ctx: click.Context) -> None:
 
     from jobledger.cli.main import console
     from jobledger.config import LOCAL_HOST, load_config
+    from jobledger.schedulers.registry import check_settings
 
     project = Project.find()
     config = load_config(project.root if project else None)
+    check_settings(config)
     table = Table(header_style="bold")
     for column in ("host", "ssh", "scheduler", "workdir", "python", "max in flight", "defined in"):
         table.add_column(column)

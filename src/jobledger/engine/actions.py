@@ -9,10 +9,13 @@ scheduler looked up by the job's tag) before anything is submitted again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from jobledger.config import Config
 from jobledger.engine import planner as pl
+from jobledger.engine.backend import Backend
 from jobledger.engine.faults import checkpoint
 from jobledger.engine.recording import update_events
 from jobledger.engine.remote_files import local_path
@@ -26,8 +29,20 @@ from jobledger.model.resources import Resources
 from jobledger.schedulers.base import NativeDependency
 from jobledger.states import JobState
 
-if TYPE_CHECKING:
-    from jobledger.engine.driver import Driver
+
+class Hands(Protocol):
+    """What carrying commands out needs of the driver."""
+
+    ledger: Any
+    log: logging.Logger
+
+    @property
+    def config(self) -> Config:
+        """The configuration."""
+
+    def backend(self, alias: str) -> Backend:
+        """The backend of a host alias."""
+
 
 _RESOURCES: dict[tuple[tuple[str, Any], ...], Resources] = {}
 
@@ -49,7 +64,7 @@ def resources_of(fields: Mapping[str, Any]) -> Resources:
 class Actions:
     """The driver's hands (see the module docstring)."""
 
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Hands) -> None:
         self.driver = driver
 
     @property

@@ -36,6 +36,7 @@ from jobledger.engine.watch import FolderWatch
 from jobledger.errors import ConfigError, JobledgerError
 from jobledger.ledger.state import Phase, job_phase
 from jobledger.project import Project
+from jobledger.schedulers.registry import check_settings
 
 log = logging.getLogger("jobledger")
 
@@ -100,7 +101,9 @@ class Driver:
         self._config_checked = now
         stamp = tuple(_mtime(p) for p in self._config_files())
         if self._config is None or stamp != self._config_stamp:
-            self._config = load_config(self.project.root)
+            config = load_config(self.project.root)
+            check_settings(config)
+            self._config = config
             self._config_stamp = stamp
         return self._config
 

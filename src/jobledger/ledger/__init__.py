@@ -1,6 +1,6 @@
 """The append-only, hashed, git-mergeable event log and its reducer."""
 
-from jobledger.ledger.events import Recorded
+from jobledger.ledger.event_codec import Recorded
 from jobledger.ledger.specs import JobSpec, TaskSpec
 from jobledger.ledger.state import AttemptInfo, ElementInfo, JobInfo, ProjectState, WorkflowInfo
 from jobledger.ledger.store import Ledger

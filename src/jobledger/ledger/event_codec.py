@@ -36,6 +36,33 @@ def _build(cls: type[Any], data: dict[str, Any]) -> Any:
     return obj
 
 
+# ------------------------------------------------------------------------- envelope
+@attrs.frozen
+class Recorded:
+    """An event with its identity (``writer``, ``seq``) and logical ``clock``."""
+
+    event: Any
+    clock: int
+    writer: str
+    seq: int
+    time: float
+
+    @property
+    def order(self) -> tuple[int, str, int]:
+        """Total order key, identical on every machine."""
+        return (self.clock, self.writer, self.seq)
+
+    @property
+    def type(self) -> str:
+        """The on-disk type name."""
+        return str(self.event.TYPE)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Every field that holds something, as plain data (what ``jobledger log`` prints)."""
+        return readable(self.event)
+
+
 # ------------------------------------------------------------------------- decoding
 def _task(data: Any) -> TaskSpec:
     return _build(TaskSpec, data) if isinstance(data, dict) else data  # type: ignore[no-any-return]
@@ -92,7 +119,7 @@ def decode(etype: str, data: Any) -> Any:
     return _build(cls, prepare(data) if prepare is not None else data)
 
 
-def decode_raw(raw: Any, writer: str) -> ev.Recorded | None:
+def decode_raw(raw: Any, writer: str) -> Recorded | None:
     """A :class:`~jobledger.ledger.events.Recorded` from the on-disk array (``None`` when
     the type is unknown or the array is malformed)."""
     if not (isinstance(raw, list) and len(raw) == 5 and isinstance(raw[0], str)):
@@ -102,7 +129,7 @@ def decode_raw(raw: Any, writer: str) -> ev.Recorded | None:
         event = decode(etype, data)
     except TypeError:
         return None
-    return None if event is None else ev.Recorded(event, clock, writer, seq, when)
+    return None if event is None else Recorded(event, clock, writer, seq, when)
 
 
 # ------------------------------------------------------------------------- encoding

@@ -243,35 +243,7 @@ class Note:
     level: str = "info"
 
 
-# ------------------------------------------------------------------------- envelope
-@attrs.frozen
-class Recorded:
-    """An event with its identity (``writer``, ``seq``) and logical ``clock``."""
-
-    event: Any
-    clock: int
-    writer: str
-    seq: int
-    time: float
-
-    @property
-    def order(self) -> tuple[int, str, int]:
-        """Total order key, identical on every machine."""
-        return (self.clock, self.writer, self.seq)
-
-    @property
-    def type(self) -> str:
-        """The on-disk type name."""
-        return str(self.event.TYPE)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """Every field that holds something, as plain data (what ``jobledger log`` prints)."""
-        from jobledger.ledger.event_codec import readable
-
-        return readable(self.event)
-
-
+# ------------------------------------------------------------------------- the clock
 class HybridClock:
     """Hybrid logical clock in microseconds: never below wall time, always increasing."""
 

@@ -15,7 +15,7 @@ from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.book import SegmentBook, all_events
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.event_codec import decode_raw, to_raw
+from jobledger.ledger.event_codec import Recorded, decode_raw, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
 from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
@@ -104,23 +104,23 @@ class Ledger:
         self._book.odd = odd
         return files
 
-    def read_new_events(self) -> list[ev.Recorded]:
+    def read_new_events(self) -> list[Recorded]:
         """Refresh, returning the events other writers appended since the last read."""
         with self._lock:
             if not self._loaded:
                 self.open()
-            collected: list[ev.Recorded] = []
+            collected: list[Recorded] = []
             self._read_new(collected)
             self._warn()
             collected.sort(key=lambda e: e.order)
             return collected
 
-    def _read_new(self, collect: list[ev.Recorded] | None = None) -> int:
+    def _read_new(self, collect: list[Recorded] | None = None) -> int:
         # folding builds many small containers that hold no cycles: pause the collector
         with gc_paused():
             return self._read_new_unpaused(collect)
 
-    def _read_new_unpaused(self, collect: list[ev.Recorded] | None) -> int:
+    def _read_new_unpaused(self, collect: list[Recorded] | None) -> int:
         count = 0
         own = self._writer.path.name if self._writer else None
         model = self._model
@@ -196,7 +196,7 @@ class Ledger:
     def _warn(self) -> None:
         self._book.warn(self.ledger_dir, self._health_items())
 
-    def iter_events(self) -> Iterator[ev.Recorded]:
+    def iter_events(self) -> Iterator[Recorded]:
         """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order.
 
         Each event once, whatever number of files carry its writer; other projects'
@@ -254,7 +254,7 @@ class Ledger:
         self._seq += 1
         return to_raw(event, self._clock.tick(), self._seq, time.time())
 
-    def append(self, event: ev.Event) -> ev.Recorded:
+    def append(self, event: ev.Event) -> Recorded:
         """Buffer one event (applied to the in-memory state at once); see :meth:`flush`."""
         with self._lock:
             if not self._loaded:
@@ -267,7 +267,7 @@ class Ledger:
             self._buffer.append(raw)
             if len(self._buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return ev.Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
+            return Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -293,7 +293,7 @@ class Ledger:
         self._writer = None
         self._loaded = False  # the in-memory state holds events that never reached the disk
 
-    def record(self, event: ev.Event, *, durable: bool = True) -> ev.Recorded:
+    def record(self, event: ev.Event, *, durable: bool = True) -> Recorded:
         """Append one event and write it now (fsynced unless ``durable=False``)."""
         with self._lock:
             recorded = self.append(event)
