@@ -12,24 +12,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
 from jobledger.ledger import events as ev
+from jobledger.ledger.event_codec import encode
 from jobledger.ledger.codec import Record, scan
 from jobledger.ledger.store import Ledger
 
 
-def lifecycle(n_events: int) -> list[tuple[str, dict[str, object]]]:
-    """The event mix: four events per job."""
-    out: list[tuple[str, dict[str, object]]] = []
+def lifecycle(n_events: int) -> list[Any]:
+    """The event mix: four typed events per job."""
+    out: list[Any] = []
     job = 0
     while len(out) < n_events:
         key = f"{job:032x}"
-        out.append((ev.INTENT, {"key": key, "attempt": 1, "action": "submit", "host": "local"}))
-        out.append((ev.SUBMITTED, {"key": key, "attempt": 1, "scheduler_id": str(job), "host": "local"}))
-        out.append((ev.STATE, {"key": key, "attempt": 1, "state": "running"}))
-        out.append((ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0}))
+        out.append(ev.Intent(key=key, attempt=1, action="submit", host="local"))
+        out.append(ev.Submitted(key=key, attempt=1, scheduler_id=str(job), host="local"))
+        out.append(ev.StateChanged(key=key, attempt=1, state="running"))
+        out.append(ev.StateChanged(key=key, attempt=1, state="completed", exit_code=0))
         job += 1
     return out[:n_events]
 
@@ -45,8 +47,9 @@ def bench(n_events: int) -> dict[str, float]:
         raw_path = root / "raw.bin"
         start = time.perf_counter()
         fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        plain = [(e.TYPE, encode(e)) for e in events]
         for offset in range(0, n_events, 1000):
-            batch = [[t, 0, 0, 0.0, d] for t, d in events[offset : offset + 1000]]
+            batch = [[t, 0, 0, 0.0, d] for t, d in plain[offset : offset + 1000]]
             os.write(fd, packer.pack(batch))
             os.fsync(fd)
         os.close(fd)
@@ -56,8 +59,8 @@ def bench(n_events: int) -> dict[str, float]:
         ledger = Ledger(root / "ledger", root / "cache")
         ledger.open()
         start = time.perf_counter()
-        for i, (etype, data) in enumerate(events, 1):
-            ledger.append(etype, data)
+        for i, event in enumerate(events, 1):
+            ledger.append(event)
             if i % 1000 == 0:
                 ledger.flush(durable=True)
         ledger.close()
@@ -94,7 +97,7 @@ root, use_snapshot, save = Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] ==
 start = time.perf_counter()
 ledger = Ledger(root / "ledger", root / "cache", use_snapshot=use_snapshot).open()
 seconds = time.perf_counter() - start
-jobs = len(ledger.raw_state["jobs"])
+jobs = len(ledger.model.jobs)
 if save:
     ledger.save_snapshot()
 print(json.dumps({"seconds": seconds, "jobs": jobs}))

@@ -17,7 +17,7 @@ def main() -> None:
         print("slurm: not measured (no SLURM controller answering; run make slurm-up)")
         return
     import jobledger as jl
-    from jobledger.api.session import engine_for
+    from jobledger.session import session_for
 
     with tempfile.TemporaryDirectory(prefix="jl-slurm-bench-", dir="/var/tmp") as tmp:
         root = Path(tmp)
@@ -32,8 +32,8 @@ def main() -> None:
         os.chdir(root)
         start = time.perf_counter()
         handle = jl.run(jl.Workflow(jobs, name="dag200"), project=root)
-        engine = engine_for(project)
-        engine.join_background("dag200")
+        session = session_for(project)
+        session.finish()  # drive until every job is submitted
         submitted = time.perf_counter() - start
         intents = [
             e
@@ -41,7 +41,7 @@ def main() -> None:
             if e.type == "intent" and e.data.get("workflow") == "dag200"
         ]
         native = sum(1 for e in intents if e.data.get("native_deps"))
-        handle.wait(timeout=900)
+        handle.wait(timeout=900, progress=False)
         done = time.perf_counter() - start
         print("slurm: 200-job DAG with dependencies (real cluster)")
         print(
@@ -51,18 +51,18 @@ def main() -> None:
         array = jl.Job(name="array1000", command="true", host="slurm", array=1000)
         start = time.perf_counter()
         handle = jl.run(jl.Workflow([array], name="array1000"), project=root)
-        engine.join_background("array1000")
+        session.finish()
         queued = time.perf_counter() - start
         calls = [
             e
             for e in project.ledger.iter_events()
             if e.type == "intent" and e.data.get("workflow") == "array1000"
         ]
-        handle.wait(timeout=1800)
+        handle.wait(timeout=1800, progress=False)
         print(
             f"  1,000-index array: {len(calls)} sbatch call, queued in {queued:.2f} s, completed after {time.perf_counter() - start:.2f} s"
         )
-        engine.close()
+        session.close()
 
 
 if __name__ == "__main__":

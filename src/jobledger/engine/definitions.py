@@ -26,7 +26,7 @@ from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_
 from jobledger.ledger import events as ev
 from jobledger.ledger.event_codec import encode
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.specs import MERGED, JobSpec, TaskSpec
+from jobledger.ledger.specs import MERGED, JobSpec, TaskSpec, sparse
 from jobledger.model.hashing import pack
 from jobledger.model.job import SEPARATE, Job, hash_inputs
 from jobledger.model.resources import Resources
@@ -104,20 +104,43 @@ def compact(resources: Resources) -> dict[str, Any]:
 def _tasks(job: Job) -> list[TaskSpec]:
     out = []
     for number, task in enumerate(job.tasks):
-        env = dict(task.env)
+        common = {"env": dict(task.env), "cwd": task.cwd, "pass_index": task.pass_index}
         if task.shell is not None:
-            out.append(TaskSpec("shell", shell=task.shell, env=env, cwd=task.cwd, pass_index=task.pass_index))
+            out.append(sparse(TaskSpec, {"kind": "shell", "shell": task.shell, **common}))
         elif task.argv is not None:
-            out.append(
-                TaskSpec("argv", argv=list(task.argv), env=env, cwd=task.cwd, pass_index=task.pass_index)
-            )
+            out.append(sparse(TaskSpec, {"kind": "argv", "argv": list(task.argv), **common}))
         else:
-            out.append(
-                TaskSpec(
-                    "python", payload=f"task-{number}.pkl", env=env, cwd=task.cwd, pass_index=task.pass_index
-                )
-            )
+            out.append(sparse(TaskSpec, {"kind": "python", "payload": f"task-{number}.pkl", **common}))
     return out
+
+
+class _Policies:
+    """Resources and retry policy per (resources, host, policy): requests repeat a lot."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._found: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def of(self, job: Job, alias: str, host: HostConfig) -> dict[str, Any]:
+        key = (job.resources, alias, id(job.retry))
+        found = self._found.get(key)
+        if found is None:
+            policy = retry_policy(job, host, self.config)
+            escalated: list[dict[str, Any]] = []
+            if policy.escalate:
+                escalated = [
+                    compact(resources_for(job, host, self.config, policy, n))
+                    for n in range(2, policy.retries + 2)
+                ]
+            backoff = policy.backoff
+            found = self._found[key] = {
+                "resources": compact(resources_for(job, host, self.config, policy, 1)),
+                "escalated": escalated,
+                "retries": policy.retries,
+                "retry_on": sorted(s.value for s in policy.retry_on) if policy.retries else [],
+                "backoff": [backoff.initial, backoff.factor, backoff.maximum] if backoff.initial > 0 else [],
+            }
+        return found
 
 
 def _spec(
@@ -125,49 +148,39 @@ def _spec(
     key: str,
     upstream: list[list[str]],
     alias: str,
-    host: HostConfig,
     workdir: str | None,
     cwd: str,
     inputs: Mapping[str, str],
-    config: Config,
+    policies: dict[str, Any],
     project: Project,
 ) -> JobSpec:
-    policy = retry_policy(job, host, config)
-    first = compact(resources_for(job, host, config, policy, 1))
-    escalated: list[dict[str, Any]] = []
-    if policy.escalate:
-        escalated = [
-            compact(resources_for(job, host, config, policy, n)) for n in range(2, policy.retries + 2)
-        ]
-    backoff = policy.backoff
-    return JobSpec(
-        key=key,
-        name=job.name,
-        run_dir=project.run_dir_name(job.name, key),
-        host=alias,
-        after=upstream,
-        waitfor=job.waitfor,
-        array=list(job.array.indices) if job.array else None,
-        max_concurrent=job.array.max_concurrent if job.array else None,
-        command=job.command[:500],
-        python=any(t.is_python for t in job.tasks),
-        tasks=_tasks(job),
-        workdir=workdir,
-        local_dir=cwd,
-        env=dict(job.env),
-        modules=list(job.modules),
-        setup=list(job.setup),
-        stdout=job.stdout,
-        stderr=MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr),
-        interpreter=job.python,
-        inputs=dict(inputs),
-        outputs=list(job.outputs),
-        resources=first,
-        escalated=escalated,
-        retries=policy.retries,
-        retry_on=sorted(s.value for s in policy.retry_on) if policy.retries else [],
-        backoff=[backoff.initial, backoff.factor, backoff.maximum] if backoff.initial > 0 else [],
-        scheduler_args={k: list(v) for k, v in job.scheduler_args.items()},
+    return sparse(
+        JobSpec,
+        {
+            "key": key,
+            "name": job.name,
+            "run_dir": project.run_dir_name(job.name, key),
+            "host": alias,
+            "after": upstream,
+            "waitfor": job.waitfor,
+            "array": list(job.array.indices) if job.array else None,
+            "max_concurrent": job.array.max_concurrent if job.array else None,
+            "command": job.command[:500],
+            "python": any(t.is_python for t in job.tasks),
+            "tasks": _tasks(job),
+            "workdir": workdir,
+            "local_dir": cwd,
+            "env": dict(job.env),
+            "modules": list(job.modules),
+            "setup": list(job.setup),
+            "stdout": job.stdout,
+            "stderr": MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr),
+            "interpreter": job.python,
+            "inputs": dict(inputs),
+            "outputs": list(job.outputs),
+            **policies,
+            "scheduler_args": {k: list(v) for k, v in job.scheduler_args.items()},
+        },
     )
 
 
@@ -190,6 +203,7 @@ def define(
         jobs: dict[str, Job] = {}
         hosts: dict[str, HostConfig] = {}
         checked: set[str] = set()
+        policies = _Policies(config)
         for name in workflow.order:
             job = workflow.jobs[name]
             key = keys[name]
@@ -211,7 +225,11 @@ def define(
             inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
             upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
             upstream += [[key, kind] for key, kind in workflow.external.get(name, ())]
-            specs.append(_spec(job, key, upstream, alias, found, workdir, cwd, inputs, config, project))
+            specs.append(
+                _spec(
+                    job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
+                )
+            )
             jobs[key] = job
         digest = content_digest(pack([workflow.name, [encode(s) for s in specs]]))
     return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
@@ -262,8 +280,9 @@ def write_payloads(
     ``only_missing`` leaves pickles already there alone (jobs that will not run now).
     Raises :class:`ModelError` naming the job when a call cannot be pickled.
     """
+    wanted = set(keys)
     for spec in definition.specs:
-        if spec.key not in keys or not spec.python:
+        if not spec.python or spec.key not in wanted:
             continue
         folder = project.root / spec.run_dir
         payloads = [t.payload for t in spec.tasks or () if t.payload]

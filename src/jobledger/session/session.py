@@ -86,26 +86,23 @@ class Session:
     def results(self, keys: Iterable[str]) -> dict[str, Result]:
         """Results of ``keys``, by job name."""
         state = self.state
-        reused: dict[str, set[str]] = {}
+        keys = list(keys)
+        reused: set[str] = set()
+        for name in self.workflows_of(keys):
+            reused |= state.reused(name)
         out: dict[str, Result] = {}
         for key in keys:
             info = state.job(key)
-            if info is None:
-                continue
-            flag = False
-            for name in self.workflows_of([key]):
-                if name not in reused:
-                    reused[name] = state.reused(name)
-                flag = flag or key in reused[name]
-            out[info.name] = build_result(self.project.root, info, flag)
+            if info is not None:
+                out[info.name] = build_result(self.project.root, info, key in reused)
         return out
 
     def workflows_of(self, keys: Iterable[str]) -> list[str]:
         """Workflows whose current definitions hold any of ``keys``."""
         wanted = set(keys)
         found = []
-        for name, info in self.state.workflows().items():
-            if wanted.intersection(info.job_keys):
+        for name, wf in sorted(self.ledger.model.workflows.items()):
+            if any(wanted.intersection(d.keys) for d in wf.current()):
                 found.append(name)
         return found
 
