@@ -91,7 +91,11 @@ def _script(root: Path, count: Path, n: int) -> Path:
 def _one_clear_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
-    errors = [line for line in out.stderr.strip().splitlines() if not line.startswith("jobledger: ") or "error" in line]
+    errors = [
+        line
+        for line in out.stderr.strip().splitlines()
+        if not line.startswith("jobledger: ") or "error" in line
+    ]
     assert len(errors) == 1, out.stderr  # one error line (progress lines aside)
     line = errors[0]
     assert line.startswith("jobledger: error:"), out.stderr

@@ -162,7 +162,9 @@ def _alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------- bad inputs
 def test_command_not_found_records_127(project: Project) -> None:
-    res = jl.run(jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, check=False, timeout=60)["nope"]
+    res = jl.run(
+        jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, check=False, timeout=60
+    )["nope"]
     assert res.state is jl.JobState.FAILED and res.exit_code == 127
     assert "not found" in res.stderr
     assert _status(project)[0]["exit_code"] == 127

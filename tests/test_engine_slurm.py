@@ -216,7 +216,7 @@ def test_one_squeue_per_poll_with_200_jobs(slurm_project: Project) -> None:
     before = backend.client.status_calls  # type: ignore[attr-defined]
     cycles = 0
     deadline = time.monotonic() + 300
-    while not session.step().final["wide"] and time.monotonic() < deadline:
+    while not session.step(["wide"]).final["wide"] and time.monotonic() < deadline:
         cycles += 1
         session.driver.wait_for_change(0.5)
     cycles += 1

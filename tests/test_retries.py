@@ -78,7 +78,9 @@ def test_escalation_capped_by_host_limits(project: Project) -> None:
 
 def test_policy_from_defaults(project: Project) -> None:
     (project.root / "jobledger.toml").write_text('[defaults]\nretries = 3\nretry_on = ["failed"]\n')
-    res = jl.run(jl.Job(name="from-defaults", command=FLAKY), wait=True, check=False, timeout=60)["from-defaults"]
+    res = jl.run(jl.Job(name="from-defaults", command=FLAKY), wait=True, check=False, timeout=60)[
+        "from-defaults"
+    ]
     assert res.state is jl.JobState.COMPLETED and res.attempts == 3
 
 

@@ -203,10 +203,10 @@ class Actions:
         if not ready:
             return 0
         self.ledger.flush(durable=True)
-        checkpoint("after-intent")
-        outcomes = backend.submit(ready)
         count = 0
-        for sub, outcome in zip(ready, outcomes, strict=True):
+        for sub in ready:
+            checkpoint("after-intent")  # every intent of the batch is durable
+            (outcome,) = backend.submit([sub])
             checkpoint("before-outcome")
             if outcome.ok:
                 self.ledger.append(
@@ -266,7 +266,9 @@ class Actions:
         """Record what a backend saw; bring remote outputs home for completed jobs."""
         model = self.ledger.model
         count = 0
-        for update in updates:
+        # a scheduler's cancel of a dependent is judged after its upstream's end is recorded
+        ordered = sorted(updates, key=lambda u: u.state is JobState.CANCELLED)
+        for update in ordered:
             if update.state is JobState.RUNNING and update.source == "local":
                 checkpoint("after-spawn")  # started, not yet recorded
             if update.state is JobState.CANCELLED and not self._cancel_known(update):

@@ -128,7 +128,13 @@ class BatchBackend:
         return batch, offset
 
     def prepare(self, subs: Sequence[Submission], staged: dict[str, str]) -> list[Prepared]:
-        """Render each batch script and send it, with what the job needs, to the host."""
+        """Render each batch script and send it, with what the job needs, to the host.
+
+        A host that cannot be reached at all the first time (authentication, host key,
+        refused) raises :class:`~jobledger.errors.ConnectionFailed`: that is for the user to
+        fix; later failures to send are tried again a few times.
+        """
+        _ = self.root  # the first contact: raises ConnectionFailed naming the host
         out = []
         for sub in subs:
             try:

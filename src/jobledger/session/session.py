@@ -334,6 +334,8 @@ class Session:
             raise JobsKeepRunning() from None
         except WaitTimeout:
             reporter.close()
+            if self._held:
+                self.start_background()  # the jobs go on being driven meanwhile
             raise
         except BaseException:
             reporter.close()
