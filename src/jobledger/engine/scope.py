@@ -12,26 +12,12 @@ import attrs
 
 from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, cancel_stands, job_phase
-from jobledger.states import JobState
+from jobledger.ledger.state import Phase, job_phase, settled, settled_state
 
 
 def is_open(job: JobRecord | None) -> bool:
     """True while a job is not final, or is final with a retry to come."""
-    if job is None:
-        return True
-    phase, attempt, state = job_phase(job)
-    if phase is Phase.SUCCESS:
-        return False
-    if phase is not Phase.FAILURE:
-        return True
-    spec = job.spec
-    return (
-        spec is not None
-        and state is not JobState.DEPENDENCY_FAILED
-        and not cancel_stands(job)
-        and spec.may_retry(state.value, attempt)
-    )
+    return job is None or settled(job) is None
 
 
 @attrs.define
@@ -66,47 +52,54 @@ class Scope:
                 if key not in seen:
                     seen.add(key)
                     order.append(key)
-        down: dict[str, list[str]] = {key: [] for key in order}
         jobs = model.jobs
-        for key in order:
-            job = jobs.get(key)
-            if job is not None and job.spec is not None:
-                for up, _kind in job.spec.after:
-                    if up in down:
-                        down[up].append(key)
         watch_only = []
         for definition in record.definitions.values():
             for key in definition.keys:
                 if key not in seen:
                     seen.add(key)
-                    job = jobs.get(key)
-                    if job is not None and job_phase(job)[0] in (Phase.ACTIVE, Phase.RECONCILE):
-                        watch_only.append(key)
+                    if settled_state(model, key) is None:
+                        job = jobs.get(key)
+                        if job is not None and job_phase(job)[0] in (Phase.ACTIVE, Phase.RECONCILE):
+                            watch_only.append(key)
         scope = cls(
             name,
             frozenset(d.id for d in current),
             order,
             {k: i for i, k in enumerate(order)},
-            down,
+            {},
             watch_only,
         )
         scope.refresh(model, [*order, *watch_only])
         scope.dirty = set(scope.open)
         return scope
 
+    def _link(self, model: Model, key: str) -> None:
+        """Note an open job as a dependent of its upstreams (only open jobs are planned, so
+        only they need to be found when an upstream changes)."""
+        job = model.jobs.get(key)
+        if job is not None and job.spec is not None and key in self.position:
+            for up, _kind in job.spec.after:
+                dependents = self.down.setdefault(up, [])
+                if key not in dependents:
+                    dependents.append(key)
+
     def refresh(self, model: Model, keys: list[str] | set[str]) -> set[str]:
         """Re-read whether ``keys`` are open; returns those that changed."""
         changed = set()
         watch = set(self.watch_only)
         for key in keys:
-            job = model.jobs.get(key)
-            if key in watch:
+            if settled_state(model, key) is not None:
+                now_open = False
+            elif key in watch:
+                job = model.jobs.get(key)
                 now_open = job is not None and job_phase(job)[0] in (Phase.ACTIVE, Phase.RECONCILE)
             else:
-                now_open = is_open(job)
+                now_open = True
             was = key in self.open
             if now_open and not was:
                 self.open.add(key)
+                self._link(model, key)
                 changed.add(key)
             elif was and not now_open:
                 self.open.discard(key)

@@ -33,17 +33,28 @@ class LazyJobs(dict):  # type: ignore[type-arg]
     """
 
     def __init__(
-        self, blobs: dict[str, bytes], load: Callable[[Any], Any], dump: Callable[[Any], Any]
+        self,
+        blobs: dict[str, bytes],
+        load: Callable[[Any], Any],
+        dump: Callable[[Any], Any],
+        settled: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self._blobs = blobs
         self._decode = load
         self._encode = dump
+        self.settled = settled or {}
+        """Key -> final state of packed records that nothing more will happen to."""
 
     def _load(self, key: str) -> Any:
         value = self._decode(unpack(self._blobs.pop(key)))
+        self.settled.pop(key, None)
         dict.__setitem__(self, key, value)
         return value
+
+    def packed_settled(self, key: str) -> str | None:
+        """The final state of a still-packed record that is settled (without decoding it)."""
+        return self.settled.get(key) if key in self._blobs else None
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)

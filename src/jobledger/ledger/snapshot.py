@@ -29,10 +29,11 @@ from jobledger.ledger.lazy import LazyJobs, packed_jobs
 from jobledger.ledger.records import JobRecord, WorkflowRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
+from jobledger.ledger.state import settled
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 
 
 @attrs.define
@@ -52,9 +53,24 @@ def _load_job(row: Any) -> JobRecord:
     return JobRecord.from_row(row, decode_spec)
 
 
+def _settled_index(model: Model) -> dict[str, str]:
+    """Key -> final state of every job nothing more will happen to (so that opening a big
+    project does not decode finished jobs to learn they are finished)."""
+    jobs = model.jobs
+    index: dict[str, str] = dict(getattr(jobs, "settled", {}))
+    for key, job in dict.items(jobs):
+        state = settled(job)
+        if state is None:
+            index.pop(key, None)
+        else:
+            index[key] = state.value
+    return index
+
+
 def model_to_plain(model: Model) -> dict[str, Any]:
     """Everything of ``model`` as msgpack-ready data (job records packed one by one)."""
     return {
+        "settled": _settled_index(model),
         "workflows": [w.to_row() for w in model.workflows.values()],
         "writers": model.writers,
         "problems": model.problems,
@@ -74,7 +90,7 @@ def model_from_plain(data: Mapping[str, Any]) -> Model:
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    model.jobs = LazyJobs(dict(data["jobs"]), _load_job, _dump_job)
+    model.jobs = LazyJobs(dict(data["jobs"]), _load_job, _dump_job, dict(data.get("settled") or {}))
     return model
 
 

@@ -19,7 +19,7 @@ from jobledger.ledger.event_codec import encode
 from jobledger.ledger.records import AttemptRecord, DefinitionRecord, JobRecord, Order, WorkflowRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.specs import JobSpec
-from jobledger.states import JobState
+from jobledger.states import STATES, JobState
 
 _FAILURE_PRIORITY = (
     JobState.OUT_OF_MEMORY,
@@ -105,6 +105,39 @@ def job_phase(job: JobRecord) -> tuple[Phase, int, JobState]:
     if att.intent is not None and att.outcome in (None, "transient"):
         return Phase.RECONCILE, att.number, state
     return Phase.PENDING, att.number, state
+
+
+def settled(job: JobRecord | None) -> JobState | None:
+    """A job's final state once nothing more will happen to it (completed, or failed with
+    no retry to come); ``None`` while it is open."""
+    if job is None:
+        return None
+    phase, attempt, state = job_phase(job)
+    if phase is Phase.SUCCESS:
+        return state
+    if phase is not Phase.FAILURE:
+        return None
+    spec = job.spec
+    if (
+        spec is not None
+        and state is not JobState.DEPENDENCY_FAILED
+        and not cancel_stands(job)
+        and spec.may_retry(state.value, attempt)
+    ):
+        return None
+    return state
+
+
+def settled_state(model: Model, key: str) -> JobState | None:
+    """The final state of ``key`` once nothing more will happen to it (``None`` while open
+    or unknown) — from the snapshot's index while the record is still packed, so a finished
+    100,000-job project is not decoded to learn that it is finished."""
+    packed = getattr(model.jobs, "packed_settled", None)
+    if packed is not None:
+        found = packed(key)
+        if found is not None:
+            return STATES[found]
+    return settled(model.jobs.get(key))
 
 
 def cancel_stands(job: JobRecord) -> bool:
