@@ -7,30 +7,15 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from jobledger.errors import JobledgerError
 from jobledger.project import Project
-
-STATE_STYLE = {
-    "pending": "dim",
-    "submitted": "cyan",
-    "running": "blue",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "yellow",
-    "timeout": "red",
-    "out_of_memory": "red",
-    "node_fail": "magenta",
-    "preempted": "magenta",
-    "boot_fail": "magenta",
-    "dependency_failed": "red",
-    "lost": "bold magenta reverse",
-}
 
 
 def console(stderr: bool = False) -> Console:
@@ -94,7 +79,7 @@ class JobledgerGroup(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=JobledgerGroup)
+@click.group(cls=JobledgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="jobledger")
 @click.option(
     "-C",
@@ -106,7 +91,16 @@ class JobledgerGroup(click.Group):
 )
 @click.pass_context
 def main(ctx: click.Context, project_dir: str | None) -> None:
-    """Run workflows of HPC jobs and keep every action in the project's ledger."""
+    """Run workflows of HPC jobs and keep every action in the project's ledger.
+
+    Examples:
+
+    \b
+      jobledger init
+      jobledger run workflow.py
+      jobledger status
+      jobledger -C ~/projects/sweep resume
+    """
     _show_warnings()
     ctx.obj = {"project_dir": project_dir}
 
@@ -121,7 +115,16 @@ def open_project(ctx: click.Context) -> Project:
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 def init(directory: str | None) -> None:
-    """Create a project (ledger, run directories, .gitignore) in DIRECTORY."""
+    """Create a project (ledger, run directories, .gitignore) in DIRECTORY.
+
+    DIRECTORY defaults to the current one; running init again changes nothing.
+
+    Examples:
+
+    \b
+      jobledger init
+      jobledger init ~/projects/sweep
+    """
     project = Project.init(directory)
     click.echo(f"initialised jobledger project in {project.root}")
 
@@ -189,7 +192,15 @@ def _print_events(events: Any, as_json: bool) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling).")
 @click.pass_context
 def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
-    """Print the event log in logical-clock order."""
+    """Print the event log in logical-clock order.
+
+    Examples:
+
+    \b
+      jobledger log | tail
+      jobledger log --json | jq 'select(.type == "state")'
+      jobledger log --follow
+    """
     project = open_project(ctx)
     ledger = project.ledger
     _print_events(ledger.iter_events(), as_json)
@@ -220,6 +231,12 @@ def verify(ctx: click.Context) -> None:
     Also finds whole-file damage, naming the files: a segment deleted or truncated (another
     segment had read more of it), rewritten, duplicated (two files carry one writer), from
     another project, or an entry of .jobledger/ledger that is not a segment file.
+
+    Examples:
+
+    \b
+      jobledger verify
+      git pull && jobledger verify
     """
     from jobledger.ledger.verify import verify_ledger
 
@@ -238,85 +255,60 @@ def verify(ctx: click.Context) -> None:
 
 
 # ---------------------------------------------------------------------- status
-def _fmt_time(value: float | None) -> str:
-    if value is None:
-        return ""
-    return _dt.datetime.fromtimestamp(value).strftime("%H:%M:%S")
-
-
-def _fmt_elapsed(value: float | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
-    """The rich table of status rows."""
-    table = Table(title=title, header_style="bold", expand=False)
-    for column in (
-        "name",
-        "state",
-        "host",
-        "scheduler id",
-        "start",
-        "elapsed",
-        "exit",
-        "attempts",
-        "reused",
-    ):
-        table.add_column(column, no_wrap=True, min_width=8 if column == "name" else None)
-    for row in rows:
-        state = row["state"]
-        label = state
-        if row.get("array"):
-            done = sum(1 for e in row["array"] if e["state"] == "completed")
-            label = f"{state} ({done}/{len(row['array'])})"
-        exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
-        if row.get("signal"):
-            exit_code += f" (sig {row['signal']})"
-        table.add_row(
-            row["name"],
-            f"[{STATE_STYLE.get(state, '')}]{label}[/]",
-            row["host"] or "",
-            row["scheduler_id"] or "",
-            _fmt_time(row["started"]),
-            _fmt_elapsed(row["elapsed"]),
-            exit_code,
-            str(len(row["attempts"])) if row["attempts"] else "",
-            "yes" if row["reused"] else "",
-        )
-    return table
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job.")
 @click.option("--watch", is_flag=True, help="Full-screen view that follows the ledger.")
 @click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
+@click.option("--all", "show_all", is_flag=True, help="Every job ever defined, also older versions of a job.")
 @click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
 @click.pass_context
 def status(
-    ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool
+    ctx: click.Context,
+    as_json: bool,
+    watch: bool,
+    workflow: tuple[str, ...],
+    show_all: bool,
+    no_observe: bool,
 ) -> None:
     """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse.
 
+    Each workflow's current definition comes first; below it, dimmed and marked
+    superseded, the jobs of its earlier definitions whose names the current one does not
+    have (--all: every job ever defined). A workflow defined on two lines of history that
+    a git merge joined shows the jobs of both, with a note; its next run settles it. An
+    unfinished job of a workflow that no process drives reads "submitted · no driver
+    running" (carry on with `jobledger resume`). "reused" is about each workflow's latest
+    run. Narrow columns are left out to fit the terminal; piped output has them all.
+
     When the ledger is damaged, a warning names the damage, jobs whose workflow record is
     lost are shown by key under their own heading, and the exit code is 4 (see
-    `jobledger verify`).
+    `jobledger verify`). An unknown workflow name is a usage error (exit 2).
+
+    Examples:
+
+    \b
+      jobledger status
+      jobledger status -w sweep --all
+      jobledger status --json | jq '.[] | select(.state == "failed") | .name'
+      jobledger status --watch
     """
-    from jobledger.view.status import counts, orphan_rows, status_rows
+    from jobledger.view.status import add_drivers, orphan_rows, status_rows
+    from jobledger.view.status_table import status_table, status_view
 
     project = open_project(ctx)
+    names = known_workflows(project, workflow)
     if watch and not as_json:
         from jobledger.view.live import run_live
 
         raise SystemExit(run_live(project, list(workflow) or None))
-    if not no_observe:
-        _observe_all(project, workflow)
-    rows = status_rows(project.ledger.state, list(workflow) or None)
-    orphans = orphan_rows(project.ledger.state)
+    session = _session(project)
+    if not no_observe and session is not None:
+        _observe(session, names)
+    state = project.ledger.state
+    rows = status_rows(state, names, history="all" if show_all else "superseded")
+    if session is not None:
+        add_drivers(rows, lambda name: _holder(session, name))
+    orphans = orphan_rows(state)
     code = EXIT_DAMAGED if orphans or project.ledger.health() else 0
     if as_json:
         click.echo(json.dumps(rows + orphans, indent=1, default=str))
@@ -324,31 +316,60 @@ def status(
     out = console()
     if orphans:
         title = "jobs whose workflow record is damaged (definition lost; shown by key)"
-        out.print(status_table(orphans, title=title))
+        out.print(status_table(orphans, title=title, width=out.width))
     if not rows:
         if not orphans:
             out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
         ctx.exit(code)
-    out.print(status_table(rows))
-    summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
-    reused = sum(1 for r in rows if r["reused"])
-    out.print(f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else ""))
-    for row in rows:
-        if row["state"] == "lost":
-            hint = f"retry with `jobledger retry {row['name']}`"
-            out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} ({hint})")
+    for part in status_view(state, rows, resume=_resume_command(ctx, project), width=out.width):
+        out.print(part, soft_wrap=isinstance(part, Text))  # a note is one line in a file
     ctx.exit(code)
 
 
-def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:
+def known_workflows(project: Project, names: tuple[str, ...]) -> list[str]:
+    """``names`` (all workflows when empty); a usage error listing the known names when
+    one of them is not a workflow of the project."""
+    known = project.ledger.state.workflows()
+    for name in names:
+        if name not in known:
+            choices = ", ".join(known) or "none defined yet"
+            raise click.BadParameter(
+                f"no workflow named {name!r} in {project.root} (known: {choices})",
+                param_hint="'--workflow' / '-w'",
+            )
+    return list(names) or list(known)
+
+
+def _session(project: Project) -> Any:
     from jobledger.session import session_for
 
-    session = session_for(project)
-    names = list(workflows) or list(session.state.workflows())
+    try:
+        return session_for(project, create=False)
+    except JobledgerError as exc:
+        click.echo(f"jobledger: warning: cannot open a session: {exc}", err=True)
+        return None
+
+
+def _observe(session: Any, names: list[str]) -> None:
     try:
         session.observe(names)
     except JobledgerError as exc:
         click.echo(f"jobledger: warning: cannot observe: {exc}", err=True)
+
+
+def _holder(session: Any, name: str) -> str | None:
+    try:
+        holder = str(session.driver_holder(name))
+    except JobledgerError:
+        return None
+    return None if holder == "nobody" else holder
+
+
+def _resume_command(ctx: click.Context, project: Project) -> str:
+    inside = Path.cwd().resolve()
+    if inside == project.root or project.root in inside.parents:
+        return "jobledger resume"
+    return f"jobledger -C {project.root} resume"
 
 
 def _register_more() -> None:
