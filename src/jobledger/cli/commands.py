@@ -151,10 +151,19 @@ def run_cmd(
 ) -> None:
     """Run FILE.py, a Python file that defines and runs a workflow.
 
-    Waits (by default) until every job it ran is final; exit status 0 when all
-    completed, 1 when one did not, 3 when one is unfinished, 130 on Ctrl-C.
+    Waits (by default) until every job it ran is final, with progress and a summary on
+    stderr; exit status 0 when all completed, 1 when one did not, 3 when one is
+    unfinished, 130 on Ctrl-C (the jobs keep running; `jobledger resume` carries on).
+    Arguments after FILE go to the script; put them after `--` when they look like
+    options of this command.
 
-    Example: jobledger run workflow.py --host cluster
+    Examples:
+
+    \b
+      jobledger run workflow.py
+      jobledger run workflow.py --host cluster
+      jobledger run sweep.py --force -- --size 10
+      jobledger run workflow.py --detach
     """
     from jobledger.errors import WorkflowFailed
     from jobledger.session import JobsKeepRunning
@@ -185,8 +194,11 @@ def run_cmd(
             raise
     session = _session(project)
     if wait and session.ran:
-        keys = session.keys_of(session.ran)
-        code = max(code, drive(session, keys, list(session.ran), None))
+        # drive what the script left unfinished; what it waited for was summarised already
+        unfinished = [n for n in session.unfinished_workflows() if n in session.ran]
+        if unfinished:
+            code = max(code, drive(session, session.keys_of(unfinished), unfinished, None))
+        code = max(code, exit_code(session.results(session.keys_of(session.ran))))
     ctx.exit(code)
 
 
@@ -196,10 +208,17 @@ def run_cmd(
 @click.option("--detach", is_flag=True, help="Carry on in a background process.")
 @click.pass_context
 def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detach: bool) -> None:
-    """Carry on every unfinished workflow after a crash: reconcile, observe, submit.
+    """Carry on every unfinished workflow after a crash or Ctrl-C: reconcile, observe, submit.
 
     Takes over each workflow whose driver is gone; follows the ones another process
-    drives. Example: jobledger resume --timeout 600
+    drives. Exit status as for `jobledger wait`.
+
+    Examples:
+
+    \b
+      jobledger resume
+      jobledger resume --timeout 600
+      jobledger resume --detach
     """
     project = _project(ctx)
     if detach:
@@ -232,7 +251,14 @@ def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> N
     """Block until the named jobs or workflows (or all) are final.
 
     Exit status 0 when all completed, 1 when one did not, 3 when one is unfinished (each
-    named, with why). Example: jobledger wait train --timeout 3600
+    named, with why), 130 on Ctrl-C.
+
+    Examples:
+
+    \b
+      jobledger wait
+      jobledger wait train --timeout 3600
+      jobledger wait sweep && python plot.py
     """
     project = _project(ctx)
     session = _session(project)
@@ -254,7 +280,13 @@ def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
     """Cancel the named jobs or workflows (all unfinished jobs when none are named).
 
     A cancel sticks: no retry policy brings the jobs back (run the script again, or
-    ``jobledger retry``, to start them anew). Example: jobledger cancel sweep
+    `jobledger retry`, to start them anew).
+
+    Examples:
+
+    \b
+      jobledger cancel sweep
+      jobledger cancel train --grace 30
     """
     project = _project(ctx)
     session = _session(project)
@@ -273,7 +305,11 @@ def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
 def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
     """Retry the named jobs by hand (a new, manual attempt each), then drive them.
 
-    Example: jobledger retry train
+    Examples:
+
+    \b
+      jobledger retry train
+      jobledger retry sweep --no-wait
     """
     project = _project(ctx)
     session = _session(project)
@@ -304,7 +340,15 @@ def _final(record: Any) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Results as JSON.")
 @click.pass_context
 def fetch(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Bring remote outputs home and show each job's result (exit code, output tails)."""
+    """Bring remote outputs home and show each job's result (exit code, output tails).
+
+    Examples:
+
+    \b
+      jobledger fetch
+      jobledger fetch train
+      jobledger fetch sweep --json > results.json
+    """
     project = _project(ctx)
     session = _session(project)
     keys, _ = resolve_names(session, names)
