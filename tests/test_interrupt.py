@@ -22,6 +22,7 @@ import pytest
 
 from conftest import env_with_src, run_cli
 from jobledger.project import Project
+from jobledger.session.interrupt import Left, interrupted_line
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -157,3 +158,16 @@ def test_ctrl_c_under_jobledger_run_then_resume(project: Project, gate: Path) ->
     assert resumed.returncode == 0, resumed.stderr
     assert _ran(project.root) == Counter({f"s{i}": 1 for i in range(6)} | {"last": 1})
     assert "no driver" not in run_cli(project.root, "status").stdout
+
+
+def test_the_interrupted_line_says_where_jobs_go_on() -> None:
+    assert interrupted_line(Left({"local": 1, "slurm": 2}, {"slurm": 1}, 1), "jobledger -C /p resume") == (
+        "jobledger: interrupted; 3 jobs keep running (1 on local, 2 on slurm), 1 stays queued on "
+        "slurm, 1 waits for a driver: carry on with `jobledger -C /p resume` (or run the script again)"
+    )
+    assert interrupted_line(Left({}, {"sge": 4}, 0), "jobledger resume").startswith(
+        "jobledger: interrupted; 4 jobs stay queued on sge: carry on with `jobledger resume`"
+    )
+    assert interrupted_line(Left(), "jobledger resume") == (
+        "jobledger: interrupted; no job is left running or waiting"
+    )

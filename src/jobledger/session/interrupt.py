@@ -83,15 +83,19 @@ def interrupted_line(left: Left, command: str) -> str:
     parts = []
     running = sum(left.running.values())
     if running:
-        plural = "s keep" if running > 1 else " keeps"
-        parts.append(f"{running} job{plural} running {_where(left.running)}")
+        parts.append(f"{running} {'keep' if running > 1 else 'keeps'} running {_where(left.running)}")
     queued = sum(left.queued.values())
     if queued:
-        parts.append(f"{queued} stay{'s' if queued == 1 else ''} queued {_where(left.queued)}")
+        parts.append(f"{queued} {'stay' if queued > 1 else 'stays'} queued {_where(left.queued)}")
     if left.waiting:
-        parts.append(f"{left.waiting} wait{'s' if left.waiting == 1 else ''} for a driver")
-    what = ", ".join(parts) if parts else "no job is running"
-    return f"jobledger: interrupted; {what}: carry on with `{command}` (or run the script again)"
+        parts.append(f"{left.waiting} {'wait' if left.waiting > 1 else 'waits'} for a driver")
+    if parts:  # the noun goes with the first number: "2 jobs keep running ..., 5 wait ..."
+        first = running or queued or left.waiting
+        number, rest = parts[0].split(" ", 1)
+        parts[0] = f"{number} job{'s' if first > 1 else ''} {rest}"
+    if not parts:
+        return "jobledger: interrupted; no job is left running or waiting"
+    return f"jobledger: interrupted; {', '.join(parts)}: carry on with `{command}` (or run the script again)"
 
 
 def _hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
