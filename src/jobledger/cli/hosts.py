@@ -36,7 +36,7 @@ def hosts(ctx: click.Context) -> None:
         return
     from rich.table import Table
 
-    from jobledger.cli.main import console
+    from jobledger.cli.common import console
     from jobledger.config import LOCAL_HOST, load_config
 
     project = Project.find()

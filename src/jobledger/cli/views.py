@@ -22,13 +22,13 @@ _SUFFIX_FORMATS = {
 
 
 def _project(ctx: click.Context) -> Project:
-    from jobledger.cli.main import open_project
+    from jobledger.cli.common import open_project
 
     return open_project(ctx)
 
 
 def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
-    from jobledger.cli.main import known_workflows
+    from jobledger.cli.status import known_workflows
 
     return known_workflows(project, names)
 
