@@ -4,6 +4,7 @@ workflow names, and whether anyone drives the unfinished jobs."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 import jobledger as jl
 from conftest import env_with_src, run_cli
 from jobledger.project import Project
+from jobledger.view.status import status_rows
+from jobledger.view.status_table import COLUMNS, status_view
 
 
 def _rows(root: Path, *args: str) -> list[dict[str, Any]]:
@@ -218,3 +222,26 @@ def test_status_tells_a_driven_workflow_from_one_whose_driver_is_gone(project: P
     assert [(r["name"], r["state"]) for r in rows] == [("hold", "completed"), ("after", "completed")]
     assert all("driver" not in r for r in rows)
     assert "no driver" not in run_cli(project.root, "status").stdout
+
+
+def test_the_status_table_fits_the_terminal(project: Project) -> None:
+    jl.run(_sweep(3, fail=1), wait=True, check=False, timeout=60)
+    jl.run(_sweep(3, only=[1]), wait=True, timeout=60)
+    state = project.ledger.state
+    rows = status_rows(state, history="superseded")
+
+    def render(width: int) -> list[str]:
+        out = Console(file=io.StringIO(), width=width, color_system=None)
+        for part in status_view(state, rows, width=width):
+            out.print(part)
+        text = out.file.getvalue()  # type: ignore[attr-defined]
+        return [line.rstrip() for line in text.splitlines()]
+
+    narrow = render(80)
+    assert all(len(line) <= 80 for line in narrow), "\n".join(narrow)
+    header = next(line for line in narrow if "name" in line)
+    assert [c for c in COLUMNS if c in header] == ["name", "state", "host", "elapsed", "exit", "reused"]
+    assert any("completed · superseded" in line for line in narrow)  # the state is never cut
+    wide = render(200)
+    header = next(line for line in wide if "name" in line)
+    assert all(c in header for c in COLUMNS)

@@ -71,12 +71,17 @@ def _fitting(cells: Sequence[dict[str, str]], width: int | None) -> list[str]:
 
 
 def status_table(
-    rows: Sequence[Mapping[str, Any]], title: str | None = None, *, width: int | None = None
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    *,
+    width: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Table:
     """The rich table of status rows; superseded rows go below a line, dimmed. With a
-    ``width``, the less needed columns are left out until the table fits."""
+    ``width``, the less needed columns are left out until the table fits (``columns``
+    chooses them instead)."""
     cells = [_cells(row) for row in rows]
-    columns = _fitting(cells, width)
+    columns = list(columns) if columns is not None else _fitting(cells, width)
     table = Table(title=title, title_justify="left", header_style="bold", expand=False)
     for column in columns:
         table.add_column(column, no_wrap=True, min_width=8 if column == "name" else None)
@@ -162,9 +167,10 @@ def status_view(
     for row in rows:
         by_workflow.setdefault(row["workflow"] or "-", []).append(row)
     several = len(by_workflow) > 1
+    columns = _fitting([_cells(row) for row in rows], width)  # the same in every table
     parts: list[RenderableType] = []
     for name, members in by_workflow.items():
-        parts.append(status_table(members, title=f"workflow {name}" if several else None, width=width))
+        parts.append(status_table(members, title=f"workflow {name}" if several else None, columns=columns))
         notes = history_notes(state, name)
         driver = driver_note(name, members, resume)
         if driver is not None:
