@@ -1,31 +1,22 @@
-"""CLI commands that drive work: run, resume, wait, cancel, retry, fetch, hosts."""
+"""CLI commands on named jobs and workflows: wait, cancel, retry, fetch (and what the
+commands that drive share: resolving names, waiting, exit codes)."""
 
 from __future__ import annotations
 
 import json
-import os
-import runpy
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from jobledger.cli.common import open_project
 from jobledger.project import Project
 
 if TYPE_CHECKING:
     from jobledger.session import Session
 
 
-def _project(ctx: click.Context) -> Project:
-    from jobledger.cli.main import open_project
-
-    return open_project(ctx)
-
-
-def _session(project: Project) -> Session:
+def session_of(project: Project) -> Session:
+    """The session of ``project`` (one per process)."""
     from jobledger.session import session_for
 
     return session_for(project)
@@ -90,138 +81,18 @@ def drive(session: Session, keys: list[str], names: list[str], timeout: float | 
     return exit_code(results)
 
 
-def _detach(project: Project, what: str, args: list[str]) -> None:
-    """Carry on in a background process of its own session, logging to the project."""
-    logs = project.cache_dir / "drivers"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / f"{what}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-    with log_path.open("ab") as out:
-        proc = subprocess.Popen(  # our own interpreter and module
-            [sys.executable, "-m", "jobledger.cli.main", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    click.echo(f"jobledger: {what} goes on in the background (pid {proc.pid}); log: {log_path}")
-
-
 def register(main: click.Group) -> None:
-    """Add these commands to the ``jobledger`` group."""
-    main.add_command(run_cmd)
-    main.add_command(resume)
-    main.add_command(wait)
-    main.add_command(cancel)
-    main.add_command(retry)
-    main.add_command(fetch)
-    from jobledger.cli.hosts import hosts
+    """Add every command but ``init`` to the ``jobledger`` group."""
+    from jobledger.cli import hosts, ledger_commands, run, status, views
 
-    main.add_command(hosts)
-    try:
-        from jobledger.cli.views import register as register_views
-    except ImportError:  # pragma: no cover - views are optional during development
-        return
-    register_views(main)
-
-
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-@click.option(
-    "--host",
-    "--backend",
-    "host",
-    default=None,
-    help="Send jobs that name no host to this host alias.",
-)
-@click.option("--force", is_flag=True, help="Re-run jobs even when they completed before.")
-@click.option("--max-parallel", type=int, default=None, help="Local CPU budget (default: all CPUs).")
-@click.option("--wait/--no-wait", default=True, help="Block until every job is final (default).")
-@click.option("--detach", is_flag=True, help="Run in a background process that logs to the project.")
-@click.pass_context
-def run_cmd(
-    ctx: click.Context,
-    file: str,
-    script_args: tuple[str, ...],
-    host: str | None,
-    force: bool,
-    max_parallel: int | None,
-    wait: bool,
-    detach: bool,
-) -> None:
-    """Run FILE.py, a Python file that defines and runs a workflow.
-
-    Waits (by default) until every job it ran is final; exit status 0 when all
-    completed, 1 when one did not, 3 when one is unfinished, 130 on Ctrl-C.
-
-    Example: jobledger run workflow.py --host cluster
-    """
-    from jobledger.errors import WorkflowFailed
-    from jobledger.session import JobsKeepRunning
-
-    if host:
-        os.environ["JOBLEDGER_HOST"] = host
-    if force:
-        os.environ["JOBLEDGER_FORCE"] = "1"
-    if max_parallel:
-        os.environ["JOBLEDGER_MAX_PARALLEL"] = str(max_parallel)
-    project = Project.find() or Project.init(Path.cwd())
-    if detach:
-        _detach(project, "run", ["run", file, *script_args])
-        return
-    sys.argv = [file, *script_args]
-    script_dir = str(Path(file).resolve().parent)
-    if script_dir not in sys.path:
-        sys.path.insert(0, script_dir)
-    code = 0
-    try:
-        runpy.run_path(file, run_name="__main__")
-    except WorkflowFailed:
-        code = 1  # its summary is printed
-    except JobsKeepRunning:
-        ctx.exit(130)
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            raise
-    session = _session(project)
-    if wait and session.ran:
-        keys = session.keys_of(session.ran)
-        code = max(code, drive(session, keys, list(session.ran), None))
-    ctx.exit(code)
-
-
-@click.command()
-@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
-@click.option("--wait-for-lock", is_flag=True, help="Wait for another driver to finish instead of observing.")
-@click.option("--detach", is_flag=True, help="Carry on in a background process.")
-@click.pass_context
-def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detach: bool) -> None:
-    """Carry on every unfinished workflow after a crash: reconcile, observe, submit.
-
-    Takes over each workflow whose driver is gone; follows the ones another process
-    drives. Example: jobledger resume --timeout 600
-    """
-    project = _project(ctx)
-    if detach:
-        _detach(project, "resume", ["-C", str(project.root), "resume"])
-        return
-    session = _session(project)
-    unfinished = session.unfinished_workflows()
-    if not unfinished:
-        click.echo("nothing to resume: every job is final")
-        keys, _names = resolve_names(session, ())
-        ctx.exit(exit_code(session.results(keys)))
-    records = [session.state.record(k) for k in session.keys_of(unfinished)]
-    blocked = sorted(
-        {r.name for r in records if r is not None and r.spec is not None and not r.spec.submittable}
-    )
-    if blocked:
-        click.echo(
-            "jobledger: defined by an older version (run their script again to submit them): "
-            + ", ".join(blocked),
-            err=True,
-        )
-    ctx.exit(drive(session, session.keys_of(unfinished), unfinished, timeout))
+    for command in (wait, cancel, retry, fetch):
+        main.add_command(command)
+    main.add_command(run.run_cmd)
+    main.add_command(run.resume)
+    main.add_command(status.status)
+    main.add_command(hosts.hosts)
+    ledger_commands.register(main)
+    views.register(main)
 
 
 @click.command()
@@ -232,10 +103,17 @@ def wait(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> N
     """Block until the named jobs or workflows (or all) are final.
 
     Exit status 0 when all completed, 1 when one did not, 3 when one is unfinished (each
-    named, with why). Example: jobledger wait train --timeout 3600
+    named, with why), 130 on Ctrl-C.
+
+    Examples:
+
+    \b
+      jobledger wait
+      jobledger wait train --timeout 3600
+      jobledger wait sweep && python plot.py
     """
-    project = _project(ctx)
-    session = _session(project)
+    project = open_project(ctx)
+    session = session_of(project)
     keys, wf_names = resolve_names(session, names)
     ctx.exit(drive(session, keys, wf_names, timeout) if keys else 0)
 
@@ -254,10 +132,16 @@ def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
     """Cancel the named jobs or workflows (all unfinished jobs when none are named).
 
     A cancel sticks: no retry policy brings the jobs back (run the script again, or
-    ``jobledger retry``, to start them anew). Example: jobledger cancel sweep
+    `jobledger retry`, to start them anew).
+
+    Examples:
+
+    \b
+      jobledger cancel sweep
+      jobledger cancel train --grace 30
     """
-    project = _project(ctx)
-    session = _session(project)
+    project = open_project(ctx)
+    session = session_of(project)
     keys, _ = resolve_names(session, names)
     touched = session.cancel(keys, grace=grace)
     for name in touched:
@@ -273,10 +157,14 @@ def cancel(ctx: click.Context, names: tuple[str, ...], grace: float) -> None:
 def retry(ctx: click.Context, names: tuple[str, ...], no_wait: bool) -> None:
     """Retry the named jobs by hand (a new, manual attempt each), then drive them.
 
-    Example: jobledger retry train
+    Examples:
+
+    \b
+      jobledger retry train
+      jobledger retry sweep --no-wait
     """
-    project = _project(ctx)
-    session = _session(project)
+    project = open_project(ctx)
+    session = session_of(project)
     keys, wf_names = resolve_names(session, names)
     state = session.state
     final = [k for k in keys if (r := state.record(k)) is not None and _final(r)]
@@ -304,9 +192,17 @@ def _final(record: Any) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Results as JSON.")
 @click.pass_context
 def fetch(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Bring remote outputs home and show each job's result (exit code, output tails)."""
-    project = _project(ctx)
-    session = _session(project)
+    """Bring remote outputs home and show each job's result (exit code, output tails).
+
+    Examples:
+
+    \b
+      jobledger fetch
+      jobledger fetch train
+      jobledger fetch sweep --json > results.json
+    """
+    project = open_project(ctx)
+    session = session_of(project)
     keys, _ = resolve_names(session, names)
     results = session.fetch(keys)
     if as_json:

@@ -24,15 +24,19 @@ if TYPE_CHECKING:
 @click.pass_context
 def hosts(ctx: click.Context) -> None:
     """List the hosts: configured ones, and the implicit ones of a scheduler on this
-    machine's PATH (``hosts check NAME`` tests one).
+    machine's PATH (`hosts check NAME` tests one).
 
-    Example: jobledger hosts check slurm
+    Examples:
+
+    \b
+      jobledger hosts
+      jobledger hosts check slurm
     """
     if ctx.invoked_subcommand is not None:
         return
     from rich.table import Table
 
-    from jobledger.cli.main import console
+    from jobledger.cli.common import console
     from jobledger.config import LOCAL_HOST, load_config
     from jobledger.schedulers.registry import check_settings
 
@@ -68,7 +72,14 @@ def hosts(ctx: click.Context) -> None:
 @click.argument("name")
 def hosts_check(name: str) -> None:
     """Connect to host NAME, find its scheduler commands and print their versions, and
-    check that its workdir is writable (a probe file is created and removed there)."""
+    check that its workdir is writable (a probe file is created and removed there).
+
+    Examples:
+
+    \b
+      jobledger hosts check cluster
+      jobledger hosts check local
+    """
     from jobledger.config import load_config
     from jobledger.hosts.factory import make_host
     from jobledger.schedulers.detect import detect_scheduler

@@ -22,20 +22,15 @@ _SUFFIX_FORMATS = {
 
 
 def _project(ctx: click.Context) -> Project:
-    from jobledger.cli.main import open_project
+    from jobledger.cli.common import open_project
 
     return open_project(ctx)
 
 
 def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
-    known = project.ledger.state.workflows()
-    for name in names:
-        if name not in known:
-            choices = ", ".join(known) or "none defined yet"
-            raise click.BadParameter(
-                f"no workflow named {name!r} (known: {choices})", param_hint="--workflow"
-            )
-    return list(names) or list(known)
+    from jobledger.cli.status import known_workflows
+
+    return known_workflows(project, names)
 
 
 @click.command("graph")
@@ -61,6 +56,13 @@ def graph_cmd(ctx: click.Context, fmt: str | None, output: str | None, workflow:
 
     SVG is laid out in Python (no Graphviz needed); `--format dot` feeds Graphviz,
     `--format mermaid` pastes into Markdown.
+
+    Examples:
+
+    \b
+      jobledger graph -o dag.svg
+      jobledger graph -w sweep --format mermaid
+      jobledger graph | dot -Tpng > dag.png
     """
     from jobledger.view.graph import build_graph, render
 
@@ -91,6 +93,12 @@ def report_cmd(ctx: click.Context, output: str, workflow: tuple[str, ...]) -> No
     """Write one self-contained HTML report: DAG, timeline per host, jobs, stderr of failures.
 
     The file loads nothing from the network (styles and script are inlined).
+
+    Examples:
+
+    \b
+      jobledger report
+      jobledger report -w sweep -o sweep.html
     """
     from jobledger.view.report import write_report
 

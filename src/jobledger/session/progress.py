@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
@@ -82,46 +83,59 @@ class Progress:
     """Shows :class:`Counts` as they change (see the module docstring)."""
 
     PLAIN_EVERY = 30.0
+    """Seconds between plain lines while the counts change (every tenth is shown anyway)."""
+    HEARTBEAT = 600.0
+    """Seconds between plain lines while nothing changes (so a log shows it is alive)."""
 
     def __init__(self, total: int, *, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.start = time.monotonic()
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._tty = _is_terminal(self.stream)
         self._live: Any = None
         self._last_tenth = -1
         self._last_plain = self.start
-        self._last: Counts | None = None
+        self._shown: Counts | None = None
 
     def update(self, counts: Counts) -> None:
         """Show the counts (on a terminal at once; elsewhere at tenths and every 30 s)."""
-        if self.quiet or (counts == self._last and not self._tty):
+        if self.quiet:
             return
-        self._last = counts
-        seconds = time.monotonic() - self.start
-        line = progress_line(counts, seconds)
+        now = time.monotonic()
+        line = progress_line(counts, now - self.start)
         if self._tty:
             self._show_live(line)
             return
-        tenth = 10 * counts.final // counts.total if counts.total else 10
-        now = time.monotonic()
-        if tenth > self._last_tenth or now - self._last_plain >= self.PLAIN_EVERY:
-            self._last_tenth = tenth
+        if counts.final >= counts.total:
+            return  # the summary follows
+        tenth = 10 * counts.final // counts.total
+        since = now - self._last_plain
+        changed = counts != self._shown
+        if tenth > self._last_tenth or (changed and since >= self.PLAIN_EVERY) or since >= self.HEARTBEAT:
+            self._last_tenth = max(tenth, self._last_tenth)
             self._last_plain = now
-            print(f"jobledger: {line}", file=self.stream, flush=True)
+            self._shown = counts
+            self._print(f"jobledger: {line}")
+
+    def _print(self, line: str) -> None:
+        try:
+            print(line, file=self.stream, flush=True)
+        except (OSError, ValueError):  # a closed pipe or file: progress is never worth a crash
+            self.quiet = True
 
     def _show_live(self, line: str) -> None:
+        from rich.text import Text
+
+        text = Text(line, no_wrap=True, overflow="ellipsis")
         if self._live is None:
             from rich.console import Console
             from rich.live import Live
-            from rich.text import Text
 
-            self._text = Text
             console = Console(file=self.stream, highlight=False)
-            self._live = Live(Text(line), console=console, transient=True, auto_refresh=False)
+            self._live = Live(text, console=console, transient=True, auto_refresh=False)
             self._live.start()
-        self._live.update(self._text(line), refresh=True)
+        self._live.update(text, refresh=True)
 
     def close(self, summary: Iterable[str] = ()) -> None:
         """Remove the live line and print the summary."""
@@ -131,42 +145,107 @@ class Progress:
         if self.quiet:
             return
         for line in summary:
-            print(line, file=self.stream, flush=True)
+            self._print(line)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def summary_lines(results: Mapping[str, Any], seconds: float, *, reused: int = 0, cut: int = 20) -> list[str]:
-    """The end-of-run summary of ``results`` (name -> :class:`~jobledger.Result`)."""
+    """The end-of-run summary of ``results`` (name -> :class:`~jobledger.Result`): one line
+    of counts by state, then one line per job that did not complete (the first ``cut``)."""
     by_state: dict[str, int] = {}
     failed = []
     for result in results.values():
         by_state[result.state.value] = by_state.get(result.state.value, 0) + 1
         if result.state.is_final and not result.state.is_success:
             failed.append(result)
-    order = sorted(by_state, key=lambda s: (s != "completed", s))
+    order = sorted(by_state, key=lambda s: (s != "completed", s == "dependency_failed", s))
     counts = ", ".join(f"{by_state[s]} {s}" for s in order)
     if reused:
         counts += f" ({reused} reused)"
-    lines = [f"jobledger: {len(results)} jobs, {elapsed_text(seconds)}: {counts}"]
+    jobs = f"{len(results)} job{'' if len(results) == 1 else 's'}"
+    lines = [f"jobledger: {jobs} in {elapsed_text(seconds)}: {counts}"]
     for result in failed[:cut]:
         lines.append("  " + failure_text(result))
     if len(failed) > cut:
-        lines.append(f"  ... and {len(failed) - cut} more (jobledger status)")
+        lines.append(f"  ... and {len(failed) - cut} more (see `jobledger status`)")
     return lines
+
+
+def still_running_line(running: int, command: str) -> str:
+    """The last line when jobs are left running as the program ends."""
+    jobs = "1 job keeps" if running == 1 else f"{running} jobs keep"
+    return f"jobledger: {jobs} running; follow with `{command}`"
+
+
+def failed_message(results: Mapping[str, Any], failed: Sequence[str], cut: int = 10) -> str:
+    """The message of :class:`~jobledger.errors.WorkflowFailed`: how many jobs did not
+    complete, each named with its state and exit code."""
+    parts = []
+    for name in failed[:cut]:
+        result = results[name]
+        what = result.state.value
+        code = _exit_code(result)
+        if code is not None and result.state is not JobState.DEPENDENCY_FAILED:
+            what += f", exit {code}"
+        parts.append(f"{name} ({what})")
+    more = f", and {len(failed) - cut} more" if len(failed) > cut else ""
+    return f"{len(failed)} of {len(results)} jobs did not complete: {', '.join(parts)}{more}"
 
 
 def failure_text(result: Any) -> str:
     """One line about a job that did not complete: state, exit code or reason, stderr."""
+    elements = [e for e in getattr(result, "elements", ()) if e.state.is_final and not e.state.is_success]
+    first = elements[0] if elements else result
     text = f"{result.name}: {result.state.value}"
-    if result.exit_code is not None:
-        text += f", exit {result.exit_code}"
-    if result.reason and not (
-        result.exit_code is not None and result.reason == f"exit code {result.exit_code}"
-    ):
-        text += f" ({result.reason})"
-    path = getattr(result, "stderr_path", None)
-    if path is not None and result.state is not JobState.DEPENDENCY_FAILED and _exists(path):
-        text += f"; stderr: {path}"
+    if elements:
+        indices = ", ".join(str(e.index) for e in elements[:8]) + (", ..." if len(elements) > 8 else "")
+        text += f" (element{'s' if len(elements) > 1 else ''} {indices} of {len(result.elements)})"
+    code = _exit_code(first)
+    if code is not None and result.state is not JobState.DEPENDENCY_FAILED:
+        text += f" with exit code {code}"
+    why = _why(first, code)
+    if why:
+        text += f" ({why})"
+    if result.state is not JobState.DEPENDENCY_FAILED:
+        path = getattr(first, "stderr_path", None)
+        if path is not None and _exists(path):
+            text += f"; stderr: {_shown_path(path)}"
+        elif getattr(result, "host", "local") != "local":
+            text += f"; stderr: `jobledger fetch {result.name}` brings it home"
     return text
+
+
+def _exit_code(result: Any) -> int | None:
+    code = getattr(result, "exit_code", None)
+    return code if isinstance(code, int) else None
+
+
+def _why(result: Any, code: int | None) -> str:
+    """The reason without what the exit code already says (``command not found``)."""
+    error = getattr(result, "error", None)
+    if isinstance(error, dict) and error.get("type"):
+        message = str(error.get("message") or "").splitlines()
+        return f"{error['type']}: {message[0][:120]}" if message else str(error["type"])
+    reason = str(getattr(result, "reason", "") or "")
+    if code is not None:
+        reason = reason.replace(f" (exit {code})", "")
+        if reason in (f"exit code {code}", f"exit {code}"):
+            return ""
+    return reason
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _exists(path: Any) -> bool:

@@ -33,8 +33,15 @@ from jobledger.errors import JobledgerError, LockError, WaitTimeout, WorkflowFai
 from jobledger.ledger.state import Phase, ProjectState, job_phase
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
-from jobledger.session.interrupt import JobsKeepRunning, carry_on_line, install
-from jobledger.session.progress import Counts, Progress, failure_text, quiet_from_env, summary_lines
+from jobledger.session.interrupt import JobsKeepRunning, Left, install, interrupted_line
+from jobledger.session.progress import (
+    Counts,
+    Progress,
+    failed_message,
+    quiet_from_env,
+    still_running_line,
+    summary_lines,
+)
 from jobledger.session.results import Result, build_result
 from jobledger.session.selection import project_for
 from jobledger.states import JobState
@@ -330,7 +337,9 @@ class Session:
                 self.driver.wait_for_change(pause)
         except KeyboardInterrupt:
             reporter.close()
-            print(carry_on_line(self._running_by_host(keys), self._carry_on_command()), file=sys.stderr)
+            self.release(list(self._held))  # stop driving: the exit must not carry on driving
+            left = Left.of(self.ledger.model, keys)
+            print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
             raise JobsKeepRunning() from None
         except WaitTimeout:
             reporter.close()
@@ -349,13 +358,7 @@ class Session:
         if self._held:
             self.start_background()
         if check and failed:
-            lines = [failure_text(results[n]) for n in failed[:10]]
-            more = f"; and {len(failed) - 10} more" if len(failed) > 10 else ""
-            raise WorkflowFailed(
-                f"{len(failed)} of {len(results)} jobs did not complete: " + "; ".join(lines) + more,
-                results,
-                failed,
-            )
+            raise WorkflowFailed(failed_message(results, failed), results, failed)
         return results
 
     def _finished(self, name: str) -> bool:
@@ -397,16 +400,6 @@ class Session:
             parts.append(f"{job.name if job else key[:12]} ({why})")
         shown = ", ".join(parts[:10]) + (f", and {len(parts) - 10} more" if len(parts) > 10 else "")
         return f"not every job was final after {timeout}s: {shown}"
-
-    def _running_by_host(self, keys: Sequence[str]) -> dict[str, int]:
-        jobs = self.ledger.model.jobs
-        out: dict[str, int] = {}
-        for key in keys:
-            job = jobs.get(key)
-            if job is not None and job_phase(job)[0] is Phase.ACTIVE:
-                host = job.current.host if job.current and job.current.host else "?"
-                out[host] = out.get(host, 0) + 1
-        return out
 
     def _carry_on_command(self) -> str:
         inside = Path.cwd().resolve()
@@ -485,7 +478,9 @@ class Session:
                     self.driver.wait_for_change(_pause(report))
         except KeyboardInterrupt:
             reporter.close()
-            print(carry_on_line(self._running_by_host(keys), self._carry_on_command()), file=sys.stderr)
+            self.release(list(self._held))
+            left = Left.of(self.ledger.model, keys)
+            print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
             return
         results = self.results(keys)
         lines = summary_lines(
@@ -493,9 +488,7 @@ class Session:
         )
         running = sum(1 for r in results.values() if not r.state.is_final)
         if running:
-            lines.append(
-                f"jobledger: {running} jobs keep running; follow them with `{self._carry_on_command()}`"
-            )
+            lines.append(still_running_line(running, self._carry_on_command()))
         reporter.close(lines)
 
     def close(self) -> None:

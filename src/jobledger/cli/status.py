@@ -1,0 +1,131 @@
+"""``jobledger status``: every job, its history, and who drives it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.text import Text
+
+from jobledger.cli.common import EXIT_DAMAGED, console, open_project
+from jobledger.errors import JobledgerError
+from jobledger.project import Project
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job.")
+@click.option("--watch", is_flag=True, help="Full-screen view that follows the ledger.")
+@click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
+@click.option("--all", "show_all", is_flag=True, help="Every job ever defined, also older versions of a job.")
+@click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
+@click.pass_context
+def status(
+    ctx: click.Context,
+    as_json: bool,
+    watch: bool,
+    workflow: tuple[str, ...],
+    show_all: bool,
+    no_observe: bool,
+) -> None:
+    """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse.
+
+    Each workflow's current definition comes first; below it, dimmed and marked
+    superseded, the jobs of its earlier definitions whose names the current one does not
+    have (--all: every job ever defined). A workflow defined on two lines of history that
+    a git merge joined shows the jobs of both, with a note; its next run settles it. An
+    unfinished job of a workflow that no process drives reads "submitted · no driver
+    running" (carry on with `jobledger resume`). "reused" is about each workflow's latest
+    run. Narrow columns are left out to fit the terminal; piped output has them all.
+
+    When the ledger is damaged, a warning names the damage, jobs whose workflow record is
+    lost are shown by key under their own heading, and the exit code is 4 (see
+    `jobledger verify`). An unknown workflow name is a usage error (exit 2).
+
+    Examples:
+
+    \b
+      jobledger status
+      jobledger status -w sweep --all
+      jobledger status --json | jq '.[] | select(.state == "failed") | .name'
+      jobledger status --watch
+    """
+    from jobledger.view.status import add_drivers, orphan_rows, status_rows
+    from jobledger.view.status_table import status_table, status_view
+
+    project = open_project(ctx)
+    names = known_workflows(project, workflow)
+    if watch and not as_json:
+        from jobledger.view.live import run_live
+
+        raise SystemExit(run_live(project, list(workflow) or None))
+    session = _session(project)
+    if not no_observe and session is not None:
+        _observe(session, names)
+    state = project.ledger.state
+    rows = status_rows(state, names, history="all" if show_all else "superseded")
+    if session is not None:
+        try:
+            add_drivers(rows, lambda name: _holder(session, name))
+        except JobledgerError:  # the lock folder cannot be made (a read-only checkout): unknown
+            pass
+    orphans = orphan_rows(state)
+    code = EXIT_DAMAGED if orphans or project.ledger.health() else 0
+    if as_json:
+        click.echo(json.dumps(rows + orphans, indent=1, default=str))
+        ctx.exit(code)
+    out = console()
+    if orphans:
+        title = "jobs whose workflow record is damaged (definition lost; shown by key)"
+        out.print(status_table(orphans, title=title, width=out.width))
+    if not rows:
+        if not orphans:
+            out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
+        ctx.exit(code)
+    for part in status_view(state, rows, resume=_resume_command(ctx, project), width=out.width):
+        out.print(part, soft_wrap=isinstance(part, Text))  # a note is one line in a file
+    ctx.exit(code)
+
+
+def known_workflows(project: Project, names: tuple[str, ...]) -> list[str]:
+    """``names`` (all workflows when empty); a usage error listing the known names when
+    one of them is not a workflow of the project."""
+    known = project.ledger.state.workflows()
+    for name in names:
+        if name not in known:
+            choices = ", ".join(known) or "none defined yet"
+            raise click.BadParameter(
+                f"no workflow named {name!r} in {project.root} (known: {choices})",
+                param_hint="'--workflow' / '-w'",
+            )
+    return list(names) or list(known)
+
+
+def _session(project: Project) -> Any:
+    from jobledger.session import session_for
+
+    try:
+        return session_for(project, create=False)
+    except JobledgerError as exc:
+        click.echo(f"jobledger: warning: cannot open a session: {exc}", err=True)
+        return None
+
+
+def _observe(session: Any, names: list[str]) -> None:
+    try:
+        session.observe(names)
+    except JobledgerError as exc:
+        click.echo(f"jobledger: warning: cannot observe: {exc}", err=True)
+
+
+def _holder(session: Any, name: str) -> str | None:
+    holder = str(session.driver_holder(name))
+    return None if holder == "nobody" else holder
+
+
+def _resume_command(ctx: click.Context, project: Project) -> str:
+    inside = Path.cwd().resolve()
+    if inside == project.root or project.root in inside.parents:
+        return "jobledger resume"
+    return f"jobledger -C {project.root} resume"
