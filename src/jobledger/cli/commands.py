@@ -4,12 +4,14 @@ commands that drive share: resolving names, waiting, exit codes)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobledger.cli.common import open_project
 from jobledger.project import Project
+from jobledger.states import JobState
 
 if TYPE_CHECKING:
     from jobledger.session import Session
@@ -54,12 +56,12 @@ def resolve_names(session: Session, names: tuple[str, ...]) -> tuple[list[str], 
     return keys, wf_names
 
 
-def exit_code(results: dict[str, Any]) -> int:
+def exit_code(states: Iterable[JobState]) -> int:
     """0 when every job completed, 1 when one did not, 3 when one is not final."""
-    states = [r.state for r in results.values()]
-    if any(not s.is_final for s in states):
+    seen = list(states)
+    if any(not s.is_final for s in seen):
         return 3
-    return 1 if any(not s.is_success for s in states) else 0
+    return 1 if any(not s.is_success for s in seen) else 0
 
 
 def drive(session: Session, keys: list[str], names: list[str], timeout: float | None) -> int:
@@ -72,27 +74,13 @@ def drive(session: Session, keys: list[str], names: list[str], timeout: float | 
             holder = session.driver_holder(name)
             click.echo(f"jobledger: workflow {name!r} is driven by {holder}; following it", err=True)
     try:
-        results = session.wait(keys, names, timeout=timeout, check=False)
+        session.wait(keys, names, timeout=timeout, check=False, collect=False)
     except WaitTimeout as exc:
         click.echo(f"jobledger: {exc}", err=True)
         return 3
     except JobsKeepRunning:
         return 130
-    return exit_code(results)
-
-
-def register(main: click.Group) -> None:
-    """Add every command but ``init`` to the ``jobledger`` group."""
-    from jobledger.cli import hosts, ledger_commands, run, status, views
-
-    for command in (wait, cancel, retry, fetch):
-        main.add_command(command)
-    main.add_command(run.run_cmd)
-    main.add_command(run.resume)
-    main.add_command(status.status)
-    main.add_command(hosts.hosts)
-    ledger_commands.register(main)
-    views.register(main)
+    return exit_code(session.states(keys).values())
 
 
 @click.command()

@@ -109,9 +109,16 @@ def init(directory: str | None) -> None:
 
 
 def _register_more() -> None:
-    from jobledger.cli import commands
+    from jobledger.cli import commands, hosts, ledger_commands, run, status, views
 
-    commands.register(main)
+    for command in (commands.wait, commands.cancel, commands.retry, commands.fetch):
+        main.add_command(command)
+    main.add_command(run.run_cmd)
+    main.add_command(run.resume)
+    main.add_command(status.status)
+    main.add_command(hosts.hosts)
+    ledger_commands.register(main)
+    views.register(main)
 
 
 _register_more()

@@ -106,7 +106,7 @@ def run_cmd(
         unfinished = [n for n in session.unfinished_workflows() if n in session.ran]
         if unfinished:
             code = max(code, drive(session, session.keys_of(unfinished), unfinished, None))
-        code = max(code, exit_code(session.results(session.keys_of(session.ran))))
+        code = max(code, exit_code(session.states(session.keys_of(session.ran)).values()))
     ctx.exit(code)
 
 
@@ -137,7 +137,7 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
     if not unfinished:
         click.echo("nothing to resume: every job is final")
         keys, _names = resolve_names(session, ())
-        ctx.exit(exit_code(session.results(keys)))
+        ctx.exit(exit_code(session.states(keys).values()))
     records = [session.state.record(k) for k in session.keys_of(unfinished)]
     blocked = sorted(
         {r.name for r in records if r is not None and r.spec is not None and not r.spec.submittable}

@@ -24,7 +24,7 @@ from jobledger.engine.types import Submission, Unit, Update, attempt_dir
 from jobledger.engine.units import units_of
 from jobledger.errors import JobledgerError
 from jobledger.ledger import events as ev
-from jobledger.ledger.state import Phase, cancel_stands, job_phase
+from jobledger.ledger.state import Phase, cancel_stands, job_phase, settled_state
 from jobledger.model.resources import Resources
 from jobledger.schedulers.base import NativeDependency
 from jobledger.states import JobState
@@ -308,19 +308,16 @@ class Actions:
     def cancel(self, keys: Collection[str], *, grace: float, reason: str) -> list[str]:
         """Record the cancel requests (fsynced), then stop what runs; returns the keys."""
         self.ledger.refresh()
-        jobs = self.ledger.model.jobs
+        model = self.ledger.model
+        jobs = model.jobs
         touched = []
         for key in keys:
+            if settled_state(model, key) is not None:
+                continue  # nothing more will happen to it
             job = jobs.get(key)
             if job is None:
                 continue
-            phase, number, _state = job_phase(job)
-            if phase is Phase.SUCCESS or (
-                phase is Phase.FAILURE
-                and job.spec is not None
-                and not job.spec.may_retry(_state.value, number)
-            ):
-                continue
+            _phase, number, _state = job_phase(job)
             self.ledger.append(
                 ev.CancelRequested(key=key, attempt=number, reason=reason or "cancelled on request")
             )

@@ -13,6 +13,8 @@ from typing import Any
 
 import msgpack
 
+from jobledger.gcpause import gc_paused
+
 _MISSING = object()
 
 
@@ -86,8 +88,9 @@ class LazyJobs(dict):  # type: ignore[type-arg]
 
     def materialize(self) -> None:
         """Decode every remaining record."""
-        for key in list(self._blobs):
-            self._load(key)
+        with gc_paused():
+            for key in list(self._blobs):
+                self._load(key)
 
     def values(self) -> Any:
         self.materialize()

@@ -158,22 +158,31 @@ def _is_terminal(stream: Any) -> bool:
 def summary_lines(results: Mapping[str, Any], seconds: float, *, reused: int = 0, cut: int = 20) -> list[str]:
     """The end-of-run summary of ``results`` (name -> :class:`~jobledger.Result`): one line
     of counts by state, then one line per job that did not complete (the first ``cut``)."""
+    failed = {n: r for n, r in results.items() if r.state.is_final and not r.state.is_success}
+    return summary_from([r.state for r in results.values()], failed, seconds, reused=reused, cut=cut)
+
+
+def summary_from(
+    states: Iterable[JobState], failed: Mapping[str, Any], seconds: float, *, reused: int = 0, cut: int = 20
+) -> list[str]:
+    """:func:`summary_lines` from every job's state and the results of those that did not
+    complete only (a 100,000-job run builds no result it does not print)."""
     by_state: dict[str, int] = {}
-    failed = []
-    for result in results.values():
-        by_state[result.state.value] = by_state.get(result.state.value, 0) + 1
-        if result.state.is_final and not result.state.is_success:
-            failed.append(result)
+    total = 0
+    for state in states:
+        total += 1
+        by_state[state.value] = by_state.get(state.value, 0) + 1
     order = sorted(by_state, key=lambda s: (s != "completed", s == "dependency_failed", s))
     counts = ", ".join(f"{by_state[s]} {s}" for s in order)
     if reused:
         counts += f" ({reused} reused)"
-    jobs = f"{len(results)} job{'' if len(results) == 1 else 's'}"
+    jobs = f"{total} job{'' if total == 1 else 's'}"
     lines = [f"jobledger: {jobs} in {elapsed_text(seconds)}: {counts}"]
-    for result in failed[:cut]:
+    shown = list(failed.values())
+    for result in shown[:cut]:
         lines.append("  " + failure_text(result))
-    if len(failed) > cut:
-        lines.append(f"  ... and {len(failed) - cut} more (see `jobledger status`)")
+    if len(shown) > cut:
+        lines.append(f"  ... and {len(shown) - cut} more (see `jobledger status`)")
     return lines
 
 
@@ -183,9 +192,11 @@ def still_running_line(running: int, command: str) -> str:
     return f"jobledger: {jobs} running; follow with `{command}`"
 
 
-def failed_message(results: Mapping[str, Any], failed: Sequence[str], cut: int = 10) -> str:
-    """The message of :class:`~jobledger.errors.WorkflowFailed`: how many jobs did not
-    complete, each named with its state and exit code."""
+def failed_message(
+    results: Mapping[str, Any], failed: Sequence[str], cut: int = 10, total: int | None = None
+) -> str:
+    """The message of :class:`~jobledger.errors.WorkflowFailed`: how many jobs (of ``total``,
+    default every result) did not complete, each named with its state and exit code."""
     parts = []
     for name in failed[:cut]:
         result = results[name]
@@ -195,7 +206,8 @@ def failed_message(results: Mapping[str, Any], failed: Sequence[str], cut: int =
             what += f", exit {code}"
         parts.append(f"{name} ({what})")
     more = f", and {len(failed) - cut} more" if len(failed) > cut else ""
-    return f"{len(failed)} of {len(results)} jobs did not complete: {', '.join(parts)}{more}"
+    of = len(results) if total is None else total
+    return f"{len(failed)} of {of} jobs did not complete: {', '.join(parts)}{more}"
 
 
 def failure_text(result: Any) -> str:

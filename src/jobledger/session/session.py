@@ -30,7 +30,8 @@ from jobledger.engine.driver import Driver, StepReport
 from jobledger.engine.lock import DriverLock
 from jobledger.engine.runs import NEW, RERUN, decide
 from jobledger.errors import JobledgerError, LockError, WaitTimeout, WorkflowFailed
-from jobledger.ledger.state import Phase, ProjectState, job_phase
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.state import Phase, ProjectState, job_phase, settled, settled_state
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
 from jobledger.session.interrupt import JobsKeepRunning, Left, install, interrupted_line
@@ -40,7 +41,7 @@ from jobledger.session.progress import (
     failed_message,
     quiet_from_env,
     still_running_line,
-    summary_lines,
+    summary_from,
 )
 from jobledger.session.results import Result, build_result
 from jobledger.session.selection import project_for
@@ -98,10 +99,11 @@ class Session:
         for name in self.workflows_of(keys):
             reused |= state.reused(name)
         out: dict[str, Result] = {}
-        for key in keys:
-            info = state.job(key)
-            if info is not None:
-                out[info.name] = build_result(self.project.root, info, key in reused)
+        with gc_paused():
+            for key in keys:
+                info = state.job(key)
+                if info is not None:
+                    out[info.name] = build_result(self.project.root, info, key in reused)
         return out
 
     def workflows_of(self, keys: Iterable[str]) -> list[str]:
@@ -290,6 +292,7 @@ class Session:
         check: bool = True,
         progress: bool | None = None,
         on_final: OnFinal | None = None,
+        collect: bool = True,
     ) -> dict[str, Result]:
         """Block until ``keys`` (default: every job of ``names``) are final; results by name.
 
@@ -298,7 +301,8 @@ class Session:
         :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
         ``check=False``), :class:`~jobledger.errors.WaitTimeout` naming what is unfinished
         and why when ``timeout`` passes first, and on Ctrl-C says what keeps running and
-        how to carry on, then raises :class:`JobsKeepRunning`.
+        how to carry on, then raises :class:`JobsKeepRunning`. ``collect=False`` returns
+        only the results of the jobs that did not complete (cheap for 100,000 jobs).
         """
         self.stop_background()
         self._raise_background_error()
@@ -315,7 +319,7 @@ class Session:
                 for name in names:
                     self.take_over(name)
                 report = self.step(names)
-                states = self._states(keys)
+                states = self.states(keys)
                 reporter.update(Counts.of(states.values(), len(keys)))
                 newly = [k for k, s in states.items() if s.is_final and k not in seen_final]
                 if newly and listeners:
@@ -351,32 +355,42 @@ class Session:
             self.release(list(self._held))  # a failure here: stop driving (and at exit) too
             raise
         self.release([n for n in names if self._finished(n)])
-        results = self.results(keys)
-        reused = sum(1 for r in results.values() if r.reused)
-        reporter.close(summary_lines(results, time.monotonic() - start, reused=reused))
-        failed = [n for n, r in results.items() if r.state.is_final and not r.state.is_success]
+        states = self.states(keys)
+        failed = self.results(k for k, s in states.items() if s.is_final and not s.is_success)
+        reused = len(self.reused_keys(names).intersection(keys))
+        reporter.close(summary_from(states.values(), failed, time.monotonic() - start, reused=reused))
+        results = self.results(keys) if collect else failed
         if self._held:
             self.start_background()
         if check and failed:
-            raise WorkflowFailed(failed_message(results, failed), results, failed)
+            raise WorkflowFailed(failed_message(failed, list(failed), total=len(keys)), results, list(failed))
         return results
+
+    def reused_keys(self, names: Iterable[str]) -> set[str]:
+        """Keys the latest run of each of ``names`` reused."""
+        state = self.state
+        out: set[str] = set()
+        for name in names:
+            out |= state.reused(name)
+        return out
 
     def _finished(self, name: str) -> bool:
         scope = self.driver.scope(name)
         return scope is None or scope.final
 
-    def _states(self, keys: Sequence[str]) -> dict[str, JobState]:
-        jobs = self.ledger.model.jobs
+    def states(self, keys: Iterable[str]) -> dict[str, JobState]:
+        """Each key's state as a waiter sees it: final once nothing more will happen to the
+        job (a failed job with a retry to come reads ``pending``)."""
+        model = self.ledger.model
         out = {}
         for key in keys:
-            job = jobs.get(key)
-            out[key] = job_phase(job)[2] if job is not None else JobState.PENDING
-            if job is not None and out[key].is_final:
-                # a failed job with a retry to come is not final for the waiter
-                from jobledger.engine.scope import is_open
-
-                if is_open(job):
-                    out[key] = JobState.PENDING
+            final = settled_state(model, key)
+            if final is not None:
+                out[key] = final
+                continue
+            job = model.jobs.get(key)
+            state = job_phase(job)[2] if job is not None else JobState.PENDING
+            out[key] = JobState.PENDING if state.is_final else state
         return out
 
     def _names(self, keys: Iterable[str]) -> list[str]:
@@ -389,7 +403,7 @@ class Session:
         for key in keys:
             job = jobs.get(key)
             phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
-            if state.is_final and (job is None or not _open(job)):
+            if job is not None and settled(job) is not None:
                 continue
             why = {
                 Phase.PENDING: "waiting for its upstream jobs or a driver",
@@ -472,7 +486,7 @@ class Session:
         try:
             while self._held:
                 report = self.step()
-                reporter.update(Counts.of(self._states(keys).values(), len(keys)))
+                reporter.update(Counts.of(self.states(keys).values(), len(keys)))
                 self.release([n for n in list(self._held) if not report.needs_driver.get(n, False)])
                 if self._held:
                     self.driver.wait_for_change(_pause(report))
@@ -482,11 +496,11 @@ class Session:
             left = Left.of(self.ledger.model, keys)
             print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
             return
-        results = self.results(keys)
-        lines = summary_lines(
-            results, time.monotonic() - start, reused=sum(1 for r in results.values() if r.reused)
-        )
-        running = sum(1 for r in results.values() if not r.state.is_final)
+        states = self.states(keys)
+        failed = self.results(k for k, s in states.items() if s.is_final and not s.is_success)
+        reused = len(self.reused_keys(names).intersection(keys))
+        lines = summary_from(states.values(), failed, time.monotonic() - start, reused=reused)
+        running = sum(1 for s in states.values() if not s.is_final)
         if running:
             lines.append(still_running_line(running, self._carry_on_command()))
         reporter.close(lines)
@@ -496,12 +510,6 @@ class Session:
         self.stop_background()
         self.release(list(self._held))
         self.driver.close()
-
-
-def _open(job: Any) -> bool:
-    from jobledger.engine.scope import is_open
-
-    return is_open(job)
 
 
 def _pause(report: StepReport) -> float:
