@@ -48,6 +48,9 @@ class Scope:
     """Key -> keys that depend on it directly."""
     watch_only: list[str]
     """Keys of earlier definitions that were still in flight when the scope was built."""
+    external: list[str] = attrs.field(factory=list)
+    """Keys of jobs of other workflows that jobs here depend on (``JobRef``): the driver
+    watches them while they are in flight, for they may have no driver of their own."""
     open: set[str] = attrs.field(factory=set)
     dirty: set[str] = attrs.field(factory=set)
     full_at: float = 0.0
@@ -67,6 +70,7 @@ class Scope:
                     seen.add(key)
                     order.append(key)
         down: dict[str, list[str]] = {key: [] for key in order}
+        external: list[str] = []
         jobs = model.jobs
         for key in order:
             job = jobs.get(key)
@@ -74,6 +78,8 @@ class Scope:
                 for up, _kind in job.spec.after:
                     if up in down:
                         down[up].append(key)
+                    elif up not in external:
+                        external.append(up)
         watch_only = []
         for definition in record.definitions.values():
             for key in definition.keys:
@@ -89,6 +95,7 @@ class Scope:
             {k: i for i, k in enumerate(order)},
             down,
             watch_only,
+            external,
         )
         scope.refresh(model, [*order, *watch_only])
         scope.dirty = set(scope.open)

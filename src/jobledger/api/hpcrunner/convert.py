@@ -11,8 +11,9 @@
 - ``dependencies`` on earlier results become :class:`~jobledger.model.job.JobRef`
   dependencies (nothing of the upstream job is defined again), on Jobs not yet submitted
   ordinary dependencies (they are submitted with it);
-- ``inherit_env``, ``shell``, ``use_cwd``, ``priority`` and the preset used go into the
-  job's metadata.
+- ``inherit_env`` (the default) passes the submitting environment on where the batch
+  system does not by itself (``-V`` on SGE, PBS and Torque; SLURM and LSF do); it,
+  ``shell``, ``use_cwd``, ``priority`` and the preset used go into the job's metadata.
 """
 
 from __future__ import annotations
@@ -130,10 +131,13 @@ def _scheduler_args(job: Job, extra: dict[str, Any]) -> dict[str, list[str]]:
         if key in extra:
             name = key[: -len("_args")]
             out[name] = [*out.get(name, []), *_listed(extra.pop(key))]
-    if job.pbs_args and "torque" not in out:
-        out["torque"] = list(out["pbs"])  # Torque hosts read pbs_args too
     for name, lines in scheduler_spellings(job.resources).items():
         out[name] = [*out.get(name, []), *lines]
+    if "pbs" in out and "torque" not in out:
+        out["torque"] = list(out["pbs"])  # Torque hosts read pbs_args too
+    if job.inherit_env:  # hpc-runner's default: the job sees the submitting environment
+        for name in ("sge", "pbs", "torque"):
+            out[name] = ["-V", *out.get(name, [])]
     return out
 
 

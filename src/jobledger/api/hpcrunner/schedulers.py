@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobledger.api.hpcrunner import config as _config
+from jobledger.api.hpcrunner.config import get_config
 from jobledger.api.hpcrunner.results import ArrayJobResult, JobResult, _Submitted
 from jobledger.api.hpcrunner.status import JobStatus
 from jobledger.config import IMPLICIT_HOSTS
@@ -176,7 +176,7 @@ class SGEScheduler(LedgerScheduler):
 
     def __init__(self, name: str | None = None, host: str | None = None) -> None:
         super().__init__(name, host)
-        settings = _config.get_config().get_scheduler_config("sge")
+        settings = get_config().get_scheduler_config("sge")
         self.pe_name: str = settings.get("parallel_environment", "smp")
         self.mem_resource: str = settings.get("memory_resource", "mem_free")
         self.time_resource: str = settings.get("time_resource", "h_rt")
