@@ -84,10 +84,9 @@ def toml_directory(project: Project) -> object:
 
 
 def cycle(_p: Project) -> object:
-    a = jl.Job(name="a", command="true")
-    b = jl.Job(name="b", command="true", after=[a])
-    a.after(b)
-    return jl.Workflow([b], name="cyc")
+    a = jl.Job(name="a", command="true", after=["b"])
+    b = jl.Job(name="b", command="true", after=["a"])
+    return jl.Workflow([a, b], name="cyc")
 
 
 def duplicate(_p: Project) -> object:

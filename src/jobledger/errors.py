@@ -13,6 +13,7 @@ Every error is a :class:`JobledgerError`; catch that to catch them all::
     │   └── CorruptRecordError     a record fails its digest (names file and offset)
     ├── ProjectError               no project found, or a project directory is malformed
     ├── ConfigError                jobledger.toml is wrong (names file, table and key)
+    │   └── ExtendsCycle           configuration files extend each other in a circle
     ├── LockError                  another driver holds the workflow (names pid, host, since)
     ├── HostError                  a host cannot be reached or a command on it failed
     │   ├── ConnectionFailed       SSH could not connect (auth, host key, unreachable)
@@ -99,6 +100,10 @@ class ProjectError(JobledgerError):
 
 class ConfigError(JobledgerError):
     """A configuration file is invalid; the message names the file, table and key."""
+
+
+class ExtendsCycle(ConfigError, ValueError):
+    """Configuration files that ``extends`` each other in a circle (names the chain)."""
 
 
 class LockError(JobledgerError):

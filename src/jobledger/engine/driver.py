@@ -257,8 +257,9 @@ class Driver:
         model = self.ledger.model
         driven_keys = {k for s in driving for k in s.open}
         driven = active_units(model, driven_keys)
-        watched = active_units(model, {k for s in watching for k in s.open} - driven_keys)
         scopes = [*driving, *watching]
+        upstream = {k for s in scopes for k in s.external}  # other workflows' jobs, maybe undriven
+        watched = active_units(model, ({k for s in watching for k in s.open} | upstream) - driven_keys)
         count = 0
         for alias in sorted({*driven, *watched, *(a for a, b in self.backends.items() if b.busy)}):
             try:

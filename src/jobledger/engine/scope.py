@@ -34,6 +34,9 @@ class Scope:
     """Key -> keys that depend on it directly."""
     watch_only: list[str]
     """Keys of earlier definitions that were still in flight when the scope was built."""
+    external: list[str] = attrs.field(factory=list)
+    """Keys of jobs of other workflows that jobs here depend on (``JobRef``): the driver
+    watches them while they are in flight, for they may have no driver of their own."""
     open: set[str] = attrs.field(factory=set)
     dirty: set[str] = attrs.field(factory=set)
     full_at: float = 0.0
@@ -83,6 +86,8 @@ class Scope:
                 dependents = self.down.setdefault(up, [])
                 if key not in dependents:
                     dependents.append(key)
+                if up not in self.position and up not in self.external:
+                    self.external.append(up)  # recorded by another workflow: watched from here
 
     def refresh(self, model: Model, keys: list[str] | set[str]) -> set[str]:
         """Re-read whether ``keys`` are open; returns those that changed."""

@@ -43,7 +43,7 @@ _KIND_ALIASES = {
 _NO_RESOURCES = Resources()
 _NO_RETRY = RetryPolicy()
 
-# Sentinel meaning "stderr to its own file" (hpc-runner's ``stderr=None`` merges).
+# Sentinel meaning "stderr to its own file" (``stderr=None`` writes it into the stdout file).
 SEPARATE = "<separate>"
 
 
@@ -70,7 +70,7 @@ class JobRef:
 def _upstream_job(target: Any) -> Job | JobRef | str:
     if isinstance(target, (Job, JobRef, str)):
         return target
-    inner = getattr(target, "job", None)  # JobResult and face objects carry their Job
+    inner = getattr(target, "job", None)  # objects that carry a Job
     if isinstance(inner, Job):
         return inner
     to_job = getattr(target, "to_job", None)
@@ -78,7 +78,7 @@ def _upstream_job(target: Any) -> Job | JobRef | str:
         produced = to_job()
         if isinstance(produced, Job):
             return produced
-    raise ModelError(f"a dependency must be a Job, a job name or a JobResult, not {target!r}")
+    raise ModelError(f"a dependency must be a Job, a JobRef or a job name, not {target!r}")
 
 
 @attrs.frozen
@@ -110,34 +110,19 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     return tuple(out)
 
 
-class _AfterView(tuple):  # type: ignore[type-arg]
-    """``job.after`` is the tuple of dependencies and, called, adds to them (hpc-runner)."""
-
-    _job: Job
-
-    def __call__(self, *results: Any, type: str = "afterok") -> Job:
-        job = self._job
-        added = _dependencies(list(results), type)
-        object.__setattr__(job, "depends", job.depends + added)
-        job._forget_key()
-        return job
-
-
 @attrs.frozen(init=False, slots=False, eq=False, repr=False)
 class Job:
-    """Ordered tasks run as one scheduler job.
-
-    One class serves every face::
+    """Ordered tasks run as one scheduler job (immutable)::
 
         Job(name="a", command="python x.py", cpus=4, memory="8G", after=[other])
-        Job("python train.py", name="train", cpu=4, mem="16G", queue="gpu.q")  # hpc-runner
+        Job("python train.py", name="train", cpu=4, mem="16G", queue="gpu.q")
         Job(name="a", tasks=[Task(...), Task(...)], resources=Resources(cpus=2))
 
     Resource keywords and their aliases (``cpu``, ``mem``, ``queue``, ``walltime`` ...) are
     accepted directly. A callable resource value (``memory=lambda attempt: f"{4*attempt}G"``)
-    escalates with the attempt number. Instances are immutable except for hpc-runner's
-    ``dependencies`` / ``dependency_type`` attributes and ``after(...)``, which rebuild
-    the dependency list.
+    escalates with the attempt number. ``after`` lists upstream jobs: :class:`Job`
+    objects, names of jobs of the same workflow, :class:`JobRef` to jobs recorded earlier,
+    or ``(job, kind)`` pairs. ``stderr=None`` writes stderr into the stdout file.
     """
 
     name: str
@@ -172,8 +157,6 @@ class Job:
         resources: Resources | Mapping[str, Any] | None = None,
         host: str | None = None,
         after: Any = None,
-        dependencies: Any = None,
-        dependency_type: str = "afterok",
         array: Any = None,
         max_concurrent: int | None = None,
         env: Mapping[str, Any] | None = None,
@@ -213,10 +196,6 @@ class Job:
         for key in list(unknown):
             if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
                 sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-        for key in ("modules_path", "inherit_env", "job_type", "dependency", "priority"):
-            if key in unknown:
-                meta_value = unknown.pop(key)
-                metadata = {**(metadata or {}), key: meta_value}
         if unknown:
             raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
 
@@ -247,7 +226,7 @@ class Job:
             policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
 
         try:
-            deps = _dependencies(after, dependency_type) + _dependencies(dependencies, dependency_type)
+            deps = _dependencies(after, "afterok")
         except ModelError as exc:
             raise ModelError(f"{where}: {exc}") from None
         if waitfor not in ("all", "any"):
@@ -283,42 +262,10 @@ class Job:
             metadata=dict(metadata or {}),
         )
 
-    # ---------------------------------------------------------------- faces
-    @property
-    def after(self) -> _AfterView:
-        """The dependencies; call it to add some: ``job.after(result, type="afterany")``."""
-        view = _AfterView(self.depends)
-        view._job = self
-        return view
-
-    @property
-    def dependencies(self) -> list[Job | JobRef | str]:
-        """Upstream jobs (hpc-runner spelling; assignable)."""
-        return [d.target for d in self.depends]
-
-    @property
-    def dependency_type(self) -> str:
-        """Kind of the first dependency (hpc-runner spelling; assignable)."""
-        return self.depends[0].kind if self.depends else "afterok"
-
     @property
     def command(self) -> str:
         """The tasks as one human-readable line."""
         return " && ".join(t.label for t in self.tasks)
-
-    def submit(self, scheduler: Any = None) -> Any:
-        """Submit this job alone (hpc-runner); returns a :class:`~jobledger.JobResult`."""
-        from jobledger.api.hpcrunner import submit_job
-
-        return submit_job(self, scheduler)
-
-    @classmethod
-    def from_config(cls, tool_or_type: str, command: Any = None, **overrides: Any) -> Job:
-        """Merge ``[defaults]`` and ``[types.NAME]``/``[tools.NAME]`` of jobledger.toml."""
-        from jobledger.api.hpcrunner import job_from_config
-
-        made: Job = job_from_config(tool_or_type, command, **overrides)
-        return made
 
     # ---------------------------------------------------------------- identity
     @property
@@ -430,24 +377,6 @@ class Job:
 def _known_key(target: Job | JobRef | str) -> str:
     """The key of an upstream whose key is already computed (or recorded)."""
     return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
-
-
-def _job_setattr(self: Job, name: str, value: Any) -> None:
-    """Frozen, except hpc-runner's ``dependencies`` and ``dependency_type`` attributes."""
-    if name == "dependencies":
-        kind = self.depends[0].kind if self.depends else "afterok"
-        object.__setattr__(self, "depends", _dependencies(value, kind))
-    elif name == "dependency_type":
-        kind = normalize_kind(value)
-        deps = tuple(Dependency(d.target, kind) for d in self.depends)
-        object.__setattr__(self, "depends", deps)
-    else:
-        raise attrs.exceptions.FrozenInstanceError()
-    self._forget_key()
-
-
-# attrs refuses a custom __setattr__ on a frozen class; install it afterwards.
-Job.__setattr__ = _job_setattr  # type: ignore[method-assign,assignment]
 
 
 def _checked_change(field: str, value: Any, where: str) -> Any:
