@@ -278,7 +278,7 @@ class Driver:
     def _touched(self, scopes: Iterable[Scope], keys: set[str]) -> None:
         model = self.ledger.model
         for scope in scopes:
-            mine = {k for k in keys if k in scope.position or k in scope.open}
+            mine = {k for k in keys if k in scope.position or k in scope.open or k in scope.down}
             if mine:
                 scope.refresh(model, mine)
                 scope.touch(mine)

@@ -116,7 +116,7 @@ class Scope:
         for key in keys:
             if key in self.position:
                 self.dirty.add(key)
-                self.dirty.update(self.down.get(key, ()))
+            self.dirty.update(self.down.get(key, ()))
 
     def sorted(self, keys: set[str]) -> list[str]:
         """``keys`` (of this scope) in topological order."""
