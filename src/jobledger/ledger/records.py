@@ -86,6 +86,8 @@ class AttemptRecord:
     """``""`` (or the array index as text) -> ``{value, size, type, error, unit, order}``."""
     fetched: dict[str, str] = attrs.field(factory=dict)
     pid: int | None = None
+    intents_by: dict[str, Order] = attrs.field(factory=dict)
+    """Writer -> its latest submit intent (who acted on this attempt, and when)."""
 
     def to_row(self) -> list[Any]:
         """Plain data for the snapshot."""
@@ -131,6 +133,7 @@ class AttemptRecord:
             self.results,
             self.fetched,
             self.pid,
+            self.intents_by,
         ]
 
     @classmethod
@@ -165,6 +168,7 @@ class AttemptRecord:
             results,
             fetched,
             pid,
+            intents_by,
         ) = row
         return cls(
             number,
@@ -197,6 +201,7 @@ class AttemptRecord:
             results,
             fetched,
             pid,
+            {w: _must(o) for w, o in intents_by.items()},
         )
 
 

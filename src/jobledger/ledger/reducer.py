@@ -171,6 +171,9 @@ def _on_intent(m: Model, e: ev.Intent, order: Order, when: float) -> None:
         if before(att.cancel_intent, order):
             att.cancel_intent = order
         return
+    mine = att.intents_by.get(order[1])
+    if mine is None or mine < order:
+        att.intents_by[order[1]] = order
     if before(att.intent, order):
         att.intent = order
         if e.host is not None:

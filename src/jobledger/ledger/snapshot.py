@@ -33,7 +33,7 @@ from jobledger.ledger.state import settled
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 
 
 @attrs.define

@@ -172,8 +172,9 @@ def reused_in_latest_run(model: Model, workflow: str) -> set[str]:
         if job is None:
             continue
         completed_before = any(_completed_before(a, job.spec, run.order) for a in job.attempts.values())
+        writer = run.order[1]  # what this run's own process did after it began
         started_after = any(
-            (a.intent is not None and a.intent > run.order)
+            ((mine := a.intents_by.get(writer)) is not None and mine > run.order)
             or (a.retry is not None and a.retry.order > run.order)
             for a in job.attempts.values()
         )

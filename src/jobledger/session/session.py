@@ -15,6 +15,7 @@ session keeps driving in the foreground until nothing is left that only a driver
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import secrets
@@ -495,7 +496,7 @@ class Session:
             self.release(list(self._held))
             left = Left.of(self.ledger.model, keys)
             print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
-            return
+            _exit_interrupted(self)
         states = self.states(keys)
         failed = self.results(k for k, s in states.items() if s.is_final and not s.is_success)
         reused = len(self.reused_keys(names).intersection(keys))
@@ -510,6 +511,17 @@ class Session:
         self.stop_background()
         self.release(list(self._held))
         self.driver.close()
+
+
+def _exit_interrupted(session: Session) -> None:
+    """Ctrl-C while the script's end drives: exit 130 at once (the ledger made durable and
+    the streams flushed first; other exit handlers are not run)."""
+    with contextlib.suppress(Exception):
+        session.ledger.flush(durable=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)
 
 
 def _pause(report: StepReport) -> float:
