@@ -147,6 +147,7 @@ def test_concurrent_definitions_after_a_git_merge(tmp_path: Path, monkeypatch: p
         ("variant", 2),
     ]
     assert not any(r["superseded"] for r in rows)
+    assert not any(r["reused"] for r in rows)  # each side ran `common` itself
     outputs = {(left / r["run_dir"] / "stdout").read_text().strip() for r in rows if r["name"] == "variant"}
     assert outputs == {"left", "right"}
     table = run_cli(left, "status").stdout
