@@ -61,7 +61,7 @@ from jobledger.api.multirun import (
     post_run_results,
     postRunResults,
 )
-from jobledger.api.verbs import RunHandle, WaitTimeout, check, fetch, init, run, stop, update, wait
+from jobledger.api.verbs import RunHandle, WaitTimeout, check, fetch, init, retry, run, stop, update, wait
 from jobledger.errors import (
     CommandFailed,
     ConfigError,
@@ -184,6 +184,7 @@ __all__ = [
     "post_run_results",
     "register_scheduler",
     "reload_config",
+    "retry",
     "roots",
     "run",
     "run_async",

@@ -24,7 +24,7 @@ from jobledger.session.selection import Selection, select
 from jobledger.session.session import Session, session_for
 from jobledger.states import JobState
 
-__all__ = ["RunHandle", "WaitTimeout", "check", "fetch", "init", "run", "stop", "update", "wait"]
+__all__ = ["RunHandle", "WaitTimeout", "check", "fetch", "init", "retry", "run", "stop", "update", "wait"]
 
 
 def _session(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Session:
@@ -176,6 +176,30 @@ def stop(
     session = _session(sel, project, logger, False)
     keys, _names = targets(sel, session, known_only=True)
     return session.cancel(keys, grace=grace)
+
+
+def retry(
+    *items: Any,
+    wait: bool = False,
+    reason: str = "retried by hand",
+    project: Any = None,
+    logger: logging.Logger | None = None,
+) -> Any:
+    """Give the selected final jobs a new, manual attempt each (lifting a cancel), as
+    ``jobledger retry`` does; returns the names retried, or with ``wait=True`` waits for
+    them and returns their results (raising :class:`~jobledger.errors.WorkflowFailed` when
+    one does not complete)."""
+    sel = select(items)
+    session = _session(sel, project, logger, False)
+    keys, names = targets(sel, session, known_only=True)
+    retried = session.retry(keys, reason=reason)
+    for name in names:
+        session.take_over(name)
+    session.start_background()
+    if wait:
+        chosen = [k for k in keys if (r := session.state.record(k)) is not None and r.name in retried]
+        return session.wait(chosen, names)
+    return retried
 
 
 def wait(

@@ -74,18 +74,18 @@ def run_cmd(
       jobledger run workflow.py --detach
     """
     from jobledger.errors import WorkflowFailed
-    from jobledger.session import JobsKeepRunning
+    from jobledger.session import JobsKeepRunning, RunDefaults
 
-    if host:
-        os.environ["JOBLEDGER_HOST"] = host
-    if force:
-        os.environ["JOBLEDGER_FORCE"] = "1"
-    if max_parallel:
-        os.environ["JOBLEDGER_MAX_PARALLEL"] = str(max_parallel)
     project = Project.find() or Project.init(Path.cwd())
     if detach:
-        _detach(project, "run", ["run", file, *script_args])
+        flags = [*(["--host", host] if host else []), *(["--force"] if force else [])]
+        flags += ["--max-parallel", str(max_parallel)] if max_parallel else []
+        _detach(project, "run", ["run", *flags, file, "--", *script_args])
         return
+    session = session_of(project)
+    session.defaults = RunDefaults(host=host, force=force)  # what the script's runs take
+    if max_parallel:
+        session.driver.max_parallel = max_parallel
     sys.argv = [file, *script_args]
     script_dir = str(Path(file).resolve().parent)
     if script_dir not in sys.path:

@@ -4,11 +4,12 @@ from jobledger.session.handle import RunHandle
 from jobledger.session.interrupt import JobsKeepRunning
 from jobledger.session.results import Result
 from jobledger.session.selection import Selection, project_for, select
-from jobledger.session.session import Session, forget_session, session_for
+from jobledger.session.session import RunDefaults, Session, forget_session, session_for
 
 __all__ = [
     "JobsKeepRunning",
     "Result",
+    "RunDefaults",
     "RunHandle",
     "Selection",
     "Session",

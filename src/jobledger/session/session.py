@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from jobledger.engine.definitions import Definition, define, record, replaced, write_payloads
 from jobledger.engine.driver import Driver, StepReport
 from jobledger.engine.lock import DriverLock
@@ -54,6 +56,14 @@ log = logging.getLogger("jobledger")
 OnFinal = Callable[[str, Result], None]
 
 
+@attrs.frozen
+class RunDefaults:
+    """What runs from this process take when they do not say (``jobledger run --host``)."""
+
+    host: str | None = None
+    force: bool = False
+
+
 class Session:
     """Drives the workflows of one project from this process (see the module docstring)."""
 
@@ -79,6 +89,7 @@ class Session:
         self._listeners: list[OnFinal] = []
         self.ran: list[str] = []
         """Workflows run from this process, in order."""
+        self.defaults = RunDefaults()
         install()
 
     # ------------------------------------------------------------------ reading
@@ -162,6 +173,8 @@ class Session:
         Raises :class:`~jobledger.errors.LockError` when another live process drives one.
         """
         self._raise_background_error()
+        host = host or self.defaults.host
+        force = force or self.defaults.force
         done = []
         for workflow in workflows:
             definition = define(
