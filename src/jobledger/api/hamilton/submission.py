@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from jobledger.api.driving import drive_until
 from jobledger.api.hamilton.info import JobInfo
 from jobledger.api.hamilton.jobs import log
-from jobledger.api.verbs import RunHandle, fetch, init, run, wait
+from jobledger.api.verbs import RunHandle, init, run, wait
 from jobledger.model.job import Job
 from jobledger.model.workflow import Workflow
 from jobledger.session.results import tail_text
@@ -39,16 +39,31 @@ def submit_job(
 
 
 def _number(handle: RunHandle, job: Job, patience: float = 2.0) -> int:
-    """The scheduler's job id; for local jobs the pid of the job's process."""
-    deadline = time.monotonic() + patience
-    while True:
-        result = fetch(handle)[job.name]
+    """The scheduler's job id; for local jobs the pid of the job's process.
+
+    The session steps until the job has one (or ended, or was reused); past ``patience``
+    seconds a number derived from the job's key stands in.
+    """
+    key = handle.keys[job.name]
+    found: list[int] = []
+
+    def known() -> bool:
+        result = handle.session.results([key])[job.name]
         sid = result.scheduler_id
         if sid and sid.isdigit():
-            return int(sid)
-        claim = tail_text(result.unit_dir / "claim", 1).split()
-        if claim and claim[0].isdigit():
-            return int(claim[0])
-        if result.reused or result.state.is_final or time.monotonic() >= deadline:
-            return int(handle.keys[job.name][:7], 16)
-        time.sleep(0.05)
+            found.append(int(sid))
+            return True
+        record = handle.session.state.record(key)
+        attempt = record.current if record is not None else None
+        pid = attempt.pid if attempt is not None else None
+        if not pid:
+            claim = tail_text(result.unit_dir / "claim", 1).split()
+            pid = int(claim[0]) if claim and claim[0].isdigit() else None
+        if pid:
+            found.append(pid)
+            return True
+        return result.reused or result.state.is_final
+
+    if drive_until(handle.session, known, patience) and found:
+        return found[-1]
+    return int(key[:7], 16)
