@@ -6,29 +6,32 @@ from __future__ import annotations
 import abc
 import asyncio
 import os
-import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobledger.api.multirun.files import _symlink
-from jobledger.api.multirun.layout import (
-    INDEX_ENV,
-    RESULTS_FILE,
-    RUN_DIR_ENV,
-    STATUS_FILE,
-    STDERR_LINK,
-    STDERR_TAIL,
-    STDOUT_LINK,
+from jobledger.api.driving import in_thread, notify
+from jobledger.api.multirun.batches import (
+    Batch,
+    batch_command,
+    in_flight,
+    keep,
+    latest,
+    recorded,
+    unique_name,
 )
+from jobledger.api.multirun.files import _symlink
+from jobledger.api.multirun.layout import STDERR_LINK, STDERR_TAIL, STDOUT_LINK
 from jobledger.api.multirun.runs import Run, RunStatistics
-from jobledger.api.verbs import RunHandle, WaitTimeout, fetch, run, stop, wait
+from jobledger.api.verbs import RunHandle
 from jobledger.errors import ModelError
 from jobledger.model.hashing import canonical_hash
 from jobledger.model.job import Job
 from jobledger.model.names import check_argv, safe_name
 from jobledger.model.workflow import Workflow
 from jobledger.session.results import Result
+from jobledger.session.selection import project_for
+from jobledger.session.session import Session, session_for
 from jobledger.states import JobState
 
 
@@ -72,6 +75,26 @@ class AbstractRunner(abc.ABC):
         """True while a sweep is being prepared or executed."""
         return getattr(self, "_active", 0) > 0
 
+    def _changed(self) -> None:
+        """Wake whoever awaits :meth:`changed` (any thread may call this)."""
+        for loop, event in list(getattr(self, "_watchers", ())):
+            notify(loop, event.set)
+
+    async def changed(self, timeout: float | None = None) -> bool:
+        """Wait until a run of this runner changes state (or ``timeout``); True if one did."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        if not hasattr(self, "_watchers"):
+            self._watchers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._watchers.append((loop, event))
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._watchers.remove((loop, event))
+
 
 def sweep_workflow_name(output_path: Path) -> str:
     """Name of the jobledger workflow that runs the sweep of folder ``output_path``."""
@@ -84,8 +107,9 @@ def _validate_job_options(host: str, options: Mapping[str, Any]) -> None:
 
 
 class ClusterRunner(AbstractRunner):
-    """Sends a sweep to host ``host`` (a ``[hosts.NAME]`` of ``jobledger.toml``, or
-    ``"local"``) as ONE array job; each index runs in its own run folder.
+    """Sends a sweep to host ``host`` (a ``[hosts.NAME]`` of ``jobledger.toml``, a scheduler
+    of this machine such as ``"slurm"``, or ``"local"``) as ONE array job; each index runs
+    in its own run folder.
 
     ``max_parallel`` throttles the array (``%N`` on SLURM); other keywords are
     :class:`~jobledger.Job` options for every run (``cpus``, ``memory``, ``time``,
@@ -112,10 +136,15 @@ class ClusterRunner(AbstractRunner):
         self.max_parallel = max_parallel
         self.project = project
         self.poll_interval = poll_interval
+        """Kept for compatibility: the runner wakes on the jobs' own events."""
         self.name = name
         self.job_options = dict(job_options)
         self.handle: RunHandle | None = None
         self.workdir: Path | None = None
+        self.inputs: str | None = None
+        """Digest of the sweep's input files, recorded by each run (set by multirun)."""
+        self.progress: bool | None = None
+        """Progress and summary of the wait (``None``: unless quiet; off under a display)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r}, max_parallel={self.max_parallel})"
@@ -124,6 +153,7 @@ class ClusterRunner(AbstractRunner):
         super().reset()
         self.handle = None
         self.workdir = None
+        self.inputs = None
 
     def add(self, cmd: list[str], cwd: Path = Path()) -> Run:
         """Add a pending run (executed by :meth:`gather`)."""
@@ -134,42 +164,20 @@ class ClusterRunner(AbstractRunner):
         return record
 
     # ------------------------------------------------------------------ the array job
-    def build_job(self, pending: Sequence[Run], workdir: Path | None = None) -> Job:
-        """The array job running ``pending`` (index = position in :attr:`runs`)."""
+    def build_job(
+        self, pending: Sequence[Run], workdir: Path | None = None, taken: Sequence[str] = ()
+    ) -> Job:
+        """The array job running ``pending`` (index = position in :attr:`runs`), named
+        apart from the jobs ``taken``."""
         if not pending:
             raise ModelError("nothing to run")
         indices = [self._index(r) for r in pending]
         base = workdir or _common_parent(pending)
-        same_cmd = all(r.cmd == pending[0].cmd for r in pending)
-        lines = ['case "${JOBLEDGER_ARRAY_INDEX:-}" in']
-        for index, record in zip(indices, pending, strict=True):
-            folder = os.path.relpath(record.cwd, base)
-            entry = f"  {index}) jl_dir={shlex.quote(folder)}"
-            if not same_cmd:
-                entry += f"; set -- {shlex.join(record.cmd)}"
-            lines.append(entry + " ;;")
-        lines += [
-            '  *) echo "multirun: no run for array index ${JOBLEDGER_ARRAY_INDEX:-?}" >&2',
-            "     exit 2 ;;",
-            "esac",
-        ]
-        if same_cmd:
-            lines.append(f"set -- {shlex.join(pending[0].cmd)}")
-        lines += [
-            'cd -- "$jl_dir" || exit 1',
-            f"rm -f -- {STATUS_FILE} {RESULTS_FILE}",
-            f'export {RUN_DIR_ENV}="$PWD" {INDEX_ENV}="$JOBLEDGER_ARRAY_INDEX"',
-            '"$@"',
-            "jl_rc=$?",
-            f'printf \'{{"exit_code": %d}}\\n\' "$jl_rc" > .{STATUS_FILE}.tmp '
-            f"&& mv -f -- .{STATUS_FILE}.tmp {STATUS_FILE}",
-            'exit "$jl_rc"',
-        ]
+        entries = [(i, os.path.relpath(r.cwd, base), r.cmd) for i, r in zip(indices, pending, strict=True)]
         label = self.name or safe_name(base.name, 24)
-        name = f"{label}-runs-{min(indices)}-{max(indices)}"
         return Job(
-            command="\n".join(lines),
-            name=name,
+            command=batch_command(entries, self.inputs),
+            name=unique_name(f"{label}-runs-{min(indices)}-{max(indices)}", taken),
             host=self.host,
             array=indices,
             max_concurrent=self.max_parallel,
@@ -186,39 +194,117 @@ class ClusterRunner(AbstractRunner):
         """Name of the workflow that holds the sweep of folder ``workdir``."""
         return sweep_workflow_name(workdir)
 
+    def _session(self) -> Session:
+        return session_for(project_for(self.project, create=True))
+
+    def busy_folders(self, workdir: Path) -> set[str]:
+        """Run folders of the sweep in ``workdir`` that an earlier batch still runs (a sweep
+        killed and run again follows them; it never runs them twice)."""
+        session = self._session()
+        session.ledger.refresh()
+        found = latest(recorded(session, self.workflow_name(workdir)))
+        return {f for f, (batch, index) in found.items() if in_flight(session, batch.key, index)}
+
     async def gather(self) -> None:
-        """Submit the pending runs as one array job and follow it until every run ended."""
-        pending = [r for r in self.runs if r.status == "pending"]
+        """Submit the pending runs as one array job and follow them until every run ended.
+
+        Runs still in flight in an earlier batch are followed, not submitted again; the
+        sweep's workflow holds every batch that last ran one of its runs.
+        """
         loop = asyncio.get_running_loop()
         for record in self.runs:
             if record.task is None:
                 record.task = loop.create_future()
             if record.complete and not record.task.done():
                 record.task.set_result(record)
+        pending = [r for r in self.runs if r.status == "pending"]
         if not pending:
             return
         workdir = self.workdir or _common_parent(pending)
-        job = self.build_job(pending, self.workdir)
-        workflow = Workflow([job], name=self.workflow_name(workdir))
-        handle = await asyncio.to_thread(run, workflow, force=True, project=self.project)
-        assert isinstance(handle, RunHandle)
-        self.handle = handle
-        by_index = {self._index(r): r for r in pending}
+        session = await asyncio.to_thread(self._session)
+        plan = await asyncio.to_thread(self._plan, session, workdir, pending)
+        if plan is None:
+            return
+        workflow, follow = plan
+        await asyncio.to_thread(session.run, [workflow], rerun=False, source=f"multirun {workdir}")
+        keys = {key: follow[key][0] for key in follow}
+        self.handle = RunHandle(session, workflow.name, {n: k for k, n in keys.items()}, {})
+        self._loop = loop
+        by_key = {key: dict(runs) for key, (_name, runs) in follow.items()}
         try:
-            while True:
-                try:
-                    results = await asyncio.to_thread(wait, handle, timeout=0, progress=False, check=False)
-                    final = True
-                except WaitTimeout:
-                    results = await asyncio.to_thread(fetch, handle)
-                    final = False
-                self._apply(results.get(job.name), by_index, final)
-                if final:
-                    break
-                await asyncio.sleep(self.poll_interval)
+            results = await in_thread(
+                session.wait,
+                list(keys),
+                [workflow.name],
+                check=False,
+                progress=self.progress,
+                on_step=lambda states: self._follow(session, by_key, states),
+            )
         except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(stop, handle))
+            await asyncio.shield(asyncio.to_thread(session.cancel, list(keys)))
             raise
+        for key, runs in by_key.items():
+            self._apply(results.get(keys[key]), runs, final=True)
+        self._changed()
+
+    def _plan(
+        self, session: Session, workdir: Path, pending: Sequence[Run]
+    ) -> tuple[Workflow, dict[str, tuple[str, dict[int, Run]]]] | None:
+        """The sweep's workflow now, and the batches to follow: ``{key: (job name, {index:
+        run})}``. ``None`` when nothing is left to run or follow."""
+        session.ledger.refresh()
+        name = self.workflow_name(workdir)
+        batches = recorded(session, name)
+        last = latest(batches)
+        follow: dict[str, tuple[str, dict[int, Run]]] = {}
+        fresh: list[Run] = []
+        for record in pending:
+            hit = last.get(str(record.cwd))
+            if hit is not None and in_flight(session, hit[0].key, hit[1]):
+                batch, index = hit
+                follow.setdefault(batch.key, (batch.job.name, {}))[1][index] = record
+            else:
+                fresh.append(record)
+        moved = {str(r.cwd) for r in fresh}
+        kept: dict[str, Batch] = {}
+        for record in self.runs:
+            hit = last.get(str(record.cwd))
+            if hit is not None and str(record.cwd) not in moved:
+                kept.setdefault(hit[0].key, hit[0])
+        jobs = [b.job for b in kept.values()]
+        if fresh:
+            job = self.build_job(fresh, self.workdir, taken=[j.name for j in jobs])
+            batch = keep(session.project, job, {self._index(r): r.cwd for r in fresh})
+            follow[batch.key] = (job.name, {self._index(r): r for r in fresh})
+            jobs.append(job)
+        if not follow:
+            return None
+        return Workflow(jobs, name=name), follow
+
+    def _follow(self, session: Session, by_key: Mapping[str, dict[int, Run]], _states: Any) -> None:
+        """After each step of the wait: runs whose element started or ended move on."""
+        moved = False
+        for key, runs in by_key.items():
+            info = session.state.job(key)
+            current = info.current if info is not None else None
+            if current is None:
+                continue
+            ended = []
+            for element in current.elements:
+                record = runs.get(element.index)
+                if record is None or record.complete:
+                    continue
+                if element.state.is_final:
+                    ended.append(element.index)
+                elif element.state is JobState.RUNNING and record.status != "running":
+                    record.status = "running"
+                    moved = True
+            if ended:
+                result = session.results([key]).get(info.name if info else "")
+                self._apply(result, {i: runs[i] for i in ended}, final=False)
+                moved = True
+        if moved:
+            self._changed()
 
     def _apply(self, result: Result | None, by_index: Mapping[int, Run], final: bool) -> None:
         if result is None:
@@ -234,7 +320,12 @@ class ClusterRunner(AbstractRunner):
             elif state.is_final or (final and result.state.is_final):
                 _finish(record, element or result, state)
             if record.complete and record.task is not None and not record.task.done():
-                record.task.set_result(record)
+                notify(getattr(self, "_loop", None), _settle, record)
+
+
+def _settle(record: Run) -> None:
+    if record.task is not None and not record.task.done():
+        record.task.set_result(record)
 
 
 def _common_parent(runs: Sequence[Run]) -> Path:
