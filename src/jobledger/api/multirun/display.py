@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobledger.api.multirun.runners import AbstractRunner, ClusterRunner
+from jobledger.api.multirun.cluster import ClusterRunner
+from jobledger.api.multirun.runners import AbstractRunner
 from jobledger.api.multirun.runs import RunStatistics
 
 #: How long a display waits for a sweep to start on an idle runner (seconds).

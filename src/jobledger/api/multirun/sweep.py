@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from jobledger.api.multirun.cluster import ClusterRunner, ParallelLocalRunner
 from jobledger.api.multirun.files import FileResource, _check_names, _resource
 from jobledger.api.multirun.folders import _folder, _output_dir, _prepare
 from jobledger.api.multirun.layout import (
@@ -24,12 +25,7 @@ from jobledger.api.multirun.layout import (
     ParamMap,
     RunStatus,
 )
-from jobledger.api.multirun.runners import (
-    AbstractRunner,
-    ClusterRunner,
-    ParallelLocalRunner,
-    sweep_workflow_name,
-)
+from jobledger.api.multirun.runners import AbstractRunner, sweep_workflow_name
 from jobledger.api.multirun.runs import Run, RunStatistics, _read_status, _succeeded, inputs_digest
 from jobledger.api.verbs import RunHandle
 from jobledger.errors import ModelError
