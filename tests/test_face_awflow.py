@@ -22,6 +22,7 @@ from jobledger.api.awflow import (
     JobException,
     after,
     available_backends,
+    backend_alias,
     build_workflow,
     disable,
     ensure,
@@ -633,7 +634,9 @@ def test_a_jobs_output_reaches_the_terminal_as_it_runs(project: Project) -> None
 def test_slurm_backend_needs_no_configuration(project: Project) -> None:
     require(slurm_available(), "SLURM (make slurm-up)")
     assert not project.config_path.exists()
-    assert resolve_backend("slurm", None, load_config(project.root)) == "slurm"
+    assert backend_alias("slurm", None, load_config(project.root)) == "slurm"
+    with pytest.raises(ConfigError, match='scheduler = "slurm"'):
+        resolve_backend("slurm", None, load_config(project.root))  # only configured hosts
     assert "slurm" in available_backends()
 
 

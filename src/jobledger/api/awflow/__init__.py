@@ -35,7 +35,7 @@ from jobledger.api.awflow.outcomes import (
     exception_of,
     outcome,
 )
-from jobledger.api.awflow.scheduling import available_backends, resolve_backend, schedule
+from jobledger.api.awflow.scheduling import available_backends, backend_alias, resolve_backend, schedule
 
 # Job keys (a job function referring to a job or to these exceptions) and pickles name a
 # class by its module: the classes keep the one they had before this package was split.
@@ -48,6 +48,7 @@ __all__ = [
     "after",
     "as_job",
     "available_backends",
+    "backend_alias",
     "build_workflow",
     "disable",
     "ensure",

@@ -83,7 +83,7 @@ def schedule(
         return [None] * len(nodes)
     proj = project_for(project, create=True)
     config = load_config(proj.root)
-    alias = resolve_backend(backend, host, config)
+    alias = backend_alias(backend, host, config)
     where = config.host(alias)
     here = where.scheduler == "local" and not where.is_remote
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
@@ -137,9 +137,22 @@ def _sid(result: Any) -> str | None:
     return sid if sid and sid != "unknown" else None
 
 
+def backend_alias(backend: str, host: str | None, config: Config) -> str:
+    """The host :func:`schedule` sends jobs to: :func:`resolve_backend`'s, else the
+    scheduler ``backend`` on this machine when its commands are on the PATH (``slurm``
+    where ``sbatch`` is: no configuration needed, as in awflow)."""
+    try:
+        return resolve_backend(backend, host, config)
+    except ConfigError:
+        if host is None and implicit_host(backend) is not None:
+            return backend
+        raise
+
+
 def resolve_backend(backend: str, host: str | None, config: Config) -> str:
-    """The host alias for awflow's ``backend=`` (and ``host=``, which wins): a configured
-    host of that name or scheduler, else the scheduler found on this machine's PATH."""
+    """The configured host alias for awflow's ``backend=`` (and ``host=``, which wins): a
+    host of that name, or the first whose scheduler it is; a ConfigError that says what to
+    add (and what this machine lacks) otherwise."""
     if host is not None:
         config.host(host)  # raises naming the known hosts
         return host
@@ -150,8 +163,6 @@ def resolve_backend(backend: str, host: str | None, config: Config) -> str:
     for alias, table in config.hosts.items():
         if table.scheduler == backend:
             return alias
-    if implicit_host(backend) is not None:
-        return backend
     where = " or ".join(config.sources) if config.sources else "no configuration file found"
     raise ConfigError(
         f'backend {backend!r}: no host in jobledger.toml has scheduler = "{backend}"{_probed(backend)} '
@@ -166,4 +177,6 @@ def _probed(backend: str) -> str:
     if entry is None or not entry[1]:
         return ""
     missing = [c for c in entry[1] if shutil.which(c) is None]
+    if not missing:
+        return ""
     return f", and {', '.join(missing)} not found on this machine's PATH ({os.environ.get('PATH', '')})"
