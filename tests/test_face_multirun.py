@@ -562,6 +562,7 @@ def test_status_shows_the_whole_sweep_after_a_rerun(project: Project, tmp_path: 
     assert third.handle is None and _status_runs(project.root, name) == shown
     (job,) = jobledger.fetch(second).values()  # the sweep result names its own batch
     assert [e.index for e in job.elements] == [7]
+    assert run_cli(project.root, "verify").returncode == 0
 
 
 def test_changing_an_input_file_reruns_the_runs_that_use_it(project: Project, tmp_path: Path) -> None:
@@ -626,6 +627,8 @@ def test_a_sweep_killed_and_run_again_never_reruns_runs_in_flight(project: Proje
     assert executions == list(range(6))  # every run once: none of those in flight ran twice
     results = fetch_runs(project.root / "killed")
     assert [r.stdout.strip() for r in results] == ["done"] * 6
+    verified = run_cli(project.root, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_karana_names_and_run_defaults() -> None:

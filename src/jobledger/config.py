@@ -139,11 +139,6 @@ def register_host(name: str, table: Mapping[str, Any], source: str) -> HostConfi
     return host
 
 
-def registered_host(name: str) -> HostConfig | None:
-    """The host ``name`` registered in code by this process, if any."""
-    return _REGISTERED.get(name)
-
-
 def _probed(name: str) -> str:
     entry = IMPLICIT_HOSTS.get(name)
     if entry is None:
