@@ -644,3 +644,16 @@ def test_a_cluster_behind_ssh_registered_with_its_options(project: Project) -> N
     assert submit("faraway").host == "faraway"
     result = jobledger.fetch(project.root)["remote-5"]
     assert result.ok and (result.scheduler_id or "").isdigit()
+
+
+def test_a_blocking_call_prints_the_summary_of_a_run(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @submit("local")
+    def one() -> bool:
+        info = yield {"job_name": "one-summary", "cmd": ["exit 3"], "block": True}
+        return bool(info.ok)
+
+    assert one() is False  # a failed job does not raise, as in the seed
+    err = capsys.readouterr().err
+    assert "jobledger: 1 jobs" in err and "1 failed" in err and "one-summary: failed, exit 3" in err

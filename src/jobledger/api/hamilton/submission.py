@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from jobledger.api.driving import drive_until
@@ -22,7 +23,11 @@ def submit_job(
     project: Any = None,
     timeout: float | None = None,
 ) -> JobInfo:
-    """Hand ``job`` (with its upstream jobs) to the engine; the :class:`JobInfo`."""
+    """Hand ``job`` (with its upstream jobs) to the engine; the :class:`JobInfo`.
+
+    ``block`` waits for the job's end (showing progress and the summary, from the main
+    thread); a failed job is logged, not raised, as Hamilton-HPC-Orchestra has it.
+    """
     key = Workflow([job], name="_").keys()[job.name]
     workflow = Workflow([job], name=f"{job.name}-{key[:8]}")
     if test_only:
@@ -32,7 +37,10 @@ def submit_job(
     handle = run(workflow, force=force, project=project, wait_for_lock=True)
     assert isinstance(handle, RunHandle)
     if block:
-        result = wait(handle, timeout=timeout, progress=False, check=False)[job.name]
+        # the summary of every jobledger run; none from worker threads (Hamilton's
+        # MultiThreadingExecutor): their live lines would fight over one terminal
+        progress = None if threading.current_thread() is threading.main_thread() else False
+        result = wait(handle, timeout=timeout, progress=progress, check=False)[job.name]
         if not result.ok:
             log.warning("job %s ended %s: %s", job.name, result.state.value, result.reason)
     return JobInfo(_number(handle, job), job=job, handle=handle, host=job.host)
