@@ -535,7 +535,9 @@ def _status_runs(root: Path, workflow: str) -> dict[int, list[str]]:
     return found
 
 
-def test_status_shows_the_whole_sweep_after_a_rerun(project: Project, tmp_path: Path) -> None:
+def test_status_shows_the_whole_sweep_after_a_rerun(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     flag = tmp_path / "broken"
     flag.touch()
     script = _count_script(tmp_path, flag)
@@ -549,6 +551,8 @@ def test_status_shows_the_whole_sweep_after_a_rerun(project: Project, tmp_path: 
 
     first = sweep()
     assert [r.index for r in first.failures] == [7]
+    summary = capsys.readouterr().err  # the summary of every jobledger run
+    assert "jobledger: 1 jobs" in summary and "sweep50-runs-0-49: failed, exit 1" in summary
     flag.unlink()
     second = sweep()  # re-runs run 7 alone
     assert [r.status for r in second].count("skipped") == 49 and second[7].status == "success"
