@@ -121,6 +121,24 @@ def implicit_host(name: str) -> HostConfig | None:
     )
 
 
+#: Hosts this process registered in code (:func:`register_host`), by name.
+_REGISTERED: dict[str, HostConfig] = {}
+
+
+def register_host(name: str, table: Mapping[str, Any], source: str) -> HostConfig:
+    """Register host ``name`` for this process from ``table`` (the keys of a ``[hosts.NAME]``
+    table, checked alike; ``source`` says who). A ``[hosts.NAME]`` table wins over it, it
+    wins over an implicit host; other processes know it only from ``jobledger.toml``."""
+    try:
+        check_name(name, "host name")
+    except ModelError as exc:
+        raise ConfigError(f"{source}: host {name!r}: {exc}") from None
+    values = host_values(name, table, lambda t, k, m: ConfigError(f"{source}: [{t}] {k}: {m}"))
+    host = HostConfig(**values, source=source)
+    _REGISTERED[name] = host
+    return host
+
+
 def _probed(name: str) -> str:
     entry = IMPLICIT_HOSTS.get(name)
     if entry is None:
@@ -150,10 +168,13 @@ class Config:
             return found
         if name == "local":
             return LOCAL_HOST
+        registered = _REGISTERED.get(name)
+        if registered is not None:
+            return registered
         implicit = implicit_host(name)
         if implicit is not None:
             return implicit
-        known = ", ".join(sorted({"local", *self.hosts, *self.implicit_hosts()})) or "local"
+        known = ", ".join(sorted({"local", *self.hosts, *_REGISTERED, *self.implicit_hosts()}))
         where = " or ".join(self.sources) if self.sources else "no configuration file found"
         raise ConfigError(
             f"unknown host alias {name!r}{_probed(name)}; known hosts: {known} (configure "

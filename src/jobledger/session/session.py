@@ -22,7 +22,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ log = logging.getLogger("jobledger")
 
 #: Callback for jobs reaching a final state: ``(name, result)``.
 OnFinal = Callable[[str, Result], None]
+#: Callback after every step of :meth:`Session.wait`: ``{key: state}`` of the keys waited for.
+OnStep = Callable[[Mapping[str, JobState]], None]
 
 
 @attrs.frozen
@@ -306,6 +308,7 @@ class Session:
         check: bool = True,
         progress: bool | None = None,
         on_final: OnFinal | None = None,
+        on_step: OnStep | None = None,
         collect: bool = True,
     ) -> dict[str, Result]:
         """Block until ``keys`` (default: every job of ``names``) are final; results by name.
@@ -315,8 +318,10 @@ class Session:
         :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
         ``check=False``), :class:`~jobledger.errors.WaitTimeout` naming what is unfinished
         and why when ``timeout`` passes first, and on Ctrl-C says what keeps running and
-        how to carry on, then raises :class:`JobsKeepRunning`. ``collect=False`` returns
-        only the results of the jobs that did not complete (cheap for 100,000 jobs).
+        how to carry on, then raises :class:`JobsKeepRunning`. ``on_step(states)`` is called
+        after every driver step with each key's state (faces follow array elements and
+        live output with it). ``collect=False`` returns only the results of the jobs that
+        did not complete (cheap for 100,000 jobs).
         """
         self.stop_background()
         self._raise_background_error()
@@ -335,6 +340,8 @@ class Session:
                 report = self.step(names)
                 states = self.states(keys)
                 reporter.update(Counts.of(states.values(), len(keys)))
+                if on_step is not None:
+                    on_step(states)
                 newly = [k for k, s in states.items() if s.is_final and k not in seen_final]
                 if newly and listeners:
                     for name, result in self.results(newly).items():

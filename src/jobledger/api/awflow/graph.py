@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from jobledger.api.awflow.conditions import _per_index
+from jobledger.api.awflow.conditions import _line_buffered, _per_index
 from jobledger.api.awflow.node import _KIND, AwflowJob, as_job
 from jobledger.errors import ModelError
 from jobledger.model.array import ArraySpec
@@ -63,6 +63,8 @@ def build_workflow(
 
     Disabled jobs are bypassed and fully pruned arrays dropped; two different nodes with
     one name get ``-2``, ``-3`` ... suffixes. A cycle raises :class:`CycleError`.
+    The functions write their output line by line (:func:`_line_buffered`), so what they
+    print can be shown while they run, as awflow's threads print it.
     """
     order = list(_walk(targets, lambda n: [p for p, _ in _live_parents(n)]))
     names: dict[AwflowJob, str] = {}
@@ -106,7 +108,7 @@ def _ledger_job(node: AwflowJob, names: dict[AwflowJob, str], host: str, default
     conditions = tuple(_per_index(c, node.array is not None) for c in node.postconditions)
     kwargs = dict(node._job_kwargs)
     return Job(
-        tasks=[Task(node.fn, pass_index=node.array is not None)],
+        tasks=[Task(_line_buffered(node.fn), pass_index=node.array is not None)],
         name=names[node],
         resources=resources,
         host=kwargs.pop("host", None) or host,

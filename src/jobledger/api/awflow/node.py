@@ -207,9 +207,13 @@ class AwflowJob:
         return self
 
     def _jobledger_selection(self) -> Selection:
-        """Lets the hyrun-style verbs take a job: ``jobledger.check(merge)``."""
-        from jobledger.api.awflow.graph import build_workflow  # graph.py imports this module
+        """Lets the hyrun-style verbs take a job: ``jobledger.check(merge)`` (the jobs of
+        the graph as it is now; a job pruned to nothing or disabled selects the workflow
+        :func:`schedule` named after it, if there is one)."""
+        from jobledger.api.awflow.graph import _workflow_name, build_workflow  # graph imports us
 
+        if self.disabled or (self.array is not None and not self.array):
+            return Selection(None, (), (), (_workflow_name([self.name]),))
         workflow, _ = build_workflow([self])
         return Selection(None, (workflow,), (), ())
 

@@ -28,6 +28,7 @@ Layout of ``output_path``::
     0000-1a2b3c4d/          one folder per run: ``<index>-<parameter digest>``
       params.json           that run's parameters (``params.pkl`` when not JSON-able)
       results.pkl           what the run posted with ``post_run_results``
+      run_inputs.txt        digest of the input files the run used
       run_status.json       ``{"exit_code": N}``, written when the command ended
       jobledger.stdout      links to the run's stdout/stderr in the project's run folder
       jobledger.stderr
@@ -36,22 +37,29 @@ How it runs: the runs that still need to run become **one array job** whose inde
 ``cd``s into run *i*'s folder (a ``case`` table inside the job's command) and runs
 ``cmd`` there. On a cluster that is a single ``sbatch --array`` (or ``qsub -t``, ``bsub
 -J name[..]``); locally each index is its own process, at most ``max_parallel`` at once.
-Nothing but :class:`~jobledger.Job`/:class:`~jobledger.Workflow` objects and the public
-verbs (``run``, ``wait``, ``fetch``, ``stop``) are used.
+Nothing but :class:`~jobledger.Job`/:class:`~jobledger.Workflow` objects and the session
+(``Session.run``, ``Session.wait``, ``Session.cancel``) are used.
 
-Reuse: a run whose folder already holds ``run_status.json`` with exit code 0 is
-**skipped**; everything else (new runs, failed runs, runs whose folder was deleted) goes
-into the array of this call. The array therefore holds exactly the runs left to do: a
-re-run of a finished sweep submits nothing, and appending 10 parameter sets submits an
-array of those 10 (indices 50-59, so their folders keep their sweep index). The folder
-name contains the parameter digest, so changing a run's parameters gives it a new folder
-and it runs again. The array job's content key covers the command and the index-to-folder
-table, and the batch is always submitted as an explicit re-run (``force=True``): whether a
-run is done is decided by its folder, not by the ledger.
+Reuse: a run whose folder already holds ``run_status.json`` with exit code 0, run on the
+input files as they are now (``run_inputs.txt``), is **skipped**; everything else (new
+runs, failed runs, runs whose folder was deleted or whose input files changed) goes into
+the array of this call. The array therefore holds exactly the runs left to do: a re-run
+of a finished sweep submits nothing, and appending 10 parameter sets submits an array of
+those 10 (indices 50-59, so their folders keep their sweep index). The folder name
+contains the parameter digest, so changing a run's parameters gives it a new folder and
+it runs again. A run that an earlier call's array still runs (that call was killed) is
+followed to its end, never submitted twice.
+
+In the ledger the sweep is one workflow holding every array (*batch*) that last ran one
+of its runs, so ``jobledger status`` shows the whole sweep after any re-run
+(:mod:`.batches`).
 """
 
 from __future__ import annotations
 
+from jobledger.api.multirun.cluster import ClusterRunner, ParallelLocalRunner
+from jobledger.api.multirun.cluster import _common_parent as _common_parent
+from jobledger.api.multirun.cluster import _finish as _finish
 from jobledger.api.multirun.display import display_status, displayStatus
 from jobledger.api.multirun.files import FileResource
 from jobledger.api.multirun.files import _check_names as _check_names
@@ -86,9 +94,7 @@ from jobledger.api.multirun.layout import STDERR_LINK as STDERR_LINK
 from jobledger.api.multirun.layout import STDERR_TAIL as STDERR_TAIL
 from jobledger.api.multirun.layout import STDOUT_LINK as STDOUT_LINK
 from jobledger.api.multirun.layout import FileLinkage, ParamMap, ParamValue, RunStatus
-from jobledger.api.multirun.runners import AbstractRunner, ClusterRunner, ParallelLocalRunner
-from jobledger.api.multirun.runners import _common_parent as _common_parent
-from jobledger.api.multirun.runners import _finish as _finish
+from jobledger.api.multirun.runners import AbstractRunner
 from jobledger.api.multirun.runners import _validate_job_options as _validate_job_options
 from jobledger.api.multirun.runners import sweep_workflow_name as sweep_workflow_name
 from jobledger.api.multirun.runs import Run, RunStatistics
