@@ -626,7 +626,7 @@ def test_a_jobs_output_reaches_the_terminal_as_it_runs(project: Project) -> None
         proc.kill()
     assert proc.returncode == 0, err
     assert out == "finished\n[None]\n"
-    assert "jobledger: 1 jobs" in err and "1 completed" in err  # the summary of every run
+    assert "jobledger: 1 job in " in err and "1 completed" in err  # the summary of every run
 
 
 # ================================================================== SLURM, no jobledger.toml

@@ -97,14 +97,12 @@ def ledger_job(job: Job, *, built: dict[int, LedgerJob] | None = None, **changes
 
 
 def _upstream(target: Any, built: dict[int, LedgerJob], where: str) -> LedgerJob | JobRef | str:
-    from jobledger.api.hpcrunner.job import Job
-
     ref = getattr(target, "ledger_ref", None)
     if callable(ref):
         found = ref()
         if isinstance(found, JobRef):
             return found
-    if isinstance(target, Job):
+    if getattr(target, "is_hpcrunner_job", False):
         if id(target) not in built:
             built[id(target)] = ledger_job(target, built=built)
         return built[id(target)]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobledger.api.hpcrunner import config as _config
+from jobledger.api.hpcrunner.machine import qsub_flavour
 from jobledger.api.hpcrunner.schedulers import (
     LedgerScheduler,
     LocalScheduler,
@@ -30,7 +31,6 @@ from jobledger.api.hpcrunner.schedulers import (
     SGEScheduler,
     SlurmScheduler,
 )
-from jobledger.config import implicit_host
 from jobledger.config import load_config as load_project_config
 from jobledger.errors import ConfigError, ModelError
 from jobledger.project import Project
@@ -45,42 +45,6 @@ _CLASSES: dict[str, type[LedgerScheduler]] = {
     "torque": PBSScheduler,
     "lsf": LSFScheduler,
 }
-
-
-def qsub_flavour() -> str | None:
-    """Whose ``qsub`` is on this machine's PATH: ``sge``, ``pbs``, ``torque`` (``None``
-    without one); asks ``qstat`` how it introduces itself."""
-    from jobledger.hosts.local import LocalHost
-    from jobledger.schedulers.detect import PROBE, available_from
-
-    if shutil.which("qsub") is None:
-        return None
-    if os.environ.get("SGE_ROOT"):
-        return "sge"
-    # this process's PATH as it is now (plumbum's environment is a copy taken at import)
-    probe = LocalHost().run(["sh", "-c", PROBE], env={"PATH": os.environ.get("PATH", "")})
-    found = [n for n in available_from(probe.stdout + probe.stderr) if n in ("sge", "pbs", "torque")]
-    if found and found[0] == "sge":
-        return "sge"
-    if os.environ.get("PBS_CONF_FILE"):
-        return "pbs"
-    return found[0] if found else "pbs"
-
-
-def implicit_alias(name: str) -> tuple[str | None, str | None]:
-    """``(alias, None)`` of the implicit host for scheduler ``name`` on this machine, or
-    ``(None, why)`` (``why`` is ``None`` when its commands are simply not on the PATH).
-    A ``qsub`` is checked to be that scheduler's (``pbs`` on a Torque machine is ``torque``)."""
-    if implicit_host(name) is None:
-        return None, None
-    if name not in ("sge", "pbs", "torque"):
-        return name, None
-    flavour = qsub_flavour()
-    if flavour in ("pbs", "torque") and name in ("pbs", "torque"):
-        return flavour, None
-    if flavour == name:
-        return name, None
-    return None, f"the qsub on this machine's PATH belongs to {flavour}, not {name}"
 
 
 def detect_scheduler_name() -> str:

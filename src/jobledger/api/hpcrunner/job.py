@@ -19,8 +19,10 @@ from typing import Any
 
 from jobledger.api.hpcrunner import config as _config
 from jobledger.api.hpcrunner.config_files import _expand_env_vars, command_words
+from jobledger.api.hpcrunner.convert import ledger_job
 from jobledger.api.hpcrunner.keywords import ARGS, EXTRA_LISTS, MAPPINGS, MODULE_LISTS, split_keys
 from jobledger.api.hpcrunner.resources import ResourceSet
+from jobledger.api.hpcrunner.submission import submit_job
 from jobledger.errors import ConfigError, ModelError
 from jobledger.model.job import Job as LedgerJob
 from jobledger.model.names import safe_name
@@ -83,6 +85,9 @@ class Job:
     ``retries`` ...) are accepted and kept in :attr:`extra`. :meth:`to_job` gives the
     jobledger :class:`~jobledger.Job` the job is run as.
     """
+
+    #: Lets the modules below this one tell an hpc-runner job without importing it.
+    is_hpcrunner_job = True
 
     def __init__(
         self,
@@ -228,16 +233,12 @@ class Job:
         returns a :class:`JobResult`. ``interactive=True`` blocks until it ended.
         ``reuse=True`` returns the earlier run of the same job instead when it completed.
         The batch script is always kept in the job's run directory (``keep_script``)."""
-        from jobledger.api.hpcrunner.submission import submit_job
-
         del keep_script
         return submit_job(self, scheduler, interactive=interactive, reuse=reuse)
 
     def to_job(self, **changes: Any) -> LedgerJob:
         """The jobledger :class:`~jobledger.Job` this job runs as (``changes``: its
         keywords, e.g. ``host=``)."""
-        from jobledger.api.hpcrunner.convert import ledger_job
-
         return ledger_job(self, **changes)
 
     def _generate_name(self) -> str:

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobledger.api.hpcrunner.config import get_config
+from jobledger.api.hpcrunner.machine import implicit_alias
 from jobledger.api.hpcrunner.results import ArrayJobResult, JobResult, _Submitted
 from jobledger.api.hpcrunner.status import JobStatus
 from jobledger.config import IMPLICIT_HOSTS
 from jobledger.config import load_config as load_project_config
 from jobledger.errors import ConfigError, ModelError
 from jobledger.model.job import Job as LedgerJob
+from jobledger.model.workflow import Workflow
 from jobledger.project import Project
 from jobledger.session.selection import project_for
 from jobledger.session.session import Session, session_for
@@ -35,6 +37,15 @@ def face_session() -> Session:
     when there is none); ``$JOBLEDGER_MAX_PARALLEL`` caps local jobs as for ``run``."""
     limit = os.environ.get("JOBLEDGER_MAX_PARALLEL", "")
     return session_for(project_for(None, create=True), max_parallel=int(limit) if limit.isdigit() else None)
+
+
+def run_alone(session: Session, job: LedgerJob, reuse: bool) -> tuple[str, str]:
+    """Run ``job`` (and the not yet submitted jobs it depends on) as the workflow
+    ``<name>-<key8>``; returns ``(workflow name, key)``."""
+    key = Workflow([job], name="_").keys()[job.name]
+    name = f"{job.name}-{key[:8]}"
+    [(definition, _verdicts)] = session.run([Workflow([job], name=name)], force=not reuse)
+    return name, definition.keys[job.name]
 
 
 class LedgerScheduler:
@@ -60,8 +71,6 @@ class LedgerScheduler:
         for alias, table in config.hosts.items():
             if table.scheduler == self.name:
                 return alias
-        from jobledger.api.hpcrunner.detection import implicit_alias
-
         implicit, problem = implicit_alias(self.name)
         if implicit is not None:
             return implicit
@@ -80,8 +89,6 @@ class LedgerScheduler:
     ) -> JobResult:
         """Submit ``job`` (run it now; ``reuse=True`` returns its earlier run when that
         completed); ``interactive=True`` blocks until it ended."""
-        from jobledger.api.hpcrunner.submission import run_alone
-
         del keep_script
         session = face_session()
         submitted = _ledger_job(job, host=self.alias(session.project))
@@ -93,8 +100,6 @@ class LedgerScheduler:
 
     def submit_array(self, array: JobArray, *, reuse: bool = False) -> ArrayJobResult:
         """Submit a :class:`JobArray`; returns an :class:`ArrayJobResult`."""
-        from jobledger.api.hpcrunner.submission import run_alone
-
         session = face_session()
         submitted = array.to_job(host=self.alias(session.project))
         workflow, key = run_alone(session, submitted, reuse)
@@ -203,10 +208,9 @@ class LSFScheduler(LedgerScheduler):
 
 def _ledger_job(job: Any, host: str) -> LedgerJob:
     """The jobledger Job to run for ``job`` on ``host`` (a job naming its own host keeps it)."""
-    from jobledger.api.hpcrunner.job import Job
-
-    if isinstance(job, Job):
-        return job.to_job() if job.host is not None else job.to_job(host=host)
+    if getattr(job, "is_hpcrunner_job", False):
+        made: LedgerJob = job.to_job() if job.host is not None else job.to_job(host=host)
+        return made
     if isinstance(job, LedgerJob):
         return job if job.host != "local" or host == "local" else job.with_changes(host=host)
     raise ModelError(f"a scheduler submits hpc-runner Jobs, not {type(job).__name__} {job!r}")

@@ -13,18 +13,6 @@ from typing import Any
 from jobledger.api.hpcrunner.detection import scheduler_for_host, scheduler_object
 from jobledger.api.hpcrunner.results import JobResult
 from jobledger.api.hpcrunner.schedulers import LedgerScheduler
-from jobledger.model.job import Job as LedgerJob
-from jobledger.model.workflow import Workflow
-from jobledger.session.session import Session
-
-
-def run_alone(session: Session, job: LedgerJob, reuse: bool) -> tuple[str, str]:
-    """Run ``job`` (and the not yet submitted jobs it depends on) as the workflow
-    ``<name>-<key8>``; returns ``(workflow name, key)``."""
-    key = Workflow([job], name="_").keys()[job.name]
-    name = f"{job.name}-{key[:8]}"
-    [(definition, _verdicts)] = session.run([Workflow([job], name=name)], force=not reuse)
-    return name, definition.keys[job.name]
 
 
 def chosen_scheduler(job: Any, scheduler: Any) -> Any:
