@@ -552,7 +552,10 @@ def test_status_shows_the_whole_sweep_after_a_rerun(
     first = sweep()
     assert [r.index for r in first.failures] == [7]
     summary = capsys.readouterr().err  # the summary of every jobledger run
-    assert "jobledger: 1 job in " in summary and "sweep50-runs-0-49: failed, exit 1" in summary
+    assert (
+        "jobledger: 1 job in " in summary
+        and "sweep50-runs-0-49: failed (element 7 of 50) with exit code 1" in summary
+    )
     flag.unlink()
     second = sweep()  # re-runs run 7 alone
     assert [r.status for r in second].count("skipped") == 49 and second[7].status == "success"
