@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -323,9 +324,15 @@ def run_all(items: Sequence[Variant], where: Callable[[Variant, str, str], bool]
         done = variant.carry_on()
         variant.check(done, None if where is None else lambda name, cwd: where(variant, name, cwd))
 
+    all_done(one, items)
+
+
+def all_done(one: Callable[[Any], None], items: Sequence[Any]) -> None:
+    """Run ``one`` on every item side by side; fail naming every item that failed."""
     with ThreadPoolExecutor(len(items)) as pool:
-        for future in [pool.submit(one, v) for v in items]:
-            future.result()
+        futures = [pool.submit(one, item) for item in items]
+    errors = [str(f.exception()) for f in futures if f.exception() is not None]
+    assert not errors, f"{len(errors)} of {len(items)} variants failed:\n\n" + "\n\n".join(errors)
 
 
 def _seed() -> int:
@@ -399,3 +406,216 @@ def test_carry_on_every_way(backend: str, tmp_path: Path, shared_dir: Path) -> N
     items = variants(base, host, toml, carries, seed, gate=1.5 if backend == "local" else 3.0)
     print(f"seed {seed}:", ", ".join(v.label for v in items))
     run_all(items, where)
+
+
+# ---------------------------------------------------------------------- the faces
+NOTE = """\
+import os
+
+
+def note(what):
+    with open(@TALLY@, "a") as fh:
+        fh.write(f"{what} {os.environ.get('JL_WHERE', '?')} {os.getcwd()}\\n")
+"""
+
+AWFLOW = """\
+import os
+import sys
+import time
+
+from jobledger import after, ensure, job, schedule
+
+from notes import note
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@ensure(lambda i: os.path.exists(os.path.join(HERE, f"est-{i}.txt")))
+@job(array=4)
+def estimate(i):
+    time.sleep(1.0 + i / 4)
+    note(f"estimate-{i}")
+    with open(os.path.join(HERE, f"est-{i}.txt"), "w") as fh:
+        fh.write("x")
+
+
+@after(estimate)
+@ensure(lambda: os.path.exists(os.path.join(HERE, "merged.txt")))
+@job
+def merge():
+    note("merge")
+    open(os.path.join(HERE, "merged.txt"), "w").close()
+
+
+merge.prune()  # as the seed does: drop what already holds
+schedule(merge, backend=@BACKEND@)
+"""
+
+HPCRUNNER = """\
+import functools
+import time
+
+from jobledger import Pipeline
+
+from notes import note
+
+TALLY = @TALLY@
+
+
+def step(name, seconds):
+    time.sleep(seconds)
+    note(name)
+
+
+with Pipeline("hr") as p:
+    p.add(functools.partial(step, "prep", 1.5), name="prep")
+    p.add('echo "train $JL_WHERE $PWD" >> ' + TALLY, name="train", depends_on=["prep"])
+    p.add(functools.partial(step, "evaluate", 0), name="evaluate", depends_on=["train"])
+p.wait()
+"""
+
+MULTIRUN = """\
+import os
+
+from jobledger.api.multirun import ClusterRunner, ParallelLocalRunner, multirun
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TALLY = @TALLY@
+BACKEND = @BACKEND@
+
+line = 'sleep 1; echo "run-$JOBLEDGER_RUN_INDEX $JL_WHERE $PWD" >> ' + TALLY
+runner = ParallelLocalRunner(max_parallel=4) if BACKEND == "local" else ClusterRunner(BACKEND, max_parallel=4)
+multirun(
+    runs=[{"x": i} for i in range(8)],
+    cmd=["bash", "-c", line],
+    output_path=os.path.join(HERE, "sweep"),
+    runner=runner,
+)
+"""
+
+FACES = {
+    "awflow": (AWFLOW, [f"estimate-{i}" for i in range(4)] + ["merge"]),
+    "hpcrunner": (HPCRUNNER, ["prep", "train", "evaluate"]),
+    "multirun": (MULTIRUN, [f"run-{i}" for i in range(8)]),
+}
+
+
+@attrs.define
+class FaceVariant:
+    """A face's script killed at a random moment, then carried on in one way."""
+
+    face: str
+    carry: str
+    root: Path
+    tally: Path
+    elsewhere: Path
+    host: str
+    delay: float
+    log: list[str] = attrs.field(factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.face}/{self.carry}/{self.delay:.2f}s"
+
+    def env(self) -> dict[str, str]:
+        env = env_with_src()
+        env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
+        env["JOBLEDGER_QUIET"] = "1"
+        env["HPC_SCHEDULER"] = self.host
+        return env
+
+    def run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(argv, cwd=cwd, env=self.env(), capture_output=True, text=True, timeout=240)
+        self.log.append(
+            f"$ (cd {cwd}; {' '.join(argv[1:])}) -> {done.returncode}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+        return done
+
+    def script(self) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "face.py"], self.root)
+
+    def start(self) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "face.py"], cwd=self.root, env=self.env(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not _dispatched(self.root) and proc.poll() is None:
+            assert time.monotonic() < deadline, f"{self.label}: nothing was ever submitted"
+            time.sleep(0.05)
+        if not _dispatched(self.root):
+            raise AssertionError(f"{self.label}: the script ended early: {proc.communicate()[1]}")
+        time.sleep(self.delay)
+        proc.send_signal(signal.SIGKILL)
+        _out, err = proc.communicate(timeout=120)
+        self.log.append(f"script ended {proc.returncode}: {err[-2000:]}")
+
+    def carry_on(self) -> None:
+        cli = [sys.executable, "-m", "jobledger.cli.main"]
+        if self.carry == "wait-elsewhere":
+            self.run([*cli, "-C", str(self.root), "wait"], self.elsewhere)
+        elif self.carry == "resume-sub":
+            self.run([*cli, "resume"], self.root / "sub")
+        # and, whatever came before, the script run again: nothing runs twice
+        self.script()
+        self.script()
+
+    def check(self, expected: Sequence[str]) -> None:
+        why = "\n".join([f"variant {self.label}", *self.log])
+        text = self.tally.read_text() if self.tally.exists() else ""
+        lines = [line.split(" ", 2) for line in text.splitlines()]
+        assert sorted(n for n, *_ in lines) == sorted(expected), f"ran {sorted(n for n, *_ in lines)}\n{why}"
+        for name, host, cwd in lines:
+            assert host == self.host, f"{name} ran on {host}, not {self.host}\n{why}"
+            own = (
+                Path(cwd).parent == self.root / "sweep" if self.face == "multirun" else cwd == str(self.root)
+            )
+            assert own, f"{name} ran in {cwd}\n{why}"
+        # a scheduler's jobs outlive scripts that only submit them: the ledger learns how
+        # they ended from whoever looks next
+        waited = self.run([sys.executable, "-m", "jobledger.cli.main", "wait"], self.root)
+        assert waited.returncode == 0, "\n".join([why, *self.log[-1:]])
+        states, verified = ledger_says(self.root)
+        assert verified, why
+        assert set(states.values()) == {"completed"}, f"{states}\n{why}"
+
+
+def _dispatched(root: Path) -> bool:
+    """True once the ledger holds an attempt of any job."""
+    if not any((root / ".jobledger" / "ledger").glob("*.seg")):
+        return False
+    project = Project.open(root)
+    try:
+        return any(j.current is not None for j in project.ledger.state.jobs())
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def test_faces_carry_on(backend: str, tmp_path: Path) -> None:
+    """awflow, hpc-runner and multirun scripts killed at random moments, then carried on
+    by ``jobledger wait`` from elsewhere, ``jobledger resume`` from a subdirectory, or by
+    running the script again: every job, array element and sweep run runs once."""
+    if backend == "slurm":
+        require(slurm_available(), "SLURM (make slurm-up)")
+    toml = (
+        LOCAL_HOSTS
+        + '[hosts.slurm]\nscheduler = "slurm"\npoll_interval = 0.3\nenv = { JL_WHERE = "slurm" }\n'
+    )
+    seed = _seed()
+    rnd = random.Random(seed)
+    items = []
+    for face, (text, _names) in FACES.items():
+        for carry in ("wait-elsewhere", "resume-sub", "rerun"):
+            root, tally, outside = make_project(tmp_path, f"{face}-{carry}", toml)
+            (root / "notes.py").write_text(_py(NOTE, tally=str(tally)))
+            (root / "face.py").write_text(_py(text, tally=str(tally), backend=backend))
+            items.append(FaceVariant(face, carry, root, tally, outside, backend, rnd.uniform(0.0, 2.5)))
+    print(f"seed {seed}:", ", ".join(v.label for v in items))
+
+    def one(variant: FaceVariant) -> None:
+        variant.start()
+        variant.carry_on()
+        variant.check(FACES[variant.face][1])
+
+    all_done(one, items)

@@ -71,6 +71,8 @@ def schedule(
     config = load_config(proj.root)
     alias = resolve_backend(backend, host, config)
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
+    if _keep_in_flight(proj, workflow.name, names):
+        workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     where = config.host(alias)
     if where.scheduler == "local" and not where.is_remote:
         results: dict[str, Result] = run(
@@ -81,6 +83,33 @@ def schedule(
         return _outcomes(targets, names, results)
     handle = run(workflow, project=proj.root, force=force)
     return _scheduler_ids(handle, [names[n] for n in targets], timeout)
+
+
+def _keep_in_flight(proj: Project, workflow: str, names: dict[Any, str]) -> bool:
+    """Give back to each pruned array the indices of its attempt still in flight (work in
+    flight keeps its key: a re-run waits for it instead of running its indices again).
+    True when an array changed."""
+    from jobledger.ledger.state import Phase, job_phase
+    from jobledger.session import session_for
+
+    state = session_for(proj).state
+    info = state.workflow(workflow)
+    if info is None:
+        return False
+    in_flight: dict[str, tuple[int, ...]] = {}
+    live = (Phase.ACTIVE, Phase.RECONCILE)
+    for key in info.job_keys:
+        record = state.record(key)
+        spec = record.spec if record is not None else None
+        if record is not None and spec is not None and spec.array and job_phase(record)[0] in live:
+            in_flight[spec.name] = tuple(spec.array)
+    changed = False
+    for node, job_name in names.items():
+        recorded = in_flight.get(job_name)
+        if node.array and recorded is not None and tuple(node.array) != recorded:
+            node.array = recorded
+            changed = True
+    return changed
 
 
 def _scheduler_ids(handle: RunHandle, names: list[str], timeout: float | None) -> list[str | None]:

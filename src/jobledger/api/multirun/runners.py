@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jobledger.api.multirun.files import _symlink
+from jobledger.api.multirun.inflight import in_flight
 from jobledger.api.multirun.layout import (
     INDEX_ENV,
     RESULTS_FILE,
@@ -198,12 +199,22 @@ class ClusterRunner(AbstractRunner):
         if not pending:
             return
         workdir = self.workdir or _common_parent(pending)
+        name = self.workflow_name(workdir)
+        earlier = await asyncio.to_thread(in_flight, name, self.project, {self._index(r) for r in pending})
+        if earlier is not None:  # this sweep was killed and run again: follow what still runs
+            handle, job_name, indices = earlier
+            await self._follow(handle, job_name, {self._index(r): r for r in pending if r.index in indices})
+            pending = [r for r in pending if not r.complete]
+            if not pending:
+                return
         job = self.build_job(pending, self.workdir)
-        workflow = Workflow([job], name=self.workflow_name(workdir))
-        handle = await asyncio.to_thread(run, workflow, force=True, project=self.project)
+        handle = await asyncio.to_thread(run, Workflow([job], name=name), force=True, project=self.project)
         assert isinstance(handle, RunHandle)
         self.handle = handle
-        by_index = {self._index(r): r for r in pending}
+        await self._follow(handle, job.name, {self._index(r): r for r in pending})
+
+    async def _follow(self, handle: RunHandle, job_name: str, by_index: Mapping[int, Run]) -> None:
+        """Apply the array job's element results to the runs until it ended."""
         try:
             while True:
                 try:
@@ -212,7 +223,7 @@ class ClusterRunner(AbstractRunner):
                 except WaitTimeout:
                     results = await asyncio.to_thread(fetch, handle)
                     final = False
-                self._apply(results.get(job.name), by_index, final)
+                self._apply(results.get(job_name), by_index, final)
                 if final:
                     break
                 await asyncio.sleep(self.poll_interval)
