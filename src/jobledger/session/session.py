@@ -25,7 +25,14 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobledger.engine.definitions import Definition, define, record, replaced, write_payloads
+from jobledger.engine.definitions import (
+    Definition,
+    define,
+    keep_recorded_places,
+    record,
+    replaced,
+    write_payloads,
+)
 from jobledger.engine.driver import Driver, StepReport
 from jobledger.engine.lock import DriverLock
 from jobledger.engine.runs import NEW, RERUN, decide
@@ -132,6 +139,7 @@ class Session:
         )
         with self.driver.mutex:
             self.ledger.refresh()
+            definition = keep_recorded_places(self.ledger.model, definition)
             write_payloads(self.project, definition, list(definition.jobs), only_missing=True)
             replaces = replaced(self.ledger.model, definition)
             if replaces is not None:
@@ -168,6 +176,7 @@ class Session:
             with self.driver.mutex:
                 self.ledger.refresh()
                 model = self.ledger.model
+                definition = keep_recorded_places(model, definition)
                 verdicts, events = decide(
                     model, definition, force=force, rerun=rerun, run_id=secrets.token_hex(6)
                 )
