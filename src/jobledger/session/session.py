@@ -398,10 +398,11 @@ class Session:
             phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
             if state.is_final and (job is None or not _open(job)):
                 continue
+            att = job.attempts.get(number) if job is not None else None  # none while pending
             why = {
                 Phase.PENDING: "waiting for its upstream jobs or a driver",
                 Phase.RECONCILE: "its submission is being looked up after a crash",
-                Phase.ACTIVE: f"{state.value} on {job.attempts[number].host if job else '?'}",
+                Phase.ACTIVE: f"{state.value} on {att.host if att is not None else '?'}",
                 Phase.FAILURE: "waiting to be retried",
             }.get(phase, state.value)
             parts.append(f"{job.name if job else key[:12]} ({why})")
