@@ -180,47 +180,93 @@ def _raises() -> None:
 
 
 # ---------------------------------------------------------------------- the contract
-def test_exit_codes_failures_and_python_results(harness: Harness) -> None:
+def specs_name(specs: dict[str, JobSpec], key: str) -> str:
+    return next(name for name, s in specs.items() if s.key == key)
+
+
+def test_submit_then_observe_until_final(harness: Harness) -> None:
+    """Exit codes, failures, Python results, array elements, native dependencies, and
+    what ``view()`` tells the planner before and after."""
     root = harness.project.root
-    specs = harness.specs(
+    batch = harness.kind != "local"
+    jobs = [
         jl.Job(name="ok", command="echo fine; echo ok >> ran.txt"),
         jl.Job(name="bad", command="echo oops >&2; exit 7"),
         jl.Job(name="missing", command=["no-such-command-anywhere-xyz"]),
         jl.Job(name="killed", command=["bash", "-c", "kill -9 $$"]),
         jl.Job(name="value", command=_twice, args=(21,)),
         jl.Job(name="raises", command=_raises),
-    )
+        jl.Job(
+            name="arr",
+            command='echo "element $JOBLEDGER_ARRAY_INDEX"; [ "$JOBLEDGER_ARRAY_INDEX" != 2 ] || exit 5',
+            array="0-3%2",
+        ),
+    ]
+    if batch:
+        jobs += [
+            jl.Job(name="up", command="sleep 2; echo up >> order.txt; exit 4"),
+            jl.Job(name="down", command="echo down >> order.txt"),
+        ]
+    specs = harness.specs(*jobs)
     backend = harness.backend()
-    subs = [submission(s) for s in specs.values()]
+    view = backend.view()
+    assert view.alias == harness.alias and view.throttled_until <= time.time()
+    if batch:
+        assert "afterany" in view.native_kinds and view.max_in_flight == 50
+    else:  # the driver orders local jobs itself; nothing to track
+        assert view.native_kinds == frozenset() and view.live_ids is None
+    subs = [submission(s) for name, s in specs.items() if name != "down"]
     outcomes = submit(backend, *subs)
     units = [u for sub, out in zip(subs, outcomes, strict=True) for u in units_of(sub, out, harness.alias)]
-    finals = {specs_name(specs, k): u for (k, _i), u in observe_until_final(backend, units).items()}
-    assert finals["ok"].state is JobState.COMPLETED and finals["ok"].exit_code == 0
-    assert finals["bad"].state is JobState.FAILED and finals["bad"].exit_code == 7
-    assert finals["missing"].state is JobState.FAILED and finals["missing"].exit_code == 127
-    assert finals["killed"].state is JobState.FAILED
-    assert finals["killed"].exit_code == 137 or finals["killed"].signal == 9, finals["killed"]
-    assert finals["value"].state is JobState.COMPLETED
-    assert finals["value"].result is not None and finals["value"].result["type"] == "int"
-    assert finals["raises"].state is JobState.FAILED
-    assert finals["raises"].result is not None
-    assert finals["raises"].result["error"]["type"] == "KeyError"
-    assert "no such sample" in finals["raises"].result["error"]["message"]
-    # every unit ran in its own run directory, where the driver will read it
-    run = root / specs["bad"].run_dir
-    assert (run / "stderr").read_text().strip() == "oops"
+    if batch:
+        up = {s.key: o for s, o in zip(subs, outcomes, strict=True)}[specs["up"].key]
+        assert up.scheduler_id in (backend.view().live_ids or ())
+        down = submission(specs["down"], native=[(up.scheduler_id or "", "afterany")])
+        (second,) = submit(backend, down)
+        units += units_of(down, second, harness.alias)
+    arr = [u for u in units if u.key == specs["arr"].key]
+    assert [u.index for u in arr] == [0, 1, 2, 3]
+    finals = observe_until_final(backend, units)
+    by_name = {specs_name(specs, k): u for (k, i), u in finals.items() if i is None}
+    assert by_name["ok"].state is JobState.COMPLETED and by_name["ok"].exit_code == 0
+    assert by_name["bad"].state is JobState.FAILED and by_name["bad"].exit_code == 7
+    assert by_name["missing"].state is JobState.FAILED and by_name["missing"].exit_code == 127
+    assert by_name["killed"].state is JobState.FAILED
+    assert by_name["killed"].exit_code == 137 or by_name["killed"].signal == 9, by_name["killed"]
+    assert by_name["value"].state is JobState.COMPLETED
+    assert by_name["value"].result is not None and by_name["value"].result["type"] == "int"
+    assert by_name["raises"].state is JobState.FAILED and by_name["raises"].result is not None
+    assert by_name["raises"].result["error"]["type"] == "KeyError"
+    assert "no such sample" in by_name["raises"].result["error"]["message"]
+    # every unit ran in its own directory, where the driver reads it
+    assert (root / specs["bad"].run_dir / "stderr").read_text().strip() == "oops"
     assert (root / specs["ok"].run_dir / "stdout").read_text().strip() == "fine"
     assert (root / specs["value"].run_dir / "stdout").read_text().strip() == "doubling 21"
     assert (root / "ran.txt").read_text().split() == ["ok"]
+    elements = {i: u for (k, i), u in finals.items() if k == specs["arr"].key}
+    assert {i: u.state for i, u in elements.items()} == {
+        0: JobState.COMPLETED,
+        1: JobState.COMPLETED,
+        2: JobState.FAILED,
+        3: JobState.COMPLETED,
+    }
+    assert elements[2].exit_code == 5
+    for unit in arr:
+        assert (root / unit.unit_dir / "stdout").read_text().strip() == f"element {unit.index}"
+    if batch:  # the scheduler held "down" until "up" ended (afterany: failed is fine)
+        assert by_name["up"].state is JobState.FAILED and by_name["down"].state is JobState.COMPLETED
+        assert (root / "order.txt").read_text().split() == ["up", "down"]
+        time.sleep(0.4)
+        backend.observe(units, [], True)  # one more poll: nothing is live any more
+        assert up.scheduler_id not in (backend.view().live_ids or ())
 
 
-def specs_name(specs: dict[str, JobSpec], key: str) -> str:
-    return next(name for name, s in specs.items() if s.key == key)
-
-
-def test_find_after_a_crash_then_a_new_backend_observes_to_the_end(harness: Harness) -> None:
-    """The process that submitted is gone: a new backend finds the attempt by its key
-    (the scheduler's tag, or the local claim) and observes it to its end, run once."""
+def test_find_after_a_crash_then_a_new_backend_carries_on(harness: Harness) -> None:
+    """The process that submitted is gone: a new backend finds the attempt it submitted
+    (the scheduler's tag, or the local claim) and observes it to its end; one whose intent
+    was written but that was never handed over is not found on a scheduler (it is
+    submitted again) and, locally, starts only when a driver adopts it — a process that
+    only watches never starts it. Each runs once."""
     root = harness.project.root
     specs = harness.specs(
         jl.Job(name="survivor", command="sleep 1; echo once >> survivor.txt; exit 3"),
@@ -229,11 +275,10 @@ def test_find_after_a_crash_then_a_new_backend_observes_to_the_end(harness: Harn
     first = harness.backend()
     sent = submission(specs["survivor"])
     (outcome,) = submit(first, sent)
-    # the driver wrote the intent of "never-sent" and died before submitting it
     unsent = submission(specs["never-sent"])
-    assert all(p.ok for p in first.prepare([unsent], {}))
+    assert all(p.ok for p in first.prepare([unsent], {}))  # its intent is written; then the crash
     first.tick()  # the local backend starts what it queued
-    harness.drivers[-1].close()  # the crash: jobs go on, the backend's memory does not
+    harness.drivers[-1].close()  # jobs go on, the backend's memory does not
     second = harness.backend()
     found = second.find(sent)
     assert found is not None
@@ -241,9 +286,13 @@ def test_find_after_a_crash_then_a_new_backend_observes_to_the_end(harness: Harn
         assert found == outcome.scheduler_id
     again = second.find(unsent)
     if harness.kind == "local":
-        # claims and exit files tell; what never started is queued when adopted
-        assert again is not None
+        assert again is not None  # claims and exit files tell what ran
         unsent_units = units_of(unsent, SubmitOutcome(unsent.key, 1, again), harness.alias)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # watching only: never started
+            assert second.tick() + second.observe(unsent_units, [], True, adopt=False) == []
+            time.sleep(0.2)
+        assert not (root / "never-sent.txt").exists()
     else:
         assert again is None, "a submission that never reached the scheduler was found"
         (resent,) = submit(second, unsent)
@@ -257,38 +306,24 @@ def test_find_after_a_crash_then_a_new_backend_observes_to_the_end(harness: Harn
     assert (root / "never-sent.txt").read_text().split() == ["once"]
 
 
-def test_a_watcher_that_does_not_adopt_never_starts_an_attempt(harness: Harness) -> None:
-    """``observe(adopt=False)``: a process that only watches reports, never starts what
-    the crashed driver had not handed over."""
-    specs = harness.specs(jl.Job(name="orphan", command="echo ran >> orphan.txt"))
-    first = harness.backend()
-    sub = submission(specs["orphan"])
-    assert all(p.ok for p in first.prepare([sub], {}))
-    harness.drivers[-1].close()
-    watcher = harness.backend()
-    sid = watcher.find(sub)
-    if harness.kind != "local":
-        assert sid is None  # nothing to watch: the scheduler never had it
-    else:
-        assert sid is not None
-        unit = units_of(sub, SubmitOutcome(sub.key, 1, sid), harness.alias)
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            updates = watcher.tick() + watcher.observe(unit, [], True, adopt=False)
-            assert updates == []
-            time.sleep(0.2)
-    assert not (harness.project.root / "orphan.txt").exists()
-
-
-def test_cancel_stops_a_running_attempt(harness: Harness) -> None:
+def test_cancel_a_running_and_a_queued_attempt(harness: Harness) -> None:
+    """Both end cancelled: the running one is stopped, the queued one (held by the local
+    CPU budget, or by a scheduler dependency) never runs."""
     root = harness.project.root
+    if harness.kind == "local":
+        (root / "jobledger.toml").write_text("[hosts.local]\nmax_parallel = 1\n")
     specs = harness.specs(
-        jl.Job(name="sleeper", command="echo started > started.txt; sleep 120; echo late > late.txt")
+        jl.Job(name="sleeper", command="echo started > started.txt; sleep 120; echo late > late.txt"),
+        jl.Job(name="waiting", command="echo ran > waiting.ran"),
     )
     backend = harness.backend()
-    sub = submission(specs["sleeper"])
-    (outcome,) = submit(backend, sub)
-    units = units_of(sub, outcome, harness.alias)
+    sleeper = submission(specs["sleeper"])
+    (first,) = submit(backend, sleeper)
+    waiting = submission(specs["waiting"])
+    if harness.kind != "local":
+        waiting = submission(specs["waiting"], native=[(first.scheduler_id or "", "afterany")])
+    (second,) = submit(backend, waiting)
+    units = units_of(sleeper, first, harness.alias) + units_of(waiting, second, harness.alias)
     deadline = time.monotonic() + TIMEOUT
     while not (root / "started.txt").exists():
         assert time.monotonic() < deadline, "the job never started"
@@ -296,107 +331,11 @@ def test_cancel_stops_a_running_attempt(harness: Harness) -> None:
         backend.observe(units, [], True)
         time.sleep(0.1)
     # the driver records its cancel intent first: the units it hands over say so
-    asked = [attrs.evolve(u, cancel_requested=True, state=JobState.RUNNING) for u in units]
-    early = backend.cancel(asked, 2.0)
-    finals = {(u.key, u.index): u for u in early if u.state.is_final}
-    if not finals:
-        finals = observe_until_final(backend, asked)
-    assert finals[(sub.key, None)].state is JobState.CANCELLED, finals
-    time.sleep(1)
-    assert not (root / "late.txt").exists()
-
-
-def test_cancel_of_an_attempt_that_has_not_started(harness: Harness) -> None:
-    """Cancelled while queued (the local budget, a scheduler hold): it never runs."""
-    root = harness.project.root
-    if harness.kind == "local":
-        (root / "jobledger.toml").write_text("[hosts.local]\nmax_parallel = 1\n")
-    specs = harness.specs(
-        jl.Job(name="blocker", command="echo b > blocker.started; sleep 2", cpus=1),
-        jl.Job(name="waiting", command="echo ran > waiting.ran", cpus=1),
-    )
-    backend = harness.backend()
-    blocker, waiting = submission(specs["blocker"]), submission(specs["waiting"])
-    (first,) = submit(backend, blocker)
-    native = () if harness.kind == "local" else ((first.scheduler_id or "", "afterany"),)
-    waiting = attrs.evolve(waiting, native_deps=tuple(NativeDependency(s, k) for s, k in native))
-    (second,) = submit(backend, waiting)
-    units = units_of(waiting, second, harness.alias)
-    deadline = time.monotonic() + TIMEOUT
-    while not (root / "blocker.started").exists():
-        assert time.monotonic() < deadline, "the blocker never started"
-        backend.tick()
-        backend.observe(units_of(blocker, first, harness.alias), [], True)
-        time.sleep(0.1)
     asked = [attrs.evolve(u, cancel_requested=True) for u in units]
     early = {(u.key, u.index): u for u in backend.cancel(asked, 2.0) if u.state.is_final}
-    finals = early or observe_until_final(backend, asked)
+    rest = [u for u in asked if (u.key, u.index) not in early]
+    finals = {**early, **(observe_until_final(backend, rest) if rest else {})}
+    assert finals[(sleeper.key, None)].state is JobState.CANCELLED, finals
     assert finals[(waiting.key, None)].state is JobState.CANCELLED, finals
-    observe_until_final(backend, units_of(blocker, first, harness.alias))
-    assert not (root / "waiting.ran").exists()
-
-
-def test_arrays_report_each_element(harness: Harness) -> None:
-    root = harness.project.root
-    specs = harness.specs(
-        jl.Job(
-            name="arr",
-            command='echo "element $JOBLEDGER_ARRAY_INDEX"; [ "$JOBLEDGER_ARRAY_INDEX" != 2 ] || exit 5',
-            array="0-3%2",
-        )
-    )
-    backend = harness.backend()
-    sub = submission(specs["arr"])
-    (outcome,) = submit(backend, sub)
-    units = units_of(sub, outcome, harness.alias)
-    assert [u.index for u in units] == [0, 1, 2, 3]
-    finals = observe_until_final(backend, units)
-    states = {index: u.state for (_k, index), u in finals.items()}
-    assert states == {0: JobState.COMPLETED, 1: JobState.COMPLETED, 2: JobState.FAILED, 3: JobState.COMPLETED}
-    assert finals[(sub.key, 2)].exit_code == 5
-    for unit in units:
-        out = (root / unit.unit_dir / "stdout").read_text().strip()
-        assert out == f"element {unit.index}"
-
-
-def test_native_dependency_is_enforced_by_the_scheduler(harness: Harness) -> None:
-    if harness.kind == "local":
-        assert not harness.backend().view().native_kinds  # the driver orders local jobs itself
-        return
-    root = harness.project.root
-    specs = harness.specs(
-        jl.Job(name="up", command="sleep 2; echo up >> order.txt; exit 4"),
-        jl.Job(name="down", command="echo down >> order.txt"),
-    )
-    backend = harness.backend()
-    assert "afterany" in backend.view().native_kinds
-    up = submission(specs["up"])
-    (first,) = submit(backend, up)
-    assert first.scheduler_id in (backend.view().live_ids or ())
-    down = submission(specs["down"], native=[(first.scheduler_id or "", "afterany")])
-    (second,) = submit(backend, down)
-    finals = observe_until_final(
-        backend, units_of(up, first, harness.alias) + units_of(down, second, harness.alias)
-    )
-    assert finals[(up.key, None)].state is JobState.FAILED
-    assert finals[(down.key, None)].state is JobState.COMPLETED
-    assert (root / "order.txt").read_text().split() == ["up", "down"]
-
-
-def test_view_tells_the_planner_what_it_needs(harness: Harness) -> None:
-    backend = harness.backend()
-    view = backend.view()
-    assert view.alias == harness.alias and view.throttled_until <= time.time()
-    if harness.kind == "local":
-        assert view.native_kinds == frozenset() and view.live_ids is None
-        return
-    assert view.native_kinds and view.max_in_flight == 50
-    specs = harness.specs(jl.Job(name="short", command="sleep 1"))
-    sub = submission(specs["short"])
-    (outcome,) = submit(backend, sub)
-    assert outcome.scheduler_id in (backend.view().live_ids or ())
-    observe_until_final(backend, units_of(sub, outcome, harness.alias))
-    backend.observe(units_of(sub, outcome, harness.alias), [], True)  # one more poll
-    time.sleep(0.4)
-    backend.observe(units_of(sub, outcome, harness.alias), [], True)
-    assert outcome.scheduler_id not in (backend.view().live_ids or ())
+    time.sleep(1)
+    assert not (root / "late.txt").exists() and not (root / "waiting.ran").exists()
