@@ -14,7 +14,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ class Place:
     """A project whose jobs go to ``host``, a tally outside it, and ways to run things."""
 
     def __init__(self, base: Path, backend: str) -> None:
+        base.mkdir(parents=True, exist_ok=True)
         self.root = base / "proj"
         self.tally = base / "tally.txt"
         self.elsewhere = base / "elsewhere"
@@ -96,8 +98,21 @@ class Place:
 
 
 @pytest.fixture(params=BACKENDS)
-def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
-    yield Place(tmp_path, request.param)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def place(backend: str, tmp_path: Path) -> Iterator[Place]:
+    yield Place(tmp_path, backend)
+
+
+def side_by_side(check: Callable[[str], None], variants: Sequence[str]) -> None:
+    """Run ``check(variant)`` for each variant at once; fail naming each that failed."""
+    with ThreadPoolExecutor(len(variants)) as pool:
+        futures = {v: pool.submit(check, v) for v in variants}
+    failed = [f"{v}: {f.exception()}" for v, f in futures.items() if f.exception() is not None]
+    assert not failed, "\n\n".join(failed)
 
 
 # ---------------------------------------------------------------------- take-over
@@ -142,10 +157,14 @@ WAITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("waiter", ["cli", "jl.wait"])
-def test_a_waiter_takes_over_when_the_driver_dies(place: Place, waiter: str) -> None:
-    """The waiter starts while the script drives (it only follows), the script is killed:
-    the waiter becomes the driver — it decides the retry and submits the downstream job."""
+def test_a_waiter_takes_over_when_the_driver_dies(backend: str, tmp_path: Path) -> None:
+    """The waiter (``jobledger wait`` from elsewhere, or ``jl.wait`` of a second script)
+    starts while the script drives — it only follows — and the script is killed: the
+    waiter becomes the driver; it decides the retry and submits the downstream job."""
+    side_by_side(lambda waiter: _take_over(Place(tmp_path / waiter, backend), waiter), ["cli", "jl.wait"])
+
+
+def _take_over(place: Place, waiter: str) -> None:
     place.script("chain.py", CHAIN)
     driver = place.start("chain.py")
     place.wait_for("first")
@@ -199,11 +218,15 @@ VICTIMS = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("then", ["resume", "rerun-wait"])
-def test_a_cancel_sticks_under_any_retry_policy(place: Place, then: str) -> None:
+def test_a_cancel_sticks_under_any_retry_policy(backend: str, tmp_path: Path) -> None:
     """``jobledger cancel`` of a running job and of one not yet submitted, both with a
     policy that retries ``cancelled``; the driver is killed afterwards and the work is
-    carried on: neither runs again, their dependent never runs."""
+    carried on (``jobledger resume`` from a subdirectory, ``jobledger wait`` from
+    elsewhere): neither runs again, their dependent never runs."""
+    side_by_side(lambda then: _cancel_sticks(Place(tmp_path / then, backend), then), ["resume", "wait"])
+
+
+def _cancel_sticks(place: Place, then: str) -> None:
     place.script("victims.py", VICTIMS)
     driver = place.start("victims.py")
     place.wait_for("running")
