@@ -116,9 +116,14 @@ def targets(sel: Selection, session: Session, *, known_only: bool) -> tuple[list
 
     for wf in sel.workflows:
         definition = define(wf, project=session.project, config=session.driver.config)
-        add(s.key for s in definition.specs)
+        computed = [s.key for s in definition.specs]
+        add(computed)
         if session.state.workflow(wf.name) is not None:
             names.append(wf.name)
+            if not all(session.state.has_job(k) for k in computed):
+                # keyed differently here (inputs seen from another directory...): the
+                # ledger's record of the workflow is what was defined
+                add(session.keys_of([wf.name]))
     for name in sel.workflow_names:
         names.append(name)
         add(session.keys_of([name]))

@@ -77,6 +77,7 @@ def drive(session: Session, keys: list[str], names: list[str], timeout: float | 
         session.wait(keys, names, timeout=timeout, check=False, collect=False)
     except WaitTimeout as exc:
         click.echo(f"jobledger: {exc}", err=True)
+        session.release(names)  # gave up: do not drive on at exit (`jobledger resume` does)
         return 3
     except JobsKeepRunning:
         return 130

@@ -279,6 +279,10 @@ class SchedulerClient:
                 # that stepped aside) — wait for the real one
                 obs = None
             decided = merge_final(obs, text, unit.cancel_requested, unit.time_limit)
+            if decided is None and obs is None and unit.cancel_requested and not claimed:
+                # cancelled before it started: gone from the queue, and accounting keeps
+                # no record of a job that never ran (SGE's qacct)
+                decided = (JobState.CANCELLED, None, None, "cancelled before it started")
             if decided is None:
                 first = self._missing.setdefault(unit.ident, now)
                 if now - first >= LOST_AFTER and not (claimed and unit.scheduler_id == UNKNOWN_ID):

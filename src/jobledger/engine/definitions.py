@@ -235,6 +235,30 @@ def define(
     return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
 
 
+def keep_recorded_places(model: Model, definition: Definition) -> Definition:
+    """``definition`` with the places the ledger already fixed for its jobs.
+
+    A job whose working directory comes from the defining process's current directory
+    (none given, or a relative one) keeps the directory recorded when its key was first
+    defined: a re-run of the script from another directory carries the same jobs on where
+    they were defined, never half of them elsewhere.
+    """
+    specs = []
+    for spec in definition.specs:
+        job = model.jobs.get(spec.key)
+        old = job.spec if job is not None else None
+        given = definition.jobs[spec.key].workdir
+        from_cwd = given is None or not os.path.isabs(given)
+        if old is not None and from_cwd and (old.workdir, old.local_dir) != (spec.workdir, spec.local_dir):
+            specs.append(attrs.evolve(spec, workdir=old.workdir, local_dir=old.local_dir))
+        else:
+            specs.append(spec)
+    if all(a is b for a, b in zip(specs, definition.specs, strict=True)):
+        return definition
+    digest = content_digest(pack([definition.name, [encode(s) for s in specs]]))
+    return attrs.evolve(definition, specs=tuple(specs), digest=digest)
+
+
 def _relative(source: str | None, project: Project) -> str | None:
     """A script path as the same text in every clone: relative to the project when inside."""
     if source is None:

@@ -389,6 +389,11 @@ class LocalProcesses:
             self._track(item, False, 0, now)
         else:
             self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
+            running = claim.pid > 0 and parse_exit_file(_read(path / EXIT_FILE)) is None
+            if running and unit.state.rank < JobState.RUNNING.rank:
+                # started by a driver that died before it recorded so: say it runs
+                at = claim.started or now
+                self._held.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=claim.pid))
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)

@@ -30,13 +30,6 @@ def runner_source() -> bytes:
     return (_resources.files("jobledger.engine") / "pyrunner.py").read_bytes()
 
 
-def _user_module(func: Any) -> Any:
-    """The module of ``func`` when it is the user's own code (not installed, not jobledger):
-    such a module may not be importable where the job runs, so it travels by value."""
-    module = sys.modules.get(getattr(func, "__module__", None) or "")
-    return None if module is None else _user_module_of(module)
-
-
 @functools.lru_cache(maxsize=256)
 def _user_module_of(module: types.ModuleType) -> types.ModuleType | None:
     name = module.__name__
@@ -51,16 +44,11 @@ def _user_module_of(module: types.ModuleType) -> types.ModuleType | None:
     return module
 
 
-def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[str, dict[int, str]]]:
-    """Where the code reachable from ``roots`` was written, and the lines it spans.
-
-    cloudpickle may rename the file of code it pickles by value (3.1.3 writes
-    ``<dynamic-code>``); the runner puts the names back and gives ``linecache`` the lines,
-    so a failing job's traceback names the user's file and line and shows the line, also on
-    a host that does not have the file. Returns ``({(name, first line, bytecode): file},
-    {file: {line number: text}})``.
-    """
-    codes: list[types.CodeType] = []
+def _reachable(roots: tuple[Any, ...]) -> list[Any]:
+    """Everything a pickle of ``roots`` may carry: functions, their code, closures,
+    defaults and — for code pickled by value — the globals it names, classes, and the
+    contents of the user's modules."""
+    out: list[Any] = []
     seen: set[int] = set()
     stack = list(roots)
     while stack and len(seen) < 20_000:
@@ -68,8 +56,8 @@ def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[s
         if id(item) in seen:
             continue
         seen.add(id(item))
+        out.append(item)
         if isinstance(item, types.CodeType):
-            codes.append(item)
             stack.extend(c for c in item.co_consts if isinstance(c, types.CodeType))
         elif isinstance(item, types.FunctionType):
             stack.append(item.__code__)
@@ -77,7 +65,10 @@ def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[s
             stack.extend(item.__defaults__ or ())
             if _by_value(item.__module__):
                 names = item.__globals__
-                stack.extend(names[n] for n in item.__code__.co_names if n in names)
+                stack.extend(names[n] for n in _names(item.__code__) if n in names)
+        elif isinstance(item, types.ModuleType):
+            if _user_module_of(item) is not None:
+                stack.extend(vars(item).values())
         elif isinstance(item, functools.partial):
             stack += [item.func, *item.args, *item.keywords.values()]
         elif isinstance(item, types.MethodType):
@@ -95,6 +86,41 @@ def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[s
             stack.extend(item.values())
         elif _by_value(type(item).__module__):
             stack.append(type(item))
+    return out
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """Global names used by ``code`` and the code nested in it (lambdas, inner functions)."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def user_modules(*roots: Any) -> list[types.ModuleType]:
+    """The user's own modules that code reachable from ``roots`` lives in or names: they
+    travel by value (a lambda of the script calling a function of a module next to it)."""
+    found: dict[str, types.ModuleType] = {}
+    for item in _reachable(roots):
+        module = item if isinstance(item, types.ModuleType) else None
+        if isinstance(item, (types.FunctionType, type)):
+            module = sys.modules.get(getattr(item, "__module__", None) or "")
+        if module is not None and _user_module_of(module) is not None:
+            found[module.__name__] = module
+    return list(found.values())
+
+
+def code_origins(*roots: Any) -> tuple[dict[tuple[str, int, bytes], str], dict[str, dict[int, str]]]:
+    """Where the code reachable from ``roots`` was written, and the lines it spans.
+
+    cloudpickle may rename the file of code it pickles by value (3.1.3 writes
+    ``<dynamic-code>``); the runner puts the names back and gives ``linecache`` the lines,
+    so a failing job's traceback names the user's file and line and shows the line, also on
+    a host that does not have the file. Returns ``({(name, first line, bytecode): file},
+    {file: {line number: text}})``.
+    """
+    codes = [item for item in _reachable(roots) if isinstance(item, types.CodeType)]
     origins: dict[tuple[str, int, bytes], str] = {}
     sources: dict[str, dict[int, str]] = {}
     for code in codes:
@@ -140,16 +166,16 @@ def pickle_task(job: Job, number: int, task: Task) -> bytes:
         "code_files": origins,
         "sources": sources,
     }
-    module = _user_module(task.func)
     by_value = getattr(_pickler, "register_pickle_by_value", None)
+    modules = user_modules(task.func, task.args, task.kwargs) if by_value is not None else []
     try:
-        if module is not None and by_value is not None:
-            by_value(module)
-            try:
-                return bytes(_pickler.dumps(payload))
-            finally:
+        for module in modules:
+            by_value(module)  # type: ignore[misc]
+        try:
+            return bytes(_pickler.dumps(payload))
+        finally:
+            for module in modules:
                 _pickler.unregister_pickle_by_value(module)
-        return bytes(_pickler.dumps(payload))
     except Exception as exc:
         raise ModelError(
             f"job {job.name!r}: task {number} ({task.label}) cannot be pickled to run in "

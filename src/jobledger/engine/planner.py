@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from jobledger.engine.scope import is_open
 from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.state import Phase, cancel_stands, job_phase
@@ -206,6 +207,14 @@ def plan(
         found = overlay.get(key)
         return found if found is not None else standing_of(jobs.get(key))
 
+    def upstream_of(key: str) -> Standing:
+        """An upstream's standing: a failure with a retry to come (an upstream this plan
+        does not look at) is not its last word."""
+        found = stand(key)
+        if found.phase is Phase.FAILURE and key not in overlay and is_open(jobs.get(key)):
+            return Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
+        return found
+
     for key in keys:
         job = jobs.get(key)
         if job is None or job.spec is None:
@@ -259,7 +268,7 @@ def plan(
             continue
         view = hosts.get(spec.host) or HostView(spec.host)
         edges = spec.after
-        upstream = {up: stand(up) for up, _ in edges}
+        upstream = {up: upstream_of(up) for up, _ in edges}
         retrying = frozenset(
             up
             for up, _ in edges

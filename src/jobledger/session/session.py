@@ -28,7 +28,14 @@ from typing import Any
 
 import attrs
 
-from jobledger.engine.definitions import Definition, define, record, replaced, write_payloads
+from jobledger.engine.definitions import (
+    Definition,
+    define,
+    keep_recorded_places,
+    record,
+    replaced,
+    write_payloads,
+)
 from jobledger.engine.driver import Driver, StepReport
 from jobledger.engine.lock import DriverLock
 from jobledger.engine.runs import NEW, RERUN, decide
@@ -152,6 +159,7 @@ class Session:
         )
         with self.driver.mutex:
             self.ledger.refresh()
+            definition = keep_recorded_places(self.ledger.model, definition)
             write_payloads(self.project, definition, list(definition.jobs), only_missing=True)
             replaces = replaced(self.ledger.model, definition)
             if replaces is not None:
@@ -190,6 +198,7 @@ class Session:
             with self.driver.mutex:
                 self.ledger.refresh()
                 model = self.ledger.model
+                definition = keep_recorded_places(model, definition)
                 verdicts, events = decide(
                     model, definition, force=force, rerun=rerun, run_id=secrets.token_hex(6)
                 )
@@ -426,10 +435,11 @@ class Session:
             phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
             if job is not None and settled(job) is not None:
                 continue
+            att = job.attempts.get(number) if job is not None else None  # none while pending
             why = {
                 Phase.PENDING: "waiting for its upstream jobs or a driver",
                 Phase.RECONCILE: "its submission is being looked up after a crash",
-                Phase.ACTIVE: f"{state.value} on {job.attempts[number].host if job else '?'}",
+                Phase.ACTIVE: f"{state.value} on {att.host if att is not None else '?'}",
                 Phase.FAILURE: "waiting to be retried",
             }.get(phase, state.value)
             parts.append(f"{job.name if job else key[:12]} ({why})")

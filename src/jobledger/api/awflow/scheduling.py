@@ -87,6 +87,8 @@ def schedule(
     where = config.host(alias)
     here = where.scheduler == "local" and not where.is_remote
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
+    if _keep_in_flight(proj, workflow.name, names):
+        workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     handle = run(workflow, project=proj.root, force=force)
     assert isinstance(handle, RunHandle)
     if not here:
@@ -110,6 +112,33 @@ def _aligned(nodes: list[AwflowJob], targets: list[AwflowJob], values: list[Any]
     """One entry per job given: its value, or ``None`` for one left out (done, disabled)."""
     by_node = dict(zip(targets, values, strict=True))
     return [by_node.get(node) for node in nodes]
+
+
+def _keep_in_flight(proj: Project, workflow: str, names: dict[Any, str]) -> bool:
+    """Give back to each pruned array the indices of its attempt still in flight (work in
+    flight keeps its key: a re-run waits for it instead of running its indices again).
+    True when an array changed."""
+    from jobledger.ledger.state import Phase, job_phase
+    from jobledger.session import session_for
+
+    state = session_for(proj).state
+    info = state.workflow(workflow)
+    if info is None:
+        return False
+    in_flight: dict[str, tuple[int, ...]] = {}
+    live = (Phase.ACTIVE, Phase.RECONCILE)
+    for key in info.job_keys:
+        record = state.record(key)
+        spec = record.spec if record is not None else None
+        if record is not None and spec is not None and spec.array and job_phase(record)[0] in live:
+            in_flight[spec.name] = tuple(spec.array)
+    changed = False
+    for node, job_name in names.items():
+        recorded = in_flight.get(job_name)
+        if node.array and recorded is not None and tuple(node.array) != recorded:
+            node.array = recorded
+            changed = True
+    return changed
 
 
 def _scheduler_ids(handle: RunHandle, names: list[str], timeout: float | None) -> list[str | None]:
