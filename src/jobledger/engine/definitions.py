@@ -271,14 +271,16 @@ def _relative(source: str | None, project: Project) -> str | None:
 
 def replaced(model: Model, definition: Definition) -> tuple[str, ...] | None:
     """The current definitions of the same name and source that ``definition`` replaces;
-    ``None`` when one of them *is* ``definition`` (nothing to record)."""
+    ``None`` when the only one *is* ``definition`` (nothing to record). Definitions made
+    concurrently (two clones, then a merge) are all replaced, also when one of them is
+    ``definition``: the run on the merged tree settles which one stands."""
     record = model.workflows.get(definition.name)
     if record is None:
         return ()
-    current = record.current()
-    if any(d.digest == definition.digest and d.source == definition.source for d in current):
+    same_source = [d for d in record.current() if d.source == definition.source]
+    if len(same_source) == 1 and same_source[0].digest == definition.digest:
         return None
-    return tuple(d.id for d in current if d.source == definition.source)
+    return tuple(d.id for d in same_source)
 
 
 def record(ledger: Any, definition: Definition, replaces: Sequence[str], root: str) -> None:
