@@ -471,6 +471,7 @@ with Pipeline("hr") as p:
     p.add(functools.partial(step, "prep", 1.5), name="prep")
     p.add('echo "train $JL_WHERE $PWD" >> ' + TALLY, name="train", depends_on=["prep"])
     p.add(functools.partial(step, "evaluate", 0), name="evaluate", depends_on=["train"])
+    p.submit(reuse=True)  # hpc-runner runs a pipeline anew on each submit; carrying on asks for reuse
 p.wait()
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jobledger.api.hpcrunner import config as _config
@@ -91,7 +91,7 @@ class Job:
 
     def __init__(
         self,
-        command: str | Sequence[str],
+        command: str | Sequence[str] | Callable[[], Any],
         name: str | None = None,
         *,
         job_type: str | None = None,
@@ -129,16 +129,17 @@ class Job:
         host: str | None = None,
         **extra: Any,
     ) -> None:
-        self.command: str = _command_text(command)
+        self.command: str | Callable[[], Any] = _command_value(command)
         named = {k: v for k, v in locals().items() if k in _NAMED and _given(v)}
-        where = f"job {name!r}" if name is not None else f"job {self.command!r}"
+        label = _command_label(self.command)
+        where = f"job {name!r}" if name is not None else f"job {label!r}"
         config = _config.get_config()
         if job_type is None:
-            base = config.get_tool_config(self.command)
+            base = config.get_tool_config(label)
         elif job_type in config.types:
             base = config.get_type_config(job_type)
         else:
-            base = config.get_job_config(job_type, self.command)
+            base = config.get_job_config(job_type, label)
         fields, extras = split_keys(base, f"{where}: configuration", ConfigError)
         for extra_key, field in EXTRA_LISTS.items():  # the configuration's own extra_* lists
             if fields.get(extra_key):
@@ -243,7 +244,7 @@ class Job:
 
     def _generate_name(self) -> str:
         user = os.environ.get("USER", "user")
-        word = next((w for w in command_words(self.command) if "=" not in w), "job")
+        word = next((w for w in command_words(_command_label(self.command)) if "=" not in w), "job")
         return f"{user}_{safe_name(word.rsplit('/', 1)[-1], 40)}"
 
     def __repr__(self) -> str:
@@ -287,12 +288,25 @@ _NAMED = frozenset(
 )
 
 
-def _command_text(command: Any) -> str:
+def _command_value(command: Any) -> str | Callable[[], Any]:
+    """A command line as one string, or a Python callable (run as a Python-function job)."""
     if isinstance(command, str):
         return command
     if isinstance(command, Sequence) and command and all(isinstance(w, str) for w in command):
         return " ".join(command)
-    raise ModelError(f"a job's command must be a string or a list of strings, not {command!r}")
+    if callable(command):
+        return command  # type: ignore[no-any-return]
+    raise ModelError(
+        f"a job's command must be a string, a list of strings or a Python callable, not {command!r}"
+    )
+
+
+def _command_label(command: str | Callable[[], Any]) -> str:
+    """The command as text: for a callable, its (or its partial's function's) name."""
+    if isinstance(command, str):
+        return command
+    func = getattr(command, "func", command)  # functools.partial
+    return str(getattr(func, "__name__", type(command).__name__))
 
 
 def _text_path(value: Any) -> Any:
