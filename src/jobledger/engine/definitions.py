@@ -243,6 +243,9 @@ def keep_recorded_places(model: Model, definition: Definition) -> Definition:
     defined: a re-run of the script from another directory carries the same jobs on where
     they were defined, never half of them elsewhere.
     """
+    record = model.workflows.get(definition.name)
+    if record is not None and any(d.digest == definition.digest for d in record.current()):
+        return definition  # the very specs recorded already (with the places kept then)
     specs = []
     for spec in definition.specs:
         job = model.jobs.get(spec.key)

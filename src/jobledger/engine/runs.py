@@ -9,8 +9,9 @@ from typing import Any
 from jobledger.engine.definitions import Definition
 from jobledger.ledger import events as ev
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, cancel_stands, job_phase
+from jobledger.ledger.state import Phase, cancel_stands, job_phase, settled_state
 from jobledger.model.job import Job
+from jobledger.states import JobState
 
 #: What a run decided for each job.
 REUSED, RERUN, ACTIVE, NEW, FAILED = "reused", "rerun", "active", "new", "failed"
@@ -44,6 +45,10 @@ def decide(
     ]
     for spec in definition.specs:
         key = spec.key
+        completed = settled_state(model, key) is JobState.COMPLETED
+        if completed and not force and ensure_holds(definition.jobs[key]):
+            verdicts[key] = REUSED  # known from the snapshot's index: the record stays packed
+            continue
         job = model.jobs.get(key)
         phase, attempt, state = job_phase(job) if job is not None else (Phase.PENDING, 1, None)
         if phase is Phase.SUCCESS and not force and ensure_holds(definition.jobs[key]):

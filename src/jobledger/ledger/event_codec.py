@@ -103,20 +103,29 @@ def _note(data: dict[str, Any]) -> Any:
     return _build(target, {k: v for k, v in data.items() if k in fields})
 
 
-_PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"workflow": _workflow}
+def _workflow_event(data: dict[str, Any]) -> Any:
+    return _build(ev.WorkflowDefined, _workflow(data))
+
+
+#: On-disk type -> ``(class, builder)``: with no builder an event is its class holding the
+#: stored map as ``__dict__`` (the reducer's hot path builds those inline); a builder makes
+#: the event of the types that need preparing or upcasting.
+DECODERS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], Any] | None]] = {
+    etype: (cls, None) for etype, cls in ev.BY_TYPE.items()
+}
+DECODERS["workflow"] = (ev.WorkflowDefined, _workflow_event)
+DECODERS["note"] = (ev.Note, _note)
 
 
 def decode(etype: str, data: Any) -> Any:
     """The event of on-disk type ``etype`` holding ``data``; ``None`` for unknown types."""
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise TypeError(f"{etype} event data is {type(data).__name__}, not a map")
-    if etype == "note":
-        return _note(data)
-    cls = ev.BY_TYPE.get(etype)
-    if cls is None:
+    found = DECODERS.get(etype)
+    if found is None:
         return None
-    prepare = _PREPARE.get(etype)
-    return _build(cls, prepare(data) if prepare is not None else data)
+    cls, builder = found
+    return _build(cls, data) if builder is None else builder(data)
 
 
 def decode_raw(raw: Any, writer: str) -> Recorded | None:
@@ -143,12 +152,20 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
     return found
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, (JobSpec, TaskSpec)):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else _plain(v) for v in value]
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else _plain(v) for k, v in value.items()}
+    if kind is JobSpec or kind is TaskSpec:
         return encode(value)
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
+    if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
@@ -158,14 +175,14 @@ def _plain(value: Any) -> Any:
 def encode(obj: Any) -> dict[str, Any]:
     """The stored fields of an event (or spec) as a plain map: those not at their default."""
     held = obj.__dict__
+    nothing = attrs.NOTHING
+    scalars = _SCALARS
     out: dict[str, Any] = {}
-    for name, default in _fields(type(obj)):
-        if name not in held:
-            continue
-        value = held[name]
-        if value is default or (default is not attrs.NOTHING and value == default):
-            continue
-        out[name] = _plain(value)
+    for name, default in _FIELDS.get(type(obj)) or _fields(type(obj)):
+        value = held.get(name, default)
+        if value is default or (default is not nothing and value == default):
+            continue  # not stored (absent or at its default)
+        out[name] = value if type(value) in scalars else _plain(value)
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from jobledger.errors import LedgerError
 from jobledger.ledger import events as ev
-from jobledger.ledger.event_codec import decode
+from jobledger.ledger.event_codec import DECODERS
 from jobledger.ledger.records import (
     AttemptRecord,
     DefinitionRecord,
@@ -39,6 +39,8 @@ from jobledger.ledger.records import (
 from jobledger.states import STATES, JobState
 
 FINAL_RANK = 3
+_new = object.__new__
+_set = object.__setattr__
 _OUTCOME_RANK = {"transient": 0, "refused": 1, "submitted": 2}
 
 
@@ -72,13 +74,19 @@ class Model:
 
     def attempt(self, key: str, number: Any) -> AttemptRecord:
         """Attempt ``number`` of ``key``, created pending when first named."""
+        if type(number) is int and type(key) is str:  # the usual case: both known already
+            job = self.jobs.get(key)
+            if job is not None:
+                found = job.attempts.get(number)
+                if found is not None:
+                    return found
         if isinstance(number, bool) or not isinstance(number, int):
             raise EventMismatch(f"attempt must be a whole number, not {number!r:.40}")
         return self.job(key).attempt(number)
 
 
 def _state(value: Any) -> JobState:
-    found = STATES.get(value) if isinstance(value, str) else None
+    found = STATES.get(value) if type(value) is str else None
     if found is None:
         raise EventMismatch(f"unknown state {value!r:.40}")
     return found
@@ -337,8 +345,16 @@ def apply(model: Model, event: Any, order: Order, when: float) -> None:
 
 def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "") -> int:
     """Decode and fold a record's on-disk events (the hot path of opening a ledger);
-    returns how many were read. Events that do not fit are listed in ``problems``."""
+    returns how many were read. Events that do not fit are listed in ``problems``.
+
+    The same as :func:`~jobledger.ledger.event_codec.decode` then :func:`apply` for each
+    event, with the decoding of the plain types inlined (a million events open in a
+    fraction of the time two calls per event take).
+    """
+    decoders = DECODERS
     handlers = HANDLERS
+    new = _new
+    set_dict = _set
     max_clock = model.max_clock
     count = 0
     for raw in events:
@@ -346,9 +362,17 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
         try:
             etype, clock, seq, when, data = raw
             max_clock = max(max_clock, clock)
-            event = decode(etype, data)
-            if event is None:
-                continue
+            found = decoders.get(etype)
+            if found is None:
+                continue  # a newer version's type: kept on disk, skipped here
+            if type(data) is not dict:
+                raise TypeError(f"{etype} event data is {type(data).__name__}, not a map")
+            cls, builder = found
+            if builder is None:
+                event = new(cls)
+                set_dict(event, "__dict__", data)
+            else:
+                event = builder(data)
             handlers[type(event)](model, event, (clock, writer, seq), when)
         except _FITS as exc:
             model.problems.append(f"{where}writer {writer}: event does not fit: {exc!r:.200}")

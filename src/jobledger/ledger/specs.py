@@ -37,7 +37,8 @@ def sparse(cls: type[T], fields: dict[str, Any]) -> T:
     defaults = _DEFAULTS.get(cls)
     if defaults is None:
         defaults = _DEFAULTS[cls] = {a.name: getattr(cls, a.name, attrs.NOTHING) for a in attrs.fields(cls)}  # type: ignore[arg-type]
-    held = {k: v for k, v in fields.items() if not (v is defaults.get(k) or v == defaults.get(k))}
+    get = defaults.get
+    held = {k: v for k, v in fields.items() if (d := get(k)) is not v and v != d}
     obj = _new(cls)
     _set(obj, "__dict__", held)
     return obj
