@@ -21,7 +21,8 @@ import attrs
 
 from jobledger.config import HostConfig
 from jobledger.engine.backend import Prepared
-from jobledger.engine.batch import UNKNOWN_ID, SchedulerClient
+from jobledger.engine.batch import SchedulerClient
+from jobledger.engine.batch_final import UNKNOWN_ID
 from jobledger.engine.local import SCRIPT
 from jobledger.engine.local_backend import parse_python_files
 from jobledger.engine.planner import HostView

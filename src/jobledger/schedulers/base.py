@@ -35,6 +35,16 @@ def element_key(base_id: str, index: int | None) -> str:
     return base_id if index is None else f"{base_id}[{index}]"
 
 
+_ELEMENT = re.compile(r"(.+)\[(\d+)\]")
+
+
+def split_element_key(key: str) -> tuple[str, int | None]:
+    """Inverse of :func:`element_key`: ``"123[4]"`` -> ``("123", 4)``, ``"123"`` ->
+    ``("123", None)`` (a PBS array id ``123[].srv`` is a base id)."""
+    m = _ELEMENT.fullmatch(key)
+    return (key, None) if m is None else (m.group(1), int(m.group(2)))
+
+
 @attrs.frozen
 class NativeDependency:
     """An upstream already known to the same scheduler: its base id and the kind."""
