@@ -51,7 +51,8 @@ class SchedulerClient:
         self.throttled_until = 0.0
         self._delay = 0.0
         self.live_ids: set[str] = set()
-        """Base ids the scheduler listed as not final in the last poll, or submitted since."""
+        """Base ids the scheduler listed as not final in the last poll, or submitted since
+        (and element keys, where a job may wait for one element of an array)."""
 
     # ------------------------------------------------------------------ submit
     def user(self) -> str:
@@ -143,7 +144,10 @@ class SchedulerClient:
         except SchedulerError as exc:
             log.warning("cannot read the status from %s: %s", self.alias, exc)
             return []
-        self.live_ids = {o.base_id or o.key for o in observed.values() if not o.state.is_final}
+        live = [o for o in observed.values() if not o.state.is_final]
+        self.live_ids = {o.base_id or o.key for o in live}
+        if self.adapter.element_dependencies:  # a packed job is one element of an array
+            self.live_ids.update(o.key for o in live)
         updates: list[Update] = []
         need_files: list[Unit] = []
         hopeless: list[str] = []

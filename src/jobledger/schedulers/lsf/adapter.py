@@ -30,6 +30,7 @@ class LsfAdapter(SchedulerAdapter):
     """
 
     array_base: ClassVar[int] = 1
+    array_env: ClassVar[str] = "LSB_JOBINDEX"
 
     name: ClassVar[str] = "lsf"
     submit_uses_stdin: ClassVar[bool] = True
@@ -40,8 +41,10 @@ class LsfAdapter(SchedulerAdapter):
         "timed out",
     )
 
-    def __init__(self, template: Template | None = None, *, json_status: bool = True) -> None:
-        super().__init__(template)
+    def __init__(
+        self, template: Template | None = None, *, json_status: bool = True, pack_limit: int | None = None
+    ) -> None:
+        super().__init__(template, pack_limit=pack_limit)
         self.json_status = json_status
 
     # ------------------------------------------------------------------ scripts
