@@ -6,11 +6,12 @@ pack in its script (:mod:`jobledger.engine.pack_script`), and the adapters' ``pa
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobledger.config import Config
+from jobledger.config import Config, load_config
 from jobledger.engine.pack_script import pointer_line, read_pointer, render_pack_body
 from jobledger.engine.packing import TAG_PREFIX, assign, pack_name, packs, shape
 from jobledger.engine.planner import HostView
@@ -175,7 +176,14 @@ def test_hosts_do_not_pack_unless_their_backend_says_so() -> None:
         assert get_adapter(name, pack_limit=0).pack_limit == 0
 
 
-@pytest.mark.parametrize("value", [-1, 2.5, "many"])
+def test_pack_limit_is_read_from_jobledger_toml(tmp_path: Path) -> None:
+    (tmp_path / "jobledger.toml").write_text('[schedulers.sge]\npack_limit = "0"\n')
+    config = load_config(tmp_path)
+    check_settings(config)
+    assert get_adapter("sge", **config.schedulers["sge"]).pack_limit == 0
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "many", "-3"])
 def test_a_bad_pack_limit_is_a_config_error_naming_table_and_key(value: object) -> None:
     config = Config(
         schedulers={"slurm": {"pack_limit": value}}, scheduler_sources={"slurm": "jobledger.toml"}

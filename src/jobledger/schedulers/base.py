@@ -151,9 +151,11 @@ class SchedulerAdapter(abc.ABC):
     """Most same-shape jobs put in one array submission (within every scheduler's default
     array size limit: SLURM ``MaxArraySize`` 1001, LSF ``MAX_JOB_ARRAY_SIZE`` 1000)."""
 
-    def __init__(self, template: Template | None = None, *, pack_limit: int | None = None) -> None:
+    def __init__(self, template: Template | None = None, *, pack_limit: int | str | None = None) -> None:
         self.template = template or default_template(self.name)
         limit = self.default_pack_limit if pack_limit is None else pack_limit
+        if isinstance(limit, str) and limit.strip().isdigit():  # from jobledger.toml: pack_limit = "0"
+            limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(
                 f"pack_limit must be a whole number >= 0 (0 or 1: every job submitted alone), got {limit!r}"

@@ -42,7 +42,11 @@ class LsfAdapter(SchedulerAdapter):
     )
 
     def __init__(
-        self, template: Template | None = None, *, json_status: bool = True, pack_limit: int | None = None
+        self,
+        template: Template | None = None,
+        *,
+        json_status: bool = True,
+        pack_limit: int | str | None = None,
     ) -> None:
         super().__init__(template, pack_limit=pack_limit)
         self.json_status = json_status

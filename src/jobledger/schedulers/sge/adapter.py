@@ -70,7 +70,7 @@ class SgeAdapter(SgeDirectives, SgeObservation):
         gpu_resource: str | None = "gpu",
         exclusive_resource: str | None = None,
         timezone: _dt.tzinfo | None = None,
-        pack_limit: int | None = None,
+        pack_limit: int | str | None = None,
     ) -> None:
         super().__init__(template, pack_limit=pack_limit)
         for setting, value in (
