@@ -187,12 +187,12 @@ class Driver:
                     break
                 touched, submitted = self.actions.carry_out(decided.commands, driving)
                 report.submitted += submitted
-                self._touched(driving, touched)
+                self._replan(driving, touched)
             for alias, backend in list(self.backends.items()):
                 started = backend.tick()
                 if started:
                     report.updates += self.actions.record_updates(started, alias)
-                    self._touched(scopes, {u.key for u in started})
+                    self._replan(scopes, {u.key for u in started})
             self.ledger.flush()
             for scope in scopes:
                 report.final[scope.name] = scope.final
@@ -227,10 +227,12 @@ class Driver:
                 continue
             if updates:
                 count += self.actions.record_updates(updates, alias)
-                self._touched(scopes, {u.key for u in updates})
+                self._replan(scopes, {u.key for u in updates})
         return count
 
-    def _touched(self, scopes: Iterable[Scope], keys: set[str]) -> None:
+    def _replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
+        """Re-read the records of ``keys`` in each scope holding them, and plan them (and
+        what depends on them) again."""
         model = self.ledger.model
         for scope in scopes:
             mine = {k for k in keys if k in scope.position or k in scope.open or k in scope.down}
