@@ -142,11 +142,15 @@ def test_driver_killed_around_sbatch_then_resumed(slurm_project: Project, fault:
     lines = Path("ran.txt").read_text().split()
     assert sorted(lines) == sorted([f"s{i}" for i in range(6)] + ["tail"])
     slurm_project.ledger.refresh()
-    # the cluster saw exactly one job per key: look them up by name in SLURM's own records
-    for name in [f"{prefix}s{i}" for i in range(6)] + [f"{prefix}tail"]:
-        ids = [line for line in _sq("-t", "all", "--name", name, "-o", "%i|%k").splitlines() if "jl:" in line]
-        keys = {line.split("|")[1] for line in ids}
-        assert len(ids) == len(keys) == 1, f"{name} submitted {len(ids)} times: {ids}"
+    # the cluster saw exactly one job per key (the six same-shape ones as elements of one
+    # array): SLURM's own records of the jobs that start in this project, one line each
+    root = str(slurm_project.root)
+    mine = [
+        line
+        for line in _sq("-t", "all", "--array", "-o", "%i|%k|%Z").splitlines()
+        if line.rpartition("|")[2] == root or line.rpartition("|")[2].startswith(root + "/")
+    ]
+    assert len(mine) == 7, f"7 jobs submitted as {len(mine)}: {mine}"
 
 
 def test_exit_codes_after_jobs_vanished_from_squeue(slurm_project: Project) -> None:

@@ -70,11 +70,13 @@ def private_sshd() -> Iterator[SshInfo]:
         yield info
 
 
-def _sbatch_count(name: str) -> int:
+def _jobs_started_in(folder: str) -> list[str]:
+    """SLURM's records (one per job or array element) of the jobs whose working directory
+    is under a folder named ``folder``."""
     out = subprocess.run(
-        ["squeue", "-h", "-t", "all", "--name", name, "-o", "%i"], capture_output=True, text=True
+        ["squeue", "-h", "-t", "all", "--array", "-o", "%i|%k|%Z"], capture_output=True, text=True
     )
-    return len(out.stdout.split())
+    return [line for line in out.stdout.splitlines() if f"/{folder}/" in line.rpartition("|")[2] + "/"]
 
 
 def test_pi_dag_on_a_cluster_behind_ssh(cluster: Project) -> None:
@@ -147,8 +149,9 @@ def test_sshd_killed_mid_run(project: Project, private_sshd: SshInfo) -> None:
     assert all(r.state is jl.JobState.COMPLETED for r in results.values()), {
         n: r.state for n, r in results.items()
     }
-    for job in jobs:
-        assert _sbatch_count(job.name) == 1, f"{job.name} submitted more than once"
+    # each job submitted once (the same-shape ones as elements of one array)
+    started = _jobs_started_in(f"jl-{tag}")
+    assert len(started) == len(jobs), f"{len(jobs)} jobs submitted as {len(started)}: {started}"
 
 
 def test_one_connection_for_a_100_job_run(project: Project, private_sshd: SshInfo) -> None:

@@ -1,64 +1,28 @@
 """Carrying out the planner's commands, write-ahead, and recording what backends saw.
 
-For a batch of submissions to one host: the backend prepares them (scripts and files,
-nothing anyone else can see), their intents are appended and fsynced together, then the
-backend submits them and each outcome is recorded. A crash between the two leaves
-intents without outcomes, which the next driver reconciles (claims and exit files, the
-scheduler looked up by the job's tag) before anything is submitted again.
+Submissions (and the reconciliation of submissions a crash interrupted) are the
+:class:`~jobledger.engine.submitting.Submitter`'s; cancels, updates and fetches are here.
+Every side effect comes after a durable intent.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
-from jobledger.config import Config
 from jobledger.engine import planner as pl
-from jobledger.engine.backend import Backend
 from jobledger.engine.faults import checkpoint
 from jobledger.engine.recording import update_events
-from jobledger.engine.remote_files import local_path
 from jobledger.engine.scope import Scope
-from jobledger.engine.types import Submission, Unit, Update, attempt_dir
+from jobledger.engine.submitting import Hands, Submitter, resources_of
+from jobledger.engine.types import Unit, Update, attempt_dir
 from jobledger.engine.units import units_of
 from jobledger.errors import JobledgerError
 from jobledger.ledger import events as ev
 from jobledger.ledger.state import Phase, cancel_stands, job_phase, settled_state
-from jobledger.model.resources import Resources
-from jobledger.schedulers.base import NativeDependency
 from jobledger.states import JobState
 
-
-class Hands(Protocol):
-    """What carrying commands out needs of the driver."""
-
-    ledger: Any
-    log: logging.Logger
-
-    @property
-    def config(self) -> Config:
-        """The configuration."""
-
-    def backend(self, alias: str) -> Backend:
-        """The backend of a host alias."""
-
-
-_RESOURCES: dict[tuple[tuple[str, Any], ...], Resources] = {}
-
-
-def resources_of(fields: Mapping[str, Any]) -> Resources:
-    """A :class:`Resources` from its plain fields (shared: requests repeat)."""
-    try:
-        signature = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()))
-    except TypeError:
-        return Resources(**fields)
-    found = _RESOURCES.get(signature)
-    if found is None:
-        found = Resources(**fields)
-        if len(_RESOURCES) < 4096:
-            _RESOURCES[signature] = found
-    return found
+__all__ = ["Actions", "Hands", "resources_of"]
 
 
 class Actions:
@@ -66,6 +30,7 @@ class Actions:
 
     def __init__(self, driver: Hands) -> None:
         self.driver = driver
+        self.submitter = Submitter(driver)
 
     @property
     def ledger(self) -> Any:
@@ -114,7 +79,7 @@ class Actions:
             elif isinstance(cmd, pl.CancelActive):
                 self._cancel_active([cmd.key], grace=5.0)
             elif isinstance(cmd, pl.Reconcile):
-                if self._reconcile(cmd):
+                if self.submitter.reconcile(cmd):
                     continue
                 if cancel_stands(self.ledger.model.jobs[cmd.key]):
                     self.ledger.append(
@@ -134,7 +99,7 @@ class Actions:
         workflow_of = {k: s.name for s in scopes for k in s.order}
         submitted = 0
         for alias, group in submits.items():
-            submitted += self._submit(alias, group, workflow_of)
+            submitted += self.submitter.submit(alias, group, workflow_of)
         return touched, submitted
 
     def _spec(self, key: str) -> Any:
@@ -143,123 +108,6 @@ class Actions:
     def _name(self, key: str) -> str:
         job = self.ledger.model.jobs.get(key)
         return job.name if job is not None else key[:12]
-
-    def submission(
-        self,
-        key: str,
-        attempt: int,
-        resources: Mapping[str, Any],
-        workflow: str,
-        native: Iterable[tuple[str, str]] = (),
-    ) -> Submission:
-        """The :class:`Submission` of one attempt, from the ledger's record of the job."""
-        jobs = self.ledger.model.jobs
-        spec = jobs[key].spec
-        outputs: list[str] = []
-        for up, _kind in spec.after:
-            upstream = jobs.get(up)
-            if upstream is not None and upstream.spec is not None:
-                base = upstream.spec.local_dir
-                outputs.extend(str(local_path(base, name)) for name in upstream.spec.outputs)
-        return Submission(
-            spec,
-            attempt,
-            resources_of(resources),
-            workflow,
-            tuple(NativeDependency(sid, kind) for sid, kind in native),
-            tuple(outputs),
-        )
-
-    def _submit(self, alias: str, commands: Sequence[pl.Submit], workflow_of: Mapping[str, str]) -> int:
-        backend = self.driver.backend(alias)
-        subs = [
-            self.submission(c.key, c.attempt, c.resources, workflow_of.get(c.key, ""), c.native_deps)
-            for c in commands
-        ]
-        staged = {p: d for p, (d, _o) in self.ledger.model.staged.get(alias, {}).items()}
-        ready: list[Submission] = []
-        for sub, prepared in zip(subs, backend.prepare(subs, staged), strict=True):
-            for event in prepared.staged:
-                self.ledger.append(event)
-            if prepared.ok:
-                ready.append(sub)
-                self.ledger.append(
-                    ev.Intent(
-                        key=sub.key,
-                        attempt=sub.attempt,
-                        host=alias,
-                        run_dir=sub.attempt_dir,
-                        workflow=sub.workflow,
-                        resources=dict(self._fields(sub.resources)),
-                        native_deps=[[d.scheduler_id, d.kind] for d in sub.native_deps],
-                        index_offset=prepared.index_offset,
-                    )
-                )
-            elif prepared.transient:
-                self.driver.log.warning("job %s: %s; will try again", sub.spec.name, prepared.error)
-            else:
-                self.ledger.append(ev.SubmitFailed(key=sub.key, attempt=sub.attempt, error=prepared.error))
-                self.driver.log.error("job %s: %s", sub.spec.name, prepared.error)
-        if not ready:
-            return 0
-        self.ledger.flush(durable=True)
-        count = 0
-        for sub in ready:
-            checkpoint("after-intent")  # every intent of the batch is durable
-            (outcome,) = backend.submit([sub])
-            checkpoint("before-outcome")
-            if outcome.ok:
-                self.ledger.append(
-                    ev.Submitted(
-                        key=sub.key,
-                        attempt=sub.attempt,
-                        host=alias,
-                        scheduler_id=outcome.scheduler_id,
-                        run_dir=sub.attempt_dir,
-                        index_offset=outcome.index_offset,
-                    )
-                )
-                count += 1
-            else:
-                self.ledger.append(
-                    ev.SubmitFailed(
-                        key=sub.key, attempt=sub.attempt, error=outcome.error, transient=outcome.transient
-                    )
-                )
-                log = self.driver.log.warning if outcome.transient else self.driver.log.error
-                log("%s", outcome.error)
-            checkpoint("after-submit")
-        self.ledger.flush()
-        return count
-
-    @staticmethod
-    def _fields(resources: Resources) -> dict[str, Any]:
-        from jobledger.engine.definitions import compact
-
-        return compact(resources)
-
-    def _reconcile(self, cmd: pl.Reconcile) -> bool:
-        """Look up a submission a crash interrupted; True when it was found."""
-        job = self.ledger.model.jobs[cmd.key]
-        att = job.attempts[cmd.attempt]
-        sub = self.submission(
-            cmd.key, cmd.attempt, att.resources or job.spec.resources_for(cmd.attempt), att.workflow or ""
-        )
-        found = self.driver.backend(cmd.host).find(sub)
-        if found is None:
-            return False
-        self.ledger.append(
-            ev.Submitted(
-                key=cmd.key,
-                attempt=cmd.attempt,
-                host=cmd.host,
-                scheduler_id=found,
-                run_dir=att.run_dir or sub.attempt_dir,
-                reconciled=True,
-                index_offset=att.index_offset,
-            )
-        )
-        return True
 
     # ------------------------------------------------------------------ updates
     def record_updates(self, updates: Iterable[Update], alias: str) -> int:

@@ -21,20 +21,23 @@ import attrs
 
 from jobledger.config import HostConfig
 from jobledger.engine.backend import Prepared
-from jobledger.engine.batch import UNKNOWN_ID, SchedulerClient
+from jobledger.engine.batch import SchedulerClient
+from jobledger.engine.batch_final import UNKNOWN_ID
+from jobledger.engine.batch_packs import Packs
+from jobledger.engine.batch_scripts import job_batch_spec, remote_root
 from jobledger.engine.local import SCRIPT
 from jobledger.engine.local_backend import parse_python_files
+from jobledger.engine.pack_script import pointer_line, read_pointer
+from jobledger.engine.packing import packs
 from jobledger.engine.planner import HostView
 from jobledger.engine.remote_files import bring_home, fetch_attempt, send_files, wanted_files
-from jobledger.engine.scripts import wrapper_spec
 from jobledger.engine.types import Submission, SubmitOutcome, Unit, Update
-from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE, render_wrapper
+from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE
 from jobledger.errors import HostError, JobledgerError, SubmitError
 from jobledger.hosts.base import Host
 from jobledger.ledger import events as ev
 from jobledger.ledger.specs import JobSpec
-from jobledger.model.hashing import canonical_hash
-from jobledger.schedulers.base import BatchSpec, NativeDependency, SchedulerAdapter
+from jobledger.schedulers.base import NativeDependency, SchedulerAdapter
 
 log = logging.getLogger("jobledger.batch")
 
@@ -58,6 +61,7 @@ class BatchBackend:
         self.client = SchedulerClient(
             host.name, machine, adapter, max_in_flight=host.max_in_flight, accounting=host.accounting
         )
+        self.packs = Packs(host, machine, adapter, self.client)
         self._root: str | None = None
         self._last_poll: float | None = None
         self._staging_failures: dict[tuple[str, int], int] = {}
@@ -66,23 +70,10 @@ class BatchBackend:
     # ------------------------------------------------------------------ places
     @property
     def root(self) -> str:
-        """Where this project's run directories live on the host (absolute).
-
-        Remote: ``<workdir>/<project name>-<8 hex of its local path>``, the workdir
-        defaulting to ``~/jobledger``; a relative workdir is taken from the login home.
-        """
+        """Where this project's run directories live on the host (absolute; see
+        :func:`~jobledger.engine.batch_scripts.remote_root`)."""
         if self._root is None:
-            if not self.host.is_remote:
-                self._root = str(self.project_root)
-            else:
-                base = self.host.workdir or "jobledger"
-                if base.startswith("~/"):
-                    base = base[2:]
-                if not posixpath.isabs(base):
-                    home = self.machine.run(["sh", "-c", 'printf %s "$HOME"'], check=True).stdout.strip()
-                    base = posixpath.join(home, base)
-                ident = canonical_hash(str(self.project_root))[:8]
-                self._root = posixpath.join(base, f"{self.project_root.name}-{ident}")
+            self._root = remote_root(self.host, self.machine, self.project_root)
         return self._root
 
     def _markers(self) -> str | None:
@@ -97,35 +88,8 @@ class BatchBackend:
             live_ids=frozenset(self.client.live_ids),
             throttled_until=self.client.throttled_until,
             max_in_flight=self.client.max_in_flight,
+            pack_limit=self.adapter.pack_limit,
         )
-
-    def _batch_spec(self, sub: Submission) -> tuple[BatchSpec, int]:
-        spec = sub.spec
-        array = None
-        offset = 0
-        if spec.array:
-            from jobledger.model.array import ArraySpec
-
-            indices = tuple(spec.array)
-            if min(indices) < self.adapter.array_base:
-                offset = self.adapter.array_base - min(indices)
-            array = ArraySpec(tuple(i + offset for i in indices), spec.max_concurrent)
-        wrapper = attrs.evolve(wrapper_spec(sub, self.host, self.root, self._markers()), index_offset=offset)
-        args = spec.scheduler_args
-        raw = args.get(self.adapter.name) or (args.get("pbs", ()) if self.adapter.name == "torque" else ())
-        batch = BatchSpec(
-            job_name=_safe(spec.name),
-            comment=sub.tag,
-            run_dir=wrapper.attempt_dir,
-            workdir=wrapper.workdir,
-            body=render_wrapper(wrapper),
-            resources=sub.resources,
-            array=array,
-            dependencies=sub.native_deps,
-            setup=self.host.setup,
-            raw_args=tuple(raw),
-        )
-        return batch, offset
 
     def prepare(self, subs: Sequence[Submission], staged: dict[str, str]) -> list[Prepared]:
         """Render each batch script and send it, with what the job needs, to the host.
@@ -138,8 +102,10 @@ class BatchBackend:
         out = []
         for sub in subs:
             try:
-                batch, offset = self._batch_spec(sub)
+                batch, offset = job_batch_spec(sub, self.host, self.adapter, self.root, self._markers())
                 script = self.adapter.render_script(batch)
+                if sub.pack is not None:  # names its pack, to find it after a crash
+                    script += pointer_line(sub.pack.tag, sub.pack.name, sub.pack.index)
             except JobledgerError as exc:
                 out.append(Prepared(sub.key, error=str(exc)))
                 continue
@@ -171,32 +137,44 @@ class BatchBackend:
         return out
 
     def submit(self, subs: Sequence[Submission]) -> list[SubmitOutcome]:
-        """``sbatch``/``qsub``/``bsub`` each prepared script once."""
-        out = []
-        for sub in subs:
-            script = posixpath.join(self.root, sub.attempt_dir, SCRIPT)
-            offset = self._offsets.pop((sub.key, sub.attempt), 0)
-            try:
-                sid = self.client.submit_script(script, sub.spec.name)
-            except SubmitError as exc:
-                out.append(SubmitOutcome(sub.key, sub.attempt, error=str(exc), transient=exc.transient))
-                continue
-            out.append(SubmitOutcome(sub.key, sub.attempt, sid, index_offset=offset))
-        return out
+        """``sbatch``/``qsub``/``bsub`` each prepared script once; the jobs of a pack
+        (:attr:`Submission.pack`) as one array. Outcomes in the order of ``subs``."""
+        done: dict[tuple[str, int], SubmitOutcome] = {}
+        for group in packs(subs):
+            outcomes = self.packs.submit(group, self.root) if len(group) > 1 else None
+            if outcomes is None:
+                outcomes = [self._submit_one(sub) for sub in group]
+            for sub, outcome in zip(group, outcomes, strict=True):
+                self._offsets.pop((sub.key, sub.attempt), None)
+                done[(sub.key, sub.attempt)] = outcome
+        return [done[(sub.key, sub.attempt)] for sub in subs]
+
+    def _submit_one(self, sub: Submission) -> SubmitOutcome:
+        script = posixpath.join(self.root, sub.attempt_dir, SCRIPT)
+        offset = self._offsets.get((sub.key, sub.attempt), 0)
+        try:
+            sid = self.client.submit_script(script, sub.spec.name)
+        except SubmitError as exc:
+            return SubmitOutcome(sub.key, sub.attempt, error=str(exc), transient=exc.transient)
+        return SubmitOutcome(sub.key, sub.attempt, sid, index_offset=offset)
 
     def find(self, sub: Submission) -> str | None:
-        """The id of a submission a crash interrupted: by its tag, else by its files."""
-        found = self.client.find(_safe(sub.spec.name), sub.tag)
+        """The id of a submission a crash interrupted: by its tag (its pack's, when its
+        script names one), else by its files."""
+        unit = posixpath.join(self.root, sub.attempt_dir)
+        paths = [posixpath.join(unit, name) for name in (SCRIPT, CLAIM_FILE, EXIT_FILE)]
+        try:
+            seen = self.machine.read_files(paths)
+        except HostError:
+            seen = {}
+        pointer = read_pointer(seen.get(paths[0]))
+        if pointer is not None:
+            found = self.packs.find(pointer)
+        else:
+            found = self.client.find(_safe(sub.spec.name), sub.tag)
         if found is not None:
             return found
-        unit = posixpath.join(self.root, sub.attempt_dir)
-        try:
-            seen = self.machine.read_files(
-                [posixpath.join(unit, CLAIM_FILE), posixpath.join(unit, EXIT_FILE)]
-            )
-        except HostError:
-            return None
-        return UNKNOWN_ID if any(seen.values()) else None
+        return UNKNOWN_ID if seen.get(paths[1]) or seen.get(paths[2]) else None
 
     def observe(
         self, units: Sequence[Unit], markers: Sequence[str], full: bool, adopt: bool = True

@@ -106,12 +106,20 @@ class Driver:
     def host_views(self, scopes: Iterable[Scope]) -> dict[str, HostView]:
         """What the planner must know of each host in use, with its active counts."""
         active: dict[str, int] = {}
+        hosts: set[str] = set()
         jobs = self.ledger.model.jobs
         for scope in scopes:
             for key in scope.open:
                 job = jobs.get(key)
-                if job is not None and job.spec is not None and job_phase(job)[0] is Phase.ACTIVE:
-                    active[job.spec.host] = active.get(job.spec.host, 0) + 1
+                if job is not None and job.spec is not None:
+                    hosts.add(job.spec.host)
+                    if job_phase(job)[0] is Phase.ACTIVE:
+                        active[job.spec.host] = active.get(job.spec.host, 0) + 1
+        for alias in hosts - self.backends.keys():  # its limits count from the first plan
+            try:
+                self.backend(alias)
+            except JobledgerError:
+                pass  # said when a job is submitted there
         views = {}
         for alias, backend in self.backends.items():
             views[alias] = attrs.evolve(backend.view(), active=active.get(alias, 0))

@@ -37,6 +37,9 @@ class HostView:
     max_in_flight: int | None = None
     active: int = 0
     """Attempts active on this host now (for ``max_in_flight``)."""
+    pack_limit: int = 0
+    """Most jobs one array submission of same-shape jobs may hold here (below 2: none;
+    see :mod:`jobledger.engine.packing`)."""
 
 
 # ---------------------------------------------------------------------- commands

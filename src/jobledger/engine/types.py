@@ -19,6 +19,21 @@ def attempt_dir(run_dir: str, attempt: int) -> str:
 
 
 @attrs.frozen
+class Slot:
+    """A job's place in a *pack*: one array submission of same-shape jobs
+    (:mod:`jobledger.engine.packing`), one element per job."""
+
+    tag: str
+    """The pack's tag (``jl:pack:<16 hex>``), carried by the array as its comment."""
+    name: str
+    """The array's scheduler-visible name."""
+    index: int
+    """The job's element, from 0 (the scheduler's task id adds its array base)."""
+    size: int
+    """Jobs in the pack."""
+
+
+@attrs.frozen
 class Submission:
     """One attempt of one job, ready to hand to a backend."""
 
@@ -29,6 +44,8 @@ class Submission:
     native_deps: tuple[NativeDependency, ...] = ()
     upstream_outputs: tuple[str, ...] = ()
     """Absolute local paths of upstream jobs' declared outputs (sent to remote hosts)."""
+    pack: Slot | None = None
+    """Its element of an array submission shared with same-shape jobs (batch hosts)."""
 
     @property
     def key(self) -> str:

@@ -119,6 +119,9 @@ class Intent:
     resources: Mapping[str, Any] | None = None
     native_deps: Sequence[Sequence[str]] = ()
     index_offset: int = 0
+    pack: Sequence[Any] | None = None
+    """``[tag, element]`` when the attempt is one element of a pack (one array submission
+    of same-shape jobs); the other jobs of the pack have intents of their own."""
 
 
 @event_type("submitted")
