@@ -4,6 +4,7 @@ a real ``git merge`` of two clones that both ran the same workflow has no confli
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,33 @@ def test_merge_of_two_clones_that_ran_the_same_workflow(tmp_path: Path) -> None:
     assert common.count("common") == 1 and len(common.splitlines()) == 3  # union of both sides
     _run(left, "left")  # the next run on the merged tree settles the definitions, runs nothing
     assert _ok(run_cli(left, "verify")).startswith("ledger intact")
+
+
+def test_gc_removes_only_what_no_record_uses(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    Project.init(root).close()
+    (root / "wf.py").write_text(SCRIPT)
+    _run(root, "left")
+    kept = sorted(p.name for p in (root / "jobs").iterdir() if p.is_dir())
+    stray = root / "jobs" / "gone-0123abcd"  # e.g. left by a run whose segments were not kept
+    stray.mkdir()
+    (stray / "stdout").write_text("old\n")
+    superseded = root / "jobs" / kept[0] / "attempt-7"  # an attempt the ledger does not know
+    superseded.mkdir()
+    young = root / "jobs" / "young-0123abcd"
+    young.mkdir()
+    os.utime(stray, (1, 1))
+    os.utime(stray / "stdout", (1, 1))
+    os.utime(superseded, (1, 1))
+    listed = _ok(run_cli(root, "gc"))
+    assert "would remove jobs/gone-0123abcd/ (1 files, 4 bytes)" in listed, listed
+    assert f"jobs/{kept[0]}/attempt-7/" in listed and "young" not in listed
+    assert stray.exists()  # only listed
+    removed = _ok(run_cli(root, "gc", "--yes"))
+    assert "removed 2 folder(s)" in removed, removed
+    assert not stray.exists() and not superseded.exists() and young.exists()
+    assert sorted(p.name for p in (root / "jobs").iterdir() if p.is_dir()) == sorted(
+        [*kept, "young-0123abcd"]
+    )
+    assert "removed 1 folder(s)" in _ok(run_cli(root, "gc", "--yes", "--min-age", "0"))  # young too
+    assert _ok(run_cli(root, "verify")).startswith("ledger intact")
