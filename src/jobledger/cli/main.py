@@ -96,7 +96,8 @@ def main(ctx: click.Context, project_dir: str | None) -> None:
 def init(directory: str | None) -> None:
     """Create a project (ledger, run directories, .gitignore) in DIRECTORY.
 
-    DIRECTORY defaults to the current one; running init again changes nothing.
+    DIRECTORY defaults to the current one; running init again only writes what is
+    missing (jobs/.gitignore and jobs/.gitattributes: the git policy, docs/git.md).
 
     Examples:
 
