@@ -1,4 +1,5 @@
-"""Engine figures (issue 3): local throughput, no-op re-runs, planning a 100,000-job DAG.
+"""Engine figures (issue 3): no-op re-runs, planning a 100,000-job DAG (local throughput:
+bench/local_bench.py).
 
 Run: ``python bench/engine_bench.py``. Each figure runs in a fresh process and a fresh
 project so one does not warm the next.
@@ -12,23 +13,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-THROUGHPUT = textwrap.dedent(
-    """
-    import json, sys, time
-    import jobledger as jl
-    n = int(sys.argv[1])
-    jobs = [jl.Job(name=f"t{i}", command=["true"]) for i in range(n)]
-    start = time.perf_counter()
-    results = jl.run(jl.Workflow(jobs, name="throughput"), wait=True, max_parallel=2, progress=False)
-    seconds = time.perf_counter() - start
-    assert all(r.ok for r in results.values()), "a job failed"
-    intents = sum(1 for e in jl.Project.open().ledger.iter_events() if e.type == "intent")
-    print(json.dumps({"seconds": seconds, "intents": intents}))
-    """
-)
 
 RERUN = textwrap.dedent(
     """
@@ -97,35 +82,11 @@ def _py(code: str, *args: str, cwd: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def ceiling(n: int) -> float:
-    """Jobs/s of a minimal 2-worker pool spawning ``true`` (no persistence at all)."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda _i: subprocess.run(["true"], check=True), range(n)))
-    return n / (time.perf_counter() - start)
-
-
 def main() -> None:
     """Print the figures."""
-    n = 1000
     with tempfile.TemporaryDirectory(prefix="jl-bench-") as tmp:
         root = Path(tmp)
-        limit = ceiling(n)
-        (root / "t").mkdir()
-        subprocess.run(
-            [sys.executable, "-m", "jobledger.cli.main", "init", str(root / "t")],
-            check=True,
-            capture_output=True,
-        )
-        got = _py(THROUGHPUT, str(n), cwd=root / "t")
-        rate = n / got["seconds"]
-        print(f"engine: {n:,} independent `true` jobs on the local backend (2 CPUs)")
-        print(
-            f"  jobledger: {rate:>8,.0f} jobs/s ({got['seconds']:.2f} s, {int(got['intents'])} intents fsynced before their spawns)"
-        )
-        print(
-            f"  ceiling:   {limit:>8,.0f} jobs/s (2-worker subprocess pool, no persistence); ratio {rate / limit:.2f} (target >= 0.5)"
-        )
+        print("engine: no-op re-runs and planning")
         for size, target in ((10_000, 0.5), (100_000, 5.0)):
             proj = root / f"r{size}"
             proj.mkdir()

@@ -96,7 +96,8 @@ def main(ctx: click.Context, project_dir: str | None) -> None:
 def init(directory: str | None) -> None:
     """Create a project (ledger, run directories, .gitignore) in DIRECTORY.
 
-    DIRECTORY defaults to the current one; running init again changes nothing.
+    DIRECTORY defaults to the current one; running init again only writes what is
+    missing (jobs/.gitignore and jobs/.gitattributes: the git policy, docs/git.md).
 
     Examples:
 
@@ -109,7 +110,7 @@ def init(directory: str | None) -> None:
 
 
 def _register_more() -> None:
-    from jobledger.cli import commands, hosts, ledger_commands, run, status, views
+    from jobledger.cli import commands, gc, hosts, ledger_commands, run, status, views
 
     for command in (commands.wait, commands.cancel, commands.retry, commands.fetch):
         main.add_command(command)
@@ -117,6 +118,7 @@ def _register_more() -> None:
     main.add_command(run.resume)
     main.add_command(status.status)
     main.add_command(hosts.hosts)
+    main.add_command(gc.gc)
     ledger_commands.register(main)
     views.register(main)
 
