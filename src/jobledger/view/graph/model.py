@@ -137,7 +137,7 @@ def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> 
     host_of = {n.key: n.host for n in nodes}
     edges = []
     for info in infos:
-        for upstream, kind in info.definition.get("after", []):
+        for upstream, kind in info.spec.after if info.spec is not None else ():
             if upstream in host_of:
                 edges.append(Edge(upstream, info.key, kind, host_of[upstream], host_of[info.key]))
     return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
