@@ -18,10 +18,15 @@ from jobledger.project import Project
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job (one per line).")
 @click.option("--watch", is_flag=True, help="Full-screen view that follows the ledger.")
 @click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
-@click.option("--all", "show_all", is_flag=True, help="Every job ever defined, also older versions of a job.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Every job ever defined, also older versions of a job (no summary).",
+)
 @click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
 @click.pass_context
 def status(
@@ -33,6 +38,10 @@ def status(
     no_observe: bool,
 ) -> None:
     """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse.
+
+    Past 100 jobs, a summary: per workflow the number of jobs in each state, the failed and
+    unfinished jobs listed (at most 30 of each), the rest folded into one "N more" line;
+    --all lists every job, --json always gives every job (one per line, streamed).
 
     Each workflow's current definition comes first; below it, dimmed and marked
     superseded, the jobs of its earlier definitions whose names the current one does not
