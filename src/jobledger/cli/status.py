@@ -64,7 +64,7 @@ def status(
       jobledger status --watch
     """
     from jobledger.view.status import add_drivers, orphan_rows, status_rows
-    from jobledger.view.status_summary import needs_summary, summary_view
+    from jobledger.view.status_summary import needs_summary, summary_view, unfinished_workflows
     from jobledger.view.status_table import status_table, status_view
 
     project = open_project(ctx)
@@ -74,15 +74,20 @@ def status(
         from jobledger.view.live import run_live
 
         raise SystemExit(run_live(project, list(workflow) or None))
-    session = _session(project)
-    if not no_observe and session is not None:
-        _observe(session, names)
     state = project.ledger.state
+    unfinished = unfinished_workflows(state, workflows, names)
+    session = _session(project) if unfinished else None  # a finished workflow: no backend to ask
+    if not no_observe and session is not None:
+        _observe(session, unfinished)
+        state = project.ledger.state
     holder = None if session is None else _holder_of(session)
     orphans = orphan_rows(state)
     code = EXIT_DAMAGED if orphans or project.ledger.health() else 0
     if as_json:
-        _stream_json(state, names, show_all, holder, orphans)
+        drivers = (
+            {} if holder is None else {n: holder(n) for n in unfinished_workflows(state, workflows, names)}
+        )
+        _stream_json(state, names, show_all, drivers, orphans)
         ctx.exit(code)
     out = console()
     if orphans:
@@ -109,15 +114,13 @@ def _stream_json(
     state: ProjectState,
     names: list[str],
     show_all: bool,
-    holder: Callable[[str], str | None] | None,
+    drivers: Mapping[str, str | None],
     orphans: list[dict[str, Any]],
 ) -> None:
     """Print the JSON array of rows one job per line as they are made (100,000 jobs start
-    printing at once)."""
+    printing at once); ``drivers``: who drives each workflow with unfinished jobs."""
     from jobledger.view.status import iter_status_rows
-    from jobledger.view.status_summary import unfinished_workflows
 
-    drivers = {} if holder is None else {n: holder(n) for n in unfinished_workflows(state, names)}
     rows = iter_status_rows(state, names, history="all" if show_all else "superseded")
     sep = "["
     for row in itertools.chain(rows, orphans):

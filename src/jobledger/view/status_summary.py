@@ -7,6 +7,7 @@ a finished 100,000-job project answers in about a second.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -113,11 +114,16 @@ def summary_view(
     return parts
 
 
-def unfinished_workflows(state: ProjectState, names: Sequence[str]) -> list[str]:
-    """The workflows among ``names`` that have a job not final yet."""
+def unfinished_workflows(
+    state: ProjectState, workflows: Mapping[str, WorkflowInfo], names: Sequence[str]
+) -> list[str]:
+    """The workflows among ``names`` that have a job not final yet (of any definition)."""
     out = []
     for name in names:
-        wf = state.workflow(name)
-        if wf is not None and any(not s.is_final for _, s in key_states(state.model, wf.job_keys)):
+        wf = workflows.get(name)
+        if wf is None:
+            continue
+        keys = itertools.chain(wf.job_keys, wf.superseded)
+        if any(not s.is_final for _, s in key_states(state.model, keys)):
             out.append(name)
     return out

@@ -45,7 +45,7 @@ def build_report(
 
     dags = []
     for number, name in enumerate(names):
-        graph = build_graph(state, [name])
+        graph = graph_all if len(names) == 1 else build_graph(state, [name])
         drawn = collapsed(graph)
         svg = to_svg(drawn, standalone=False, element_id=f"dag-{number}")
         grouped = "" if drawn is graph else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
