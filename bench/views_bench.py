@@ -62,8 +62,9 @@ def main() -> None:
         )
         for argv in commands:
             first, total, line = first_line([*CLI, *argv], big)
+            label = " ".join(a for a in argv if not a.startswith(str(root)))
             print(
-                f"  {' '.join(argv[:3]):<20} first line {first:5.2f} s / 2 s = {first / 2:.2f}x (target <= 1x);"
+                f"  {label:<20} first line {first:5.2f} s / 2 s = {first / 2:.2f}x (target <= 1x);"
                 f" all output {total:6.2f} s; {line[:50]!r}"
             )
         ten = seed(root / "ten", 10_000)
