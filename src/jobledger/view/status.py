@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from jobledger.ledger.state import AttemptInfo, JobInfo, ProjectState
@@ -48,6 +48,7 @@ def job_row(
     ``None`` when none is running.
     """
     cur = info.current
+    spec = info.spec
     now = time.time() if now is None else now
     started = cur.started_at if cur else None
     ended = cur.ended_at if cur else None
@@ -72,8 +73,8 @@ def job_row(
         "attempt": cur.number if cur else 0,
         "attempts": [_attempt_dict(a) for a in info.attempts if a.submitted_at or a.state.is_final],
         "run_dir": info.run_dir,
-        "command": info.definition.get("command", ""),
-        "after": [k for k, _ in info.definition.get("after", [])],
+        "command": spec.command if spec is not None else "",
+        "after": [k for k, _ in spec.after] if spec is not None else [],
         "superseded": False,
     }
     if info.array:
@@ -104,6 +105,16 @@ def status_rows(
     *,
     history: str = "current",
 ) -> list[dict[str, Any]]:
+    """Rows for every job of the given workflows (a list; see :func:`iter_status_rows`)."""
+    return list(iter_status_rows(state, workflows, history=history))
+
+
+def iter_status_rows(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    history: str = "current",
+) -> Iterator[dict[str, Any]]:
     """Rows for every job of the given workflows (all by default), each job once.
 
     ``history`` ``"current"`` lists the jobs of each workflow's current definitions;
@@ -119,14 +130,13 @@ def status_rows(
         raise ValueError(f"history must be one of {', '.join(HISTORY)}, not {history!r}")
     names = list(workflows) if workflows is not None else list(state.workflows())
     seen: set[str] = set()
-    rows = []
     now = time.time()
     for name in names:
         wf = state.workflow(name)
         if wf is None:
             continue
         reused = state.reused(name)
-        current: list[dict[str, Any]] = []
+        named: set[str] = set()
         for number, definition in enumerate(wf.definitions, 1):
             for key in definition.keys:
                 if key not in seen and (info := state.job(key)) is not None:
@@ -134,10 +144,9 @@ def status_rows(
                     row = job_row(info, name, now, key in reused)
                     if wf.concurrent:
                         row["definition"] = number
-                    current.append(row)
-        earlier: list[dict[str, Any]] = []
+                    named.add(info.name)
+                    yield row
         if history != "current":
-            named = {row["name"] for row in current}
             for key in wf.superseded:
                 info = state.job(key)
                 if key in seen or info is None or (history == "superseded" and info.name in named):
@@ -146,10 +155,7 @@ def status_rows(
                 named.add(info.name)
                 row = job_row(info, name, now)
                 row["superseded"] = True
-                earlier.append(row)
-        rows.extend(current)
-        rows.extend(earlier)
-    return rows
+                yield row
 
 
 def add_drivers(rows: Iterable[dict[str, Any]], holder: Callable[[str], str | None]) -> None:
