@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jobledger.project import Project
-from jobledger.session.session import _SESSIONS, forget_session
+from jobledger.session.registry import _SESSIONS, forget_session
 from services import SshInfo, require, sshd_available, sshd_info
 
 

@@ -136,7 +136,9 @@ CHAIN = textwrap.dedent(
             raise RuntimeError("first attempt fails")
 
     def build():
-        first = jl.Job(name="first", command=f"echo first >> {TALLY}; sleep 3", host=@HOST@)
+        # "first" runs until the test has killed the driver
+        hold = f"while [ ! -e {TALLY}.release ]; do sleep 0.1; done"
+        first = jl.Job(name="first", command=f"echo first >> {TALLY}; {hold}", host=@HOST@)
         retried = jl.Job(name="retried", command=flaky, after=[first], retries=2, retry_on=["failed"],
                          host=@HOST@)
         last = jl.Job(name="last", command=f"echo last >> {TALLY}", after=[retried], host=@HOST@)
@@ -183,6 +185,7 @@ def _take_over(place: Place, waiter: str) -> None:
     assert driver.poll() is None, "the script ended before it could be killed"
     driver.send_signal(signal.SIGKILL)
     driver.communicate(timeout=60)
+    Path(f"{place.tally}.release").touch()
     out, err = follower.communicate(timeout=240)
     assert follower.returncode == 0, err
     assert place.ran() == ["first", "flaky", "flaky", "last"], (place.ran(), out, err)
@@ -204,7 +207,9 @@ VICTIMS = textwrap.dedent(
     POLICY = dict(retries=3, retry_on=["cancelled", "failed", "timeout", "lost"])
 
     def build():
-        gate = jl.Job(name="gate", command=f"sleep 2; echo gate >> {TALLY}", host=@HOST@)
+        # the gate holds "waiting" back until the test has cancelled it
+        hold = f"while [ ! -e {TALLY}.release ]; do sleep 0.1; done"
+        gate = jl.Job(name="gate", command=f"{hold}; echo gate >> {TALLY}", host=@HOST@)
         waiting = jl.Job(name="waiting", command=f"echo waiting >> {TALLY}", after=[gate], host=@HOST@,
                          **POLICY)
         running = jl.Job(name="running", command=f"echo running >> {TALLY}; sleep 60; echo late >> {TALLY}",
@@ -229,13 +234,16 @@ def test_a_cancel_sticks_under_any_retry_policy(backend: str, tmp_path: Path) ->
 def _cancel_sticks(place: Place, then: str) -> None:
     place.script("victims.py", VICTIMS)
     driver = place.start("victims.py")
-    place.wait_for("running")
-    out = place.cli("cancel", "waiting", "running", "--grace", "2")
-    assert out.returncode == 0, out.stderr
-    assert "cancelled waiting" in out.stdout and "cancelled running" in out.stdout
-    time.sleep(1.0)  # the driver sees the cancels
-    driver.send_signal(signal.SIGKILL)
-    driver.communicate(timeout=60)
+    try:
+        place.wait_for("running")
+        out = place.cli("cancel", "waiting", "running", "--grace", "2")
+        Path(f"{place.tally}.release").touch()
+        assert out.returncode == 0, out.stderr
+        assert "cancelled waiting" in out.stdout and "cancelled running" in out.stdout
+        time.sleep(1.0)  # the driver sees the cancels and the gate's end
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.communicate(timeout=60)
     if then == "resume":
         carried = place.cli("resume", cwd=place.root / "jobs")
     else:

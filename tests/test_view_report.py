@@ -34,7 +34,7 @@ import pytest
 import jobledger as jl
 from conftest import env_with_src
 from jobledger.project import Project
-from jobledger.session.session import _SESSIONS, forget_session
+from jobledger.session.registry import _SESSIONS, forget_session
 from jobledger.view.report import StatusReport, build_report, status, summarize, write_report
 from jobledger.view.status import status_rows
 from services import chromium_path, require

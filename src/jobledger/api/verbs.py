@@ -24,9 +24,10 @@ from jobledger.engine.definitions import define
 from jobledger.errors import ModelError, ProjectError, WaitTimeout
 from jobledger.project import Project
 from jobledger.session.handle import RunHandle
+from jobledger.session.registry import session_for
 from jobledger.session.results import Result
 from jobledger.session.selection import Selection, select
-from jobledger.session.session import Session, session_for
+from jobledger.session.session import Session
 from jobledger.states import JobState
 
 __all__ = [

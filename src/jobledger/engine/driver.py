@@ -18,25 +18,23 @@ the workflows it is handed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Collection, Iterable
-from pathlib import Path
 
 import attrs
 
-from jobledger.config import IMPLICIT, Config, load_config
+from jobledger.config import Config
 from jobledger.engine.actions import Actions
 from jobledger.engine.backend import Backend
+from jobledger.engine.backends import ConfigFiles, make_backend
 from jobledger.engine.planner import HostView, plan
 from jobledger.engine.scope import Scope
 from jobledger.engine.units import active_units
 from jobledger.engine.watch import FolderWatch
-from jobledger.errors import ConfigError, JobledgerError
+from jobledger.errors import JobledgerError
 from jobledger.ledger.state import Phase, job_phase
 from jobledger.project import Project
-from jobledger.schedulers.registry import check_settings
 
 log = logging.getLogger("jobledger")
 
@@ -78,9 +76,7 @@ class Driver:
         self.log = logger or log
         self.max_parallel = max_parallel
         self._fixed_config = config
-        self._config: Config | None = None
-        self._config_stamp: tuple[float, ...] = ()
-        self._config_checked = 0.0
+        self._config = ConfigFiles(project)
         self.backends: dict[str, Backend] = {}
         self.scopes: dict[str, Scope] = {}
         self.mutex = threading.RLock()
@@ -95,23 +91,7 @@ class Driver:
         """The configuration, read again when one of its files changed."""
         if self._fixed_config is not None:
             return self._fixed_config
-        now = time.monotonic()
-        if self._config is not None and now - self._config_checked < 2.0:
-            return self._config
-        self._config_checked = now
-        stamp = tuple(_mtime(p) for p in self._config_files())
-        if self._config is None or stamp != self._config_stamp:
-            config = load_config(self.project.root)
-            check_settings(config)
-            self._config = config
-            self._config_stamp = stamp
-        return self._config
-
-    def _config_files(self) -> list[Path]:
-        from jobledger.config import USER_CONFIG
-
-        user = Path(os.environ.get("JOBLEDGER_USER_CONFIG", str(USER_CONFIG))).expanduser()
-        return [user, self.project.config_path]
+        return self._config.current()
 
     # ------------------------------------------------------------------ backends
     def backend(self, alias: str) -> Backend:
@@ -119,42 +99,9 @@ class Driver:
         with self.mutex:
             found = self.backends.get(alias)
             if found is None:
-                found = self.backends[alias] = self._make_backend(alias)
+                found = make_backend(self.project, self.config, alias, self.max_parallel, self.watch.poke)
+                self.backends[alias] = found
             return found
-
-    def _make_backend(self, alias: str) -> Backend:
-        host = self.config.host(alias)
-        if host.scheduler == "local" and not host.is_remote:
-            from jobledger.engine.local_backend import LocalBackend
-
-            return LocalBackend(
-                self.project.root, host, self.project.markers_dir, self.max_parallel, on_start=self.watch.poke
-            )
-        if host.scheduler == "local":
-            raise ConfigError(
-                f"host {alias!r}: scheduler 'local' over SSH is not supported; "
-                "use a batch scheduler on remote hosts"
-            )
-        from jobledger.engine.batch_backend import BatchBackend
-        from jobledger.hosts.factory import make_host
-        from jobledger.schedulers.base import Template
-        from jobledger.schedulers.detect import available, resolve_adapter
-
-        machine = make_host(host)
-        template = None
-        if host.template:
-            template = Template(
-                header=host.template.get("header", "#!/bin/bash"), epilogue=host.template.get("epilogue", "")
-            )
-        if host.source.startswith(IMPLICIT) and host.scheduler != "auto":
-            here = available(machine)
-            if host.scheduler not in here:
-                raise ConfigError(
-                    f"host {alias!r}: {host.source[len(IMPLICIT) :]}, but it is not {host.scheduler}'s "
-                    f"(found here: {', '.join(here) or 'none'}); configure [hosts.{alias}] in jobledger.toml"
-                )
-        adapter = resolve_adapter(host, machine, template, self.config.schedulers)
-        return BatchBackend(self.project.root, host, machine, adapter)
 
     def host_views(self, scopes: Iterable[Scope]) -> dict[str, HostView]:
         """What the planner must know of each host in use, with its active counts."""
@@ -325,13 +272,6 @@ class Driver:
                     self.log.debug("closing %s: %s", backend.alias, exc)
             self.backends.clear()
             self.ledger.flush(durable=True)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 __all__ = ["Driver", "StepReport"]

@@ -3,68 +3,41 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from jobledger.errors import CycleError, HashingError, ModelError, ResourceError
 from jobledger.model.array import ArraySpec
+from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
 from jobledger.model.hashing import digest, pack
+from jobledger.model.inputs import file_digest, hash_inputs
+from jobledger.model.job_fields import (
+    SEPARATE,
+    _cached_resources,
+    _checked_change,
+    _default_name,
+    _listed,
+    _raw_args,
+    _resources,
+    _tasks,
+)
 from jobledger.model.names import (
     check_env,
     check_name,
     check_path,
     check_text,
     check_texts,
-    control_char,
-    describe_char,
     safe_name,
 )
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
 
-DEPENDENCY_KINDS = ("afterok", "afterany", "afternotok")
-_KIND_ALIASES = {
-    "success": "afterok",
-    "ok": "afterok",
-    "failure": "afternotok",
-    "notok": "afternotok",
-    "any": "afterany",
-    "afterok": "afterok",
-    "afterany": "afterany",
-    "afternotok": "afternotok",
-}
-
 _NO_RESOURCES = Resources()
 _NO_RETRY = RetryPolicy()
-
-# Sentinel meaning "stderr to its own file" (``stderr=None`` writes it into the stdout file).
-SEPARATE = "<separate>"
-
-
-def normalize_kind(kind: str) -> str:
-    """Return the canonical dependency kind for ``kind`` (accepts awflow's statuses)."""
-    try:
-        return _KIND_ALIASES[kind.lower()]
-    except (KeyError, AttributeError):
-        raise ModelError(f"unknown dependency type {kind!r}; use afterok, afterany or afternotok") from None
-
-
-@attrs.frozen
-class JobRef:
-    """A job recorded earlier in the project (any workflow), named by its key.
-
-    A dependency on it waits for that job as it stands in the ledger; nothing of it is
-    defined again.
-    """
-
-    key: str
-    name: str
 
 
 def _upstream_job(target: Any) -> Job | JobRef | str:
@@ -379,122 +352,13 @@ def _known_key(target: Job | JobRef | str) -> str:
     return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
 
 
-def _checked_change(field: str, value: Any, where: str) -> Any:
-    """A replaced field of :meth:`Job.with_changes`, held to the rules of ``__init__``."""
-    if field == "name":
-        return check_name(value, "job name")
-    if field == "host":
-        return check_name(value, "host name", where)
-    if field == "env":
-        return check_env(value, where)
-    if field in ("workdir", "stdout") and value is not None:
-        return check_path(value, field, where)
-    if field == "stderr" and value not in (None, SEPARATE):
-        return check_path(value, field, where)
-    if field in ("modules", "setup"):
-        return check_texts(value, field, where)
-    if field in ("inputs", "outputs"):
-        return tuple(check_path(p, f"{field} item", where) for p in _listed(value, field, where))
-    if field == "scheduler_args":
-        return {k: _raw_args(v, k, where) for k, v in dict(value).items()}
-    if field == "tasks":
-        return _tasks(None, value, (), None)
-    return value
-
-
-def _listed(value: Any, field: str, where: str) -> tuple[Any, ...]:
-    """A path or a sequence of paths as a tuple."""
-    if isinstance(value, (str, os.PathLike)):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, (bytes, Mapping)):
-        raise ModelError(f"{where}: {field} must be a list of paths, not {value!r}")
-    return tuple(value)
-
-
-def _raw_args(value: Any, field: str, where: str) -> tuple[str, ...]:
-    """Raw scheduler directives: one-line strings (a newline would end the directive line
-    of the batch script and start a shell command)."""
-    items = check_texts(value, field, where)
-    for item in items:
-        bad = control_char(item.replace("\t", " "))
-        if bad is not None:
-            raise ModelError(f"{where}: {field} item {item!r} contains {describe_char(bad)}")
-    return items
-
-
-def _tasks(command: Any, tasks: Any, args: Sequence[Any], kwargs: Any) -> tuple[Task, ...]:
-    if command is not None and tasks is not None:
-        raise ModelError("give either command= or tasks=, not both")
-    if command is not None:
-        return (command if isinstance(command, Task) else Task(command, args=args, kwargs=kwargs),)
-    if tasks is None:
-        raise ModelError("a job needs a command= or tasks=")
-    out = tuple(t if isinstance(t, Task) else Task(t) for t in tasks)
-    if not out:
-        raise ModelError("a job needs at least one task")
-    return out
-
-
-def _default_name(tasks: tuple[Task, ...]) -> str:
-    first = tasks[0]
-    if first.func is not None:
-        return str(getattr(first.func, "__name__", "call"))
-    word = first.argv[0] if first.argv else (first.shell or "job").split()[0]
-    label = " && ".join(t.label for t in tasks)
-    short = hashlib.blake2b(label.encode(), digest_size=3).hexdigest()
-    return f"{safe_name(Path(word).name, 20)}-{short}"
-
-
-_RESOURCE_CACHE: dict[tuple[tuple[str, str, Any], ...], Resources] = {}
-
-
-def _cached_resources(fields: dict[str, Any]) -> Resources:
-    """Identical requests share one (immutable) Resources: workflows repeat them a lot."""
-    try:
-        signature = tuple(sorted((k, type(v).__name__, v) for k, v in fields.items()))
-        found = _RESOURCE_CACHE.get(signature)
-    except TypeError:  # unhashable values (lists of extra directives)
-        return Resources(**fields)
-    if found is None:
-        found = Resources(**fields)
-        if len(_RESOURCE_CACHE) < 4096:
-            _RESOURCE_CACHE[signature] = found
-    return found
-
-
-def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
-    if value is None:
-        return Resources()
-    if isinstance(value, Resources):
-        return value
-    if isinstance(value, Mapping):
-        return Resources.from_kwargs(**value)
-    raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
-
-
-def hash_inputs(inputs: Sequence[str], workdir: str | None) -> dict[str, str]:
-    """Content hash of each declared input file (missing files hash as ``'missing'``)."""
-    out: dict[str, str] = {}
-    base = Path(workdir) if workdir else Path.cwd()
-    for name in inputs:
-        path = Path(name) if Path(name).is_absolute() else base / name
-        out[name] = file_digest(path)
-    return out
-
-
-def file_digest(path: Path) -> str:
-    """BLAKE2b of a file's bytes, or ``'missing'``."""
-    try:
-        with path.open("rb") as fh:
-            h = hashlib.blake2b(digest_size=16)
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-            return h.hexdigest()
-    except FileNotFoundError:
-        return "missing"
-    except IsADirectoryError:
-        h = hashlib.blake2b(digest_size=16)
-        for sub in sorted(path.rglob("*")):
-            if sub.is_file():
-                h.update(str(sub.relative_to(path)).encode() + b"\0" + file_digest(sub).encode())
-        return h.hexdigest()
+__all__ = [
+    "DEPENDENCY_KINDS",
+    "SEPARATE",
+    "Dependency",
+    "Job",
+    "JobRef",
+    "file_digest",
+    "hash_inputs",
+    "normalize_kind",
+]

@@ -2,9 +2,10 @@
 
 from jobledger.session.handle import RunHandle
 from jobledger.session.interrupt import JobsKeepRunning
+from jobledger.session.registry import forget_session, session_for
 from jobledger.session.results import Result
 from jobledger.session.selection import Selection, project_for, select
-from jobledger.session.session import RunDefaults, Session, forget_session, session_for
+from jobledger.session.session import RunDefaults, Session
 
 __all__ = [
     "JobsKeepRunning",

@@ -14,14 +14,10 @@ session keeps driving in the foreground until nothing is left that only a driver
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
 import os
 import secrets
 import sys
-import threading
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,24 +33,20 @@ from jobledger.engine.definitions import (
     write_payloads,
 )
 from jobledger.engine.driver import Driver, StepReport
-from jobledger.engine.lock import DriverLock
 from jobledger.engine.runs import NEW, RERUN, decide
-from jobledger.errors import JobledgerError, LockError, WaitTimeout, WorkflowFailed
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.state import Phase, ProjectState, job_phase, settled, settled_state
+from jobledger.ledger.state import Phase, ProjectState, job_phase
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
-from jobledger.session.interrupt import JobsKeepRunning, Left, install, interrupted_line
+from jobledger.session.foreground import drive_to_the_end, wait_in_foreground
+from jobledger.session.interrupt import install
 from jobledger.session.progress import (
-    Counts,
-    Progress,
-    failed_message,
     quiet_from_env,
-    still_running_line,
-    summary_from,
 )
 from jobledger.session.results import Result, build_result
 from jobledger.session.selection import project_for
+from jobledger.session.steering import Steering
+from jobledger.session.waiting import job_names, waiter_states
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
@@ -89,13 +81,9 @@ class Session:
         self.log = logger or log
         self.driver = Driver(self.project, max_parallel=max_parallel, logger=self.log)
         self.quiet = quiet_from_env() if quiet is None else quiet
-        self._locks: dict[str, DriverLock] = {}
-        self._held: set[str] = set()
-        self._background: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._driving = threading.RLock()
-        self._error: BaseException | None = None
-        self._listeners: list[OnFinal] = []
+        self.steering = Steering(self.driver, self.log)
+        self.listeners: list[OnFinal] = []
+        """Called for every job reaching a final state while this session waits."""
         self.ran: list[str] = []
         """Workflows run from this process, in order."""
         self.defaults = RunDefaults()
@@ -182,7 +170,7 @@ class Session:
         Returns each definition with its verdicts (``{key: "reused"|"rerun"|...}``).
         Raises :class:`~jobledger.errors.LockError` when another live process drives one.
         """
-        self._raise_background_error()
+        self.steering.raise_background_error()
         host = host or self.defaults.host
         force = force or self.defaults.force
         done = []
@@ -194,7 +182,7 @@ class Session:
                 host=host,
                 source=source or _script(),
             )
-            self._lock(workflow.name, wait_for_lock)
+            self.steering.take(workflow.name, wait_for_lock)
             with self.driver.mutex:
                 self.ledger.refresh()
                 model = self.ledger.model
@@ -221,91 +209,39 @@ class Session:
         try:
             self.step()
         except BaseException:
-            self.release(list(self._held))  # nothing is left driving after a failure
+            self.steering.release_all()  # nothing is left driving after a failure
             raise
         self.start_background()
         return done
 
     # ------------------------------------------------------------------ driving
-    def _lock(self, name: str, wait: bool | float = False) -> None:
-        lock = self._locks.get(name)
-        if lock is None:
-            lock = self._locks[name] = DriverLock(self.project.cache_dir, name)
-        if not lock.held:
-            lock.acquire(wait)
-        self._held.add(name)
-
     def take_over(self, name: str) -> bool:
         """Become the driver of ``name`` if nobody is; True when this session drives it."""
-        if name in self._held:
-            return True
-        try:
-            self._lock(name, False)
-        except LockError:
-            return False
-        return True
+        return self.steering.take_over(name)
 
     def release(self, names: Iterable[str]) -> None:
         """Stop driving ``names`` (another process may take over)."""
-        for name in list(names):
-            lock = self._locks.get(name)
-            if lock is not None:
-                lock.release()
-            self._held.discard(name)
+        self.steering.release(names)
 
     def driving(self, name: str) -> bool:
         """True while this session holds the driver lock of ``name``."""
-        return name in self._held
+        return name in self.steering.held
 
     def driver_holder(self, name: str) -> str:
         """Who drives ``name`` (``"pid 123 on host h since ..."``; ``"nobody"``)."""
-        return DriverLock(self.project.cache_dir, name).describe_holder()
+        return self.steering.holder(name)
 
     def step(self, watch: Collection[str] = ()) -> StepReport:
         """One driver step for the workflows this session drives (and ``watch`` ones)."""
-        with self._driving:
-            return self.driver.step(set(self._held), watch)
+        return self.steering.step(watch)
 
     def start_background(self) -> None:
         """Drive this session's workflows from a daemon thread until nothing needs a driver."""
-        if self._background is not None and self._background.is_alive():
-            return
-        self._stop.clear()
-        self._background = threading.Thread(
-            target=self._drive_in_background, name="jobledger-driver", daemon=True
-        )
-        self._background.start()
-
-    def _drive_in_background(self) -> None:
-        try:
-            while not self._stop.is_set():
-                with self._driving:
-                    if self._stop.is_set():
-                        break
-                    report = self.driver.step(set(self._held), ())
-                    idle = [n for n in list(self._held) if not report.needs_driver.get(n, False)]
-                    self.release(idle)
-                if not self._held:
-                    return
-                self.driver.wait_for_change(_pause(report))
-        except BaseException as exc:
-            self._error = exc
-            self.log.error("jobledger: the background driver stopped: %s", exc)
-            self.release(list(self._held))
+        self.steering.start_background()
 
     def stop_background(self) -> None:
         """Stop the background thread (the workflows stay this session's to drive)."""
-        thread = self._background
-        if thread is not None and thread.is_alive():
-            self._stop.set()
-            self.driver.watch.poke()
-            thread.join()
-        self._background = None
-
-    def _raise_background_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        self.steering.stop_background()
 
     # ------------------------------------------------------------------ waiting
     def wait(
@@ -332,69 +268,17 @@ class Session:
         live output with it). ``collect=False`` returns only the results of the jobs that
         did not complete (cheap for 100,000 jobs).
         """
-        self.stop_background()
-        self._raise_background_error()
-        names = list(names) if names is not None else self.workflows_of(keys or [])
-        keys = list(keys) if keys is not None else self.keys_of(names)
-        quiet = self.quiet if progress is None else not progress
-        reporter = Progress(len(keys), quiet=quiet or not keys)
-        start = time.monotonic()
-        deadline = None if timeout is None else start + timeout
-        seen_final: set[str] = set()
-        listeners = [*self._listeners, *([on_final] if on_final else [])]
-        try:
-            while True:
-                for name in names:
-                    self.take_over(name)
-                report = self.step(names)
-                states = self.states(keys)
-                reporter.update(Counts.of(states.values(), len(keys)))
-                if on_step is not None:
-                    on_step(states)
-                newly = [k for k, s in states.items() if s.is_final and k not in seen_final]
-                if newly and listeners:
-                    for name, result in self.results(newly).items():
-                        for listener in listeners:
-                            listener(name, result)
-                seen_final.update(newly)
-                if all(s.is_final for s in states.values()):
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    raise WaitTimeout(
-                        self._unfinished_text(keys, timeout),
-                        self._names(k for k, s in states.items() if not s.is_final),
-                    )
-                pause = _pause(report)
-                if deadline is not None:
-                    pause = min(pause, deadline - now)
-                self.driver.wait_for_change(pause)
-        except KeyboardInterrupt:
-            reporter.close()
-            self.release(list(self._held))  # stop driving: the exit must not carry on driving
-            left = Left.of(self.ledger.model, keys)
-            print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
-            raise JobsKeepRunning() from None
-        except WaitTimeout:
-            reporter.close()
-            if self._held:
-                self.start_background()  # the jobs go on being driven meanwhile
-            raise
-        except BaseException:
-            reporter.close()
-            self.release(list(self._held))  # a failure here: stop driving (and at exit) too
-            raise
-        self.release([n for n in names if self._finished(n)])
-        states = self.states(keys)
-        failed = self.results(k for k, s in states.items() if s.is_final and not s.is_success)
-        reused = len(self.reused_keys(names).intersection(keys))
-        reporter.close(summary_from(states.values(), failed, time.monotonic() - start, reused=reused))
-        results = self.results(keys) if collect else failed
-        if self._held:
-            self.start_background()
-        if check and failed:
-            raise WorkflowFailed(failed_message(failed, list(failed), total=len(keys)), results, list(failed))
-        return results
+        return wait_in_foreground(
+            self,
+            keys,
+            names,
+            timeout=timeout,
+            check=check,
+            progress=progress,
+            on_final=on_final,
+            on_step=on_step,
+            collect=collect,
+        )
 
     def reused_keys(self, names: Iterable[str]) -> set[str]:
         """Keys the latest run of each of ``names`` reused."""
@@ -404,52 +288,10 @@ class Session:
             out |= state.reused(name)
         return out
 
-    def _finished(self, name: str) -> bool:
-        scope = self.driver.scope(name)
-        return scope is None or scope.final
-
     def states(self, keys: Iterable[str]) -> dict[str, JobState]:
         """Each key's state as a waiter sees it: final once nothing more will happen to the
         job (a failed job with a retry to come reads ``pending``)."""
-        model = self.ledger.model
-        out = {}
-        for key in keys:
-            final = settled_state(model, key)
-            if final is not None:
-                out[key] = final
-                continue
-            job = model.jobs.get(key)
-            state = job_phase(job)[2] if job is not None else JobState.PENDING
-            out[key] = JobState.PENDING if state.is_final else state
-        return out
-
-    def _names(self, keys: Iterable[str]) -> list[str]:
-        jobs = self.ledger.model.jobs
-        return [jobs[k].name if k in jobs else k[:12] for k in keys]
-
-    def _unfinished_text(self, keys: Sequence[str], timeout: float | None) -> str:
-        jobs = self.ledger.model.jobs
-        parts = []
-        for key in keys:
-            job = jobs.get(key)
-            phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
-            if job is not None and settled(job) is not None:
-                continue
-            att = job.attempts.get(number) if job is not None else None  # none while pending
-            why = {
-                Phase.PENDING: "waiting for its upstream jobs or a driver",
-                Phase.RECONCILE: "its submission is being looked up after a crash",
-                Phase.ACTIVE: f"{state.value} on {att.host if att is not None else '?'}",
-                Phase.FAILURE: "waiting to be retried",
-            }.get(phase, state.value)
-            parts.append(f"{job.name if job else key[:12]} ({why})")
-        shown = ", ".join(parts[:10]) + (f", and {len(parts) - 10} more" if len(parts) > 10 else "")
-        return f"not every job was final after {timeout}s: {shown}"
-
-    def _carry_on_command(self) -> str:
-        inside = Path.cwd().resolve()
-        here = inside == self.project.root or self.project.root in inside.parents
-        return "jobledger resume" if here else f"jobledger -C {self.project.root} resume"
+        return waiter_states(self.ledger.model, keys)
 
     # ------------------------------------------------------------------ other verbs
     def unfinished_workflows(self) -> list[str]:
@@ -464,7 +306,7 @@ class Session:
     def cancel(self, keys: Collection[str], *, grace: float = 5.0, reason: str = "") -> list[str]:
         """Cancel jobs for good (a durable request no retry overrides); returns the names."""
         touched = self.driver.cancel(keys, grace=grace, reason=reason)
-        return self._names(touched)
+        return job_names(self.ledger.model, touched)
 
     def retry(self, keys: Collection[str], *, reason: str = "retried by hand") -> list[str]:
         """Give final jobs a new, manual attempt (lifting a cancel); returns the names."""
@@ -484,7 +326,7 @@ class Session:
                 self.ledger.append(ev.RetryDecided(key=key, attempt=number + 1, reason=reason, manual=True))
                 retried.append(key)
             self.ledger.flush(durable=True)
-        return self._names(retried)
+        return job_names(self.ledger.model, retried)
 
     def fetch(self, keys: Collection[str]) -> dict[str, Result]:
         """Bring remote outputs home; results by name."""
@@ -498,120 +340,22 @@ class Session:
     def subscribe(self, on_final: OnFinal) -> Callable[[], None]:
         """Call ``on_final(name, result)`` for every job reaching a final state while this
         session waits; returns the function that unsubscribes."""
-        self._listeners.append(on_final)
-        return lambda: self._listeners.remove(on_final)
+        self.listeners.append(on_final)
+        return lambda: self.listeners.remove(on_final)
 
     def finish(self) -> None:
         """Drive in the foreground until nothing needs a driver (called at exit); raises
         what stopped the background driver."""
-        if self._background is None and not self._held:
-            return
-        self.stop_background()
-        self._raise_background_error()
-        names = list(self._held)
-        if not names:
-            return
-        keys = self.keys_of(names)
-        reporter = Progress(len(keys), quiet=self.quiet)
-        start = time.monotonic()
-        try:
-            while self._held:
-                report = self.step()
-                reporter.update(Counts.of(self.states(keys).values(), len(keys)))
-                self.release([n for n in list(self._held) if not report.needs_driver.get(n, False)])
-                if self._held:
-                    self.driver.wait_for_change(_pause(report))
-        except KeyboardInterrupt:
-            reporter.close()
-            self.release(list(self._held))
-            left = Left.of(self.ledger.model, keys)
-            print(interrupted_line(left, self._carry_on_command()), file=sys.stderr)
-            _exit_interrupted(self)
-        states = self.states(keys)
-        failed = self.results(k for k, s in states.items() if s.is_final and not s.is_success)
-        reused = len(self.reused_keys(names).intersection(keys))
-        lines = summary_from(states.values(), failed, time.monotonic() - start, reused=reused)
-        running = sum(1 for s in states.values() if not s.is_final)
-        if running:
-            lines.append(still_running_line(running, self._carry_on_command()))
-        reporter.close(lines)
+        drive_to_the_end(self)
 
     def close(self) -> None:
         """Stop driving here (jobs keep running), release locks, close backends."""
         self.stop_background()
-        self.release(list(self._held))
+        self.steering.release_all()
         self.driver.close()
-
-
-def _exit_interrupted(session: Session) -> None:
-    """Ctrl-C while the script's end drives: exit 130 at once (the ledger made durable and
-    the streams flushed first; other exit handlers are not run)."""
-    with contextlib.suppress(Exception):
-        session.ledger.flush(durable=True)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
-
-
-def _pause(report: StepReport) -> float:
-    """How long to sleep before the next step (sooner when a retry becomes due)."""
-    pause = 0.5 if not report.submitted else 0.05
-    if report.wake_at is not None:
-        pause = max(0.01, min(pause, report.wake_at - time.time()))
-    return pause
 
 
 def _script() -> str | None:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     return str(Path(path).resolve()) if path else None
-
-
-# ---------------------------------------------------------------------- one per project
-_SESSIONS: dict[Path, Session] = {}
-_LOCK = threading.RLock()
-
-
-def session_for(
-    project: str | os.PathLike[str] | Project | None = None,
-    *,
-    create: bool = True,
-    logger: logging.Logger | None = None,
-    max_parallel: int | None = None,
-) -> Session:
-    """The process-wide session of ``project`` (found upward from the cwd when not given)."""
-    proj = project_for(project, create=create)
-    with _LOCK:
-        session = _SESSIONS.get(proj.root)
-        if session is None:
-            session = _SESSIONS[proj.root] = Session(proj, logger=logger, max_parallel=max_parallel)
-        else:
-            if logger is not None:
-                session.log = session.driver.log = logger
-            if max_parallel is not None:
-                session.driver.max_parallel = max_parallel
-        return session
-
-
-def forget_session(project: Project) -> None:
-    """Close and drop the session of ``project`` (tests, long-lived processes)."""
-    with _LOCK:
-        session = _SESSIONS.pop(project.root, None)
-    if session is not None:
-        session.close()
-        project.close()
-
-
-@atexit.register
-def _finish_all() -> None:
-    for session in list(_SESSIONS.values()):
-        try:
-            session.finish()
-        except JobledgerError as exc:
-            print(f"jobledger: error: {exc}", file=sys.stderr)
-        finally:
-            try:
-                session.ledger.flush(durable=True)
-            except Exception:  # noqa: S110 - best effort at interpreter exit
-                pass

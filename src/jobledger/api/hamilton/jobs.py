@@ -13,8 +13,8 @@ from jobledger.api.hamilton.hosts import _scheduler_of, resolve_host
 from jobledger.errors import ModelError
 from jobledger.model.job import Dependency, Job, JobRef, normalize_kind
 from jobledger.model.resources import Resources
+from jobledger.session.registry import session_for
 from jobledger.session.selection import project_for
-from jobledger.session.session import session_for
 
 log = logging.getLogger("jobledger.hamilton")
 

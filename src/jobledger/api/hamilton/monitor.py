@@ -7,9 +7,9 @@ from typing import Any
 from jobledger.api.hamilton.info import JobInfo, JobStatus
 from jobledger.api.verbs import fetch, update
 from jobledger.errors import ModelError
+from jobledger.session.registry import session_for
 from jobledger.session.results import Result
 from jobledger.session.selection import Selection, project_for
-from jobledger.session.session import session_for
 
 
 class Monitor:

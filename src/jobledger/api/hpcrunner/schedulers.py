@@ -25,8 +25,9 @@ from jobledger.errors import ConfigError, ModelError
 from jobledger.model.job import Job as LedgerJob
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
+from jobledger.session.registry import session_for
 from jobledger.session.selection import project_for
-from jobledger.session.session import Session, session_for
+from jobledger.session.session import Session
 
 if TYPE_CHECKING:
     from jobledger.api.hpcrunner.arrays import JobArray

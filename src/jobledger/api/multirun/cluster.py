@@ -28,9 +28,10 @@ from jobledger.errors import ModelError
 from jobledger.model.job import Job
 from jobledger.model.names import check_argv, safe_name
 from jobledger.model.workflow import Workflow
+from jobledger.session.registry import session_for
 from jobledger.session.results import Result
 from jobledger.session.selection import project_for
-from jobledger.session.session import Session, session_for
+from jobledger.session.session import Session
 from jobledger.states import JobState
 
 
