@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,13 @@ def test_page_runs(page: Path, tmp_path: Path) -> None:
     ran: list[str] = []
     skipped: list[str] = []
     for example in document.examples():
+        start = time.monotonic()
         try:
             example.evaluate()
         except unittest.SkipTest as skip:  # Sybil's skip directive
             skipped.append(f"{_where(example)}: {skip}")
         else:
-            ran.append(_where(example))
+            ran.append(f"{_where(example)} ({time.monotonic() - start:.1f} s)")
     print(f"ran {len(ran)} block(s): {', '.join(ran)}; skipped: {skipped or 'none'}")
     if skipped and not ran:
         pytest.skip("; ".join(skipped))
