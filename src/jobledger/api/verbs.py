@@ -2,10 +2,12 @@
 ``stop``, ``wait``.
 
 Every verb accepts the same inputs — a Workflow, a Job or list of Jobs, a Task or list of
-Tasks, a result or handle, a path to a project, or a mix — normalised by
-:func:`jobledger.session.select`, and a ``logger=``. Each is a call on the project's
-:class:`~jobledger.session.Session`. ``check``, ``fetch`` and ``update`` only read: on jobs
-that never ran they record nothing and submit nothing.
+Tasks, a result or handle, a path to a project, a path to a node-link graph file (as
+``JobGraph.write`` makes it), or a mix — normalised by :func:`jobledger.session.select`,
+and a ``logger=``. The verbs that act on what ran (``check``, ``fetch``, ``update``,
+``stop``, ``wait``, ``retry``) also take the name of a workflow or of a job as a string.
+Each is a call on the project's :class:`~jobledger.session.Session`. ``check``, ``fetch``
+and ``update`` only read: on jobs that never ran they record nothing and submit nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from jobledger.api.nodelink import is_graph_file, selection_of_file
 from jobledger.engine.definitions import define
-from jobledger.errors import WaitTimeout
+from jobledger.errors import ModelError, ProjectError, WaitTimeout
 from jobledger.project import Project
 from jobledger.session.handle import RunHandle
 from jobledger.session.registry import session_for
@@ -25,11 +30,98 @@ from jobledger.session.selection import Selection, select
 from jobledger.session.session import Session
 from jobledger.states import JobState
 
-__all__ = ["RunHandle", "WaitTimeout", "check", "fetch", "init", "retry", "run", "stop", "update", "wait"]
+__all__ = [
+    "RunHandle",
+    "WaitTimeout",
+    "check",
+    "fetch",
+    "init",
+    "results",
+    "retry",
+    "run",
+    "stop",
+    "update",
+    "wait",
+]
 
 
 def _session(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Session:
     return session_for(project if project is not None else sel.project, create=create, logger=logger, **kw)
+
+
+def _merged(first: Selection, more: list[Selection]) -> Selection:
+    for other in more:
+        first = attrs.evolve(
+            first,
+            project=first.project or other.project,
+            workflows=first.workflows + other.workflows,
+            keys=first.keys + other.keys,
+            workflow_names=first.workflow_names + other.workflow_names,
+        )
+    return first
+
+
+def _split(items: tuple[Any, ...], names: bool, name: str | None = None) -> tuple[Selection, list[str]]:
+    """The selection of ``items``, graph files read; with ``names``, the strings that are
+    neither a graph file nor a project directory come back apart, to be resolved as names."""
+    rest: list[Any] = []
+    graphs: list[Selection] = []
+    texts: list[str] = []
+    for item in items:
+        flat = list(item) if isinstance(item, (list, tuple)) and names and item else [item]
+        if len(flat) > 1 and not all(isinstance(i, str) for i in flat):
+            flat = [item]  # a mixed list: select() reads it (hyrun's nested lists)
+        for entry in flat:
+            if is_graph_file(entry):
+                graphs.append(selection_of_file(entry))
+            elif names and isinstance(entry, str) and not Path(entry).is_dir():
+                texts.append(entry)
+            else:
+                rest.append(entry)
+    return _merged(select(rest, name=name), graphs), texts
+
+
+def _named(sel: Selection, texts: list[str], session: Session, strict: bool) -> Selection:
+    """``sel`` plus what each of ``texts`` names: a workflow, the jobs of that name, or
+    (as before names were read) the job whose command it is. With ``strict``, a text that
+    names nothing the ledger knows raises :class:`~jobledger.errors.ProjectError`."""
+    state = session.state
+    workflows = list(state.workflows())
+    keys: list[str] = []
+    wf_names: list[str] = []
+    commands: list[str] = []
+    for text in texts:
+        found = text in workflows
+        if found and text not in wf_names:
+            wf_names.append(text)  # the whole workflow
+        for wf_name in workflows:
+            for key in session.keys_of([wf_name]):
+                record = state.record(key)
+                if record is not None and record.name == text:
+                    found = True
+                    if key not in keys:
+                        keys.append(key)  # only the job(s) of that name
+        if found:
+            continue
+        if strict and not targets(select([text]), session, known_only=True)[0]:
+            known = ", ".join(sorted(workflows)) or "none"
+            raise ProjectError(
+                f"no job or workflow named {text!r} in {session.project.root} (workflows: {known})"
+            )
+        commands.append(text)
+    named = Selection(None, (), tuple(keys), tuple(wf_names))
+    return _merged(sel, [named, select(commands)] if commands else [named])
+
+
+def _acting(
+    items: tuple[Any, ...], project: Any, logger: logging.Logger | None, strict: bool
+) -> tuple[Session, list[str], list[str]]:
+    """Session, keys and workflow names that a verb acting on recorded jobs selects."""
+    sel, texts = _split(items, names=True)
+    session = _session(sel, project, logger, False)
+    sel = _named(sel, texts, session, strict) if texts else sel
+    keys, names = targets(sel, session, known_only=True)
+    return session, keys, names
 
 
 def init(
@@ -44,7 +136,7 @@ def init(
         return Project.init(project)
     if len(items) == 1 and isinstance(items[0], (str, os.PathLike)) and Path(items[0]).is_dir():
         return Project.init(items[0])  # jobledger.init("some/dir") makes a project there
-    sel = select(items)
+    sel, _texts = _split(items, names=False)
     session = _session(sel, project, logger, True)
     handles = []
     for wf in sel.workflows:
@@ -87,7 +179,9 @@ def run(
     if hyrun_flags:
         unknown = ", ".join(sorted(hyrun_flags))
         raise TypeError(f"run() got unexpected keyword argument(s): {unknown}")
-    sel = select(items, name=name)
+    sel, _texts = _split(items, names=False, name=name)
+    if not sel.workflows and sel.keys:
+        raise ModelError("nothing to run: the graph file(s) describe no job, only keys recorded earlier")
     target = host or (backend if backend and backend != "local" else None)
     target = target or os.environ.get("JOBLEDGER_HOST") or None
     session = _session(sel, project, logger, True, max_parallel=max_parallel)
@@ -140,11 +234,16 @@ def targets(sel: Selection, session: Session, *, known_only: bool) -> tuple[list
 
 def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
     """Each selected job's state, by name, after one look at the backends (read-only)."""
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, names = targets(sel, session, known_only=True)
+    session, keys, names = _acting(items, project, logger, strict=False)
     session.observe(names)
     return {name: result.state for name, result in session.results(keys).items()}
+
+
+def results(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
+    """Results of the selected jobs as the ledger has them, by job name (read-only; no
+    look at the backends, nothing downloaded)."""
+    session, keys, _names = _acting(items, project, logger, strict=False)
+    return session.results(keys)
 
 
 def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
@@ -152,9 +251,7 @@ def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None
 
     Outputs of jobs on remote hosts are downloaded into the local run directories first.
     """
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, _names = targets(sel, session, known_only=True)
+    session, keys, _names = _acting(items, project, logger, strict=False)
     return session.fetch(keys)
 
 
@@ -163,9 +260,7 @@ def update(*items: Any, project: Any = None, logger: logging.Logger | None = Non
 
     Only jobs that the ledger knows are acted on: nothing that never ran is submitted.
     """
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, names = targets(sel, session, known_only=True)
+    session, keys, names = _acting(items, project, logger, strict=False)
     for name in names:
         session.take_over(name)
     session.step(names)
@@ -178,9 +273,7 @@ def stop(
     """Cancel selected jobs for good: SIGTERM then SIGKILL after ``grace`` (local),
     ``scancel`` and friends on clusters; jobs not yet submitted never start, and no retry
     policy brings them back. Returns the names."""
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, _names = targets(sel, session, known_only=True)
+    session, keys, _names = _acting(items, project, logger, strict=True)
     return session.cancel(keys, grace=grace)
 
 
@@ -195,9 +288,7 @@ def retry(
     ``jobledger retry`` does; returns the names retried, or with ``wait=True`` waits for
     them and returns their results (raising :class:`~jobledger.errors.WorkflowFailed` when
     one does not complete)."""
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, names = targets(sel, session, known_only=True)
+    session, keys, names = _acting(items, project, logger, strict=True)
     retried = session.retry(keys, reason=reason)
     for name in names:
         session.take_over(name)
@@ -223,7 +314,5 @@ def wait(
     first, :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
     ``check=False``).
     """
-    sel = select(items)
-    session = _session(sel, project, logger, False)
-    keys, names = targets(sel, session, known_only=True)
+    session, keys, names = _acting(items, project, logger, strict=True)
     return session.wait(keys, names, timeout=timeout, check=check, progress=progress)
