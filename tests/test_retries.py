@@ -128,7 +128,9 @@ def test_driver_killed_between_failure_and_retry(project: Project) -> None:
 def test_slurm_timeout_then_escalated_time_succeeds(project: Project) -> None:
     require(slurm_available(), "SLURM (make slurm-up)")
     (project.root / "jobledger.toml").write_text('[hosts.slurm]\nscheduler = "slurm"\npoll_interval = 1.0\n')
-    job = jl.Job(name="long", command="sleep 70; echo finished", host="slurm", time="1:00",
+    # the first attempt outlives its minute (SLURM's smallest limit); the second need not
+    line = "if [ -e tried ]; then echo finished; else touch tried; sleep 100; fi"
+    job = jl.Job(name="long", command=line, host="slurm", time="1:00",
                  retries=1, retry_on={"timeout"}, escalate={"time": 2})  # fmt: skip
     res = jl.run(job, wait=True, check=False, timeout=400)["long"]
     assert res.state is jl.JobState.COMPLETED and res.attempts == 2
@@ -150,6 +152,7 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
         host="slurm",
         retries=1,
         retry_on={"cancelled"},
+        time="10:00",  # another shape than `requeued`: two jobs of their own, not one array
     )
     handle = jl.run(jl.Workflow([requeued, victim], name="outside"))
     import time
@@ -165,10 +168,16 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
     subprocess.run(["scontrol", "requeue", ids["requeued"]], check=True)
     subprocess.run(["scancel", ids["victim"]], check=True)
     # SLURM holds a requeued job back (BeginTime) for a while; let it go now
-    for _ in range(50):
-        if subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
-                          capture_output=True, check=False).returncode == 0:  # fmt: skip
+    # (an update while the job is still COMPLETING succeeds and changes nothing: repeat it
+    # until the job runs again)
+    for _ in range(100):
+        state = subprocess.run(["squeue", "-h", "-j", ids["requeued"], "-o", "%T"],
+                               capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+        if state in ("RUNNING", ""):
             break
+        if state == "PENDING":
+            subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
+                           capture_output=True, check=False)  # fmt: skip
         time.sleep(0.2)
     res = handle.wait(timeout=180, check=False)
     # requeue: SLURM runs the same job again under the same id; one attempt, it completes
