@@ -68,6 +68,11 @@ class Backend(Protocol):
         at every unit, not only the ones a marker names; ``adopt``: this process drives
         them, so a unit that never started may be started again)."""
 
+    def needs_units(self, markers: Sequence[str]) -> bool:
+        """True when a step that is not a full one must hand :meth:`observe` this host's
+        units (a status query is due, or a marker may name one of them); building them
+        every step would cost each step as much as there are jobs in flight."""
+
     def tick(self) -> list[Update]:
         """Start queued work that may start now; its updates."""
 

@@ -176,6 +176,11 @@ class BatchBackend:
             return found
         return UNKNOWN_ID if seen.get(paths[1]) or seen.get(paths[2]) else None
 
+    def needs_units(self, markers: Sequence[str]) -> bool:
+        """When a status query is due, or a completion marker was seen."""
+        interval = self.host.poll_interval or DEFAULT_POLL
+        return bool(markers) or self._last_poll is None or time.monotonic() - self._last_poll >= interval
+
     def observe(
         self, units: Sequence[Unit], markers: Sequence[str], full: bool, adopt: bool = True
     ) -> list[Update]:

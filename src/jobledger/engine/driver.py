@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable
 
 import attrs
@@ -30,6 +31,7 @@ from jobledger.engine.backend import Backend
 from jobledger.engine.backends import ConfigFiles, make_backend
 from jobledger.engine.planner import HostView, plan
 from jobledger.engine.scope import Scope
+from jobledger.engine.types import Unit
 from jobledger.engine.units import active_units
 from jobledger.engine.watch import FolderWatch
 from jobledger.errors import JobledgerError
@@ -83,6 +85,11 @@ class Driver:
         self._watch: FolderWatch | None = None
         self._last_refresh = 0.0
         self._last_full_local = 0.0
+        self._changed: set[str] | None = None  # None: any record may have changed
+        self._active: dict[str, str] | None = None  # open active key -> host (None: count again)
+        self._active_per_host: Counter[str] = Counter()
+        self._active_names: frozenset[str] = frozenset()
+        self._hosts_in_use: set[str] = set()
         self.actions = Actions(self)
 
     # ------------------------------------------------------------------ configuration
@@ -105,17 +112,8 @@ class Driver:
 
     def host_views(self, scopes: Iterable[Scope]) -> dict[str, HostView]:
         """What the planner must know of each host in use, with its active counts."""
-        active: dict[str, int] = {}
-        hosts: set[str] = set()
-        jobs = self.ledger.model.jobs
-        for scope in scopes:
-            for key in scope.open:
-                job = jobs.get(key)
-                if job is not None and job.spec is not None:
-                    hosts.add(job.spec.host)
-                    if job_phase(job)[0] is Phase.ACTIVE:
-                        active[job.spec.host] = active.get(job.spec.host, 0) + 1
-        for alias in hosts - self.backends.keys():  # its limits count from the first plan
+        active = self._active_counts(list(scopes))
+        for alias in self._hosts_in_use - self.backends.keys():  # its limits count from the first plan
             try:
                 self.backend(alias)
             except JobledgerError:
@@ -124,6 +122,39 @@ class Driver:
         for alias, backend in self.backends.items():
             views[alias] = attrs.evolve(backend.view(), active=active.get(alias, 0))
         return views
+
+    def _active_counts(self, scopes: list[Scope]) -> Counter[str]:
+        """Active jobs per host among the open jobs of ``scopes``: counted in full when
+        anything may have changed, else kept up to date by :meth:`_replan` (a step looks
+        at what moved, not at every job in flight)."""
+        names = frozenset(s.name for s in scopes)
+        if self._active is None or names != self._active_names:
+            self._active, self._active_per_host, self._active_names = {}, Counter(), names
+            self._hosts_in_use = set()
+            for scope in scopes:
+                self._note_active(scope.open)
+        return self._active_per_host
+
+    def _note_active(self, keys: Iterable[str]) -> None:
+        """Count ``keys`` as active on their host, or not, as their records say now."""
+        active, per_host, jobs = self._active, self._active_per_host, self.ledger.model.jobs
+        if active is None:
+            return
+        for key in keys:
+            job = jobs.get(key)
+            host = job.spec.host if job is not None and job.spec is not None else None
+            if host is not None:
+                self._hosts_in_use.add(host)
+            now = host if host is not None and job_phase(job)[0] is Phase.ACTIVE else None  # type: ignore[arg-type]
+            before = active.get(key)
+            if before == now:
+                continue
+            if before is not None:
+                per_host[before] -= 1
+                del active[key]
+            if now is not None:
+                per_host[now] += 1
+                active[key] = now
 
     @property
     def watch(self) -> FolderWatch:
@@ -159,8 +190,11 @@ class Driver:
             changed = self._refresh(now)
             names = [*drive, *(n for n in watch if n not in drive)]
             scopes = [s for n in names if (s := self.scope(n)) is not None]
+            if changed:
+                self._changed = None  # other writers: any record may have moved
             for scope in scopes:
                 if changed or now - scope.full_at >= FULL_CYCLE:
+                    self._active = None
                     scope.full_at = now
                     scope.refresh(self.ledger.model, [*scope.order, *scope.watch_only])
                     scope.dirty |= scope.open
@@ -210,11 +244,14 @@ class Driver:
         """Ask the backends about the active units; only driven ones are adopted (a unit
         that never started is queued again only by its workflow's driver)."""
         model = self.ledger.model
-        driven_keys = {k for s in driving for k in s.open}
-        driven = active_units(model, driven_keys)
         scopes = [*driving, *watching]
-        upstream = {k for s in scopes for k in s.external}  # other workflows' jobs, maybe undriven
-        watched = active_units(model, ({k for s in watching for k in s.open} | upstream) - driven_keys)
+        driven: dict[str, list[Unit]] = {}
+        watched: dict[str, list[Unit]] = {}
+        if full or any(b.needs_units(markers) for b in self.backends.values()):
+            driven_keys = {k for s in driving for k in s.open}
+            driven = active_units(model, driven_keys)
+            upstream = {k for s in scopes for k in s.external}  # other workflows' jobs, maybe undriven
+            watched = active_units(model, ({k for s in watching for k in s.open} | upstream) - driven_keys)
         count = 0
         for alias in sorted({*driven, *watched, *(a for a, b in self.backends.items() if b.busy)}):
             try:
@@ -233,12 +270,16 @@ class Driver:
     def _replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
         """Re-read the records of ``keys`` in each scope holding them, and plan them (and
         what depends on them) again."""
+        if self._changed is not None:
+            self._changed |= keys
         model = self.ledger.model
         for scope in scopes:
             mine = {k for k in keys if k in scope.position or k in scope.open or k in scope.down}
             if mine:
                 scope.refresh(model, mine)
                 scope.touch(mine)
+                if scope.name in self._active_names:
+                    self._note_active(mine)
 
     def _needs_driver(self, scope: Scope) -> bool:
         if any(b.waiting for b in self.backends.values()):
@@ -253,16 +294,31 @@ class Driver:
                 return True
         return False
 
+    def changes(self) -> set[str] | None:
+        """The keys whose records this driver changed since the last call; ``None`` when
+        any record may have changed (other writers' events were read, or a verb ran), so
+        that a waiter re-reads only what moved."""
+        with self.mutex:
+            changed, self._changed = self._changed, set()
+            return changed
+
+    def forget_changes(self) -> None:
+        """Say that any record may have changed (see :meth:`changes`)."""
+        self._changed = None
+        self._active = None
+
     # ------------------------------------------------------------------ verbs
     def cancel(self, keys: Collection[str], *, grace: float = 5.0, reason: str = "") -> list[str]:
         """Cancel jobs for good: active ones are stopped at their backend, pending ones never
         start, no retry follows (until an explicit re-run or retry)."""
         with self.mutex:
+            self.forget_changes()
             return self.actions.cancel(keys, grace=grace, reason=reason)
 
     def fetch(self, keys: Collection[str]) -> int:
         """Bring remote attempts' run-directory files home; returns files fetched."""
         with self.mutex:
+            self.forget_changes()
             return self.actions.fetch(keys)
 
     def wait_for_change(self, timeout: float) -> None:

@@ -111,6 +111,10 @@ class LocalBackend:
             self._expire()
         return [self._with_result(u) for u in updates]
 
+    def needs_units(self, markers: Sequence[str]) -> bool:
+        """Never: between full checks, completion markers name what ended."""
+        return False
+
     def tick(self) -> list[Update]:
         """Start queued units while the CPU budget allows."""
         return self.processes.pump()

@@ -22,7 +22,7 @@ from jobledger.session.progress import (
 )
 from jobledger.session.results import Result
 from jobledger.session.steering import pause_after
-from jobledger.session.waiting import carry_on_command, job_names, unfinished_text
+from jobledger.session.waiting import TrackedStates, carry_on_command, job_names, unfinished_text
 
 if TYPE_CHECKING:
     from jobledger.session.session import OnFinal, OnStep, Session
@@ -51,22 +51,24 @@ def wait_in_foreground(
     deadline = None if timeout is None else start + timeout
     seen_final: set[str] = set()
     listeners = [*session.listeners, *([on_final] if on_final else [])]
+    tracked = TrackedStates(keys)
+    session.driver.forget_changes()
     try:
         while True:
             for name in names:
                 session.take_over(name)
             report = session.step(names)
-            states = session.states(keys)
-            reporter.update(Counts.of(states.values(), len(keys)))
+            states = tracked.update(session.ledger.model, session.driver.changes())
+            reporter.update(Counts.of_tally(tracked.tally, len(keys)))
             if on_step is not None:
                 on_step(states)
-            newly = [k for k, s in states.items() if s.is_final and k not in seen_final]
+            newly = [k for k in tracked.newly_final if k not in seen_final]
             if newly and listeners:
                 for name, result in session.results(newly).items():
                     for listener in listeners:
                         listener(name, result)
             seen_final.update(newly)
-            if all(s.is_final for s in states.values()):
+            if not tracked.unfinished:
                 break
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -118,10 +120,13 @@ def drive_to_the_end(session: Session) -> None:
     keys = session.keys_of(names)
     reporter = Progress(len(keys), quiet=session.quiet)
     start = time.monotonic()
+    tracked = TrackedStates(keys)
+    session.driver.forget_changes()
     try:
         while session.steering.held:
             report = session.step()
-            reporter.update(Counts.of(session.states(keys).values(), len(keys)))
+            tracked.update(session.ledger.model, session.driver.changes())
+            reporter.update(Counts.of_tally(tracked.tally, len(keys)))
             session.steering.release_idle(report)
             if session.steering.held:
                 session.driver.wait_for_change(pause_after(report))

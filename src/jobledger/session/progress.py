@@ -43,6 +43,14 @@ class Counts:
         return self.done + self.failed
 
     @classmethod
+    def of_tally(cls, tally: Mapping[JobState, int], total: int) -> Counts:
+        """Counts from a tally of jobs by state."""
+        running = tally.get(JobState.RUNNING, 0)
+        done = tally.get(JobState.COMPLETED, 0)
+        failed = sum(n for s, n in tally.items() if s.is_final and s is not JobState.COMPLETED)
+        return cls(total, total - running - done - failed, running, done, failed)
+
+    @classmethod
     def of(cls, states: Iterable[JobState], total: int) -> Counts:
         """Counts of ``states`` (one per job)."""
         queued = running = done = failed = 0

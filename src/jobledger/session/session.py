@@ -326,6 +326,7 @@ class Session:
                 self.ledger.append(ev.RetryDecided(key=key, attempt=number + 1, reason=reason, manual=True))
                 retried.append(key)
             self.ledger.flush(durable=True)
+            self.driver.forget_changes()
         return job_names(self.ledger.model, retried)
 
     def fetch(self, keys: Collection[str]) -> dict[str, Result]:

@@ -3,6 +3,8 @@ the words that say what is unfinished and how to carry on."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +26,55 @@ def waiter_states(model: Model, keys: Iterable[str]) -> dict[str, JobState]:
         state = job_phase(job)[2] if job is not None else JobState.PENDING
         out[key] = JobState.PENDING if state.is_final else state
     return out
+
+
+class TrackedStates:
+    """The waiter states of ``keys``, re-read each step only for the keys whose records
+    changed (what :meth:`~jobledger.engine.driver.Driver.changes` says), and all of them
+    every :attr:`FULL_EVERY` seconds or when anything may have changed; with a tally by
+    state and the keys that became final, so that a step of a wait on 10,000 jobs costs
+    what moved, not 10,000 reads."""
+
+    FULL_EVERY = 2.0
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.states: dict[str, JobState] = {}
+        self.tally: Counter[JobState] = Counter()
+        self.newly_final: list[str] = []
+        """Keys that became final in the last :meth:`update` (all final ones at first)."""
+        self._full_at = 0.0
+
+    def update(self, model: Model, changed: set[str] | None) -> dict[str, JobState]:
+        """The states now (``changed``: keys that moved since the last update, ``None``:
+        any may have)."""
+        now = time.monotonic()
+        if changed is None or not self.states or now - self._full_at >= self.FULL_EVERY:
+            fresh = waiter_states(model, self.keys)
+            self._full_at = now
+        elif changed:
+            fresh = waiter_states(model, [k for k in changed if k in self.states])
+        else:
+            fresh = {}
+        states, tally = self.states, self.tally
+        newly = []
+        for key, state in fresh.items():
+            old = states.get(key)
+            if old is state:
+                continue
+            if old is not None:
+                tally[old] -= 1
+            tally[state] += 1
+            states[key] = state
+            if state.is_final and (old is None or not old.is_final):
+                newly.append(key)
+        self.newly_final = newly
+        return states
+
+    @property
+    def unfinished(self) -> int:
+        """How many keys are not final."""
+        return len(self.keys) - sum(n for s, n in self.tally.items() if s.is_final)
 
 
 def job_names(model: Model, keys: Iterable[str]) -> list[str]:
