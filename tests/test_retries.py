@@ -173,11 +173,11 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
     for _ in range(100):
         state = subprocess.run(["squeue", "-h", "-j", ids["requeued"], "-o", "%T"],
                                capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
-        if state in ("RUNNING", ""):
-            break
         if state == "PENDING":
-            subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
-                           capture_output=True, check=False)  # fmt: skip
+            released = subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
+                                      capture_output=True, check=False)  # fmt: skip
+            if released.returncode == 0:
+                break
         time.sleep(0.2)
     res = handle.wait(timeout=180, check=False)
     # requeue: SLURM runs the same job again under the same id; one attempt, it completes
