@@ -13,6 +13,7 @@ import click
 
 from jobledger.cli.commands import drive, exit_code, resolve_names, session_of
 from jobledger.cli.common import open_project
+from jobledger.ledger.state import settled_state
 from jobledger.project import Project
 
 
@@ -138,7 +139,9 @@ def resume(ctx: click.Context, timeout: float | None, wait_for_lock: bool, detac
         click.echo("nothing to resume: every job is final")
         keys, _names = resolve_names(session, ())
         ctx.exit(exit_code(session.states(keys).values()))
-    records = [session.state.record(k) for k in session.keys_of(unfinished)]
+    model = session.ledger.model
+    open_keys = [k for k in session.keys_of(unfinished) if settled_state(model, k) is None]
+    records = [session.state.record(k) for k in open_keys]  # only the open ones: decoded on use
     blocked = sorted(
         {r.name for r in records if r is not None and r.spec is not None and not r.spec.submittable}
     )

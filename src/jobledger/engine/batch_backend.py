@@ -25,8 +25,8 @@ from jobledger.engine.batch import SchedulerClient
 from jobledger.engine.batch_final import UNKNOWN_ID
 from jobledger.engine.batch_packs import Packs
 from jobledger.engine.batch_scripts import job_batch_spec, remote_root
-from jobledger.engine.local import SCRIPT
 from jobledger.engine.local_backend import parse_python_files
+from jobledger.engine.local_units import SCRIPT
 from jobledger.engine.pack_script import pointer_line, read_pointer
 from jobledger.engine.packing import packs
 from jobledger.engine.planner import HostView

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from jobledger.config import HostConfig
 from jobledger.engine.batch import SchedulerClient
 from jobledger.engine.batch_scripts import raw_args
-from jobledger.engine.local import SCRIPT
+from jobledger.engine.local_units import SCRIPT
 from jobledger.engine.pack_script import PackPointer, render_pack_body
 from jobledger.engine.types import Submission, SubmitOutcome
 from jobledger.errors import HostError, JobledgerError, SubmitError

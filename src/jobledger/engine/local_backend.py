@@ -19,7 +19,8 @@ import attrs
 
 from jobledger.config import HostConfig
 from jobledger.engine.backend import Prepared
-from jobledger.engine.local import SCRIPT, LocalProcesses
+from jobledger.engine.local import LocalProcesses
+from jobledger.engine.local_units import SCRIPT
 from jobledger.engine.planner import HostView
 from jobledger.engine.scripts import wrapper_spec
 from jobledger.engine.types import Submission, SubmitOutcome, Unit, Update

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, job_phase, settled, settled_state
+from jobledger.ledger.state import Phase, job_phase, settled_state
 from jobledger.states import JobState
 
 
@@ -87,10 +87,10 @@ def unfinished_text(model: Model, keys: Sequence[str], timeout: float | None) ->
     """``not every job was final after Ns: a (running on cluster), b (waiting ...)``."""
     parts = []
     for key in keys:
+        if settled_state(model, key) is not None:
+            continue  # (cheap for finished jobs: their records stay undecoded)
         job = model.jobs.get(key)
         phase, number, state = job_phase(job) if job is not None else (Phase.PENDING, 1, JobState.PENDING)
-        if job is not None and settled(job) is not None:
-            continue
         att = job.attempts.get(number) if job is not None else None  # none while pending
         why = {
             Phase.PENDING: "waiting for its upstream jobs or a driver",
