@@ -289,10 +289,21 @@ def gate_dispatched(root: Path) -> bool:
 
 
 def ledger_says(root: Path) -> tuple[dict[str, str], bool]:
-    """Each job's state by name as the project's ledger holds it, and whether it verifies."""
+    """Each job's state by name as the project's ledger holds it, and whether it verifies.
+
+    A job of an earlier definition that never ran is left out: a re-run that found the
+    work it waited for already done (awflow's prune) defines a smaller workflow, and the
+    old one's job, never submitted, is superseded, not unfinished."""
     project = Project.open(root)
     try:
-        states = {job.name: job.state.value for job in project.ledger.state.jobs()}
+        state = project.ledger.state
+        never_ran = {
+            key
+            for info in state.workflows().values()
+            for key in info.superseded
+            if (job := state.job(key)) is not None and job.current is None
+        }
+        states = {job.name: job.state.value for job in state.jobs() if job.key not in never_ran}
         return states, verify_ledger(project.ledger_dir).ok
     finally:
         project.close()

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from jobledger.ledger.state import ProjectState
 from jobledger.view.status import counts
-from jobledger.view.styles import STATE_STYLE, UNFINISHED, state_label
+from jobledger.view.styles import STATE_STYLE, UNFINISHED, never_to_run, state_label
 
 COLUMNS = ("name", "state", "host", "scheduler id", "start", "elapsed", "exit", "attempts", "reused")
 
@@ -142,7 +142,7 @@ def history_notes(state: ProjectState, name: str) -> list[str]:
 
 def driver_note(name: str, rows: Sequence[Mapping[str, Any]], resume: str) -> str | None:
     """Who drives workflow ``name``, or that nobody does while jobs are unfinished."""
-    unfinished = [r for r in rows if r["state"] in UNFINISHED]
+    unfinished = [r for r in rows if r["state"] in UNFINISHED and not never_to_run(r)]
     if not unfinished or "driver" not in unfinished[0]:
         return None
     driver = unfinished[0]["driver"]

@@ -38,8 +38,15 @@ def state_label(row: Mapping[str, Any]) -> str:
     if row.get("array"):
         done = sum(1 for e in row["array"] if e["state"] == "completed")
         label = f"{state} ({done}/{len(row['array'])})"
+    if never_to_run(row):
+        return f"{label} · superseded before it ran"
     if state in UNFINISHED and "driver" in row and row["driver"] is None:
         label += f" · {NO_DRIVER}"
     if row.get("superseded"):
         label += " · superseded"
     return label
+
+
+def never_to_run(row: Mapping[str, Any]) -> bool:
+    """True for a job of an earlier definition that was never submitted: nothing will."""
+    return bool(row.get("superseded")) and row["state"] == "pending" and not row.get("attempts")
