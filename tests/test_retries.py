@@ -144,7 +144,7 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
     require(slurm_available(), "SLURM (make slurm-up)")
     (project.root / "jobledger.toml").write_text('[hosts.slurm]\nscheduler = "slurm"\npoll_interval = 0.5\n')
     requeued = jl.Job(
-        name="requeued", command='echo "run $SLURM_RESTART_COUNT" >> requeue.log; sleep 4', host="slurm"
+        name="requeued", command='echo "run $SLURM_RESTART_COUNT" >> requeue.log; sleep 6', host="slurm"
     )
     victim = jl.Job(
         name="victim",
@@ -174,6 +174,7 @@ def test_slurm_requeue_and_external_scancel(project: Project) -> None:
         state = subprocess.run(["squeue", "-h", "-j", ids["requeued"], "-o", "%T"],
                                capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
         if state == "PENDING":
+            time.sleep(3)  # a job released the moment it is requeued can fail to start again
             released = subprocess.run(["scontrol", "update", f"jobid={ids['requeued']}", "StartTime=now"],
                                       capture_output=True, check=False)  # fmt: skip
             if released.returncode == 0:
