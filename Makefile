@@ -15,7 +15,7 @@ TEST_SLURM_CPUS ?= 16
 
 include mk/services.mk
 
-.PHONY: all venv install demo test test-only lint typecheck docs bench clean
+.PHONY: all venv install demo test test-only test-oldest lint typecheck docs bench clean
 
 all: test
 
@@ -40,6 +40,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -68,6 +69,19 @@ test: install
 test-only: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The lower end of every dependency range in pyproject.toml, in its own venv: the suite's
+# tests that need no cluster, no sshd and no browser (the linters' own tests need the linters,
+# whose newest releases want newer dependencies).
+OLDEST_VENV ?= .venv-oldest
+test-oldest:
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(PYTHON) mk/lower_bounds.py > $(OLDEST_VENV)/constraints.txt
+	$(OLDEST_VENV)/bin/pip install -q --upgrade pip
+	$(OLDEST_VENV)/bin/pip install -q -c $(OLDEST_VENV)/constraints.txt -e '.[test]'
+	$(OLDEST_VENV)/bin/pip list 2>/dev/null | grep -iE '^(attrs|msgpack|filelock|watchdog|plumbum|click|rich|cloudpickle) '
+	env -u CI $(OLDEST_VENV)/bin/pytest -m "not slurm and not slurmdbd and not sge and not ssh and not browser" \
+	  --ignore tests/test_architecture.py $(PYTEST_ARGS)
+
 docs: install
 	$(PY) -m jobledger.cli.docgen docs/cli.md
 	@echo "docs/ is plain Markdown; docs/cli.md regenerated from the CLI"
@@ -76,4 +90,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache examples/.demo
+	rm -rf $(VENV) $(OLDEST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache examples/.demo

@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jobledger.api.session import _ENGINES, forget_engine
 from jobledger.project import Project
+from jobledger.session.registry import _SESSIONS, forget_session
 from services import SshInfo, require, sshd_available, sshd_info
 
 
@@ -38,11 +38,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     proj = Project.init(root)
     monkeypatch.chdir(root)
     yield proj
-    for engine_root in [r for r in _ENGINES if r == proj.root]:
-        engine = _ENGINES[engine_root]
-        for name in list(engine.started):
-            engine.join_background(name, timeout=60)
-        forget_engine(engine.project)
+    for root in [r for r in _SESSIONS if r == proj.root]:
+        session = _SESSIONS[root]
+        session.finish()
+        forget_session(session.project)
     proj.close()
 
 

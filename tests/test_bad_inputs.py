@@ -84,10 +84,9 @@ def toml_directory(project: Project) -> object:
 
 
 def cycle(_p: Project) -> object:
-    a = jl.Job(name="a", command="true")
-    b = jl.Job(name="b", command="true", after=[a])
-    a.after(b)
-    return jl.Workflow([b], name="cyc")
+    a = jl.Job(name="a", command="true", after=["b"])
+    b = jl.Job(name="b", command="true", after=["a"])
+    return jl.Workflow([a, b], name="cyc")
 
 
 def duplicate(_p: Project) -> object:
@@ -605,7 +604,6 @@ def test_project_accepts_str_and_path_like(project: Project) -> None:
 
 
 def test_workflow_names_that_sanitise_alike_keep_their_own_files(project: Project) -> None:
-    from jobledger.api.session import engine_for
     from jobledger.engine.lock import DriverLock
     from jobledger.model.names import file_stem, safe_name
 
@@ -614,10 +612,11 @@ def test_workflow_names_that_sanitise_alike_keep_their_own_files(project: Projec
     second = jl.Workflow([jl.Job(name="a", command="echo two")], name="exp:1")
     results = [jl.run(wf, wait=True, timeout=60)["a"] for wf in (first, second)]
     assert [r.stdout for r in results] == ["one", "two"]
-    engine = engine_for(project)
-    cached = [engine.load_cached(name) for name in ("exp/1", "exp:1")]
-    assert [wf.name if wf else None for wf in cached] == ["exp/1", "exp:1"]
-    assert [wf["a"].command if wf else None for wf in cached] == ["echo one", "echo two"]
+    state = project.ledger.state
+    recorded = [state.workflow(name) for name in ("exp/1", "exp:1")]
+    assert [wf.name if wf else None for wf in recorded] == ["exp/1", "exp:1"]
+    commands = [state.job(wf.job_keys[0]).definition["command"] if wf else None for wf in recorded]  # type: ignore[union-attr]
+    assert commands == ["echo one", "echo two"]
     assert DriverLock(project.cache_dir, "exp/1").path != DriverLock(project.cache_dir, "exp:1").path
     _verify(project)
 

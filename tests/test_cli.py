@@ -46,7 +46,7 @@ def test_project_found_upward_and_by_env(project: Project, tmp_path: Path) -> No
 
 
 def test_log_human_and_json(project: Project) -> None:
-    jl.run(jl.Job(name="hello", command="echo hi"), wait=True, timeout=60)
+    jl.run(jl.Job(name="hello", command="echo hi"), wait=True, check=False, timeout=60)
     human = _cli(project.root, "log")
     assert "intent" in human.stdout and "state=completed" in human.stdout
     lines = [json.loads(line) for line in _cli(project.root, "log", "--json").stdout.splitlines()]
@@ -57,7 +57,7 @@ def test_log_human_and_json(project: Project) -> None:
 
 
 def test_log_follow_prints_new_events(project: Project) -> None:
-    project.ledger.record(ev.NOTE, {"message": "before"})
+    project.ledger.record(ev.Note(message="before"))
     project.close()
     follow = subprocess.Popen(
         [*CLI, "log", "--follow"], cwd=project.root, stdout=subprocess.PIPE, text=True, env=env_with_src()
@@ -65,7 +65,7 @@ def test_log_follow_prints_new_events(project: Project) -> None:
     try:
         time.sleep(1.5)
         writer = Project(project.root)
-        writer.ledger.record(ev.STATE, {"key": "k" * 32, "attempt": 1, "state": "running"})
+        writer.ledger.record(ev.StateChanged(key="k" * 32, attempt=1, state="running"))
         writer.close()
         deadline = time.time() + 20
         seen = ""
@@ -81,7 +81,7 @@ def test_log_follow_prints_new_events(project: Project) -> None:
 
 
 def test_status_json_schema_and_table(project: Project) -> None:
-    jl.run(jl.Job(name="arr", command="true", array=3), wait=True, timeout=60)
+    jl.run(jl.Job(name="arr", command="true", array=3), wait=True, check=False, timeout=60)
     rows = json.loads(_cli(project.root, "status", "--json").stdout)
     (row,) = rows
     for key in ("name", "key", "state", "host", "scheduler_id", "exit_code", "reused", "attempts", "array"):

@@ -42,7 +42,7 @@ def test_states_dependencies_and_outputs(project: Project) -> None:
     bad = jl.Job(name="bad", command="echo oops >&2; exit 3", after=[a])
     ok_dep = jl.Job(name="ok_dep", command="echo never", after=[bad])
     any_dep = jl.Job(name="any_dep", command="echo ran", after=[jl.Dependency(bad, "afterany")])
-    results = jl.run(jl.Workflow([ok_dep, any_dep], name="deps"), wait=True, timeout=60)
+    results = jl.run(jl.Workflow([ok_dep, any_dep], name="deps"), wait=True, check=False, timeout=60)
     assert results["a"].state is jl.JobState.COMPLETED and results["a"].stdout == "A"
     assert results["bad"].state is jl.JobState.FAILED and results["bad"].exit_code == 3
     assert results["bad"].stderr == "oops"
@@ -64,7 +64,7 @@ def test_rerun_reuses_and_edit_reruns_downstream(project: Project) -> None:
         d = jl.Job(name="d", command="echo d >> runs.txt", after=[a])
         return jl.Workflow([c, d], name="edit")
 
-    jl.run(make("b"), wait=True, timeout=60)
+    jl.run(make("b"), wait=True, check=False, timeout=60)
     assert sorted(Path("runs.txt").read_text().split()) == ["a", "b", "c", "d"]
     before = _spawned(project)
     handle = jl.run(make("b"))
@@ -72,9 +72,9 @@ def test_rerun_reuses_and_edit_reruns_downstream(project: Project) -> None:
     assert _spawned(project) == before  # nothing spawned
     assert sorted(handle.reused) == ["a", "b", "c", "d"]
     assert all(r["reused"] for r in _status(project))
-    jl.run(make("B"), wait=True, timeout=60)  # edit b: b and c run again, a and d do not
+    jl.run(make("B"), wait=True, check=False, timeout=60)  # edit b: b and c run again, a and d do not
     assert Path("runs.txt").read_text().split()[4:] == ["B", "c"]
-    jl.run(make("B"), wait=True, timeout=60, force=True)
+    jl.run(make("B"), wait=True, check=False, timeout=60, force=True)
     assert len(Path("runs.txt").read_text().split()) == 10
 
 
@@ -88,7 +88,7 @@ def test_python_function_results_and_exceptions(project: Project) -> None:
 
     sq = jl.Job(name="sq", command=square, args=(7,))
     bad = jl.Job(name="boom", command=boom)
-    res = jl.run(jl.Workflow([sq, bad], name="py"), wait=True, timeout=60)
+    res = jl.run(jl.Workflow([sq, bad], name="py"), wait=True, check=False, timeout=60)
     assert res["sq"].value == 49 and res["sq"].stdout == "squaring 7"
     assert res["boom"].state is jl.JobState.FAILED
     assert res["boom"].error is not None and res["boom"].error["type"] == "ValueError"
@@ -104,7 +104,7 @@ def test_array_with_throttle_and_index_variables(project: Project) -> None:
         command='echo "$JOBLEDGER_ARRAY_INDEX $SLURM_ARRAY_TASK_ID"; date +%s.%N >> starts; sleep 0.3; date +%s.%N >> ends',
         array="0-5%2",
     )
-    res = jl.run(job, wait=True, timeout=60)["arr"]
+    res = jl.run(job, wait=True, check=False, timeout=60)["arr"]
     assert res.state is jl.JobState.COMPLETED
     assert [e.stdout for e in res.elements] == [f"{i} {i}" for i in range(6)]
     starts = sorted(float(x) for x in Path("starts").read_text().split())
@@ -115,7 +115,7 @@ def test_array_with_throttle_and_index_variables(project: Project) -> None:
 
 def test_failing_array_index_is_reported(project: Project) -> None:
     job = jl.Job(name="arr", command='[ "$JOBLEDGER_ARRAY_INDEX" != 2 ]', array=4)
-    res = jl.run(job, wait=True, timeout=60)["arr"]
+    res = jl.run(job, wait=True, check=False, timeout=60)["arr"]
     assert res.state is jl.JobState.FAILED
     assert [e.index for e in res.elements if e.state is jl.JobState.FAILED] == [2]
     row = _status(project)[0]
@@ -127,7 +127,7 @@ def test_concurrency_bounded_by_cpus(project: Project) -> None:
         jl.Job(name=f"j{i}", command="date +%s.%N >> starts; sleep 0.4; date +%s.%N >> ends", cpus=2)
         for i in range(4)
     ]
-    jl.run(jobs, wait=True, timeout=60, max_parallel=4)
+    jl.run(jobs, wait=True, check=False, timeout=60, max_parallel=4)
     starts = sorted(float(x) for x in Path("starts").read_text().split())
     ends = sorted(float(x) for x in Path("ends").read_text().split())
     for t in starts:
@@ -162,7 +162,9 @@ def _alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------- bad inputs
 def test_command_not_found_records_127(project: Project) -> None:
-    res = jl.run(jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, timeout=60)["nope"]
+    res = jl.run(
+        jl.Job(name="nope", command=["definitely-not-a-command-xyz"]), wait=True, check=False, timeout=60
+    )["nope"]
     assert res.state is jl.JobState.FAILED and res.exit_code == 127
     assert "not found" in res.stderr
     assert _status(project)[0]["exit_code"] == 127
@@ -211,7 +213,7 @@ def test_second_driver_gets_a_clear_error(project: Project) -> None:
         import jobledger as jl, sys
         wf = jl.Workflow([jl.Job(name="slow", command="sleep 3")], name="locked")
         try:
-            jl.run(wf, wait=True)
+            jl.run(wf, wait=True, check=False)
         except jl.LockError as exc:
             print("LOCKED:", exc); sys.exit(7)
         """
@@ -231,7 +233,7 @@ def test_second_driver_gets_a_clear_error(project: Project) -> None:
 def test_injection_is_inert(project: Project) -> None:
     name = 'it\'s $(touch pwned) "quoted" job'  # a newline in a name is refused (test_bad_inputs)
     arg = 'a\'b "c" $(touch pwned) `touch pwned` ;touch pwned\nline2'
-    res = jl.run(jl.Job(name=name, command=["printf", "%s", arg]), wait=True, timeout=60)[name]
+    res = jl.run(jl.Job(name=name, command=["printf", "%s", arg]), wait=True, check=False, timeout=60)[name]
     assert res.state is jl.JobState.COMPLETED
     assert res.read_stdout() == arg
     assert not list(project.root.rglob("pwned")) and not Path("/tmp/pwned").exists()
@@ -245,7 +247,7 @@ CRASH_SCRIPT = textwrap.dedent(
     for i in range(30):
         deps = [jobs[f"j{k}"] for k in (i - 1, i - 3) if k >= 0 and i % 4 != 0]
         jobs[f"j{i}"] = jl.Job(name=f"j{i}", command=f"echo j{i} >> shared.txt; sleep 1", after=deps)
-    jl.run(jl.Workflow(list(jobs.values()), name="crash"), wait=True)
+    jl.run(jl.Workflow(list(jobs.values()), name="crash"), wait=True, check=False)
     """
 )
 
@@ -291,7 +293,7 @@ def test_resume_picks_up_jobs_that_kept_running(project: Project) -> None:
         "import jobledger as jl\n"
         "a = jl.Job(name='a', command='sleep 1.5; echo a >> out.txt')\n"
         "b = jl.Job(name='b', command='echo b >> out.txt', after=[a])\n"
-        "jl.run(jl.Workflow([b], name='long'), wait=True)\n"
+        "jl.run(jl.Workflow([b], name='long'), wait=True, check=False)\n"
     )
     proc = subprocess.Popen([sys.executable, "long.py"], env=env_with_src())
     deadline = time.time() + 20
@@ -320,7 +322,7 @@ def test_large_return_value_stored_once_and_fetched_intact(project: Project) -> 
 
     size = 100 * 1024 * 1024
     job = jl.Job(name="big", command=_big_array, args=(size,))
-    res = jl.run(job, wait=True, timeout=180)["big"]
+    res = jl.run(job, wait=True, check=False, timeout=180)["big"]
     assert res.state is jl.JobState.COMPLETED
     pickles = list(project.jobs_dir.rglob("result.pkl"))
     assert len(pickles) == 1 and pickles[0].stat().st_size >= size  # stored once, in the run dir

@@ -27,7 +27,9 @@ def test_every_public_attribute_is_listed() -> None:
 def test_both_spellings_of_the_seeds() -> None:
     assert jobledger.multirunAsync is jobledger.multirun_async
     assert jobledger.getRunParams is jobledger.get_run_params
-    assert jobledger.Job is jobledger.api.hpcrunner.Job  # type: ignore[attr-defined]
+    face = jobledger.api.hpcrunner  # type: ignore[attr-defined]
+    assert face.Job is not jobledger.Job  # hpc-runner's own, mutable Job
+    assert isinstance(face.Job("true", name="t").to_job(), jobledger.Job)
 
 
 def test_import_is_fast_and_scans_nothing() -> None:

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, run_cli
 from jobledger.api.awflow import (
     AwflowJob,
     DependencyNeverSatisfiedException,
     JobException,
     after,
     available_backends,
+    backend_alias,
     build_workflow,
     disable,
     ensure,
@@ -354,8 +355,8 @@ def test_ensure_checks_after_running_and_decides_reuse(project: Project) -> None
     assert first[0] == "made" and make.done
     assert isinstance(first[1], AssertionError) and "postcondition" in str(first[1])
     assert isinstance(first[2], AssertionError) and "precondition" in str(first[2])
-    assert schedule(make) == []  # done: filtered out like awflow
-    assert schedule(make, prune=False, force=False) == []
+    assert schedule(make) == [None]  # done: not run, and None for it, like awflow
+    assert schedule(make, prune=False, force=False) == [None]
     marker.unlink()
     assert schedule(make) == ["made"]  # the postcondition no longer holds: it runs again
     assert runs.read_text().split() == ["make", "make"]
@@ -489,12 +490,26 @@ def test_a_cycle_is_an_error_naming_it(project: Project) -> None:
 
 
 # ================================================================== backends
-def test_backend_names_map_to_configured_hosts(project: Project) -> None:
-    with pytest.raises(
-        ConfigError, match=r'(?s)scheduler = "slurm".*\[hosts\.cluster\]\nscheduler = "slurm"'
-    ):
-        resolve_backend("slurm", None, load_config(project.root))
-    assert available_backends() == ["local"]
+def _without_schedulers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's PATH as on a machine without any batch scheduler (only ``sh``)."""
+    bare = tmp_path / "bare-bin"
+    bare.mkdir(exist_ok=True)
+    if not (bare / "sh").exists():
+        (bare / "sh").symlink_to("/bin/sh")
+    monkeypatch.setenv("PATH", str(bare))
+
+
+def test_backend_names_map_to_configured_hosts(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as here:
+        _without_schedulers(tmp_path, here)
+        with pytest.raises(
+            ConfigError, match=r'(?s)scheduler = "slurm".*\[hosts\.cluster\]\nscheduler = "slurm"'
+        ) as info:
+            resolve_backend("slurm", None, load_config(project.root))
+        assert "sbatch, squeue not found on this machine's PATH" in str(info.value)  # what was probed
+        assert available_backends() == ["local"]
     project.config_path.write_text(
         '[hosts.here]\nscheduler = "local"\n\n[hosts.cluster]\nscheduler = "slurm"\n'
     )
@@ -505,7 +520,9 @@ def test_backend_names_map_to_configured_hosts(project: Project) -> None:
     assert resolve_backend("here", None, config) == "here"
     with pytest.raises(ConfigError, match="unknown host alias 'nowhere'"):
         resolve_backend("local", "nowhere", config)
-    assert available_backends() == ["local", "slurm", "here", "cluster"]
+    with monkeypatch.context() as here:
+        _without_schedulers(tmp_path, here)
+        assert available_backends() == ["local", "slurm", "here", "cluster"]
 
     @job
     def where() -> str:
@@ -514,22 +531,150 @@ def test_backend_names_map_to_configured_hosts(project: Project) -> None:
     assert schedule(where, backend="here") == ["unset"]  # a host alias as the backend
 
 
-# ================================================================== SLURM
+def test_satisfied_targets_give_none_and_check_fetch_create_no_work(project: Project) -> None:
+    out = project.root / "out.txt"
+
+    @ensure(lambda: out.exists())
+    @job
+    def make() -> str:
+        out.write_text("x")
+        return "made"
+
+    @job
+    def other() -> int:
+        return 7
+
+    assert schedule(make, other) == ["made", 7]
+    make.prune()
+    assert schedule(make, other) == [None, 7]  # one entry per target, as awflow returns
+    assert schedule(make, backend="local", prune=True) == [None]
+
+    # check/fetch of pruned (or done) jobs only read: nothing is defined, nothing pending
+    before = len(list(project.ledger.iter_events()))
+    assert jl.check(make) == {"make": jl.JobState.COMPLETED}
+    assert jl.fetch(make)["make"].value == "made"
+    root = project.root
+    pruned = root / "p-1.txt"
+
+    @ensure(lambda i: (root / f"p-{i}.txt").exists())
+    @job(array=2)
+    def piece(i: int) -> None:
+        (root / f"p-{i}.txt").write_text(str(i))
+
+    @after(piece)
+    @job
+    def join() -> int:
+        return 1
+
+    pruned.write_text("1")
+    join.prune()
+    assert piece.array == (0,)
+    assert jl.check(join) == {} and jl.fetch(join) == {}  # never ran in this shape
+    (project.root / "p-0.txt").write_text("0")
+    piece.prune()
+    assert jl.check(piece) == {} and jl.fetch(piece) == {}  # this shape never ran either
+
+    @ensure(lambda i: (root / f"p-{i}.txt").exists())
+    @job(array=2)
+    def whole(i: int) -> None:
+        pass
+
+    whole.prune()
+    assert whole.array == ()
+    assert jl.check(whole) == {} and jl.fetch(whole) == {}  # every index done: nothing selected
+    assert jl.check(make) == {"make": jl.JobState.COMPLETED}  # not every job of the project
+    project.ledger.refresh()
+    assert len(list(project.ledger.iter_events())) == before
+    done = run_cli(project.root, "wait", "--timeout", "5")
+    assert done.returncode == 0, done.stderr
+
+
+LIVE = """\
+import os, time
+from jobledger import job, schedule
+
+@job
+def slow():
+    print("started")
+    for _ in range(300):
+        if os.path.exists("go"):
+            break
+        time.sleep(0.1)
+    print("finished" if os.path.exists("go") else "gave up")
+
+print(schedule(slow, backend="local"))
+"""
+
+
+def test_a_jobs_output_reaches_the_terminal_as_it_runs(project: Project) -> None:
+    (project.root / "live.py").write_text(LIVE)
+    proc = subprocess.Popen(
+        [sys.executable, "live.py"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_with_src(),
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert first == "started\n"  # while the job waits for "go": it has not ended
+        assert not (project.root / "go").exists() and proc.poll() is None
+        (project.root / "go").touch()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out == "finished\n[None]\n"
+    assert "jobledger: 1 job in " in err and "1 completed" in err  # the summary of every run
+
+
+# ================================================================== SLURM, no jobledger.toml
+@pytest.mark.slurm
+def test_slurm_backend_needs_no_configuration(project: Project) -> None:
+    require(slurm_available(), "SLURM (make slurm-up)")
+    assert not project.config_path.exists()
+    assert backend_alias("slurm", None, load_config(project.root)) == "slurm"
+    with pytest.raises(ConfigError, match='scheduler = "slurm"'):
+        resolve_backend("slurm", None, load_config(project.root))  # only configured hosts
+    assert "slurm" in available_backends()
+
+
 @pytest.mark.slurm
 def test_seed_pi_estimate_on_slurm(project: Project) -> None:
     require(slurm_available(), "SLURM (make slurm-up)")
-    project.config_path.write_text('[hosts.slurm]\nscheduler = "slurm"\n')
     script = (
         PI_SEED.replace("backend='local'", "backend='slurm'")
         .replace("schedule(merge", "print(schedule(merge")
         .replace("# Executes merge and its dependencies", ")")
     )
     done = _script(project, "pi_slurm.py", script)
+    assert not project.config_path.exists()  # the seed's own call, no jobledger.toml
     ids = ast.literal_eval(done.stdout.strip().splitlines()[-1])
     assert len(ids) == 1 and isinstance(ids[0], str) and ids[0].isdigit()
     results = jl.wait(project=project.root, timeout=180)
     assert results["estimate"].state is jl.JobState.COMPLETED
     assert results["merge"].state is jl.JobState.COMPLETED
     assert results["merge"].scheduler_id == ids[0]
+    assert results["merge"].host == "slurm"
     assert "π ≅" in results["merge"].read_stdout()
     assert (project.root / "pi.npy").exists()
+    again = _script(project, "pi_slurm.py", script)  # everything holds: [None], as awflow
+    assert ast.literal_eval(again.stdout.strip().splitlines()[-1]) == [None]
+
+
+@pytest.mark.slurm
+def test_seed_dynamic_graph_on_slurm(project: Project) -> None:
+    require(slurm_available(), "SLURM (make slurm-up)")
+    script = DYNAMIC_SEED.replace(
+        "schedule(*leafs, backend='local')", "print(schedule(*leafs, backend='slurm'))"
+    )
+    assert script != DYNAMIC_SEED
+    done = _script(project, "dynamic_slurm.py", script)
+    ids = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert len(ids) == 5 and all(isinstance(i, str) and i.isdigit() for i in ids)
+    results = jl.wait(project=project.root, timeout=240)
+    assert len(results) == 12 and all(r.ok for r in results.values())
+    assert {r.host for r in results.values()} == {"slurm"}
+    assert "Plot 0.3." in results["plt_0.3"].read_stdout()
+    assert [e.index for e in results["generate"].elements] == list(range(5))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import time
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import jobledger
+from conftest import env_with_src
 from jobledger.api.hamilton import (
     JobInfo,
     JobProcess,
@@ -28,7 +31,7 @@ from jobledger.api.hamilton import (
 from jobledger.errors import ConfigError, ModelError
 from jobledger.project import Project
 from jobledger.states import JobState
-from services import require, slurm_available
+from services import require, slurm_available, sshd_available, sshd_info
 
 try:  # module level: Hamilton resolves the string annotations in this module's globals
     from hamilton.htypes import Collect, Parallelizable
@@ -36,6 +39,19 @@ except ImportError:  # the hamilton extra is not installed: those tests skip
     Collect = Parallelizable = None  # type: ignore[assignment,misc]
 
 SLURM_TOML = '[hosts.slurm]\nscheduler = "slurm"\n'
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_clusters() -> Iterator[None]:
+    """Clusters registered in code live for the process: each test starts without any."""
+    from jobledger import config
+    from jobledger.api.hamilton.hosts import CLUSTERS
+
+    CLUSTERS.clear()
+    config._REGISTERED.clear()
+    yield
+    CLUSTERS.clear()
+    config._REGISTERED.clear()
 
 
 def _need_hamilton() -> None:
@@ -475,3 +491,169 @@ def test_hamilton_nodes_on_local_and_slurm(project: Project) -> None:
     results = jobledger.fetch(project.root)
     assert results["hq-4"].host == "local"
     assert results["hs-5"].host == "slurm" and results["remote_sum"].host == "slurm"
+
+
+# ------------------------------------------------------------ clusters registered in code
+SEED_HPC1 = """\
+from time import perf_counter
+
+from hamilton import driver
+from hamilton.ad_hoc_utils import create_temporary_module
+from hamilton.execution import executors
+from hamilton.htypes import Collect, Parallelizable
+
+from jobledger import submit
+
+
+def mapper(seconds: list[int]) -> Parallelizable[int]:
+    for sec in seconds:
+        yield sec
+
+
+@submit("hpc1", "slurm")
+def worker(mapper: int) -> int:
+    print(f"start work {mapper}s")
+    start = perf_counter()
+    yield {
+        "job_name": f"sleep_{mapper}",
+        "cmd": [f"sleep {str(mapper)}"],
+        "n_cores": 1,
+        "run_time_max": "00:05:00",
+        "block": True,
+    }
+    end = perf_counter()
+    print(f"end stop {end - start:.2f}s work")
+    return mapper
+
+
+@submit("hpc1")
+def hostname(reducer: int) -> str:
+    info = yield {"job_name": "where", "cmd": ["hostname"], "block": True}
+    return f"{reducer} {int(info)} {info.host} {info.stdout.strip()}"
+
+
+def reducer(worker: Collect[int]) -> int:
+    return sum(worker)
+
+
+logic = create_temporary_module(
+    mapper,
+    worker,
+    reducer,
+    hostname,
+    module_name="logic",
+)
+
+if __name__ == "__main__":
+    dr = (
+        driver.Builder()
+        .with_modules(logic)
+        .enable_dynamic_execution(allow_experimental_mode=True)
+        .with_local_executor(executors.SynchronousLocalTaskExecutor())
+        .with_remote_executor(
+            executors.MultiThreadingExecutor(max_tasks=4)
+        )  # default is MultiThreadedExecutor(max_tasks=10)
+        .build()
+    )
+    start = perf_counter()
+    print(dr.execute(["hostname"], inputs={"seconds": [1, 2]})["hostname"])
+    print(sorted(submit.CLUSTERS), submit.get_n_clusters())
+    print(f"Time taken: {perf_counter() - start: .2f} seconds")
+"""
+
+
+@pytest.mark.slurm
+def test_seed_submit_hpc1_slurm_with_no_configuration(project: Project) -> None:
+    _need_hamilton()
+    require(slurm_available(), "SLURM (make slurm-up)")
+    (project.root / "hpc1.py").write_text(SEED_HPC1)
+    done = subprocess.run(
+        [sys.executable, "hpc1.py"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not project.config_path.exists()  # nothing configured: sbatch is on the PATH
+    lines = done.stdout.splitlines()
+    total, job_id, host, _node = next(line for line in lines if line.startswith("3 ")).split()
+    assert (total, host) == ("3", "slurm") and int(job_id) > 0
+    assert "['hpc1'] 1" in lines  # registered once, reused by name
+    results = jobledger.fetch(project.root)
+    assert {results[n].host for n in ("sleep_1", "sleep_2", "where")} == {"slurm"}
+    assert results["where"].scheduler_id == job_id  # the int sent back is the Slurm id
+    assert all(results[n].ok for n in ("sleep_1", "sleep_2", "where"))
+
+
+def test_a_cluster_is_registered_on_first_use_and_reused_by_name(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert submit.get_n_clusters() == 0
+    first = submit("laptop", "local")
+    assert submit.CLUSTERS["laptop"].type == "local" and first.host == "local"
+    assert submit("laptop").host == "local" and submit.get_n_clusters() == 1
+    with pytest.raises(ConfigError, match="registered as local"):
+        submit("laptop", "slurm")
+    with pytest.raises(ConfigError, match="unknown host"):
+        _ = submit("nowhere").host  # never registered with a type, not configured
+    bare = tmp_path / "bare-bin"
+    bare.mkdir()
+    (bare / "sh").symlink_to("/bin/sh")
+    with monkeypatch.context() as here:  # a machine without bsub: the error says what it looked for
+        here.setenv("PATH", str(bare))
+        with pytest.raises(ConfigError, match=r"(?s)not configured.*bsub, bjobs not found"):
+            _ = submit("hpc3", "lsf").host
+    # the seed's third argument: the cluster's options, the keys of a [hosts.NAME] table
+    with pytest.raises(ConfigError, match="unknown key"):
+        submit("odd", "slurm", {"nonsense": 1})
+    there = submit("here2", "local", {"workdir": str(tmp_path)})
+    assert there.host == "here2" and submit("here2").host == "here2"
+
+    @submit("here2")
+    def where() -> str:
+        info = yield {"job_name": "where-here2", "cmd": ["echo ok"], "block": True}
+        return f"{info.host} {info.stdout.strip()}"
+
+    assert where() == "here2 ok"
+
+
+@pytest.mark.ssh
+def test_a_cluster_behind_ssh_registered_with_its_options(project: Project) -> None:
+    info = sshd_info()
+    require(sshd_available(info), "the test sshd (make sshd-up)")
+    require(slurm_available(), "SLURM (make slurm-up)")
+    assert info is not None
+    options = {
+        "host": info.alias,
+        "ssh_config": str(info.ssh_config),
+        "workdir": f"jl-hamilton-{os.getpid()}-{time.time_ns()}",
+        "poll_interval": 0.5,
+    }
+    if info.python:
+        options["python"] = info.python
+
+    @submit("faraway", "slurm", options)
+    def remote(x: int) -> tuple[int, str]:
+        got = yield {"job_name": f"remote-{x}", "cmd": [f"echo $(( {x} * 3 ))"], "block": True}
+        return int(got.stdout), got.host
+
+    assert remote(5) == (15, "faraway")
+    assert submit("faraway").host == "faraway"
+    result = jobledger.fetch(project.root)["remote-5"]
+    assert result.ok and (result.scheduler_id or "").isdigit()
+
+
+def test_a_blocking_call_prints_the_summary_of_a_run(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @submit("local")
+    def one() -> bool:
+        info = yield {"job_name": "one-summary", "cmd": ["exit 3"], "block": True}
+        return bool(info.ok)
+
+    assert one() is False  # a failed job does not raise, as in the seed
+    err = capsys.readouterr().err
+    assert "jobledger: 1 job in " in err and "1 failed" in err and "one-summary: failed with exit code 3" in err

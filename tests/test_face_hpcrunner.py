@@ -37,7 +37,7 @@ from jobledger.errors import ConfigError, ModelError
 from jobledger.project import Project
 from services import require, slurm_available
 
-Job = jl.Job
+Job = hr.Job
 
 PYTHON_SHIM = """\
 #!/bin/sh
@@ -74,6 +74,18 @@ def runner(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Projec
     hr.settings.reset()
 
 
+def _bare_path(project: Project) -> Path:
+    """A PATH directory with a shell and nothing of any batch system."""
+    bare = project.root.parent / "bare-bin"
+    if not bare.exists():
+        bare.mkdir()
+        for tool in ("sh", "head", "true"):
+            found = shutil.which(tool)
+            assert found is not None
+            (bare / tool).symlink_to(found)
+    return bare
+
+
 def _submissions(project: Project, key: str) -> int:
     return sum(
         1
@@ -90,10 +102,10 @@ def test_quick_start() -> None:
     print(final, result.returncode)
 
     assert final is JobStatus.COMPLETED and result.returncode == 0
-    assert isinstance(result, JobResult) and result.job.resources.cpus == 4
+    assert isinstance(result, JobResult) and result.to_job().resources.cpus == 4
     assert result.read_stdout() == "my_script.py ran\n"
     assert result.is_complete and result.status is JobStatus.COMPLETED
-    assert result.job_id == result.key[:12] and result.scheduler == "local"
+    assert result.job_id == f"local_{result.key[:12]}" and result.scheduler.name == "local"
     # a JobResult is accepted by the hyrun-style verbs
     assert jl.check(result)[job.name] is jl.JobState.COMPLETED
     assert jl.wait(result)[job.name].exit_code == 0
@@ -114,14 +126,14 @@ def test_creating_jobs_keeps_every_field() -> None:
         stderr=None,  # None means “merge stderr into stdout” for most schedulers
     )
 
-    r = job.resources
+    r = job.to_job().resources
     assert (r.cpus, r.memory, r.time, r.partition) == (4, 16384, 14400, "gpu.q")
-    assert job.modules == ("python/3.11", "cuda/12.0") and job.workdir == "/path/to/project"
+    assert job.to_job().modules == ("python/3.11", "cuda/12.0") and job.workdir == "/path/to/project"
     assert job.stdout == "train.out" and job.stderr is None and job.name == "training_job"
 
 
 # ================================================================== submitting jobs
-def test_submitting_auto_and_explicit(runner: Project) -> None:
+def test_submitting_auto_and_explicit(runner: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     # the block's job, minus modules and the placeholder workdir this machine lacks
     job = Job(
         command="python fail_train.py",
@@ -147,9 +159,10 @@ def test_submitting_auto_and_explicit(runner: Project) -> None:
     scheduler = get_scheduler("sge")
     result = scheduler.submit(job)
 
-    assert result.scheduler == "sge" and result.wait() is JobStatus.FAILED
+    assert result.scheduler.name == "sge" and result.wait() is JobStatus.FAILED
 
     hr.settings.reset()
+    monkeypatch.setenv("PATH", str(_bare_path(runner)))  # no qsub here: "sge" is nowhere
     with pytest.raises(ConfigError, match=r'(?s)scheduler = "sge".*HPC_SCHEDULER=local'):
         get_scheduler("sge").submit(Job("python x.py"))
 
@@ -175,7 +188,7 @@ def test_monitoring_polls_until_complete(capsys: pytest.CaptureFixture[str]) -> 
         pass
     assert result.status is JobStatus.FAILED
     assert result.read_stderr(tail=50) == "error in fail.py"
-    assert result.read_stdout(tail=20) == ""
+    assert result.read_stdout(tail=20) == "error in fail.py"  # stderr=None (default) merges
 
 
 def test_cancel_running_and_waiting_jobs() -> None:
@@ -208,7 +221,7 @@ def test_cancel_running_and_waiting_jobs() -> None:
 
 # ================================================================== configuration
 def test_configuration_driven_jobs(runner: Project) -> None:
-    from jobledger import (
+    from jobledger.api.hpcrunner import (
         Job,  # the block's import: from hpc_runner import Job, reload_config
         reload_config,
     )
@@ -232,10 +245,10 @@ def test_configuration_driven_jobs(runner: Project) -> None:
         )
     )
     job = Job.from_config("gpu", command="python train.py", cpu=8)
-    r = job.resources
+    r = job.to_job().resources
     assert (r.cpus, r.gpus, r.partition, r.memory, r.time) == (8, 1, "gpu.q", 16384, 600)
-    assert job.env == {"CUDA_CACHE": "/tmp/cuda"} and job.command == "python train.py"
-    assert Job.from_config("train", command="python train.py").resources.cpus == 2
+    assert job.to_job().env == {"CUDA_CACHE": "/tmp/cuda"} and job.command == "python train.py"
+    assert Job.from_config("train", command="python train.py").to_job().resources.cpus == 2
     with pytest.raises(ConfigError, match="known: gpu, train"):
         Job.from_config("tpu", command="python train.py")
 
@@ -266,7 +279,7 @@ def test_configuration_driven_jobs(runner: Project) -> None:
     # Explicitly load a config file for this process (optional)
     reload_config("./hpc-runner.toml")
 
-    job = Job.from_config("gpu", command="python train.py", cpu=8)
+    job = Job.from_config("gpu", command="python train.py", cpu=8).to_job()
     assert job.resources.gpus == 2 and job.resources.cpus == 8 and job.resources.time == 3600
     assert job.modules == ("gcc", "cuda/12.0") and job.env == {"OMP_NUM_THREADS": "8"}
     assert job.metadata["config_preset"] == "gpu" and job.metadata["inherit_env"] is True
@@ -282,8 +295,8 @@ def test_configuration_driven_jobs(runner: Project) -> None:
     # job_type= on a plain Job: the preset fills what the job leaves unset
     typed = Job("python train.py", cpu=3, job_type="gpu", modules=[])
     done = typed.submit()
-    assert done.job.resources.gpus == 2 and done.job.resources.cpus == 3
-    assert done.job.modules == ("gcc", "cuda/12.0")
+    assert done.to_job().resources.gpus == 2 and done.to_job().resources.cpus == 3
+    assert done.to_job().modules == ("gcc", "cuda/12.0")
     reload_config()  # back to jobledger.toml
     assert hr.settings.config_path is None and get_config().types["gpu"]["gpus"] == 1
 
@@ -302,7 +315,7 @@ def test_job_dependencies_do_not_resubmit_upstream(runner: Project) -> None:
     r2 = j2.submit()
 
     assert r2.wait() is JobStatus.COMPLETED and r1.status is JobStatus.COMPLETED
-    assert [d.target for d in r2.job.depends] == [r1.job]
+    assert [d.target.key for d in r2.to_job().depends] == [r1.key]
     assert _submissions(runner, r1.key) == 1 and _submissions(runner, r2.key) == 1
 
     j3 = Job("python evaluate.py", name="evaluate")
@@ -310,10 +323,14 @@ def test_job_dependencies_do_not_resubmit_upstream(runner: Project) -> None:
     r3 = j3.submit()
     assert r3.wait() is JobStatus.COMPLETED and _submissions(runner, r1.key) == 1
 
-    # the same job submitted again is reused by key, not run twice
-    again = Job("python preprocess.py", name="pre").submit()
+    # the same job submitted again with reuse=True is reused by key, not run twice
+    again = Job("python preprocess.py", name="pre").submit(reuse=True)
     assert again.key == r1.key and again.wait() is JobStatus.COMPLETED
     assert _submissions(runner, r1.key) == 1
+    # submit() means "run this now": the same job submitted again runs again
+    rerun = Job("python preprocess.py", name="pre").submit()
+    assert rerun.key == r1.key and rerun.wait() is JobStatus.COMPLETED
+    assert _submissions(runner, r1.key) == 2 and r2.status is JobStatus.COMPLETED
 
 
 # ================================================================== pipelines
@@ -340,10 +357,11 @@ def test_pipeline_context_manager_submits_once(runner: Project, capsys: pytest.C
     assert p.results == results and p.submitted
     assert all(_submissions(runner, r.key) == 1 for r in results.values())
     assert results["train"].job.name == "ml_train"
-    assert results["train"].job.resources.partition == "gpu.q"
-    assert [d.name for d in results["evaluate"].job.depends] == ["ml_train"]
+    assert results["train"].to_job().resources.partition == "gpu.q"
+    assert [d.name for d in results["evaluate"].to_job().depends] == ["ml_train"]
     step = p.get_job("train")
-    assert step is not None and step.depends_on == ("preprocess",) and step.result is results["train"]
+    assert step is not None and [d.name for d in step.depends_on] == ["preprocess"]
+    assert step.result is results["train"]
     assert p.get_job("nope") is None
     assert results["evaluate"].read_stdout() == "evaluate.py ran\n"
     assert jl.check(p) == {
@@ -366,7 +384,7 @@ def test_pipeline_context_manager_submits_once(runner: Project, capsys: pytest.C
         "second": JobStatus.COMPLETED,
         "third": JobStatus.COMPLETED,
     }
-    assert out_of_order["second"].job.depends[0].kind == "afterany"
+    assert out_of_order["second"].to_job().depends[0].kind == "afterany"
 
     with pytest.raises(RuntimeError), Pipeline("aborted") as aborted:
         aborted.add("python x.py", name="x")
@@ -390,7 +408,7 @@ def test_job_array(runner: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(statuses) == list(range(1, 101))
     assert all(s is JobStatus.COMPLETED for s in statuses.values())
     assert array_result.read_stdout(42) == "work.py ran index 42\n"
-    job = array_result.job
+    job = array_result.to_job()
     assert job.array is not None and job.array.max_concurrent == 10
     assert job.array.indices == tuple(range(1, 101))
 
@@ -405,13 +423,7 @@ def test_scheduler_detection_and_registry(runner: Project, monkeypatch: pytest.M
     monkeypatch.setenv("HPC_SCHEDULER", "slurm")
     assert hr.detect_scheduler_name() == "slurm" and get_scheduler().name == "slurm"
     monkeypatch.delenv("HPC_SCHEDULER")
-    bare = runner.root.parent / "bare-bin"
-    bare.mkdir()
-    for tool in ("sh", "head", "true"):
-        found = shutil.which(tool)
-        assert found is not None
-        (bare / tool).symlink_to(found)
-    monkeypatch.setenv("PATH", str(bare))
+    monkeypatch.setenv("PATH", str(_bare_path(runner)))
     assert hr.detect_scheduler_name() == "local"  # no sbatch, qsub or bsub on PATH
     assert get_scheduler().name == "local"
 
@@ -449,7 +461,7 @@ def test_blocks_on_slurm(runner: Project, monkeypatch: pytest.MonkeyPatch) -> No
         (runner.root / f"{name}.py").write_text(SCRIPT.format(name=name))
 
     result = Job("python my_script.py", name="quick", cpu=1, mem="100M", time="0:05:00").submit()
-    assert result.scheduler == "slurm" and result.job.host == "cluster"
+    assert result.scheduler.name == "slurm" and result.to_job().host == "cluster"
     assert result.job_id.isdigit()
     final = result.wait(timeout=120)
     detail = result.result

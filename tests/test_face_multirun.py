@@ -7,13 +7,17 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import textwrap
+import time
+import typing
 from pathlib import Path
 
 import pytest
 
 import jobledger
+from conftest import env_with_src, run_cli
 from jobledger.api import multirun as mr
 from jobledger.api.multirun import (
     ClusterRunner,
@@ -501,3 +505,149 @@ def test_a_runner_of_ones_own_gets_the_karana_protocol(project: Project, tmp_pat
     )
     assert [r.status for r in again] == ["skipped", "skipped", "success"]
     assert len(runner.calls) == 3
+
+
+# ------------------------------------------------------------- the sweep in the ledger
+def _count_script(tmp_path: Path, flag: Path) -> Path:
+    counter = tmp_path / "ran"
+    counter.mkdir(exist_ok=True)
+    script = tmp_path / "count.sh"
+    script.write_text(
+        f'touch {counter}/"$JOBLEDGER_RUN_INDEX-$$"\n'
+        f'[ -e {flag} ] && [ "$JOBLEDGER_RUN_INDEX" = 7 ] && {{ echo broken >&2; exit 1; }}\n'
+        "cat input.txt\n"
+    )
+    return script
+
+
+def _ran(tmp_path: Path) -> list[int]:
+    return sorted(int(p.name.split("-")[0]) for p in (tmp_path / "ran").iterdir())
+
+
+def _status_runs(root: Path, workflow: str) -> dict[int, list[str]]:
+    """Each run index of the sweep's workflow -> the states of its elements, batch by batch."""
+    out = run_cli(root, "status", "--json", "-w", workflow)
+    assert out.returncode == 0, out.stderr
+    found: dict[int, list[str]] = {}
+    for row in json.loads(out.stdout):
+        for element in row["array"]:
+            found.setdefault(element["index"], []).append(element["state"])
+    return found
+
+
+def test_status_shows_the_whole_sweep_after_a_rerun(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flag = tmp_path / "broken"
+    flag.touch()
+    script = _count_script(tmp_path, flag)
+    data = tmp_path / "input.txt"
+    data.write_text("v1\n")
+    out = project.root / "sweep50"
+    runs = [{"i": i} for i in range(50)]
+
+    def sweep() -> mr.SweepResult:
+        return multirun(runs=runs, cmd=["bash", str(script)], output_path=out, input_files=[str(data)])
+
+    first = sweep()
+    assert [r.index for r in first.failures] == [7]
+    summary = capsys.readouterr().err  # the summary of every jobledger run
+    assert (
+        "jobledger: 1 job in " in summary
+        and "sweep50-runs-0-49: failed (element 7 of 50) with exit code 1" in summary
+    )
+    flag.unlink()
+    second = sweep()  # re-runs run 7 alone
+    assert [r.status for r in second].count("skipped") == 49 and second[7].status == "success"
+    assert _ran(tmp_path) == sorted([*range(50), 7])
+    name = mr.sweep_workflow_name(out)
+    shown = _status_runs(project.root, name)
+    assert sorted(shown) == list(range(50))  # all 50 runs visible, not just the re-run
+    assert shown[7] == ["failed", "completed"]  # its first batch, then the re-run
+    assert all(shown[i] == ["completed"] for i in range(50) if i != 7)
+    third = sweep()  # nothing left: nothing submitted, the sweep still whole
+    assert third.handle is None and _status_runs(project.root, name) == shown
+    (job,) = jobledger.fetch(second).values()  # the sweep result names its own batch
+    assert [e.index for e in job.elements] == [7]
+    assert run_cli(project.root, "verify").returncode == 0
+
+
+def test_changing_an_input_file_reruns_the_runs_that_use_it(project: Project, tmp_path: Path) -> None:
+    script = _count_script(tmp_path, tmp_path / "never")
+    data = tmp_path / "input.txt"
+    out = tmp_path / "inputs"
+    runs = [{"i": i} for i in range(3)]
+    for linkage in ("copy", "shared", "link"):
+        files: list[FileResource | Path | str] = [FileResource(data, linkage=linkage)]
+
+        def sweep(files: list[FileResource | Path | str] = files) -> mr.SweepResult:
+            return multirun(runs=runs, cmd=["bash", str(script)], output_path=out, input_files=files)
+
+        data.write_text(f"{linkage} 1\n")
+        assert [r.stdout.strip() for r in sweep()] == [f"{linkage} 1"] * 3
+        ran = len(_ran(tmp_path))
+        assert [r.status for r in sweep()] == ["skipped"] * 3, linkage  # unchanged: nothing runs
+        assert len(_ran(tmp_path)) == ran
+        data.write_text(f"{linkage} 2\n")  # the same file, new content: every run uses it
+        changed = sweep()
+        assert [r.status for r in changed] == ["success"] * 3, linkage
+        assert [r.stdout.strip() for r in changed] == [f"{linkage} 2"] * 3
+        assert len(_ran(tmp_path)) == ran + 3
+
+
+KILLED = """\
+import sys
+from jobledger import ParallelLocalRunner, multirun
+
+records = multirun(
+    runs=[{"i": i} for i in range(6)],
+    cmd=["bash", sys.argv[1]],
+    output_path="killed",
+    runner=ParallelLocalRunner(max_parallel=2),
+)
+print([r.status for r in records])
+"""
+
+
+def test_a_sweep_killed_and_run_again_never_reruns_runs_in_flight(project: Project, tmp_path: Path) -> None:
+    counter = tmp_path / "ran"
+    counter.mkdir()
+    script = tmp_path / "slow.sh"
+    script.write_text(f'touch {counter}/"$JOBLEDGER_RUN_INDEX-$$"\nsleep 3\necho done\n')
+    (project.root / "sweep.py").write_text(KILLED)
+    argv = [sys.executable, "sweep.py", str(script)]
+    first = subprocess.Popen(argv, cwd=project.root, env=env_with_src(), stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(counter.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(counter.iterdir())) == 4  # two runs done, two in flight, two queued
+    finally:
+        first.kill()
+        first.wait()
+    again = subprocess.run(
+        argv, cwd=project.root, env=env_with_src(), capture_output=True, text=True, timeout=180
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == str(["skipped"] * 2 + ["success"] * 4)  # 0 and 1 had ended
+    executions = sorted(int(p.name.split("-")[0]) for p in counter.iterdir())
+    assert executions == list(range(6))  # every run once: none of those in flight ran twice
+    results = fetch_runs(project.root / "killed")
+    assert [r.stdout.strip() for r in results] == ["done"] * 6
+    verified = run_cli(project.root, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_karana_names_and_run_defaults() -> None:
+    record = mr.Run()
+    assert (record.status, record.task, record.cmd, record.cwd) == ("pending", None, [], Path("."))
+    for name in ("ParamMap", "ParamValue", "FileLinkage", "RunStatus"):
+        assert name in mr.__all__ and getattr(jobledger, name) is getattr(mr, name)
+    assert set(typing.get_args(jobledger.RunStatus)) == {
+        "skipped",
+        "pending",
+        "running",
+        "success",
+        "failure",
+    }
+    assert set(typing.get_args(jobledger.FileLinkage)) == {"copy", "shared", "link"}

@@ -19,7 +19,10 @@ from hypothesis import strategies as st
 from conftest import env_with_src
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import ZERO_DIGEST, Record, encode_record, scan
-from jobledger.ledger.reducer import empty_state, fold
+from jobledger.ledger.event_codec import encode
+from jobledger.ledger.reducer import Model, fold
+from jobledger.ledger.segment import SegmentWriter, new_writer_id
+from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.store import Ledger
 from jobledger.ledger.verify import verify_ledger
 from jobledger.project import Project
@@ -31,27 +34,43 @@ def _ledger(root: Path) -> Ledger:
     return Ledger(root / "ledger", root / "cache").open()
 
 
+def _spec(key: str, name: str) -> JobSpec:
+    return JobSpec(key=key, name=name, run_dir=f"jobs/{name}-{key[:8]}")
+
+
 def _fill(ledger: Ledger, n: int, prefix: str = "k") -> None:
-    ledger.record(
-        ev.WORKFLOW,
-        {"name": "wf", "jobs": [{"key": f"{prefix}{i}", "name": f"j{i}"} for i in range(n)]},
-    )
+    ledger.record(ev.WorkflowDefined(name="wf", jobs=[_spec(f"{prefix}{i}", f"j{i}") for i in range(n)]))
     for i in range(n):
-        ledger.append(ev.INTENT, {"key": f"{prefix}{i}", "attempt": 1, "action": "submit"})
-        ledger.append(ev.SUBMITTED, {"key": f"{prefix}{i}", "attempt": 1, "scheduler_id": str(i)})
-        ledger.append(ev.STATE, {"key": f"{prefix}{i}", "attempt": 1, "state": "completed", "exit_code": 0})
+        ledger.append(ev.Intent(key=f"{prefix}{i}", attempt=1, action="submit"))
+        ledger.append(ev.Submitted(key=f"{prefix}{i}", attempt=1, scheduler_id=str(i)))
+        ledger.append(ev.StateChanged(key=f"{prefix}{i}", attempt=1, state="completed", exit_code=0))
         ledger.flush()
 
 
-def _normal(state: dict[str, Any]) -> Any:
-    """State with the order-dependent lists sorted (histories are sorted when read)."""
-    out = msgpack.unpackb(msgpack.packb(state), strict_map_key=False)
-    for job in out["jobs"].values():
-        for att in job["attempts"].values():
-            if "history" in att:
-                att["history"] = sorted(map(tuple, att["history"]))
-    out["problems"] = sorted(out["problems"])
-    return out
+def _raw_segment(folder: Path, events: list[list[Any]]) -> None:
+    """A segment written directly (events a typed writer cannot make: from a newer version)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = SegmentWriter(folder, new_writer_id())
+    writer.write(events, durable=True)
+    writer.close()
+
+
+def _normal(model: Model) -> Any:
+    """The model as plain data, order-dependent lists sorted (histories are sorted when read)."""
+    jobs = {}
+    for key, job in model.jobs.items():
+        row = job.to_row(encode)
+        for att in row[3]:
+            att[24] = sorted(map(tuple, att[24]))  # history
+        jobs[key] = row
+    out = {
+        "workflows": sorted((w.to_row() for w in model.workflows.values()), key=str),
+        "jobs": jobs,
+        "problems": sorted(model.problems),
+        "staged": model.staged,
+        "max_clock": model.max_clock,
+    }
+    return msgpack.unpackb(msgpack.packb(out), strict_map_key=False)
 
 
 # ---------------------------------------------------------------- reducer is order-independent
@@ -76,16 +95,23 @@ def test_any_file_order_gives_same_state(
     root = tmp_path_factory.mktemp("h")
     ledgers = [_ledger(root) for _ in range(writers)]
     for number, (etype, job, attempt, state, index) in enumerate(events):
-        data: dict[str, Any] = {"key": f"k{job}", "attempt": attempt}
+        key = f"k{job}"
+        event: Any
         if etype == "state":
-            data.update(state=state, exit_code=number % 3)
-            if index is not None:
-                data["index"] = index
+            event = ev.StateChanged(key=key, attempt=attempt, state=state, exit_code=number % 3, index=index)
         elif etype == "submitted":
-            data["scheduler_id"] = str(number)
+            event = ev.Submitted(key=key, attempt=attempt, scheduler_id=str(number))
+        elif etype == "intent":
+            event = ev.Intent(key=key, attempt=attempt)
+        elif etype == "retry":
+            event = ev.RetryDecided(key=key, attempt=attempt, reason=f"r{number}")
         elif etype == "result":
-            data["value"] = f"v{number}"
-        ledgers[rnd.randrange(writers)].append(etype, data)
+            event = ev.ResultRecorded(key=key, attempt=attempt, value=f"v{number}")
+        elif etype == "cancel":
+            event = ev.CancelRequested(key=key, attempt=attempt)
+        else:
+            event = ev.Note(message=f"mystery {number}")
+        ledgers[rnd.randrange(writers)].append(event)
     for led in ledgers:
         led.close()
     segments = sorted((root / "ledger").glob("*.seg"))
@@ -105,7 +131,7 @@ def test_any_file_order_gives_same_state(
             reference = state
         assert state == reference
     fresh = Ledger(root / "ledger", root / "cache", use_snapshot=False).open()
-    assert _normal(fresh.raw_state) == reference
+    assert _normal(fresh.model) == reference
 
 
 # ---------------------------------------------------------------- torn tails
@@ -163,7 +189,7 @@ def test_every_flipped_byte_is_found(tmp_path: Path) -> None:
 
 
 def test_verify_cli_exit_codes(project: Project) -> None:
-    project.ledger.record(ev.NOTE, {"message": "hello"})
+    project.ledger.record(ev.Note(message="hello"))
     project.close()
     cli = [sys.executable, "-m", "jobledger.cli.main"]
     ok = subprocess.run(
@@ -190,8 +216,9 @@ def test_four_processes_append_concurrently(tmp_path: Path) -> None:
         from jobledger.ledger.store import Ledger
         root = Path(sys.argv[1]); me = sys.argv[2]
         led = Ledger(root / "ledger", root / "cache").open()
+        from jobledger.ledger.events import Note
         for i in range(10_000):
-            led.append("note", {"writer": me, "i": i})
+            led.append(Note(message=f"{me}:{i}"))
             if i % 100 == 99:
                 led.flush()
         led.close()
@@ -207,7 +234,7 @@ def test_four_processes_append_concurrently(tmp_path: Path) -> None:
     seen = set()
     for event in Ledger(tmp_path / "ledger", tmp_path / "cache").open().iter_events():
         if event.type == "note":
-            seen.add((event.data["writer"], event.data["i"]))
+            seen.add(event.data["message"])
     assert len(seen) == 40_000
 
 
@@ -216,14 +243,14 @@ def test_snapshot_warm_open_equals_cold(tmp_path: Path) -> None:
     led = _ledger(tmp_path)
     _fill(led, 50)
     led.save_snapshot()
-    led.append(ev.STATE, {"key": "k1", "attempt": 2, "state": "running"})
+    led.append(ev.StateChanged(key="k1", attempt=2, state="running"))
     led.close()
     warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
     cold = Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open()
-    assert _normal(warm.raw_state) == _normal(cold.raw_state)
+    assert _normal(warm.model) == _normal(cold.model)
     # a segment that the snapshot never saw (as a git merge brings) is read on top
     other = Ledger(tmp_path / "other", tmp_path / "othercache").open()
-    other.record(ev.STATE, {"key": "k2", "attempt": 3, "state": "failed", "exit_code": 9})
+    other.record(ev.StateChanged(key="k2", attempt=3, state="failed", exit_code=9))
     other.close()
     for seg in (tmp_path / "other").glob("*.seg"):
         shutil.copy(seg, tmp_path / "ledger" / seg.name)
@@ -232,12 +259,16 @@ def test_snapshot_warm_open_equals_cold(tmp_path: Path) -> None:
 
 
 def test_unknown_event_types_are_kept_and_skipped(tmp_path: Path) -> None:
-    led = _ledger(tmp_path)
-    led.record("from_the_future", {"anything": [1, 2]})
-    led.record(ev.STATE, {"key": "k", "attempt": 1, "state": "running"})
-    led.close()
+    _raw_segment(
+        tmp_path / "ledger",
+        [
+            ["from_the_future", 1, 1, 0.0, {"anything": [1, 2]}],
+            ["state", 2, 2, 0.0, {"key": "k", "attempt": 1, "state": "running"}],
+        ],
+    )
     again = _ledger(tmp_path)
-    assert [e.type for e in again.iter_events()][-2:] == ["from_the_future", "state"]
+    kept = b"from_the_future" in next((tmp_path / "ledger").glob("*.seg")).read_bytes()
+    assert kept and [e.type for e in again.iter_events()][-1:] == ["state"]
     assert again.state.job("k").state.value == "running"  # type: ignore[union-attr]
 
 
@@ -260,10 +291,10 @@ def test_states_never_move_backwards(tmp_path: Path) -> None:
                 "w",
             ),
         ],
-        empty_state(),
+        Model(),
     )
-    att = state["jobs"]["k"]["attempts"][1]
-    assert att["state"] == "completed" and att["exit_code"] == 0
+    att = state.jobs["k"].attempts[1]
+    assert att.state.value == "completed" and att.exit_code == 0
 
 
 def test_record_byte_layout() -> None:
@@ -296,8 +327,8 @@ def test_git_merge_of_two_branches(tmp_path: Path) -> None:
     for branch, key in (("left", "L"), ("right", "R")):
         _git(root, "checkout", "-q", "-b", branch, "main")
         project = Project(root)
-        project.ledger.record(ev.WORKFLOW, {"name": f"wf-{branch}", "jobs": [{"key": key, "name": branch}]})
-        project.ledger.record(ev.STATE, {"key": key, "attempt": 1, "state": "completed", "exit_code": 0})
+        project.ledger.record(ev.WorkflowDefined(name=f"wf-{branch}", jobs=[_spec(key, branch)]))
+        project.ledger.record(ev.StateChanged(key=key, attempt=1, state="completed", exit_code=0))
         project.close()
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", branch)

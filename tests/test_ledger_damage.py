@@ -21,6 +21,7 @@ from conftest import env_with_src, run_cli
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import ZERO_DIGEST, Record, encode_record, scan
 from jobledger.ledger.headers import ID_FILE
+from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.store import Ledger
 from jobledger.ledger.verify import verify_ledger
 from jobledger.project import Project
@@ -28,16 +29,20 @@ from jobledger.project import Project
 COMPLETED = {"state": "completed", "exit_code": 0}
 
 
+def _spec(key: str, name: str) -> JobSpec:
+    return JobSpec(key=key, name=name, run_dir=f"jobs/{name}-{key[:8]}")
+
+
 def _write_run(root: Path, wf: str, keys: list[str], *, states: bool = True) -> Path:
     """One writing process: a workflow of ``keys`` and their lifecycle; returns its segment."""
     project = Project(root)
     led = project.ledger
-    led.record(ev.WORKFLOW, {"name": wf, "jobs": [{"key": k, "name": f"{wf}-{k}"} for k in keys]})
+    led.record(ev.WorkflowDefined(name=wf, jobs=[_spec(k, f"{wf}-{k}") for k in keys]))
     for key in keys:
-        led.append(ev.INTENT, {"key": key, "attempt": 1, "action": "submit", "host": "local"})
-        led.append(ev.SUBMITTED, {"key": key, "attempt": 1, "scheduler_id": "local", "host": "local"})
+        led.append(ev.Intent(key=key, attempt=1, action="submit", host="local"))
+        led.append(ev.Submitted(key=key, attempt=1, scheduler_id="local", host="local"))
         if states:
-            led.append(ev.STATE, {"key": key, "attempt": 1, **COMPLETED})
+            led.append(ev.StateChanged(key=key, attempt=1, **COMPLETED))
     led.flush(durable=True)
     path = led._writer.path  # type: ignore[union-attr]
     project.close()
@@ -139,18 +144,18 @@ def test_duplicated_segment_is_found_and_counted_once(project: Project) -> None:
 def test_copy_of_a_live_segment_is_folded_once(tmp_path: Path) -> None:
     """The original keeps growing after the copy; a cold and a warm reader count each event once."""
     writer = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
-    writer.record(ev.WORKFLOW, {"name": "w", "jobs": [{"key": "k", "name": "j"}]})
-    writer.record(ev.SUBMITTED, {"key": "k", "attempt": 1, "scheduler_id": "1"})
+    writer.record(ev.WorkflowDefined(name="w", jobs=[_spec("k", "j")]))
+    writer.record(ev.Submitted(key="k", attempt=1, scheduler_id="1"))
     path = writer._writer.path  # type: ignore[union-attr]
     shutil.copy(path, path.with_name("a-copy.seg"))
-    writer.record(ev.STATE, {"key": "k", "attempt": 1, "state": "running"})
+    writer.record(ev.StateChanged(key="k", attempt=1, state="running"))
     reader = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
-    writer.record(ev.STATE, {"key": "k", "attempt": 1, **COMPLETED})
+    writer.record(ev.StateChanged(key="k", attempt=1, **COMPLETED))
     writer.close()
     assert reader.refresh() == 1
     reader.save_snapshot()
     for led in (reader, Ledger(tmp_path / "ledger", tmp_path / "cache").open()):
-        history = led.raw_state["jobs"]["k"]["attempts"][1]["history"]
+        history = led.model.jobs["k"].attempts[1].history
         assert sorted(h[1] for h in history) == ["completed", "running", "submitted"]
     events = list(Ledger(tmp_path / "ledger", tmp_path / "cache").iter_events())
     assert len(events) == len({(e.writer, e.seq) for e in events}) == 5
@@ -264,7 +269,7 @@ def test_snapshot_keeps_damage_known(project: Project) -> None:
     led.save_snapshot()
     warm = Ledger(project.ledger_dir, project.cache_dir).open()
     assert any("duplicated" in h for h in warm.health())
-    assert len(warm.raw_state["jobs"]["k1"]["attempts"][1]["history"]) == 2
+    assert len(warm.model.jobs["k1"].attempts[1].history) == 2
 
 
 # ---------------------------------------------------------------- odd entries

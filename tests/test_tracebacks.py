@@ -17,7 +17,7 @@ from conftest import env_with_src
 from jobledger.project import Project
 from services import SshInfo, require, slurm_available, sshd_available, sshd_info
 
-MODULE = '''\
+MODULE = """\
 def helper(n):
     return 10 // n  # the line that fails
 
@@ -25,14 +25,16 @@ def helper(n):
 def divide(n):
     value = helper(n)
     return value
-'''
+"""
 
 
 def _frames(traceback: str, path: Path) -> list[str]:
     return [line for line in traceback.splitlines() if f'File "{path}"' in line]
 
 
-def test_traceback_of_a_function_from_the_users_module(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_traceback_of_a_function_from_the_users_module(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module_dir = project.root / "code"
     module_dir.mkdir()
     path = module_dir / "mymath.py"
@@ -41,7 +43,7 @@ def test_traceback_of_a_function_from_the_users_module(project: Project, monkeyp
     import mymath  # type: ignore[import-not-found]
 
     job = jl.Job(name="divide", command=mymath.divide, args=(0,))
-    results = jl.run(jl.Workflow([job], name="tb"), wait=True)
+    results = jl.run(jl.Workflow([job], name="tb"), wait=True, check=False)
     error = results["divide"].error
     assert error is not None and error["type"] == "ZeroDivisionError"
     trace = error["traceback"]
@@ -64,14 +66,20 @@ def test_traceback_of_a_function_in_the_script(project: Project) -> None:
                 items = []
                 return items[3]  # out of range
 
-            results = jl.run(jl.Workflow([jl.Job(name="broken", command=broken)], name="s"), wait=True)
+            results = jl.run(jl.Workflow([jl.Job(name="broken", command=broken)], name="s"), wait=True,
+                             check=False)
             print(results["broken"].error["traceback"])
             """
         )
     )
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=project.root, capture_output=True, text=True,
-        env=env_with_src(), timeout=120, check=False,
+        [sys.executable, str(script)],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env_with_src(),
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert f'File "{script}", line 5, in broken' in done.stdout, done.stdout
@@ -85,7 +93,9 @@ def test_traceback_on_a_host_without_the_file(project: Project, monkeypatch: pyt
     require(sshd_available(info), "the test sshd (make sshd-up)")
     require(slurm_available(), "SLURM (make slurm-up)")
     assert info is not None
-    require(None if info.python else "no python recorded for it", "a Python with cloudpickle on the test sshd")
+    require(
+        None if info.python else "no python recorded for it", "a Python with cloudpickle on the test sshd"
+    )
     (project.root / "jobledger.toml").write_text(
         f'[hosts.away]\nssh = "{info.alias}"\nssh_config = "{info.ssh_config}"\n'
         f'scheduler = "slurm"\nworkdir = "jl-tb-{project.root.parent.name}"\n'
@@ -99,7 +109,7 @@ def test_traceback_on_a_host_without_the_file(project: Project, monkeypatch: pyt
     import mymath_remote  # type: ignore[import-not-found]
 
     job = jl.Job(name="divide", command=mymath_remote.divide, args=(0,), host="away")
-    results = jl.run(jl.Workflow([job], name="tb-remote"), wait=True, timeout=180)
+    results = jl.run(jl.Workflow([job], name="tb-remote"), wait=True, check=False, timeout=180)
     error = results["divide"].error
     assert error is not None, results["divide"]
     trace = error["traceback"]

@@ -49,7 +49,7 @@ batch = jl.Job(name="batch", command=wait.format(gate=str(gates) + "/batch-$JOBL
                name="batch element"), array=4)
 broken = jl.Job(name="broken", command="echo 'disk quota exceeded' >&2; exit 1")
 collect = jl.Job(name="collect", command="echo collected", after=[gate_a, gate_b, batch])
-jl.run(jl.Workflow([collect, broken], name="gates"), wait=True, timeout=120, max_parallel=8)
+jl.run(jl.Workflow([collect, broken], name="gates"), wait=True, check=False, timeout=120, max_parallel=8)
 """
 
 
@@ -252,7 +252,7 @@ def test_render_fits_a_small_terminal(project: Project) -> None:
     import jobledger as jl
 
     jobs = [jl.Job(name=f"j{i:02d}", command="true") for i in range(40)]
-    jl.run(jl.Workflow(jobs, name="many"), wait=True, timeout=60)
+    jl.run(jl.Workflow(jobs, name="many"), wait=True, check=False, timeout=60)
     rows = status_rows(project.ledger.state)
     console = Console(width=100, height=30, file=io.StringIO(), force_terminal=False, color_system=None)
     console.print(render(rows, "title", height=30, root=project.root))
@@ -264,7 +264,7 @@ def test_render_fits_a_small_terminal(project: Project) -> None:
 def test_status_json_stays_plain_with_watch(project: Project) -> None:
     import jobledger as jl
 
-    jl.run(jl.Job(name="one", command="echo 1"), wait=True, timeout=60)
+    jl.run(jl.Job(name="one", command="echo 1"), wait=True, check=False, timeout=60)
     out = subprocess.run(
         [sys.executable, "-m", "jobledger.cli.main", "status", "--json", "--watch"],
         cwd=project.root,

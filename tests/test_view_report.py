@@ -33,8 +33,8 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src
-from jobledger.api.session import _ENGINES, forget_engine
 from jobledger.project import Project
+from jobledger.session.registry import _SESSIONS, forget_session
 from jobledger.view.report import StatusReport, build_report, status, summarize, write_report
 from jobledger.view.status import status_rows
 from services import chromium_path, require
@@ -119,12 +119,11 @@ def fifty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         mp.chdir(root)
         workflow = fifty_jobs(root)
         assert len(workflow) == 50
-        jl.run(workflow, wait=True, timeout=120, max_parallel=4)
-        for engine_root in [r for r in _ENGINES if r == project.root]:
-            engine = _ENGINES[engine_root]
-            for name in list(engine.started):
-                engine.join_background(name, timeout=60)
-            forget_engine(engine.project)
+        jl.run(workflow, wait=True, check=False, timeout=120, max_parallel=4)
+        for root in [r for r in _SESSIONS if r == project.root]:
+            session = _SESSIONS[root]
+            session.finish()
+            forget_session(session.project)
         yield project
         project.close()
 

@@ -19,6 +19,7 @@ the table and the key.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,6 +82,71 @@ class HostConfig:
 
 LOCAL_HOST = HostConfig(name="local")
 
+#: How the ``source`` of an implicit host begins.
+IMPLICIT = "implicit: "
+#: Hosts that exist without a configuration file when the scheduler's commands are on this
+#: machine's PATH: the name, the scheduler, and the commands that must be found.
+IMPLICIT_HOSTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "slurm": ("slurm", ("sbatch", "squeue")),
+    "sge": ("sge", ("qsub", "qstat")),
+    "pbs": ("pbs", ("qsub", "qstat")),
+    "torque": ("torque", ("qsub", "qstat")),
+    "lsf": ("lsf", ("bsub", "bjobs")),
+    "cluster": ("auto", ()),
+}
+
+
+def implicit_host(name: str) -> HostConfig | None:
+    """The implicit host ``name`` when this machine can reach its scheduler, else ``None``.
+
+    ``slurm``, ``sge``, ``pbs``, ``torque`` and ``lsf`` submit to that scheduler on this
+    machine; ``cluster`` to whichever one is here (``sbatch``, ``qsub`` or ``bsub`` found on
+    the PATH, told apart like ``scheduler = "auto"``). A ``[hosts.NAME]`` table overrides it.
+    """
+    entry = IMPLICIT_HOSTS.get(name)
+    if entry is None:
+        return None
+    scheduler, commands = entry
+    if name == "cluster":
+        found = next((c for c in ("sbatch", "qsub", "bsub") if shutil.which(c)), None)
+        if found is None:
+            return None
+        return HostConfig(
+            name=name, scheduler=scheduler, source=f"{IMPLICIT}{found} is on this machine's PATH"
+        )
+    if not all(shutil.which(c) for c in commands):
+        return None
+    return HostConfig(
+        name=name, scheduler=scheduler, source=f"{IMPLICIT}{commands[0]} is on this machine's PATH"
+    )
+
+
+#: Hosts this process registered in code (:func:`register_host`), by name.
+_REGISTERED: dict[str, HostConfig] = {}
+
+
+def register_host(name: str, table: Mapping[str, Any], source: str) -> HostConfig:
+    """Register host ``name`` for this process from ``table`` (the keys of a ``[hosts.NAME]``
+    table, checked alike; ``source`` says who). A ``[hosts.NAME]`` table wins over it, it
+    wins over an implicit host; other processes know it only from ``jobledger.toml``."""
+    try:
+        check_name(name, "host name")
+    except ModelError as exc:
+        raise ConfigError(f"{source}: host {name!r}: {exc}") from None
+    values = host_values(name, table, lambda t, k, m: ConfigError(f"{source}: [{t}] {k}: {m}"))
+    host = HostConfig(**values, source=source)
+    _REGISTERED[name] = host
+    return host
+
+
+def _probed(name: str) -> str:
+    entry = IMPLICIT_HOSTS.get(name)
+    if entry is None:
+        return ""
+    commands = entry[1] or ("sbatch", "qsub", "bsub")
+    missing = [c for c in commands if not shutil.which(c)]
+    return f"; {', '.join(missing)} not found on this machine's PATH ({os.environ.get('PATH', '')})"
+
 
 @attrs.frozen
 class Config:
@@ -90,7 +156,10 @@ class Config:
     defaults: Mapping[str, Any] = attrs.field(factory=dict)
     types: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     schedulers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    """``[schedulers.NAME]`` settings (see :func:`jobledger.schedulers.registry.check_settings`)."""
     sources: tuple[str, ...] = ()
+    scheduler_sources: Mapping[str, str] = attrs.field(factory=dict)
+    """``[schedulers.NAME]`` -> the file that set it."""
 
     def host(self, name: str) -> HostConfig:
         """The host called ``name`` (``local`` always exists)."""
@@ -99,12 +168,28 @@ class Config:
             return found
         if name == "local":
             return LOCAL_HOST
-        known = ", ".join(sorted({"local", *self.hosts})) or "local"
+        registered = _REGISTERED.get(name)
+        if registered is not None:
+            return registered
+        implicit = implicit_host(name)
+        if implicit is not None:
+            return implicit
+        known = ", ".join(sorted({"local", *self.hosts, *_REGISTERED, *self.implicit_hosts()}))
         where = " or ".join(self.sources) if self.sources else "no configuration file found"
         raise ConfigError(
-            f"unknown host alias {name!r}; known hosts: {known} (configure [hosts.{name}] "
-            f"in jobledger.toml; read: {where})"
+            f"unknown host alias {name!r}{_probed(name)}; known hosts: {known} (configure "
+            f"[hosts.{name}] in jobledger.toml; read: {where})"
         )
+
+    def implicit_hosts(self) -> dict[str, HostConfig]:
+        """The implicit hosts usable here that no ``[hosts]`` table overrides."""
+        out = {}
+        for name in IMPLICIT_HOSTS:
+            if name not in self.hosts:
+                found = implicit_host(name)
+                if found is not None:
+                    out[name] = found
+        return out
 
     def type_preset(self, name: str) -> dict[str, Any]:
         """``[defaults]`` merged with ``[types.NAME]`` (or ``[tools.NAME]``)."""
@@ -228,7 +313,8 @@ def _build(
         k: scheduler_settings(k, v, lambda t, key, m: _fail(origin, t, key, m))
         for k, v in dict(data.get("schedulers", {})).items()
     }
-    return Config(hosts, defaults, types, schedulers, sources)
+    where = {name: _where(origin, "schedulers", name) for name in schedulers}
+    return Config(hosts, defaults, types, schedulers, sources, where)
 
 
 def _check_job_table(table: Mapping[str, Any], where: str, origin: Mapping[tuple[str, ...], str]) -> None:

@@ -13,6 +13,7 @@ Every error is a :class:`JobledgerError`; catch that to catch them all::
     │   └── CorruptRecordError     a record fails its digest (names file and offset)
     ├── ProjectError               no project found, or a project directory is malformed
     ├── ConfigError                jobledger.toml is wrong (names file, table and key)
+    │   └── ExtendsCycle           configuration files extend each other in a circle
     ├── LockError                  another driver holds the workflow (names pid, host, since)
     ├── HostError                  a host cannot be reached or a command on it failed
     │   ├── ConnectionFailed       SSH could not connect (auth, host key, unreachable)
@@ -20,12 +21,17 @@ Every error is a :class:`JobledgerError`; catch that to catch them all::
     ├── SchedulerError             a scheduler refused or failed an action
     │   ├── SubmitError            submission failed; ``transient`` says whether to retry
     │   └── UnsupportedResource    a keyword the scheduler cannot express
-    └── JobFailedError             a job the caller waited for did not complete
+    ├── JobFailedError             a job the caller waited for did not complete
+    │   └── WorkflowFailed         jobs of a run failed (carries every result, names them)
+    ├── WaitTimeout                ``wait(timeout=)`` ran out (names what is unfinished, why)
+    ├── RemoteError                a job's Python call raised what cannot be rebuilt here
+    └── RemoteTraceback            the traceback of a job's Python call (an exception's cause)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class JobledgerError(Exception):
@@ -96,6 +102,10 @@ class ConfigError(JobledgerError):
     """A configuration file is invalid; the message names the file, table and key."""
 
 
+class ExtendsCycle(ConfigError, ValueError):
+    """Configuration files that ``extends`` each other in a circle (names the chain)."""
+
+
 class LockError(JobledgerError):
     """Another live driver holds the workflow's driver lock."""
 
@@ -163,3 +173,50 @@ class UnsupportedResource(SchedulerError, ModelError):
 
 class JobFailedError(JobledgerError):
     """A job the caller depended on ended in a state other than completed."""
+
+
+class WorkflowFailed(JobFailedError):
+    """Jobs of a run ended in a state other than completed.
+
+    ``results`` maps every job's name to its result; ``failed`` lists the names of those
+    that did not complete. Pass ``check=False`` to get the results without this error.
+    """
+
+    def __init__(self, message: str, results: Mapping[str, Any], failed: Sequence[str]) -> None:
+        self.results = dict(results)
+        self.failed = list(failed)
+        super().__init__(message)
+
+
+class WaitTimeout(JobledgerError, TimeoutError):
+    """``wait(timeout=)`` ran out before every job was final; ``unfinished`` names them."""
+
+    def __init__(self, message: str, unfinished: Sequence[str] = ()) -> None:
+        self.unfinished = list(unfinished)
+        super().__init__(message)
+
+
+class RemoteError(JobledgerError):
+    """A job's Python call raised an exception that cannot be rebuilt in this process.
+
+    ``type_name``, ``message`` and ``remote_traceback`` describe it.
+    """
+
+    def __init__(self, job: str, type_name: str, message: str, remote_traceback: str = "") -> None:
+        self.job = job
+        self.type_name = type_name
+        self.message = message
+        self.remote_traceback = remote_traceback
+        super().__init__(f"job {job!r} raised {type_name}: {message}")
+
+
+class RemoteTraceback(JobledgerError):
+    """The traceback of a job's Python call, as text; set as the ``__cause__`` of the
+    exception :attr:`~jobledger.Result.value` re-raises, so it is printed with it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text.rstrip()}\n"""'

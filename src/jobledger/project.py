@@ -10,6 +10,13 @@ Layout::
         cache/              snapshot, locks, completion markers, driver logs (git-ignored)
         .gitignore
       jobs/<name>-<key8>/   run directories: scripts, stdout, stderr, exit codes, results
+      jobs/.gitignore       what a run writes for itself (its facts are in the ledger)
+      jobs/.gitattributes   stdout/stderr of one job run in two clones merge as a union
+
+Git policy (docs/git.md): what is committed is the ledger, the logs and the results; what
+differs between two clones that ran the same job (scripts naming this clone's paths,
+claims, exit records, Python call pickles) is git-ignored, so ``git clone`` reuses every
+finished job and ``git merge`` of two clones never conflicts.
 """
 
 from __future__ import annotations
@@ -28,6 +35,26 @@ from jobledger.model.names import control_char, describe_char, safe_name
 META = ".jobledger"
 ENV_VAR = "JOBLEDGER_PROJECT"
 GITIGNORE = "# jobledger: caches and locks are rebuilt; everything else is history\ncache/\n"
+JOBS_GITIGNORE = """\
+# jobledger: what each run writes for itself. The ledger holds what these say (state,
+# exit code, times, Python results' metadata); they name this clone's paths or its
+# timing, so two clones that ran the same job would conflict on them. See docs/git.md.
+job.sh
+claim
+exit
+cancel
+error.json
+result.json
+jl_runner.py
+task-*.pkl
+*.tmp
+"""
+JOBS_GITATTRIBUTES = """\
+# jobledger: the logs of one job run in two clones merge as the union of their lines
+# (no conflict); a re-run with force=True settles them. See docs/git.md.
+stdout merge=union
+stderr merge=union
+"""
 
 
 @contextlib.contextmanager
@@ -67,9 +94,10 @@ class Project:
             ignore = meta / ".gitignore"
             if not ignore.exists():
                 ignore.write_text(GITIGNORE)
-            keep = root / "jobs" / ".gitkeep"
-            if not any((root / "jobs").iterdir()):
-                keep.touch()
+            for name, text in ((".gitignore", JOBS_GITIGNORE), (".gitattributes", JOBS_GITATTRIBUTES)):
+                path = root / "jobs" / name
+                if not path.exists():
+                    path.write_text(text)
             keep_ledger = meta / "ledger" / ".gitkeep"
             if not keep_ledger.exists():
                 keep_ledger.touch()

@@ -11,49 +11,58 @@
     # hyrun's spelling: run and wait in one
     results = await jobledger.arun(workflow)
 
-Every function calls the synchronous verb of the same name in a worker thread
-(:func:`asyncio.to_thread`) and never blocks a thread for long: :func:`wait_async` is a
-loop of non-blocking ``wait(timeout=0)`` checks (each one also drives the workflow when
-no other driver does) separated by ``await asyncio.sleep(poll)``, so any number of
-workflows progress together without tying up the default thread pool, and cancelling the
-awaiting task leaves the jobs running (call :func:`stop_async` to cancel them).
+Each function calls the synchronous verb of the same name in a thread. :func:`wait_async`
+runs the session's wait (``Session.wait``: it drives the workflow when no other driver
+does, and wakes on each job's completion) in a daemon thread of its own, so any number of
+workflows progress together without tying up the loop's thread pool. Cancelling the
+awaiting task leaves the jobs running, driven to their end (call :func:`stop_async` to
+cancel them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from jobledger.api.results import Result
-from jobledger.api.verbs import WaitTimeout, check, fetch, run, stop, update, wait
+from jobledger.api.driving import in_thread
+from jobledger.api.verbs import check, fetch, run, stop, update, wait
+from jobledger.session.results import Result
 from jobledger.states import JobState
 
-#: Seconds between two checks of :func:`wait_async`.
+#: Kept for callers that pass ``poll=``: waits wake on the jobs' own events now.
 DEFAULT_POLL = 0.25
 
 
-async def run_async(*items: Any, wait: bool = False, poll: float = DEFAULT_POLL, **kwargs: Any) -> Any:
+async def run_async(
+    *items: Any,
+    wait: bool = False,
+    poll: float = DEFAULT_POLL,
+    check: bool = True,
+    progress: bool | None = False,
+    **kwargs: Any,
+) -> Any:
     """``await`` form of :func:`jobledger.run`: submits and returns the handle(s).
 
-    With ``wait=True`` it then awaits :func:`wait_async` and returns results by name
-    (``timeout=`` applies to that wait).
+    With ``wait=True`` it then awaits every job (one :func:`wait_async` over all the
+    workflows, ``timeout=`` applying to it) and returns results by name, raising
+    :class:`~jobledger.errors.WorkflowFailed` when a job failed unless ``check=False``.
+    Quiet unless ``progress=None`` (or True): many runs may share one terminal.
     """
     timeout = kwargs.pop("timeout", None)
     handles = await asyncio.to_thread(run, *items, wait=False, **kwargs)
     if not wait:
         return handles
-    results: dict[str, Result] = {}
-    for handle in handles if isinstance(handles, list) else [handles]:
-        results.update(await wait_async(handle, timeout=timeout, poll=poll))
-    return results
+    every = handles if isinstance(handles, list) else [handles]
+    return await wait_async(*every, timeout=timeout, check=check, progress=progress)
 
 
 async def arun(*items: Any, poll: float = DEFAULT_POLL, **kwargs: Any) -> dict[str, Result]:
-    """hyrun's ``arun``: run and wait; results by job name."""
+    """hyrun's ``arun``: run and wait; results by job name (failed jobs among them, as
+    hyrun returns them: nothing is raised for a failed job)."""
     kwargs.pop("wait", None)
-    results: dict[str, Result] = await run_async(*items, wait=True, poll=poll, **kwargs)
+    kwargs.setdefault("check", False)
+    results: dict[str, Result] = await run_async(*items, wait=True, **kwargs)
     return results
 
 
@@ -62,24 +71,20 @@ async def wait_async(
     timeout: float | None = None,
     poll: float = DEFAULT_POLL,
     project: Any = None,
+    check: bool = True,
+    progress: bool | None = False,
 ) -> dict[str, Result]:
     """``await`` form of :func:`jobledger.wait`: results by name once every job is final.
 
-    Raises :class:`~jobledger.WaitTimeout` after ``timeout`` seconds.
+    Raises :class:`~jobledger.WaitTimeout` after ``timeout`` seconds and
+    :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
+    ``check=False``). Quiet by default (many waits share one terminal); ``progress=None``
+    shows progress and the summary as :func:`jobledger.wait` does.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            results: dict[str, Result] = await asyncio.to_thread(
-                wait, *items, timeout=0, project=project, progress=False
-            )
-            return results
-        except WaitTimeout:
-            pass
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WaitTimeout(f"not every job was final after {timeout}s")
-        delay = poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic()))
-        await asyncio.sleep(delay)
+    results: dict[str, Result] = await in_thread(
+        wait, *items, timeout=timeout, project=project, progress=progress, check=check
+    )
+    return results
 
 
 await_ = wait_async
@@ -113,8 +118,9 @@ async def stop_async(*items: Any, project: Any = None, grace: float = 5.0) -> li
 async def as_completed(
     *handles: Any, poll: float = DEFAULT_POLL
 ) -> AsyncIterator[tuple[Any, dict[str, Result]]]:
-    """Yield ``(handle, results)`` for each handle as its workflow ends (async iterator)."""
-    tasks = {asyncio.ensure_future(wait_async(h, poll=poll)): h for h in handles}
+    """Yield ``(handle, results)`` for each handle as its workflow ends (async iterator;
+    failed jobs are among the results, nothing is raised for them)."""
+    tasks = {asyncio.ensure_future(wait_async(h, check=False)): h for h in handles}
     try:
         pending = set(tasks)
         while pending:

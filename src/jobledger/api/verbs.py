@@ -1,82 +1,127 @@
-"""The hyrun-style verbs: ``init``, ``run``, ``check``, ``fetch``, ``update``, ``stop``, ``wait``.
+"""The jobledger verbs (hyrun's spelling): ``init``, ``run``, ``check``, ``fetch``, ``update``,
+``stop``, ``wait``.
 
 Every verb accepts the same inputs — a Workflow, a Job or list of Jobs, a Task or list of
-Tasks, a result or handle, a path to a project, or a mix — normalised by
-:func:`jobledger.api.session.select`, and a ``logger=``.
+Tasks, a result or handle, a path to a project, a path to a node-link graph file (as
+``JobGraph.write`` makes it), or a mix — normalised by :func:`jobledger.session.select`,
+and a ``logger=``. The verbs that act on what ran (``check``, ``fetch``, ``update``,
+``stop``, ``wait``, ``retry``) also take the name of a workflow or of a job as a string.
+Each is a call on the project's :class:`~jobledger.session.Session`. ``check``, ``fetch``
+and ``update`` only read: on jobs that never ran they record nothing and submit nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jobledger.api.results import Result, build_result
-from jobledger.api.session import Selection, engine_for, project_for, select
-from jobledger.engine.driver import Engine
-from jobledger.errors import JobledgerError
+import attrs
+
+from jobledger.api.nodelink import is_graph_file, selection_of_file
+from jobledger.engine.definitions import define
+from jobledger.errors import ModelError, ProjectError, WaitTimeout
 from jobledger.project import Project
+from jobledger.session.handle import RunHandle
+from jobledger.session.registry import session_for
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection, select
+from jobledger.session.session import Session
 from jobledger.states import JobState
 
-
-class WaitTimeout(JobledgerError, TimeoutError):
-    """``wait(timeout=)`` ran out before every job was final."""
-
-
-class RunHandle:
-    """A workflow handed to the engine: what :func:`run` returns.
-
-    Pass it to any verb (``jobledger.wait(handle)``) or call its methods.
-    """
-
-    def __init__(self, engine: Engine, name: str, keys: dict[str, str], verdicts: dict[str, str]) -> None:
-        self.engine = engine
-        self.project = engine.project
-        self.name = name
-        self.keys = keys
-        self.verdicts = verdicts
-
-    def _jobledger_selection(self) -> Selection:
-        return Selection(self.project, (), tuple(self.keys.values()), (self.name,))
-
-    @property
-    def reused(self) -> list[str]:
-        """Names of jobs whose earlier results were reused (nothing ran for them)."""
-        by_key = {v: k for k, v in self.keys.items()}
-        return [by_key[k] for k, v in self.verdicts.items() if v == "reused"]
-
-    def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> dict[str, Result]:
-        """Block until every job is final; results by job name."""
-        return wait(self, timeout=timeout, progress=progress)
-
-    def check(self) -> dict[str, JobState]:
-        """Current state of each job."""
-        return check(self)
-
-    def fetch(self) -> dict[str, Result]:
-        """Results of each job."""
-        return fetch(self)
-
-    def stop(self) -> list[str]:
-        """Cancel what is still pending or running."""
-        return stop(self)
-
-    @property
-    def results(self) -> dict[str, Result]:
-        """Results as they are now (no waiting)."""
-        return fetch(self)
-
-    def __repr__(self) -> str:
-        return f"RunHandle({self.name!r}, {len(self.keys)} jobs)"
+__all__ = [
+    "RunHandle",
+    "WaitTimeout",
+    "check",
+    "fetch",
+    "init",
+    "results",
+    "retry",
+    "run",
+    "stop",
+    "update",
+    "wait",
+]
 
 
-def _engine(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Engine:
-    proj = project_for(project if project is not None else sel.project, create=create)
-    return engine_for(proj, logger=logger, **kw)
+def _session(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Session:
+    return session_for(project if project is not None else sel.project, create=create, logger=logger, **kw)
+
+
+def _merged(first: Selection, more: list[Selection]) -> Selection:
+    for other in more:
+        first = attrs.evolve(
+            first,
+            project=first.project or other.project,
+            workflows=first.workflows + other.workflows,
+            keys=first.keys + other.keys,
+            workflow_names=first.workflow_names + other.workflow_names,
+        )
+    return first
+
+
+def _split(items: tuple[Any, ...], names: bool, name: str | None = None) -> tuple[Selection, list[str]]:
+    """The selection of ``items``, graph files read; with ``names``, the strings that are
+    neither a graph file nor a project directory come back apart, to be resolved as names."""
+    rest: list[Any] = []
+    graphs: list[Selection] = []
+    texts: list[str] = []
+    for item in items:
+        flat = list(item) if isinstance(item, (list, tuple)) and names and item else [item]
+        if len(flat) > 1 and not all(isinstance(i, str) for i in flat):
+            flat = [item]  # a mixed list: select() reads it (hyrun's nested lists)
+        for entry in flat:
+            if is_graph_file(entry):
+                graphs.append(selection_of_file(entry))
+            elif names and isinstance(entry, str) and not Path(entry).is_dir():
+                texts.append(entry)
+            else:
+                rest.append(entry)
+    return _merged(select(rest, name=name), graphs), texts
+
+
+def _named(sel: Selection, texts: list[str], session: Session, strict: bool) -> Selection:
+    """``sel`` plus what each of ``texts`` names: a workflow, the jobs of that name, or
+    (as before names were read) the job whose command it is. With ``strict``, a text that
+    names nothing the ledger knows raises :class:`~jobledger.errors.ProjectError`."""
+    state = session.state
+    workflows = list(state.workflows())
+    keys: list[str] = []
+    wf_names: list[str] = []
+    commands: list[str] = []
+    for text in texts:
+        found = text in workflows
+        if found and text not in wf_names:
+            wf_names.append(text)  # the whole workflow
+        for wf_name in workflows:
+            for key in session.keys_of([wf_name]):
+                record = state.record(key)
+                if record is not None and record.name == text:
+                    found = True
+                    if key not in keys:
+                        keys.append(key)  # only the job(s) of that name
+        if found:
+            continue
+        if strict and not targets(select([text]), session, known_only=True)[0]:
+            known = ", ".join(sorted(workflows)) or "none"
+            raise ProjectError(
+                f"no job or workflow named {text!r} in {session.project.root} (workflows: {known})"
+            )
+        commands.append(text)
+    named = Selection(None, (), tuple(keys), tuple(wf_names))
+    return _merged(sel, [named, select(commands)] if commands else [named])
+
+
+def _acting(
+    items: tuple[Any, ...], project: Any, logger: logging.Logger | None, strict: bool
+) -> tuple[Session, list[str], list[str]]:
+    """Session, keys and workflow names that a verb acting on recorded jobs selects."""
+    sel, texts = _split(items, names=True)
+    session = _session(sel, project, logger, False)
+    sel = _named(sel, texts, session, strict) if texts else sel
+    keys, names = targets(sel, session, known_only=True)
+    return session, keys, names
 
 
 def init(
@@ -91,12 +136,12 @@ def init(
         return Project.init(project)
     if len(items) == 1 and isinstance(items[0], (str, os.PathLike)) and Path(items[0]).is_dir():
         return Project.init(items[0])  # jobledger.init("some/dir") makes a project there
-    sel = select(items)
-    engine = _engine(sel, project, logger, True)
+    sel, _texts = _split(items, names=False)
+    session = _session(sel, project, logger, True)
     handles = []
     for wf in sel.workflows:
-        loaded = engine.define(wf)
-        handles.append(RunHandle(engine, wf.name, loaded.keys, {}))
+        definition = session.define(wf)
+        handles.append(RunHandle(session, wf.name, dict(definition.keys), {}))
     return handles[0] if len(handles) == 1 else handles
 
 
@@ -105,6 +150,8 @@ def run(
     wait: bool = False,
     force: bool = False,
     timeout: float | None = None,
+    check: bool = True,
+    progress: bool | None = None,
     project: str | os.PathLike[str] | None = None,
     name: str | None = None,
     host: str | None = None,
@@ -118,9 +165,12 @@ def run(
 
     A background driver (a thread of this process, holding the workflow's driver lock)
     keeps submitting while anything is left that needs one (local queue, dependencies
-    across hosts); jobs themselves never depend on this process. ``wait=True`` blocks
-    until every job is final and returns results by name. ``force=True`` re-runs jobs
-    that completed before. ``host=``/``backend=`` send jobs that did not name a host there.
+    across hosts); jobs themselves never depend on this process, and when the script ends
+    the driving goes on until only running jobs are left. ``wait=True`` blocks until every
+    job is final, shows progress and a summary, and returns results by name — raising
+    :class:`~jobledger.errors.WorkflowFailed` when a job did not complete, unless
+    ``check=False``. ``force=True`` re-runs jobs that completed before. ``host=`` (or
+    ``backend=``) sends jobs that did not name a host there.
     """
     force = force or bool(hyrun_flags.pop("force_recompute", False) or hyrun_flags.pop("rerun", False))
     force = force or os.environ.get("JOBLEDGER_FORCE") == "1"
@@ -129,164 +179,130 @@ def run(
     if hyrun_flags:
         unknown = ", ".join(sorted(hyrun_flags))
         raise TypeError(f"run() got unexpected keyword argument(s): {unknown}")
-    sel = select(items, name=name)
+    sel, _texts = _split(items, names=False, name=name)
+    if not sel.workflows and sel.keys:
+        raise ModelError("nothing to run: the graph file(s) describe no job, only keys recorded earlier")
     target = host or (backend if backend and backend != "local" else None)
     target = target or os.environ.get("JOBLEDGER_HOST") or None
-    engine = _engine(sel, project, logger, True, max_parallel=max_parallel)
-    handles = []
-    for wf in sel.workflows:
-        loaded = engine.define(wf, source=_script(), host=target)
-        engine.acquire(wf.name, wait_for_lock)
-        try:
-            verdicts = engine.begin(wf.name, force=force)
-            engine.cycle(wf.name, act=True)
-        except BaseException:
-            engine.release(wf.name)
-            raise
-        engine.start_background(wf.name)
-        handle = RunHandle(engine, wf.name, loaded.keys, verdicts)
-        reused = handle.reused
-        if reused:
-            engine.log.info("%s: reused %d finished job(s): %s", wf.name, len(reused), ", ".join(reused[:10]))
-        handles.append(handle)
+    session = _session(sel, project, logger, True, max_parallel=max_parallel)
+    done = session.run(sel.workflows, host=target, force=force, wait_for_lock=wait_for_lock)
+    handles = [RunHandle(session, d.name, dict(d.keys), verdicts) for d, verdicts in done]
     if wait:
-        results: dict[str, Result] = {}
-        for handle in handles:
-            results.update(handle.wait(timeout=timeout))
-        return results
+        keys = [k for h in handles for k in h.keys.values()]
+        return session.wait(keys, [h.name for h in handles], timeout=timeout, check=check, progress=progress)
     return handles[0] if len(handles) == 1 else handles
 
 
-def _script() -> str | None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return str(Path(path).resolve()) if path else None
+def targets(sel: Selection, session: Session, *, known_only: bool) -> tuple[list[str], list[str]]:
+    """Keys selected and the workflows holding them (every workflow when nothing is named).
 
-
-def _targets(sel: Selection, engine: Engine) -> tuple[list[str], dict[str, list[str]]]:
-    """Keys selected, and ``{workflow: keys}`` for the ones that belong to workflows."""
-    by_wf: dict[str, list[str]] = {}
-    for wf in sel.workflows:
-        loaded = engine.loaded.get(wf.name) or engine.define(wf)
-        by_wf[wf.name] = list(loaded.order)
-    state = engine.ledger.state
-    for name in sel.workflow_names:
-        info = state.workflow(name)
-        if info is not None:
-            by_wf.setdefault(name, list(info.job_keys))
+    Workflows given as objects are keyed without being recorded; with ``known_only`` only
+    the keys the ledger knows are kept (a read-only verb touches nothing that never ran).
+    """
     keys: list[str] = []
+    names: list[str] = []
     seen: set[str] = set()
 
-    def add(more: Iterable[str]) -> None:
+    def add(more: Any) -> None:
         for key in more:
-            if key not in seen:
+            if key not in seen and (not known_only or session.state.has_job(key)):
                 seen.add(key)
                 keys.append(key)
 
-    for wf_keys in by_wf.values():
-        add(wf_keys)
+    for wf in sel.workflows:
+        definition = define(wf, project=session.project, config=session.driver.config)
+        computed = [s.key for s in definition.specs]
+        add(computed)
+        if session.state.workflow(wf.name) is not None:
+            names.append(wf.name)
+            if not all(session.state.has_job(k) for k in computed):
+                # keyed differently here (inputs seen from another directory...): the
+                # ledger's record of the workflow is what was defined
+                add(session.keys_of([wf.name]))
+    for name in sel.workflow_names:
+        names.append(name)
+        add(session.keys_of([name]))
     add(sel.keys)
-    if not keys and not sel.workflows and not sel.keys and not sel.workflow_names:
-        for name, info in state.workflows().items():
-            by_wf[name] = list(info.job_keys)
-            add(info.job_keys)
-    return keys, by_wf
-
-
-def _take_lock(engine: Engine, name: str) -> bool:
-    """Become the driver of ``name`` if nobody is; True when this call took the lock."""
-    if name not in engine.loaded or engine.is_driver(name):
-        return False
-    try:
-        engine.acquire(name, False)
-    except JobledgerError:
-        return False
-    return True
-
-
-def _observe(engine: Engine, by_wf: dict[str, list[str]], *, act: bool = True) -> None:
-    for name in by_wf:
-        if engine.background_alive(name):
-            continue
-        if not act:
-            engine.cycle(name, act=False)
-            continue
-        took = _take_lock(engine, name)
-        try:
-            engine.cycle(name, act=engine.is_driver(name) and name in engine.loaded)
-        finally:
-            if took:
-                engine.release(name)
-
-
-def _results(engine: Engine, keys: Iterable[str], by_wf: dict[str, list[str]]) -> dict[str, Result]:
-    wf_of = {k: name for name, ks in by_wf.items() for k in ks}
-    state = engine.ledger.state
-    out: dict[str, Result] = {}
-    for key in keys:
-        info = state.job(key)
-        if info is not None:
-            out[info.name] = build_result(engine.project.root, info, wf_of.get(key))
-    return out
+    if not sel.workflows and not sel.keys and not sel.workflow_names:
+        names = list(session.state.workflows())
+        add(session.keys_of(names))
+    for name in session.workflows_of(keys):
+        if name not in names:
+            names.append(name)
+    return keys, names
 
 
 def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
-    """Observe and return each selected job's state, by name (submits nothing)."""
-    sel = select(items)
-    engine = _engine(sel, project, logger, False)
-    keys, by_wf = _targets(sel, engine)
-    _observe(engine, by_wf, act=False)
-    state = engine.ledger.state
-    out: dict[str, JobState] = {}
-    for key in keys:
-        info = state.job(key)
-        if info is not None:
-            out[info.name] = info.state
-    return out
+    """Each selected job's state, by name, after one look at the backends (read-only)."""
+    session, keys, names = _acting(items, project, logger, strict=False)
+    session.observe(names)
+    return {name: result.state for name, result in session.results(keys).items()}
+
+
+def results(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
+    """Results of the selected jobs as the ledger has them, by job name (read-only; no
+    look at the backends, nothing downloaded)."""
+    session, keys, _names = _acting(items, project, logger, strict=False)
+    return session.results(keys)
 
 
 def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
-    """Results (state, exit code, stdout/stderr, return value), by job name.
+    """Results (state, exit code, stdout/stderr, return value), by job name (read-only).
 
     Outputs of jobs on remote hosts are downloaded into the local run directories first.
     """
-    sel = select(items)
-    engine = _engine(sel, project, logger, False)
-    keys, by_wf = _targets(sel, engine)
-    from jobledger.hosts.staging import fetch_outputs
-
-    fetch_outputs(engine, keys)
-    return _results(engine, keys, by_wf)
+    session, keys, _names = _acting(items, project, logger, strict=False)
+    return session.fetch(keys)
 
 
 def update(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
-    """``check`` then ``fetch``: observe, carry on as driver where possible, return results."""
-    sel = select(items)
-    engine = _engine(sel, project, logger, False)
-    keys, by_wf = _targets(sel, engine)
-    _observe(engine, by_wf)
-    from jobledger.hosts.staging import fetch_outputs
+    """``check`` then ``fetch``: look, carry on as driver where nobody drives, return results.
 
-    fetch_outputs(engine, keys)
-    return _results(engine, keys, by_wf)
+    Only jobs that the ledger knows are acted on: nothing that never ran is submitted.
+    """
+    session, keys, names = _acting(items, project, logger, strict=False)
+    for name in names:
+        session.take_over(name)
+    session.step(names)
+    return session.fetch(keys)
 
 
 def stop(
     *items: Any, project: Any = None, grace: float = 5.0, logger: logging.Logger | None = None
 ) -> list[str]:
-    """Cancel selected jobs: SIGTERM then SIGKILL after ``grace`` (local), ``scancel``
-    and friends on clusters; jobs not yet submitted never start. Returns the names."""
-    sel = select(items)
-    engine = _engine(sel, project, logger, False)
-    keys, _by_wf = _targets(sel, engine)
-    touched = engine.cancel(keys, grace=grace)
-    state = engine.ledger.state
-    return [info.name for k in touched if (info := state.job(k)) is not None]
+    """Cancel selected jobs for good: SIGTERM then SIGKILL after ``grace`` (local),
+    ``scancel`` and friends on clusters; jobs not yet submitted never start, and no retry
+    policy brings them back. Returns the names."""
+    session, keys, _names = _acting(items, project, logger, strict=True)
+    return session.cancel(keys, grace=grace)
+
+
+def retry(
+    *items: Any,
+    wait: bool = False,
+    reason: str = "retried by hand",
+    project: Any = None,
+    logger: logging.Logger | None = None,
+) -> Any:
+    """Give the selected final jobs a new, manual attempt each (lifting a cancel), as
+    ``jobledger retry`` does; returns the names retried, or with ``wait=True`` waits for
+    them and returns their results (raising :class:`~jobledger.errors.WorkflowFailed` when
+    one does not complete)."""
+    session, keys, names = _acting(items, project, logger, strict=True)
+    retried = session.retry(keys, reason=reason)
+    for name in names:
+        session.take_over(name)
+    session.start_background()
+    if wait:
+        chosen = [k for k in keys if (r := session.state.record(k)) is not None and r.name in retried]
+        return session.wait(chosen, names)
+    return retried
 
 
 def wait(
     *items: Any,
     timeout: float | None = None,
+    check: bool = True,
     project: Any = None,
     progress: bool | None = None,
     logger: logging.Logger | None = None,
@@ -294,90 +310,9 @@ def wait(
     """Block until every selected job is final; results by name.
 
     Drives the workflow when no other process does (carrying on after a crash), else
-    observes. Raises :class:`WaitTimeout` when ``timeout`` seconds pass first.
+    observes. Raises :class:`~jobledger.errors.WaitTimeout` when ``timeout`` seconds pass
+    first, :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
+    ``check=False``).
     """
-    sel = select(items)
-    engine = _engine(sel, project, logger, False)
-    keys, by_wf = _targets(sel, engine)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _Progress(len(keys)) if show and keys else None
-    try:
-        for name in by_wf:
-            if engine.background_alive(name):
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                _join(engine, name, remaining, bar, keys)
-            took = _take_lock(engine, name)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                report = engine.drive(
-                    name,
-                    until="final",
-                    timeout=remaining,
-                    act=engine.is_driver(name) and name in engine.loaded,
-                    on_cycle=(lambda _r: bar.update(_final_count(engine, keys))) if bar else None,
-                )
-            finally:
-                if took:
-                    engine.release(name)
-            if not report.all_final:
-                raise WaitTimeout(f"workflow {name!r}: not every job was final after {timeout}s")
-        if not by_wf:
-            _wait_keys(engine, keys, deadline)
-    finally:
-        if bar is not None:
-            bar.close()
-    return _results(engine, keys, by_wf)
-
-
-def _join(engine: Engine, name: str, timeout: float | None, bar: _Progress | None, keys: list[str]) -> None:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while engine.background_alive(name):
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WaitTimeout(f"workflow {name!r}: not every job was final after {timeout}s")
-        engine.join_background(name, 0.2)
-        if bar is not None:
-            bar.update(_final_count(engine, keys))
-    engine.join_background(name, 0)
-
-
-def _final_count(engine: Engine, keys: list[str]) -> int:
-    state = engine.ledger.state
-    return sum(1 for k in keys if (info := state.job(k)) is not None and info.state.is_final)
-
-
-def _wait_keys(engine: Engine, keys: list[str], deadline: float | None) -> None:
-    while _final_count(engine, keys) < len(keys):
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WaitTimeout("not every job was final in time")
-        engine.ledger.refresh()
-        time.sleep(0.2)
-
-
-class _Progress:
-    """A rich progress bar on stderr (only in a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[bold]jobs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        self._task = self._progress.add_task("jobs", total=total)
-        self._progress.start()
-
-    def update(self, done: int) -> None:
-        self._progress.update(self._task, completed=done)
-
-    def close(self) -> None:
-        self._progress.stop()
+    session, keys, names = _acting(items, project, logger, strict=True)
+    return session.wait(keys, names, timeout=timeout, check=check, progress=progress)

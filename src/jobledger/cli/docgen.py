@@ -10,10 +10,13 @@ import click
 from jobledger.cli.main import main as cli
 
 
-def _section(command: click.Command, path: list[str], out: list[str]) -> None:
+def _section(
+    command: click.Command, path: list[str], out: list[str], parent: click.Context | None = None
+) -> None:
     name = " ".join(path)
     out.append(f"## `{name}`\n")
-    ctx = click.Context(command, info_name=name)
+    # a child of its group's context, as when run: it inherits -h
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **command.context_settings)
     out.append("```text")
     out.append(command.get_help(ctx).replace(ctx.command_path, name))
     out.append("```\n")
@@ -21,7 +24,7 @@ def _section(command: click.Command, path: list[str], out: list[str]) -> None:
         for sub_name in sorted(command.list_commands(ctx)):
             sub = command.get_command(ctx, sub_name)
             if sub is not None:
-                _section(sub, [*path, sub_name], out)
+                _section(sub, [*path, sub_name], out, ctx)
 
 
 def render() -> str:

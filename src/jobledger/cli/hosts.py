@@ -23,20 +23,37 @@ if TYPE_CHECKING:
 @click.group(invoke_without_command=True)
 @click.pass_context
 def hosts(ctx: click.Context) -> None:
-    """List configured hosts (``hosts check NAME`` tests one)."""
+    """List the hosts: configured ones, and the implicit ones of a scheduler on this
+    machine's PATH (`hosts check NAME` tests one).
+
+    Examples:
+
+    \b
+      jobledger hosts
+      jobledger hosts check slurm
+    """
     if ctx.invoked_subcommand is not None:
         return
     from rich.table import Table
 
-    from jobledger.cli.main import console
+    from jobledger.cli.common import console
     from jobledger.config import LOCAL_HOST, load_config
+    from jobledger.schedulers.registry import check_settings
 
     project = Project.find()
     config = load_config(project.root if project else None)
+    check_settings(config)
     table = Table(header_style="bold")
     for column in ("host", "ssh", "scheduler", "workdir", "python", "max in flight", "defined in"):
         table.add_column(column)
-    all_hosts = {"local": LOCAL_HOST, **config.hosts}
+    implicit = config.implicit_hosts()
+    if implicit:
+        from jobledger.hosts.local import LocalHost
+        from jobledger.schedulers.detect import available
+
+        here = available(LocalHost())
+        implicit = {n: h for n, h in implicit.items() if h.scheduler in (*here, "auto")}
+    all_hosts = {"local": LOCAL_HOST, **implicit, **config.hosts}
     for name, host in all_hosts.items():
         ssh = f"{host.ssh}" + (f":{host.port}" if host.port else "") if host.ssh else ""
         table.add_row(
@@ -55,7 +72,14 @@ def hosts(ctx: click.Context) -> None:
 @click.argument("name")
 def hosts_check(name: str) -> None:
     """Connect to host NAME, find its scheduler commands and print their versions, and
-    check that its workdir is writable (a probe file is created and removed there)."""
+    check that its workdir is writable (a probe file is created and removed there).
+
+    Examples:
+
+    \b
+      jobledger hosts check cluster
+      jobledger hosts check local
+    """
     from jobledger.config import load_config
     from jobledger.hosts.factory import make_host
     from jobledger.schedulers.detect import detect_scheduler

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import logging
-import os
 import sys
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from jobledger.cli.common import EXIT_DAMAGED, console, open_project
 from jobledger.errors import JobledgerError
 from jobledger.project import Project
 
-STATE_STYLE = {
-    "pending": "dim",
-    "submitted": "cyan",
-    "running": "blue",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "yellow",
-    "timeout": "red",
-    "out_of_memory": "red",
-    "node_fail": "magenta",
-    "preempted": "magenta",
-    "boot_fail": "magenta",
-    "dependency_failed": "red",
-    "lost": "bold magenta reverse",
-}
-
-
-def console(stderr: bool = False) -> Console:
-    """A rich console (plain and wide when not a terminal)."""
-    stream = sys.stderr if stderr else sys.stdout
-    # piped output is read by programs and pagers: never squeeze it to a terminal width
-    width = None if stream.isatty() else max(200, int(os.environ.get("COLUMNS", "0") or 0))
-    return Console(stderr=stderr, highlight=False, width=width)
-
-
-#: ``jobledger status`` exits with this code when the ledger is damaged.
-EXIT_DAMAGED = 4
+__all__ = ["EXIT_DAMAGED", "console", "main", "open_project", "run_main"]
 
 
 class _StderrWarnings(logging.Handler):
@@ -94,7 +64,7 @@ class JobledgerGroup(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=JobledgerGroup)
+@click.group(cls=JobledgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="jobledger")
 @click.option(
     "-C",
@@ -106,256 +76,51 @@ class JobledgerGroup(click.Group):
 )
 @click.pass_context
 def main(ctx: click.Context, project_dir: str | None) -> None:
-    """Run workflows of HPC jobs and keep every action in the project's ledger."""
+    """Run workflows of HPC jobs and keep every action in the project's ledger.
+
+    Examples:
+
+    \b
+      jobledger init
+      jobledger run workflow.py
+      jobledger status
+      jobledger -C ~/projects/sweep resume
+    """
     _show_warnings()
     ctx.obj = {"project_dir": project_dir}
-
-
-def open_project(ctx: click.Context) -> Project:
-    """The project named by ``-C`` or found upward from the cwd."""
-    start = ctx.obj.get("project_dir") if ctx.obj else None
-    return Project.open(start)
 
 
 # ---------------------------------------------------------------------- init
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 def init(directory: str | None) -> None:
-    """Create a project (ledger, run directories, .gitignore) in DIRECTORY."""
+    """Create a project (ledger, run directories, .gitignore) in DIRECTORY.
+
+    DIRECTORY defaults to the current one; running init again only writes what is
+    missing (jobs/.gitignore and jobs/.gitattributes: the git policy, docs/git.md).
+
+    Examples:
+
+    \b
+      jobledger init
+      jobledger init ~/projects/sweep
+    """
     project = Project.init(directory)
     click.echo(f"initialised jobledger project in {project.root}")
 
 
-# ---------------------------------------------------------------------- log
-def _summary(data: dict[str, Any]) -> str:
-    parts = []
-    for key in (
-        "name",
-        "key",
-        "attempt",
-        "index",
-        "state",
-        "action",
-        "scheduler_id",
-        "host",
-        "exit_code",
-        "reason",
-        "error",
-        "workflow",
-    ):
-        if key in data and data[key] not in (None, ""):
-            value = data[key]
-            if key == "key":
-                value = str(value)[:12]
-            parts.append(f"{key}={value}")
-    if "jobs" in data:
-        parts.append(f"jobs={len(data['jobs'])}")
-    return " ".join(parts)
-
-
-def _event_json(event: Any) -> dict[str, Any]:
-    return {
-        "type": event.type,
-        "clock": event.clock,
-        "writer": event.writer,
-        "seq": event.seq,
-        "time": event.time,
-        "data": _jsonable(dict(event.data)),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def _print_events(events: Any, as_json: bool) -> None:
-    for event in events:
-        if as_json:
-            click.echo(json.dumps(_event_json(event)))
-        else:
-            when = _dt.datetime.fromtimestamp(event.time).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            origin = f"[{event.writer[-6:]}#{event.seq}]"
-            click.echo(f"{when}  {event.type:<13} {_summary(dict(event.data))}  {origin}")
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (watchdog, no polling).")
-@click.pass_context
-def log(ctx: click.Context, as_json: bool, follow: bool) -> None:
-    """Print the event log in logical-clock order."""
-    project = open_project(ctx)
-    ledger = project.ledger
-    _print_events(ledger.iter_events(), as_json)
-    if not follow:
-        return
-    from jobledger.engine.watch import FolderWatch
-
-    ledger.read_new_events()  # everything printed above is now "seen"
-    watch = FolderWatch(project.ledger_dir)
-    watch.start()
-    try:
-        while True:
-            watch.wait(5.0)
-            _print_events(ledger.read_new_events(), as_json)
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        watch.stop()
-
-
-# ---------------------------------------------------------------------- verify
-@main.command()
-@click.pass_context
-def verify(ctx: click.Context) -> None:
-    """Check every record's digest and chain; exit 1 naming file and offset of damage.
-
-    Also finds whole-file damage, naming the files: a segment deleted or truncated (another
-    segment had read more of it), rewritten, duplicated (two files carry one writer), from
-    another project, or an entry of .jobledger/ledger that is not a segment file.
-    """
-    from jobledger.ledger.verify import verify_ledger
-
-    project = open_project(ctx)
-    report = verify_ledger(project.ledger_dir)
-    for note in report.notes:
-        click.echo(f"note: {note}")
-    for finding in report.findings:
-        click.echo(str(finding), err=True)
-    summary = f"{report.segments} segment(s), {report.records} record(s), {report.events} event(s)"
-    if report.ok:
-        click.echo(f"ledger intact: {summary}")
-        return
-    click.echo(f"ledger damaged: {len(report.findings)} problem(s) in {summary}", err=True)
-    ctx.exit(1)
-
-
-# ---------------------------------------------------------------------- status
-def _fmt_time(value: float | None) -> str:
-    if value is None:
-        return ""
-    return _dt.datetime.fromtimestamp(value).strftime("%H:%M:%S")
-
-
-def _fmt_elapsed(value: float | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def status_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
-    """The rich table of status rows."""
-    table = Table(title=title, header_style="bold", expand=False)
-    for column in (
-        "name",
-        "state",
-        "host",
-        "scheduler id",
-        "start",
-        "elapsed",
-        "exit",
-        "attempts",
-        "reused",
-    ):
-        table.add_column(column, no_wrap=True, min_width=8 if column == "name" else None)
-    for row in rows:
-        state = row["state"]
-        label = state
-        if row.get("array"):
-            done = sum(1 for e in row["array"] if e["state"] == "completed")
-            label = f"{state} ({done}/{len(row['array'])})"
-        exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
-        if row.get("signal"):
-            exit_code += f" (sig {row['signal']})"
-        table.add_row(
-            row["name"],
-            f"[{STATE_STYLE.get(state, '')}]{label}[/]",
-            row["host"] or "",
-            row["scheduler_id"] or "",
-            _fmt_time(row["started"]),
-            _fmt_elapsed(row["elapsed"]),
-            exit_code,
-            str(len(row["attempts"])) if row["attempts"] else "",
-            "yes" if row["reused"] else "",
-        )
-    return table
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per job.")
-@click.option("--watch", is_flag=True, help="Full-screen view that follows the ledger.")
-@click.option("--workflow", "-w", multiple=True, help="Only these workflows.")
-@click.option("--no-observe", is_flag=True, help="Only read the ledger; do not ask the backends.")
-@click.pass_context
-def status(
-    ctx: click.Context, as_json: bool, watch: bool, workflow: tuple[str, ...], no_observe: bool
-) -> None:
-    """Show every job: state, host, scheduler id, start, elapsed, exit code, reuse.
-
-    When the ledger is damaged, a warning names the damage, jobs whose workflow record is
-    lost are shown by key under their own heading, and the exit code is 4 (see
-    `jobledger verify`).
-    """
-    from jobledger.view.status import counts, orphan_rows, status_rows
-
-    project = open_project(ctx)
-    if watch and not as_json:
-        from jobledger.view.live import run_live
-
-        raise SystemExit(run_live(project, list(workflow) or None))
-    if not no_observe:
-        _observe_all(project, workflow)
-    rows = status_rows(project.ledger.state, list(workflow) or None)
-    orphans = orphan_rows(project.ledger.state)
-    code = EXIT_DAMAGED if orphans or project.ledger.health() else 0
-    if as_json:
-        click.echo(json.dumps(rows + orphans, indent=1, default=str))
-        ctx.exit(code)
-    out = console()
-    if orphans:
-        title = "jobs whose workflow record is damaged (definition lost; shown by key)"
-        out.print(status_table(orphans, title=title))
-    if not rows:
-        if not orphans:
-            out.print("no jobs yet (define and run a workflow: see `jobledger run --help`)")
-        ctx.exit(code)
-    out.print(status_table(rows))
-    summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
-    reused = sum(1 for r in rows if r["reused"])
-    out.print(f"{len(rows)} jobs: {summary}" + (f"; {reused} reused from earlier runs" if reused else ""))
-    for row in rows:
-        if row["state"] == "lost":
-            hint = f"retry with `jobledger retry {row['name']}`"
-            out.print(f"[bold magenta]LOST[/]: {row['name']}: {row['reason']} ({hint})")
-    ctx.exit(code)
-
-
-def _observe_all(project: Project, workflows: tuple[str, ...]) -> None:
-    from jobledger.api.session import engine_for
-
-    engine = engine_for(project)
-    names = list(workflows) or list(project.ledger.state.workflows())
-    for name in names:
-        try:
-            engine.cycle(name, act=False)
-        except JobledgerError as exc:
-            click.echo(f"jobledger: warning: cannot observe {name}: {exc}", err=True)
-
-
 def _register_more() -> None:
-    from jobledger.cli import commands
+    from jobledger.cli import commands, gc, hosts, ledger_commands, run, status, views
 
-    commands.register(main)
+    for command in (commands.wait, commands.cancel, commands.retry, commands.fetch):
+        main.add_command(command)
+    main.add_command(run.run_cmd)
+    main.add_command(run.resume)
+    main.add_command(status.status)
+    main.add_command(hosts.hosts)
+    main.add_command(gc.gc)
+    ledger_commands.register(main)
+    views.register(main)
 
 
 _register_more()

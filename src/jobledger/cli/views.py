@@ -22,20 +22,15 @@ _SUFFIX_FORMATS = {
 
 
 def _project(ctx: click.Context) -> Project:
-    from jobledger.cli.main import open_project
+    from jobledger.cli.common import open_project
 
     return open_project(ctx)
 
 
 def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
-    known = project.ledger.state.workflows()
-    for name in names:
-        if name not in known:
-            choices = ", ".join(known) or "none defined yet"
-            raise click.BadParameter(
-                f"no workflow named {name!r} (known: {choices})", param_hint="--workflow"
-            )
-    return list(names) or list(known)
+    from jobledger.cli.status import known_workflows
+
+    return known_workflows(project, names)
 
 
 @click.command("graph")
@@ -55,20 +50,41 @@ def _workflows(project: Project, names: tuple[str, ...]) -> list[str]:
     help="Write to this file instead of standard output.",
 )
 @click.option("--workflow", "-w", multiple=True, help="Only these workflows (default: all).")
+@click.option(
+    "--full/--grouped",
+    default=None,
+    help="Every job as its own node / jobs grouped by name pattern "
+    "(default: grouped when more than 100 jobs).",
+)
 @click.pass_context
-def graph_cmd(ctx: click.Context, fmt: str | None, output: str | None, workflow: tuple[str, ...]) -> None:
+def graph_cmd(
+    ctx: click.Context, fmt: str | None, output: str | None, workflow: tuple[str, ...], full: bool | None
+) -> None:
     """Draw the workflow DAG: nodes coloured by state, arrays as one node, cross-host edges marked.
+
+    Past 100 jobs the graph is collapsed: jobs whose names differ only in their numbers
+    (sim-1 .. sim-5000) are one node, sim-*, counting its jobs by state, with one edge
+    between groups; `--full` draws every job.
 
     SVG is laid out in Python (no Graphviz needed); `--format dot` feeds Graphviz,
     `--format mermaid` pastes into Markdown.
+
+    Examples:
+
+    \b
+      jobledger graph -o dag.svg
+      jobledger graph -w sweep --format mermaid
+      jobledger graph | dot -Tpng > dag.png
+      jobledger graph --full -o every-job.svg
     """
     from jobledger.view.graph import build_graph, render
+    from jobledger.view.graph.groups import collapsed
 
     project = _project(ctx)
     names = _workflows(project, workflow)
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
-    text = render(build_graph(project.ledger.state, names), fmt)
+    text = render(collapsed(build_graph(project.ledger.state, names), full), fmt)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -91,6 +107,12 @@ def report_cmd(ctx: click.Context, output: str, workflow: tuple[str, ...]) -> No
     """Write one self-contained HTML report: DAG, timeline per host, jobs, stderr of failures.
 
     The file loads nothing from the network (styles and script are inlined).
+
+    Examples:
+
+    \b
+      jobledger report
+      jobledger report -w sweep -o sweep.html
     """
     from jobledger.view.report import write_report
 

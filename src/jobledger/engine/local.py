@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,26 +31,33 @@ from pathlib import Path
 import attrs
 
 from jobledger.engine.launcher import Launcher, launcher_supported
+from jobledger.engine.local_stop import stop_all, stop_before_start, write_stop
+from jobledger.engine.local_units import (
+    SCRIPT,
+    QueuedUnit,
+    RunningUnit,
+    claim_procs,
+    final_update,
+    lost_reason,
+    read_bytes,
+    reap,
+)
 from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Unit, Update
 from jobledger.engine.wrapper import (
     CLAIM_FILE,
     EXIT_FILE,
     STOP_FILE,
-    Claim,
-    ExitRecord,
     env_for_index,
     parse_claim,
     parse_exit_file,
     parse_stop,
-    render_stop,
 )
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
 _Ident = tuple[str, int, "int | None"]
 
-SCRIPT = "job.sh"
 BASH = "/bin/bash"
 _DEVNULL_ACTIONS = [
     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -60,76 +66,8 @@ _DEVNULL_ACTIONS = [
 ]
 
 
-@attrs.define
-class _Queued:
-    key: str
-    attempt: int
-    index: int | None
-    attempt_dir: Path
-    cpus: int
-    group: str
-    max_concurrent: int | None
-    adopted: bool = False
-    """Queued by :meth:`LocalBackend.adopt`: another process may be starting it."""
-
-    @property
-    def unit_dir(self) -> Path:
-        return self.attempt_dir if self.index is None else self.attempt_dir / str(self.index)
-
-
-@attrs.define
-class _Running:
-    queued: _Queued
-    child: bool
-    """True when this process spawned it (and must reap it)."""
-    pid: int
-    started: float
-    procs: UnitProcs
-    """Its processes: liveness is theirs, not the wrapper's alone."""
-    announced: bool = True
-    """False while a unit handed to the launcher has not been reported started."""
-
-
-def _claim_procs(claim: Claim, started: float) -> UnitProcs:
-    """The processes of a unit as its claim names them."""
-    pgid = claim.pgid or claim.pid
-    return UnitProcs(claim.pid, pgid, claim.sid == pgid, claim.started or started)
-
-
-def final_update(
-    key: str, attempt: int, index: int | None, record: ExitRecord, cancelled: bool, stop: str = ""
-) -> Update:
-    """Turn an exit record into a final :class:`Update` (``stop``: the state a stop asked for)."""
-    stop = record.stop or stop
-    if record.exit_code == 0 and not record.signal and not record.stop:
-        state = JobState.COMPLETED
-    elif stop == JobState.TIMEOUT.value:
-        state = JobState.TIMEOUT
-    elif cancelled or stop:
-        state = JobState.CANCELLED
-    else:
-        state = JobState.FAILED
-    reason = record.reason
-    if not reason and record.exit_code == 127:
-        reason = "command not found (exit 127)"
-    elif not reason and record.exit_code:
-        reason = f"exit code {record.exit_code}"
-    return Update(
-        key,
-        attempt,
-        index,
-        state,
-        exit_code=record.exit_code,
-        signal=record.signal,
-        reason=reason,
-        source="exit-file",
-        at=record.ended,
-        started=record.started,
-    )
-
-
-class LocalBackend:
-    """Runs units as detached local processes."""
+class LocalProcesses:
+    """Runs units as detached local processes (the machinery of the local backend)."""
 
     alias: str
     native_dependencies = False
@@ -145,9 +83,9 @@ class LocalBackend:
         self._on_start = on_start
         self.alias = alias
         self.budget = max_parallel or os.cpu_count() or 1
-        self._queue: collections.deque[_Queued] = collections.deque()
+        self._queue: collections.deque[QueuedUnit] = collections.deque()
         self._queued: set[tuple[str, int, int | None]] = set()
-        self._running: dict[tuple[str, int, int | None], _Running] = {}
+        self._running: dict[tuple[str, int, int | None], RunningUnit] = {}
         self._by_marker: dict[str, tuple[str, int, int | None]] = {}
         self._group_running: collections.Counter[str] = collections.Counter()
         self._used = 0
@@ -188,7 +126,7 @@ class LocalBackend:
                 continue
             run.pid, run.started, run.announced = pid, at, True
             run.procs = UnitProcs(pid, pid, False, at)  # a process group of its own (set -m)
-            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, extra={"pid": pid}))
+            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=pid))
         return updates
 
     def _reports(self) -> list[Update]:
@@ -236,7 +174,7 @@ class LocalBackend:
             if ident in self._queued or ident in self._running:
                 continue
             self._queued.add(ident)
-            self._queue.append(_Queued(key, attempt, index, path, max(1, cpus), group, max_concurrent))
+            self._queue.append(QueuedUnit(key, attempt, index, path, max(1, cpus), group, max_concurrent))
             self._by_marker[self._marker(key, attempt, index)] = ident
 
     @staticmethod
@@ -249,6 +187,12 @@ class LocalBackend:
         """True while anything is queued or running here."""
         return bool(self._queue or self._running)
 
+    @property
+    def waiting(self) -> bool:
+        """True while units wait to start: queued here, or handed to the launcher and not
+        reported started (only this process starts them)."""
+        return bool(self._queue) or any(not run.announced for run in self._running.values())
+
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
         if self._launch is not None and not self._launch.alive():
@@ -256,7 +200,7 @@ class LocalBackend:
         started = self._reports()
         # the launcher holds the budget itself: hand it up to a budget's worth ahead
         ahead = self.budget if self._queue and self._launcher() is not None else 0
-        skipped: list[_Queued] = []
+        skipped: list[QueuedUnit] = []
         while self._queue:
             item = self._queue.popleft()
             ident = (item.key, item.attempt, item.index)
@@ -279,18 +223,18 @@ class LocalBackend:
         self._queue.extendleft(reversed(skipped))
         return started
 
-    def _spawn(self, item: _Queued) -> Update | None:
+    def _spawn(self, item: QueuedUnit) -> Update | None:
         ident = (item.key, item.attempt, item.index)
         self._queued.discard(ident)
         unit = item.unit_dir
         if (unit / CLAIM_FILE).exists():
             # a previous driver started it: watch it instead of starting it again
-            claim = parse_claim(_read(unit / CLAIM_FILE))
+            claim = parse_claim(read_bytes(unit / CLAIM_FILE))
             now = time.time()
             if claim is None:
                 self._track(item, False, 0, now)
             else:
-                self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
+                self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
             return None
         if item.index is not None:
             unit.mkdir(exist_ok=True)
@@ -326,12 +270,12 @@ class LocalBackend:
             JobState.RUNNING,
             source="local",
             at=now,
-            extra={"pid": pid},
+            pid=pid,
         )
 
     def _track(
         self,
-        item: _Queued,
+        item: QueuedUnit,
         child: bool,
         pid: int,
         started: float,
@@ -340,7 +284,7 @@ class LocalBackend:
     ) -> None:
         ident = (item.key, item.attempt, item.index)
         procs = procs or UnitProcs(pid, pid, False, started)
-        self._running[ident] = _Running(item, child, pid, started, procs, announced)
+        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced)
         self._used += item.cpus
         self._group_running[item.group] += 1
 
@@ -350,18 +294,19 @@ class LocalBackend:
             self._used -= run.queued.cpus
             self._group_running[run.queued.group] -= 1
             if run.child:
-                _reap(run.pid)
+                reap(run.pid)
 
     # ------------------------------------------------------------------ observe
-    def adopt(self, unit: Unit) -> None:
-        """Watch a unit started by an earlier driver (or queue it if it never started)."""
+    def adopt(self, unit: Unit, queue: bool = True) -> None:
+        """Watch a unit started by an earlier driver (or, with ``queue``, queue it if it
+        never started)."""
         path = self.root / unit.unit_dir
         ident = unit.ident
         if ident in self._running or ident in self._queued:
             return
         self._by_marker[self._marker(unit.key, unit.attempt, unit.index)] = ident
-        claim = parse_claim(_read(path / CLAIM_FILE))
-        item = _Queued(
+        claim = parse_claim(read_bytes(path / CLAIM_FILE))
+        item = QueuedUnit(
             unit.key,
             unit.attempt,
             unit.index,
@@ -371,7 +316,9 @@ class LocalBackend:
             None,
             adopted=True,
         )
-        if claim is None and parse_exit_file(_read(path / EXIT_FILE)) is None:
+        if claim is None and parse_exit_file(read_bytes(path / EXIT_FILE)) is None:
+            if not queue:
+                return
             self._queued.add(ident)
             self._queue.append(item)
             return
@@ -379,7 +326,12 @@ class LocalBackend:
         if claim is None:
             self._track(item, False, 0, now)
         else:
-            self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
+            self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
+            running = claim.pid > 0 and parse_exit_file(read_bytes(path / EXIT_FILE)) is None
+            if running and unit.state.rank < JobState.RUNNING.rank:
+                # started by a driver that died before it recorded so: say it runs
+                at = claim.started or now
+                self._held.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=claim.pid))
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
@@ -397,7 +349,7 @@ class LocalBackend:
                 if not run.announced:
                     continue  # the launcher has not started it yet
                 if run.child:
-                    _reap(run.pid)
+                    reap(run.pid)
                 if not run.procs.leader_alive(table):
                     candidates.add(ident)
         for ident in candidates:
@@ -413,42 +365,42 @@ class LocalBackend:
         run = self._running[ident]
         item = run.queued
         unit = item.unit_dir
-        record = parse_exit_file(_read(unit / EXIT_FILE))
+        record = parse_exit_file(read_bytes(unit / EXIT_FILE))
         if record is None:
-            claim = parse_claim(_read(unit / CLAIM_FILE))
+            claim = parse_claim(read_bytes(unit / CLAIM_FILE))
             if claim is not None and claim.pid > 0 and claim.pid != run.pid:
                 # our wrapper lost the claim to one started earlier: watch that one
                 if run.child:
-                    _reap(run.pid)
+                    reap(run.pid)
                 started = claim.started or run.started
-                run = _Running(item, False, claim.pid, started, _claim_procs(claim, started))
+                run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
                 self._running[ident] = run
             if table is None:
                 return None
             if run.child:
-                _reap(run.pid)
+                reap(run.pid)
             if run.procs.alive(table):
                 return None  # its wrapper may be gone, its task is not
-            record = parse_exit_file(_read(unit / EXIT_FILE))  # it may have just finished
+            record = parse_exit_file(read_bytes(unit / EXIT_FILE))  # it may have just finished
             if record is None:
                 return self._ended_unrecorded(ident, run, table)
         self._untrack(ident)
         self._by_marker.pop(self._marker(*ident), None)
         stop = ""
         if record.signal and not record.stop:
-            found = parse_stop(_read(unit / STOP_FILE))  # stopped before its trap was set
+            found = parse_stop(read_bytes(unit / STOP_FILE))  # stopped before its trap was set
             stop = found[0] if found else ""
         update = final_update(item.key, item.attempt, item.index, record, ident in self._cancelled, stop)
         if ident in self.timed_out and update.state is not JobState.COMPLETED:
             update = attrs.evolve(update, state=JobState.TIMEOUT, reason="time limit reached")
         return update
 
-    def _ended_unrecorded(self, ident: _Ident, run: _Running, table: ProcTable) -> Update:
+    def _ended_unrecorded(self, ident: _Ident, run: RunningUnit, table: ProcTable) -> Update:
         """Every process of the unit is gone and it left no exit record: say what is known."""
         self._untrack(ident)
         self._by_marker.pop(self._marker(*ident), None)
         item = run.queued
-        stop = parse_stop(_read(item.unit_dir / STOP_FILE))
+        stop = parse_stop(read_bytes(item.unit_dir / STOP_FILE))
         unrecorded = "killed before it could record an exit code"
         if ident in self.timed_out or (stop and stop[0] == JobState.TIMEOUT.value):
             state, reason = JobState.TIMEOUT, f"time limit reached; {unrecorded}"
@@ -456,7 +408,7 @@ class LocalBackend:
             why = (stop and stop[1]) or "cancelled on request"
             state, reason = JobState.CANCELLED, f"{why}; {unrecorded}"
         else:
-            state, reason = JobState.LOST, _lost_reason(run, table)
+            state, reason = JobState.LOST, lost_reason(run, table)
         return Update(*ident, state, reason=reason, source="local", at=table.done_at)
 
     def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
@@ -480,17 +432,17 @@ class LocalBackend:
                 item = next(q for q in self._queue if (q.key, q.attempt, q.index) == ident)
                 self._queued.discard(ident)
                 self._queue.remove(item)
-                claim = self._stop_before_start(item, stop) if item.adopted else None
+                claim = stop_before_start(item, stop) if item.adopted else None
                 if claim is None:
                     reason = "cancelled before it started"
                     updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
                     continue
                 # another process had started it meanwhile: watch it and stop it
                 now = time.time()
-                self._track(item, False, claim.pid, claim.started or now, procs=_claim_procs(claim, now))
+                self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
             run = self._running.get(ident)
             if run is not None and not run.announced:
-                claim = self._stop_before_start(run.queued, stop)
+                claim = stop_before_start(run.queued, stop)
                 if claim is None:
                     self._untrack(ident)
                     self._by_marker.pop(self._marker(*ident), None)
@@ -498,114 +450,10 @@ class LocalBackend:
                     updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
                     continue
                 run.pid, run.announced = claim.pid, True
-                run.procs = _claim_procs(claim, run.started)
+                run.procs = claim_procs(claim, run.started)
             if run is not None and run.procs.pgid > 0:
-                _write_stop(run.queued.unit_dir, *stop)
+                write_stop(run.queued.unit_dir, *stop)
                 targets.append(run.procs)
         if targets:
-            _stop_all(targets, grace)
+            stop_all(targets, grace)
         return updates
-
-    def _stop_before_start(self, item: _Queued, stop: tuple[str, str]) -> Claim | None:
-        """Keep a unit that may be starting elsewhere (handed to the launcher, or queued
-        by another process) from running: write its ``cancel`` file, then take its claim
-        (the wrapper then exits at once) and write its exit record. Returns None when
-        that worked, else the claim of the wrapper that got there first (whose tasks
-        never start if it saw the ``cancel`` file)."""
-        unit = item.unit_dir
-        if item.index is not None:
-            unit.mkdir(parents=True, exist_ok=True)
-        _write_stop(unit, *stop)
-        now = time.time()
-        try:
-            fd = os.open(unit / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            # the wrapper got there first; its claim may be a moment from holding its pid
-            deadline = time.monotonic() + 1.0
-            while (claim := parse_claim(_read(unit / CLAIM_FILE))) is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return claim or Claim(0, "", now)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"0 cancelled {now:.6f}\n")
-        (unit / EXIT_FILE).write_text(
-            f"exit_code=1\nsignal=\nstarted=\nended={now:.6f}\nstop={stop[0]}\n"
-            "reason=cancelled before it started\nend\n"
-        )
-        return None
-
-
-def _stop_all(targets: list[UnitProcs], grace: float) -> None:
-    """SIGTERM every process group of ``targets``, SIGKILL what is left after ``grace``."""
-    table = ProcTable.scan()
-    for procs in targets:
-        procs.signal(table, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while targets and time.monotonic() < deadline:
-        time.sleep(0.05)
-        table = ProcTable.scan()
-        targets = [p for p in targets if p.alive(table)]
-    if targets:
-        table = ProcTable.scan()
-        for procs in targets:
-            procs.signal(table, signal.SIGKILL)
-
-
-def _write_stop(unit: Path, state: str, reason: str) -> None:
-    """Write ``unit``'s ``cancel`` file durably, before anything is signalled (a first
-    one is kept: it says why the unit was stopped)."""
-    path = unit / STOP_FILE
-    if path.exists():
-        return
-    tmp = unit / f".{STOP_FILE}.{os.getpid()}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, render_stop(state, reason).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dfd = os.open(unit, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as exc:
-        # the signal still goes out; the ledger's cancel intent remains the record
-        log.warning("cannot write %s: %s", path, exc)
-
-
-def _lost_reason(run: _Running, table: ProcTable) -> str:
-    """What is known of a unit whose processes all ended without an exit record."""
-    procs = run.procs
-    gone = _clock(table.done_at)
-    seen = procs.last_alive
-    if procs.leader_gone_at is not None and seen is not None and seen >= procs.leader_gone_at:
-        return (
-            f"the wrapper (pid {run.pid}) was killed before it could record an exit code; "
-            f"its task ran on until between {_clock(seen)} and {gone}; exit code unknown"
-        )
-    return (
-        f"the wrapper (pid {run.pid}) and its task ended without an exit record "
-        f"(killed with SIGKILL?); gone by {gone}; exit code unknown"
-    )
-
-
-def _clock(when: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
-
-
-def _reap(pid: int) -> bool:
-    """Collect our child ``pid`` if it ended; True when it is gone."""
-    try:
-        done, _status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done == pid
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None

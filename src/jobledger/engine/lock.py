@@ -86,6 +86,29 @@ class DriverLock:
         except (OSError, ValueError):
             return {}
 
+    def describe_holder(self) -> str:
+        """``"pid 123 on host h since 2026-12-07 10:00:00"`` when a live process on this host
+        (or one on another host) holds the lock; ``"nobody"`` otherwise."""
+        holder = self.holder()
+        if not holder or not self.taken():
+            return "nobody"
+        since = _dt.datetime.fromtimestamp(float(holder.get("since", 0))).isoformat(
+            sep=" ", timespec="seconds"
+        )
+        return f"pid {holder.get('pid')} on host {holder.get('host')} since {since}"
+
+    def taken(self) -> bool:
+        """True while some process holds the lock (tried without blocking, then let go)."""
+        if self.held:
+            return True
+        probe = filelock.FileLock(str(self.path), thread_local=False, is_singleton=False)
+        try:
+            probe.acquire(timeout=0)
+        except filelock.Timeout:
+            return True
+        probe.release(force=True)
+        return False
+
     def _busy_message(self, holder: dict[str, Any]) -> str:
         if not holder:
             return f"workflow {self.name!r} is being driven by another process (lock {self.path})"

@@ -82,9 +82,9 @@ def main(argv: list[str]) -> int:
         if exc.code is None or exc.code == 0:
             value = None  # sys.exit() / sys.exit(0): a clean end, as for a script
         else:
-            return _failed(exc, unit, exc.code if isinstance(exc.code, int) else 1)
+            return _failed(exc, unit, exc.code if isinstance(exc.code, int) else 1, cloudpickle)
     except BaseException as exc:
-        return _failed(exc, unit, 1)
+        return _failed(exc, unit, 1, cloudpickle)
     try:
         data = cloudpickle.dumps(value)
     except Exception as exc:
@@ -100,12 +100,17 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _failed(exc: BaseException, unit: str, code: int) -> int:
-    """Print the traceback, describe the exception in ``error.json``; returns the exit
-    code (``sys.exit(N)`` keeps N, as a shell would see it)."""
+def _failed(exc: BaseException, unit: str, code: int, pickler: object) -> int:
+    """Print the traceback, describe the exception in ``error.json`` (and pickle it to
+    ``exception.pkl`` when it can be); returns the exit code (``sys.exit(N)`` keeps N, as
+    a shell would see it)."""
     text = traceback.format_exc()
     sys.stderr.write(text)
     sys.stderr.flush()
+    try:
+        _write_atomic(os.path.join(unit, "exception.pkl"), pickler.dumps(exc))  # type: ignore[attr-defined]
+    except Exception:  # noqa: S110 - the description below is enough
+        pass
     info = {"type": type(exc).__qualname__, "message": str(exc), "traceback": text}
     _write_atomic(os.path.join(unit, "error.json"), json.dumps(info).encode())
     return code & 0xFF if code & 0xFF else 1

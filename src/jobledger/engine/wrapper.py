@@ -34,8 +34,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from jobledger.errors import ModelError
+from jobledger.ledger.specs import TaskSpec
 from jobledger.model.names import env_name_problem
-from jobledger.model.task import Task
 
 EXIT_FILE = "exit"
 CLAIM_FILE = "claim"
@@ -58,7 +58,9 @@ class WrapperSpec:
 
     attempt_dir: str
     workdir: str
-    tasks: tuple[Task, ...]
+    tasks: tuple[TaskSpec, ...]
+    run_dir: str = ""
+    """Where the Python tasks' pickles and the runner are (default: the attempt dir)."""
     is_array: bool = False
     markers_dir: str | None = None
     marker: str = ""
@@ -98,7 +100,7 @@ def _index_expr() -> str:
     return expr
 
 
-def _task_function(number: int, task: Task) -> str:
+def _task_function(number: int, task: TaskSpec) -> str:
     name = f"jl_t{number}"
     prefix = f"cd -- {_q(task.cwd)} || exit 1; " if task.cwd else ""
     exports = "".join(f"{_export(k, v)}; " for k, v in task.env.items())
@@ -106,9 +108,10 @@ def _task_function(number: int, task: Task) -> str:
         return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
     if task.argv is not None:
         return f"{name}() {{ {prefix}{exports}exec {shlex.join(task.argv)}; }}"
+    payload = _q(task.payload or f"task-{number}.pkl")
     return (
-        f'{name}() {{ {prefix}{exports}exec "$JL_PYTHON" "$JL_ATTEMPT/{RUNNER_FILE}" '
-        f'"$JL_ATTEMPT/task-{number}.pkl" "$JL_UNIT"; }}'
+        f'{name}() {{ {prefix}{exports}exec "$JL_PYTHON" "$JL_RUN/{RUNNER_FILE}" '
+        f'"$JL_RUN/"{payload} "$JL_UNIT"; }}'
     )
 
 
@@ -117,6 +120,7 @@ def render_wrapper(spec: WrapperSpec) -> str:
     lines = [
         "# --- jobledger job wrapper (generated; see jobledger.engine.wrapper) ---",
         f"JL_ATTEMPT={_q(spec.attempt_dir)}",
+        f"JL_RUN={_q(spec.run_dir or spec.attempt_dir)}",
         f"JL_PYTHON={_q(spec.python)}",
         "JL_START=${EPOCHREALTIME:-}",
     ]

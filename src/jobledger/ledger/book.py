@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Damage, Record
+from jobledger.ledger.event_codec import Recorded, decode_raw
 from jobledger.ledger.headers import SegmentHeader, parse_header
 from jobledger.ledger.segment import SUFFIX, SegmentCursor, SegmentUnreadable, read_segment
 from jobledger.ledger.wholefile import SegmentFile, SeqSet, foreign, problems
@@ -176,10 +176,10 @@ class SegmentBook:
         return book
 
 
-def all_events(files: list[Path], project_id: str | None) -> list[ev.Event]:
+def all_events(files: list[Path], project_id: str | None) -> list[Recorded]:
     """Every event of ``files`` once (whatever number of files carry its writer), other
-    projects' segments left out, in ``(clock, writer, seq)`` order."""
-    collected: dict[tuple[str, int], ev.Event] = {}
+    projects' segments and unknown types left out, in ``(clock, writer, seq)`` order."""
+    collected: dict[tuple[str, int], Recorded] = {}
     book = SegmentBook()
     for path in files:
         try:
@@ -191,8 +191,8 @@ def all_events(files: list[Path], project_id: str | None) -> list[ev.Event]:
             continue
         for record in records:
             for raw in record.events:
-                if isinstance(raw, list) and len(raw) == 5:
-                    event = ev.Event.from_raw(raw, writer)
+                event = decode_raw(raw, writer)
+                if event is not None:
                     seq = event.seq if isinstance(event.seq, int) else -1 - len(collected)
                     collected.setdefault((writer, seq), event)
     return sorted(collected.values(), key=lambda e: e.order)

@@ -8,10 +8,12 @@ job (a status table) pays the decoding then, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
+
+from jobledger.gcpause import gc_paused
 
 _MISSING = object()
 
@@ -27,16 +29,34 @@ def pack(value: Any) -> bytes:
 
 
 class LazyJobs(dict):  # type: ignore[type-arg]
-    """``{key: job record}`` where some records are still packed bytes."""
+    """``{key: job record}`` where some records are still packed bytes.
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
+    ``load`` turns an unpacked row into a record; ``dump`` a record into a row.
+    """
+
+    def __init__(
+        self,
+        blobs: dict[str, bytes],
+        load: Callable[[Any], Any],
+        dump: Callable[[Any], Any],
+        settled: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._blobs = blobs
+        self._decode = load
+        self._encode = dump
+        self.settled = settled or {}
+        """Key -> final state of packed records that nothing more will happen to."""
 
     def _load(self, key: str) -> Any:
-        value = unpack(self._blobs.pop(key))
+        value = self._decode(unpack(self._blobs.pop(key)))
+        self.settled.pop(key, None)
         dict.__setitem__(self, key, value)
         return value
+
+    def packed_settled(self, key: str) -> str | None:
+        """The final state of a still-packed record that is settled (without decoding it)."""
+        return self.settled.get(key) if key in self._blobs else None
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)
@@ -68,8 +88,9 @@ class LazyJobs(dict):  # type: ignore[type-arg]
 
     def materialize(self) -> None:
         """Decode every remaining record."""
-        for key in list(self._blobs):
-            self._load(key)
+        with gc_paused():
+            for key in list(self._blobs):
+                self._load(key)
 
     def values(self) -> Any:
         self.materialize()
@@ -83,12 +104,12 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         """Every record as a blob (decoded ones packed again, untouched ones as they were)."""
         out = dict(self._blobs)
         for key, value in dict.items(self):
-            out[key] = pack(value)
+            out[key] = pack(self._encode(value))
         return out
 
 
-def packed_jobs(jobs: dict[str, Any]) -> dict[str, bytes]:
-    """Blobs for a plain or lazy jobs dict."""
+def packed_jobs(jobs: dict[str, Any], dump: Callable[[Any], Any]) -> dict[str, bytes]:
+    """Blobs for a plain or lazy jobs dict (``dump`` turns a record into a row)."""
     if isinstance(jobs, LazyJobs):
         return jobs.packed()
-    return {key: pack(value) for key, value in jobs.items()}
+    return {key: pack(dump(value)) for key, value in jobs.items()}

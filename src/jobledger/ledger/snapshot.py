@@ -4,7 +4,9 @@
 the byte offset read and the digest of the last record read, and the reader's book of
 segments (writers, headers, damage, sequence numbers folded). Loading checks that each
 covered segment still holds that digest at that offset; otherwise the snapshot is
-ignored and the ledger is read from scratch. Job records stay packed until first used.
+ignored and the ledger is read from scratch. Job records stay packed one by one and are
+decoded on first use (:class:`~.lazy.LazyJobs`), so opening a 250,000-job project from
+its snapshot does not build every record up front.
 """
 
 from __future__ import annotations
@@ -22,33 +24,83 @@ import msgpack
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
+from jobledger.ledger.event_codec import decode_spec, encode
 from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.records import JobRecord, WorkflowRecord
+from jobledger.ledger.reducer import Model
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
+from jobledger.ledger.state import settled
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 6
 
 
 @attrs.define
 class Snapshot:
     """What a snapshot restores."""
 
-    state: dict[str, Any]
+    model: Model
     cursors: dict[str, SegmentCursor]
     book: SegmentBook
 
 
-def write_snapshot(
-    path: Path, state: Mapping[str, Any], cursors: Mapping[str, SegmentCursor], book: SegmentBook
-) -> bool:
+def _dump_job(job: JobRecord) -> list[Any]:
+    return job.to_row(encode)
+
+
+def _load_job(row: Any) -> JobRecord:
+    return JobRecord.from_row(row, decode_spec)
+
+
+def _settled_index(model: Model) -> dict[str, str]:
+    """Key -> final state of every job nothing more will happen to (so that opening a big
+    project does not decode finished jobs to learn they are finished)."""
+    jobs = model.jobs
+    index: dict[str, str] = dict(getattr(jobs, "settled", {}))
+    for key, job in dict.items(jobs):
+        state = settled(job)
+        if state is None:
+            index.pop(key, None)
+        else:
+            index[key] = state.value
+    return index
+
+
+def model_to_plain(model: Model) -> dict[str, Any]:
+    """Everything of ``model`` as msgpack-ready data (job records packed one by one)."""
+    return {
+        "settled": _settled_index(model),
+        "workflows": [w.to_row() for w in model.workflows.values()],
+        "writers": model.writers,
+        "problems": model.problems,
+        "staged": {h: {p: [d, list(o)] for p, (d, o) in files.items()} for h, files in model.staged.items()},
+        "max_clock": model.max_clock,
+        "jobs": packed_jobs(model.jobs, _dump_job),
+    }
+
+
+def model_from_plain(data: Mapping[str, Any]) -> Model:
+    """Inverse of :func:`model_to_plain` (job records stay packed until used)."""
+    model = Model()
+    model.workflows = {row[0]: WorkflowRecord.from_row(row) for row in data["workflows"]}
+    model.writers = dict(data["writers"])
+    model.problems = list(data["problems"])
+    model.staged = {
+        h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
+    }
+    model.max_clock = int(data["max_clock"])
+    model.jobs = LazyJobs(dict(data["jobs"]), _load_job, _dump_job, dict(data.get("settled") or {}))
+    return model
+
+
+def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor], book: SegmentBook) -> bool:
     """Write atomically; False (and nothing left behind) when the disk refuses."""
     blob = msgpack.packb(
         {
             "version": SNAPSHOT_VERSION,
             "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
-            "state": {k: v for k, v in state.items() if k != "jobs"},
-            "jobs": packed_jobs(state["jobs"]),
+            "model": model_to_plain(model),
             "book": book.dump(),
         },
         use_bin_type=True,
@@ -87,9 +139,11 @@ def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
     except (KeyError, TypeError, ValueError):
         return None
     book.foreign = {n for n in book.foreign if (ledger_dir / n).exists()}
-    state = snap["state"]
-    state["jobs"] = LazyJobs(snap["jobs"])
-    return Snapshot(state, cursors, book)
+    try:
+        model = model_from_plain(snap["model"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return Snapshot(model, cursors, book)
 
 
 def _covers(path: Path, offset: int, digest: bytes) -> bool:

@@ -1,27 +1,58 @@
-"""Read-only views over the reduced state (derived values, computed on demand)."""
+"""Reading the reduced state: :class:`ProjectState` and the frozen views it hands out.
+
+:class:`~jobledger.ledger.records.JobRecord` and friends are what the reducer maintains;
+:class:`JobInfo`/:class:`AttemptInfo` are immutable snapshots of one job for readers that
+keep them (results, reports). Where a job stands (:func:`attempt_state`, :func:`job_phase`,
+:func:`settled`...) is derived in :mod:`jobledger.ledger.phases`, re-exported here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from jobledger.ledger.event_codec import encode
+from jobledger.ledger.phases import (
+    Phase,
+    aggregate,
+    attempt_state,
+    cancel_stands,
+    element_states,
+    job_phase,
+    reused_in_latest_run,
+    settled,
+    settled_state,
+)
+from jobledger.ledger.records import AttemptRecord, DefinitionRecord, JobRecord, WorkflowRecord
+from jobledger.ledger.reducer import Model
+from jobledger.ledger.specs import JobSpec
 from jobledger.states import JobState
 
-_FAILURE_PRIORITY = (
-    JobState.OUT_OF_MEMORY,
-    JobState.TIMEOUT,
-    JobState.NODE_FAIL,
-    JobState.PREEMPTED,
-    JobState.BOOT_FAIL,
-    JobState.LOST,
-    JobState.FAILED,
-    JobState.CANCELLED,
-    JobState.DEPENDENCY_FAILED,
-)
+#: Where a job stands is derived in :mod:`jobledger.ledger.phases`; readers find it here too.
+__all__ = [
+    "AttemptInfo",
+    "ElementInfo",
+    "JobInfo",
+    "Phase",
+    "ProjectState",
+    "WorkflowInfo",
+    "aggregate",
+    "attempt_info",
+    "attempt_state",
+    "cancel_stands",
+    "element_states",
+    "job_info",
+    "job_phase",
+    "reused_in_latest_run",
+    "settled",
+    "settled_state",
+    "workflow_info",
+]
 
 
+# ---------------------------------------------------------------------- frozen views
 @attrs.frozen
 class ElementInfo:
     """One array element of an attempt."""
@@ -67,16 +98,89 @@ class AttemptInfo:
         return [e.index for e in self.elements if e.state.is_final and not e.state.is_success]
 
 
+def _monotone_history(entries: Sequence[Sequence[Any]]) -> tuple[tuple[float, str, int | None], ...]:
+    """Sightings in order, dropping ones that would move a unit backwards."""
+    best: dict[Any, int] = {}
+    out = []
+    for entry in sorted(entries, key=lambda h: (h[0], h[1], h[2] or 0.0)):
+        state, at, index = entry[1], entry[2], entry[3]
+        rank = JobState(state).rank
+        if rank < best.get(index, -1) or (rank == best.get(index) and rank >= 3):
+            continue
+        best[index] = rank
+        out.append((at, state, index))
+    return tuple(out)
+
+
+def attempt_info(att: AttemptRecord, spec: JobSpec | None, cancel_requested: bool = False) -> AttemptInfo:
+    """The frozen view of one attempt."""
+    indices = list(spec.array) if spec is not None and spec.array else None
+    elements: list[ElementInfo] = []
+    if indices:
+        stored = att.elements or {}
+        for index, state in element_states(att, indices):
+            el = stored.get(index)
+            if el is None:
+                elements.append(ElementInfo(index, state, None, None, "", None, None))
+            else:
+                elements.append(
+                    ElementInfo(index, state, el.exit_code, el.signal, el.reason, el.started_at, el.ended_at)
+                )
+    state = attempt_state(att, spec)
+    exit_code = att.exit_code
+    if indices and exit_code is None:
+        codes = [e.exit_code for e in elements if e.exit_code]
+        exit_code = codes[0] if codes else (0 if state is JobState.COMPLETED else None)
+    ended = att.ended_at
+    if indices and ended is None and state.is_final:
+        ends = [e.ended_at for e in elements if e.ended_at is not None]
+        ended = max(ends) if ends else None
+    started = att.started_at
+    if indices and started is None:
+        starts = [e.started_at for e in elements if e.started_at is not None]
+        started = min(starts) if starts else None
+    retry = att.retry
+    return AttemptInfo(
+        number=att.number,
+        state=state,
+        exit_code=exit_code,
+        signal=att.signal,
+        reason=att.reason,
+        scheduler_id=att.scheduler_id,
+        host=att.host,
+        run_dir=att.run_dir,
+        submitted_at=att.submitted_at,
+        started_at=started,
+        ended_at=ended,
+        intent_without_outcome=att.intent is not None and att.outcome is None,
+        cancel_requested=cancel_requested or att.cancel_intent is not None,
+        elements=tuple(elements),
+        history=_monotone_history(att.history),
+        result=dict(att.results),
+        retry_reason=retry.reason if retry else "",
+        manual=bool(retry and retry.manual),
+        not_before=retry.not_before if retry else None,
+        error=att.error,
+        resources=att.resources,
+    )
+
+
 @attrs.frozen
 class JobInfo:
-    """What the ledger knows about one job (by key)."""
+    """What the ledger knows about one job (by key), frozen."""
 
     key: str
     name: str
     host: str
-    definition: Mapping[str, Any]
+    spec: JobSpec | None
     attempts: tuple[AttemptInfo, ...]
     reused_in: tuple[str, ...]
+    cancel_requested: bool = False
+
+    @property
+    def definition(self) -> Mapping[str, Any]:
+        """The job's definition as plain data (empty when unknown)."""
+        return encode(self.spec) if self.spec is not None else {}
 
     @property
     def current(self) -> AttemptInfo | None:
@@ -97,204 +201,133 @@ class JobInfo:
     @property
     def array(self) -> list[int] | None:
         """Array indices, when the job is an array."""
-        value = self.definition.get("array")
-        return list(value) if value else None
+        return list(self.spec.array) if self.spec is not None and self.spec.array else None
 
     @property
     def run_dir(self) -> str | None:
         """Run directory (relative to the project) of the latest attempt."""
         cur = self.current
-        return (cur.run_dir if cur else None) or self.definition.get("run_dir")
+        return (cur.run_dir if cur else None) or (self.spec.run_dir if self.spec else None)
+
+
+def job_info(job: JobRecord) -> JobInfo:
+    """The frozen view of one job."""
+    spec = job.spec
+    cancel = cancel_stands(job)
+    return JobInfo(
+        key=job.key,
+        name=job.name,
+        host=spec.host if spec is not None else "local",
+        spec=spec,
+        attempts=tuple(attempt_info(job.attempts[n], spec, cancel) for n in sorted(job.attempts)),
+        reused_in=tuple(job.reused_in),
+        cancel_requested=cancel,
+    )
 
 
 @attrs.frozen
 class WorkflowInfo:
-    """A workflow's latest definition."""
+    """A workflow: the jobs of its current definitions (see :meth:`ProjectState.workflow`)."""
 
     name: str
     job_keys: tuple[str, ...]
     defined: float
     root: str | None
+    definitions: tuple[DefinitionRecord, ...] = ()
+    """Its current definitions (more than one: defined on concurrent lines of history or
+    from several scripts)."""
+    superseded: tuple[str, ...] = ()
+    """Keys of earlier definitions that no current one holds."""
+
+    @property
+    def concurrent(self) -> bool:
+        """True when more than one definition is current."""
+        return len(self.definitions) > 1
 
 
-def _element_state(element: Mapping[str, Any], attempt_state: JobState) -> JobState:
-    mine = JobState(element["state"])  # elements are sparse too
-    if mine.is_final:
-        return mine
-    if attempt_state.is_final:
-        return attempt_state
-    return mine if mine.rank >= attempt_state.rank else attempt_state
-
-
-def aggregate(states: list[JobState]) -> JobState:
-    """One state for a set of array elements."""
-    if not states:
-        return JobState.PENDING
-    if any(not s.is_final for s in states):
-        if any(s is JobState.RUNNING for s in states) or any(s.is_final for s in states):
-            return JobState.RUNNING
-        return max(states, key=lambda s: s.rank)
-    if all(s is JobState.COMPLETED for s in states):
-        return JobState.COMPLETED
-    present = set(states)
-    return next(s for s in _FAILURE_PRIORITY if s in present)
-
-
-def _monotone_history(entries: list[list[Any]]) -> tuple[tuple[float, str, int | None], ...]:
-    """Sightings in order, dropping ones that would move a unit backwards."""
-    best: dict[Any, int] = {}
-    out = []
-    for entry in sorted(entries, key=lambda h: (h[0], h[1], h[2] or 0.0)):
-        state, at, index = entry[1], entry[2], entry[3]
-        rank = JobState(state).rank
-        if rank < best.get(index, -1) or (rank == best.get(index) and rank >= 3):
-            continue
-        best[index] = rank
-        out.append((at, state, index))
-    return tuple(out)
-
-
-def attempt_info(number: int, raw: Mapping[str, Any], indices: list[int] | None) -> AttemptInfo:
-    """Derive an :class:`AttemptInfo` from a raw (sparse) attempt record."""
-    get = raw.get
-    own = JobState(raw["state"])
-    elements: list[ElementInfo] = []
-    state = own
-    if indices:
-        stored = get("elements") or {}
-        for index in indices:
-            el = stored.get(index)
-            if el is None:
-                el_state = own if own.rank > JobState.PENDING.rank else JobState.PENDING
-                elements.append(ElementInfo(index, el_state, None, None, "", None, None))
-            else:
-                elements.append(
-                    ElementInfo(
-                        index,
-                        _element_state(el, own),
-                        el.get("exit_code"),
-                        el.get("signal"),
-                        el.get("reason") or "",
-                        el.get("started_at"),
-                        el.get("ended_at"),
-                    )
-                )
-        state = aggregate([e.state for e in elements])
-        if own.is_final and not state.is_final:
-            state = own
-    history = _monotone_history(get("history") or [])
-    retry = get("retry") or {}
-    exit_code = get("exit_code")
-    if indices and exit_code is None:
-        codes = [e.exit_code for e in elements if e.exit_code]
-        exit_code = codes[0] if codes else (0 if state is JobState.COMPLETED else None)
-    ended = get("ended_at")
-    if indices and ended is None and state.is_final:
-        ends = [e.ended_at for e in elements if e.ended_at is not None]
-        ended = max(ends) if ends else None
-    started = get("started_at")
-    if indices and started is None:
-        starts = [e.started_at for e in elements if e.started_at is not None]
-        started = min(starts) if starts else None
-    return AttemptInfo(
-        number=number,
-        state=state,
-        exit_code=exit_code,
-        signal=get("signal"),
-        reason=get("reason") or "",
-        scheduler_id=get("scheduler_id"),
-        host=get("host"),
-        run_dir=get("run_dir"),
-        submitted_at=get("submitted_at"),
-        started_at=started,
-        ended_at=ended,
-        intent_without_outcome=get("intent") is not None and get("outcome") is None,
-        cancel_requested=get("cancel") is not None,
-        elements=tuple(elements),
-        history=history,
-        result=dict(get("result") or {}),
-        retry_reason=retry.get("reason", ""),
-        manual=bool(retry.get("manual")),
-        not_before=retry.get("not_before"),
-        error=get("error"),
-        resources=get("resources"),
-    )
+def workflow_info(record: WorkflowRecord) -> WorkflowInfo:
+    """The frozen view of one workflow."""
+    current = record.current()
+    keys: list[str] = []
+    seen: set[str] = set()
+    for definition in current:
+        for key in definition.keys:
+            if key not in seen:
+                seen.add(key)
+                keys.append(key)
+    superseded: list[str] = []
+    for definition in sorted(record.definitions.values(), key=lambda d: d.order, reverse=True):
+        for key in definition.keys:
+            if key not in seen:
+                seen.add(key)
+                superseded.append(key)
+    defined = max((d.defined_at for d in current), default=0.0)
+    root = current[-1].root if current else None
+    return WorkflowInfo(record.name, tuple(keys), defined, root, tuple(current), tuple(superseded))
 
 
 class ProjectState:
-    """Read-only view of the reduced ledger."""
+    """Read-only access to the reduced ledger."""
 
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
+    def __init__(self, model: Model) -> None:
+        self.model = model
 
     @property
     def max_clock(self) -> int:
         """Highest logical clock seen."""
-        return int(self.raw["max_clock"])
+        return self.model.max_clock
 
     @property
     def problems(self) -> list[str]:
         """Events that did not fit, sorted."""
-        return sorted(self.raw["problems"])
+        return sorted(self.model.problems)
 
     def workflows(self) -> dict[str, WorkflowInfo]:
-        """Every workflow by name."""
+        """Every workflow with a definition, by name."""
         return {
-            name: WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
-            for name, w in sorted(self.raw["workflows"].items())
+            name: workflow_info(record)
+            for name, record in sorted(self.model.workflows.items())
+            if record.definitions
         }
 
     def workflow(self, name: str) -> WorkflowInfo | None:
         """One workflow, if defined."""
-        w = self.raw["workflows"].get(name)
-        return None if w is None else WorkflowInfo(name, tuple(w["jobs"]), w["defined"], w.get("root"))
+        record = self.model.workflows.get(name)
+        return None if record is None or not record.definitions else workflow_info(record)
+
+    def record(self, key: str) -> JobRecord | None:
+        """The live record of a job (read it, never change it)."""
+        return self.model.jobs.get(key)
 
     def has_job(self, key: str) -> bool:
         """True when the ledger knows the key."""
-        return key in self.raw["jobs"]
+        return key in self.model.jobs
 
     def job(self, key: str) -> JobInfo | None:
-        """Everything known about one job."""
-        raw = self.raw["jobs"].get(key)
-        if raw is None:
-            return None
-        indices = raw.get("array")
-        attempts = tuple(
-            attempt_info(n, raw["attempts"][n], indices) for n in sorted(raw.get("attempts", {}))
-        )
-        definition = {k: v for k, v in raw.items() if k not in ("attempts", "reused_in", "def_order")}
-        return JobInfo(
-            key=key,
-            name=raw.get("name", key[:8]),
-            host=raw.get("host", "local"),
-            definition=definition,
-            attempts=attempts,
-            reused_in=tuple(raw.get("reused_in", ())),
-        )
+        """Everything known about one job, frozen."""
+        record = self.model.jobs.get(key)
+        return None if record is None else job_info(record)
 
     def jobs(self, workflow: str | None = None) -> list[JobInfo]:
-        """Jobs of one workflow in definition order, or every job (by name, key)."""
+        """Jobs of one workflow (its current definitions, in definition order), or every
+        job (by name, key)."""
         if workflow is not None:
-            wf = self.raw["workflows"].get(workflow)
-            keys = wf["jobs"] if wf else []
+            info = self.workflow(workflow)
+            keys: Sequence[str] = info.job_keys if info else ()
         else:
-            keys = sorted(self.raw["jobs"], key=lambda k: (self.raw["jobs"][k].get("name", ""), k))
-        out = []
-        for key in keys:
-            info = self.job(key)
-            if info is not None:
-                out.append(info)
-        return out
+            jobs = self.model.jobs
+            keys = sorted(jobs, key=lambda k: (jobs[k].name, k))
+        return [job_info(self.model.jobs[k]) for k in keys if k in self.model.jobs]
+
+    def reused(self, workflow: str) -> set[str]:
+        """Keys the latest run of ``workflow`` reused (found completed, did not run)."""
+        return reused_in_latest_run(self.model, workflow)
 
     def completed_keys(self) -> set[str]:
-        """Keys with at least one completed attempt (cheap: no views built)."""
+        """Keys with at least one completed attempt."""
         done = set()
-        for key, raw in self.raw["jobs"].items():
-            if raw.get("array"):
-                info = self.job(key)
-                if info is not None and info.ever_completed:
-                    done.add(key)
-            elif any(a["state"] == "completed" for a in raw.get("attempts", {}).values()):
+        for key, job in self.model.jobs.items():
+            if any(attempt_state(a, job.spec) is JobState.COMPLETED for a in job.attempts.values()):
                 done.add(key)
         return done
 

@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,9 @@ from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.book import SegmentBook, all_events
 from jobledger.ledger.codec import Damage
+from jobledger.ledger.event_codec import Recorded, decode_raw, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
-from jobledger.ledger.reducer import State, apply, apply_many, empty_state
+from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
     SegmentCursor,
     SegmentUnreadable,
@@ -59,7 +60,7 @@ class Ledger:
         self.cache_dir = cache_dir
         self._use_snapshot = use_snapshot
         self._lock = threading.RLock()
-        self._state: State = empty_state()
+        self._model = Model()
         self._cursors: dict[str, SegmentCursor] = {}
         self._book = SegmentBook()
         self._project_id: str | None = None
@@ -78,7 +79,7 @@ class Ledger:
             if not self._loaded:
                 self._project_id = read_project_id(self.ledger_dir)
                 if not (self._use_snapshot and self._load_snapshot()):
-                    self._state = empty_state()
+                    self._model = Model()
                     self._cursors = {}
                     self._book = SegmentBook()
                     self._read_since_snapshot = 0
@@ -103,26 +104,26 @@ class Ledger:
         self._book.odd = odd
         return files
 
-    def read_new_events(self) -> list[ev.Event]:
+    def read_new_events(self) -> list[Recorded]:
         """Refresh, returning the events other writers appended since the last read."""
         with self._lock:
             if not self._loaded:
                 self.open()
-            collected: list[ev.Event] = []
+            collected: list[Recorded] = []
             self._read_new(collected)
             self._warn()
             collected.sort(key=lambda e: e.order)
             return collected
 
-    def _read_new(self, collect: list[ev.Event] | None = None) -> int:
+    def _read_new(self, collect: list[Recorded] | None = None) -> int:
         # folding builds many small containers that hold no cycles: pause the collector
         with gc_paused():
             return self._read_new_unpaused(collect)
 
-    def _read_new_unpaused(self, collect: list[ev.Event] | None) -> int:
+    def _read_new_unpaused(self, collect: list[Recorded] | None) -> int:
         count = 0
         own = self._writer.path.name if self._writer else None
-        state = self._state
+        model = self._model
         book = self._book
         for path in self._segment_paths():
             name = path.name
@@ -142,16 +143,11 @@ class Ledger:
                 book.damages.setdefault(name, []).extend(damages)
             for record in records:
                 events = book.select(writer, record.events)
-                apply_many(state, events, writer, f"{name} @{record.offset}: ")
+                count += apply_raw(model, events, writer, f"{name} @{record.offset}: ")
                 if collect is not None:
-                    collect.extend(
-                        ev.Event.from_raw(raw, writer)
-                        for raw in events
-                        if isinstance(raw, list) and len(raw) == 5
-                    )
-                count += len(events)
+                    collect.extend(e for raw in events if (e := decode_raw(raw, writer)) is not None)
                 self._bytes_since_snapshot += record.size
-        self._clock.observe(state["max_clock"])
+        self._clock.observe(model.max_clock)
         self._read_since_snapshot += count
         return count
 
@@ -160,14 +156,14 @@ class Ledger:
         """The current reduced state (opens the ledger on first use)."""
         if not self._loaded:
             self.open()
-        return ProjectState(self._state)
+        return ProjectState(self._model)
 
     @property
-    def raw_state(self) -> State:
-        """The reduced state as plain data (do not modify)."""
+    def model(self) -> Model:
+        """The reduced state's records (read them; only the reducer changes them)."""
         if not self._loaded:
             self.open()
-        return self._state
+        return self._model
 
     def damages(self) -> dict[str, list[Damage]]:
         """Damaged records and torn tails found so far, by segment file name."""
@@ -200,7 +196,7 @@ class Ledger:
     def _warn(self) -> None:
         self._book.warn(self.ledger_dir, self._health_items())
 
-    def iter_events(self) -> Iterator[ev.Event]:
+    def iter_events(self) -> Iterator[Recorded]:
         """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order.
 
         Each event once, whatever number of files carry its writer; other projects'
@@ -224,25 +220,23 @@ class Ledger:
             project_id = self._project_id = ensure_project_id(self.ledger_dir)
             writer = SegmentWriter(self.ledger_dir, new_writer_id())
             seen = frontier(self._read_so_far(), self._book.headers.values())
-            header = self._make(
-                ev.SEGMENT,
-                {
-                    "writer": writer.writer_id,
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "version": FORMAT_VERSION,
-                    "created": time.time(),
-                    "project": project_id,
-                    "seen": seen,
-                },
+            opened = ev.SegmentOpened(
+                writer=writer.writer_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=FORMAT_VERSION,
+                created=time.time(),
+                project=project_id,
+                seen=seen,
             )
+            header = self._make(opened)
             writer.write([header], durable=True)  # raises LedgerError when the disk is full
             self._writer = writer
             claims = {w: (v[0], v[1]) for w, v in seen.items()}
             own_header = SegmentHeader(writer.writer_id, project_id, claims, header[1])
             self._book.own(writer.path.name, writer.writer_id, own_header)
             self._book.folded(writer.writer_id, header[2])
-            apply(self._state, header, writer.writer_id)
+            apply(self._model, opened, (header[1], writer.writer_id, header[2]), header[3])
         return self._writer
 
     def _read_so_far(self) -> dict[str, tuple[int, bytes]]:
@@ -256,25 +250,24 @@ class Ledger:
                 read[writer] = (cursor.offset, cursor.digest)
         return read
 
-    def _make(self, etype: str, data: Mapping[str, Any]) -> list[Any]:
+    def _make(self, event: Any) -> list[Any]:
         self._seq += 1
-        return [etype, self._clock.tick(), self._seq, time.time(), data]
+        return to_raw(event, self._clock.tick(), self._seq, time.time())
 
-    def append(self, etype: str, data: Mapping[str, Any]) -> None:
-        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`.
-
-        ``data`` is kept as given: do not modify it afterwards.
-        """
+    def append(self, event: ev.Event) -> Recorded:
+        """Buffer one event (applied to the in-memory state at once); see :meth:`flush`."""
         with self._lock:
             if not self._loaded:
                 self.open()
             writer = self._writer or self._ensure_writer()
-            raw = self._make(etype, data)
-            apply(self._state, raw, writer.writer_id)
+            raw = self._make(event)
+            order = (raw[1], writer.writer_id, raw[2])
+            apply(self._model, event, order, raw[3])
             self._book.folded(writer.writer_id, raw[2])
             self._buffer.append(raw)
             if len(self._buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
+            return Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -300,14 +293,12 @@ class Ledger:
         self._writer = None
         self._loaded = False  # the in-memory state holds events that never reached the disk
 
-    def record(self, etype: str, data: Mapping[str, Any], *, durable: bool = True) -> ev.Event:
+    def record(self, event: ev.Event, *, durable: bool = True) -> Recorded:
         """Append one event and write it now (fsynced unless ``durable=False``)."""
         with self._lock:
-            self.append(etype, data)
-            raw = self._buffer[-1]
+            recorded = self.append(event)
             self._flush_locked(durable)
-            assert self._writer is not None
-            return ev.Event.from_raw(raw, self._writer.writer_id)
+            return recorded
 
     def close(self) -> None:
         """Flush, sync, close the segment and refresh the snapshot when worthwhile."""
@@ -349,7 +340,7 @@ class Ledger:
             cursors = dict(self._cursors)
             if self._writer is not None:
                 cursors[self._writer.path.name] = SegmentCursor(self._writer.size, self._writer.prev_digest)
-            if write_snapshot(self.snapshot_path, self._state, cursors, self._book):
+            if write_snapshot(self.snapshot_path, self._model, cursors, self._book):
                 self._read_since_snapshot = 0
                 self._bytes_since_snapshot = 0
 
@@ -357,7 +348,7 @@ class Ledger:
         snap = read_snapshot(self.snapshot_path, self.ledger_dir)
         if snap is None:
             return False
-        self._state, self._cursors, self._book = snap.state, snap.cursors, snap.book
+        self._model, self._cursors, self._book = snap.model, snap.cursors, snap.book
         self._read_since_snapshot = 0
         return True
 

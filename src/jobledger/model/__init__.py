@@ -1,7 +1,7 @@
 """Value objects describing work: resources, tasks, jobs, workflows (no I/O but input hashing)."""
 
 from jobledger.model.array import ArraySpec
-from jobledger.model.job import Dependency, Job
+from jobledger.model.job import Dependency, Job, JobRef
 from jobledger.model.resources import Resources
 from jobledger.model.retry import Backoff, RetryPolicy
 from jobledger.model.task import Task
@@ -12,6 +12,7 @@ __all__ = [
     "Backoff",
     "Dependency",
     "Job",
+    "JobRef",
     "Resources",
     "RetryPolicy",
     "Task",

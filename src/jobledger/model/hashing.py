@@ -14,6 +14,7 @@ import functools
 import hashlib
 import inspect
 import pathlib
+import sys
 import textwrap
 import types
 from collections.abc import Callable, Mapping
@@ -134,7 +135,8 @@ class _Encoder:
 
     def _function(self, func: Any, where: str) -> Any:
         name = getattr(func, "__qualname__", getattr(func, "__name__", "?"))
-        module = getattr(func, "__module__", None) or ""
+        globals_ = getattr(func, "__globals__", None) or {}
+        module = _module_name(getattr(func, "__module__", None) or "", globals_.get("__file__"))
         if isinstance(func, types.BuiltinFunctionType) or not hasattr(func, "__code__"):
             return ["builtin", module, name]
         if id(func) in self._active:
@@ -180,7 +182,16 @@ class _Encoder:
 
 
 def _qualname(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    module = sys.modules.get(cls.__module__)
+    return f"{_module_name(cls.__module__, getattr(module, '__file__', None))}.{cls.__qualname__}"
+
+
+def _module_name(name: str, file: Any) -> str:
+    """A module's name as the same text whether its file runs as the script (``__main__``)
+    or is imported by another one: the script's file name without ``.py``."""
+    if name == "__main__" and isinstance(file, str) and file.endswith(".py"):
+        return pathlib.PurePath(file).stem
+    return name
 
 
 def _global_names(code: types.CodeType) -> set[str]:

@@ -3,62 +3,47 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from jobledger.errors import CycleError, HashingError, ModelError, ResourceError
 from jobledger.model.array import ArraySpec
+from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
 from jobledger.model.hashing import digest, pack
+from jobledger.model.inputs import file_digest, hash_inputs
+from jobledger.model.job_fields import (
+    SEPARATE,
+    _cached_resources,
+    _checked_change,
+    _default_name,
+    _listed,
+    _raw_args,
+    _resources,
+    _tasks,
+)
 from jobledger.model.names import (
     check_env,
     check_name,
     check_path,
     check_text,
     check_texts,
-    control_char,
-    describe_char,
     safe_name,
 )
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
 
-DEPENDENCY_KINDS = ("afterok", "afterany", "afternotok")
-_KIND_ALIASES = {
-    "success": "afterok",
-    "ok": "afterok",
-    "failure": "afternotok",
-    "notok": "afternotok",
-    "any": "afterany",
-    "afterok": "afterok",
-    "afterany": "afterany",
-    "afternotok": "afternotok",
-}
-
 _NO_RESOURCES = Resources()
 _NO_RETRY = RetryPolicy()
 
-# Sentinel meaning "stderr to its own file" (hpc-runner's ``stderr=None`` merges).
-SEPARATE = "<separate>"
 
-
-def normalize_kind(kind: str) -> str:
-    """Return the canonical dependency kind for ``kind`` (accepts awflow's statuses)."""
-    try:
-        return _KIND_ALIASES[kind.lower()]
-    except (KeyError, AttributeError):
-        raise ModelError(f"unknown dependency type {kind!r}; use afterok, afterany or afternotok") from None
-
-
-def _upstream_job(target: Any) -> Job | str:
-    if isinstance(target, (Job, str)):
+def _upstream_job(target: Any) -> Job | JobRef | str:
+    if isinstance(target, (Job, JobRef, str)):
         return target
-    inner = getattr(target, "job", None)  # JobResult and face objects carry their Job
+    inner = getattr(target, "job", None)  # objects that carry a Job
     if isinstance(inner, Job):
         return inner
     to_job = getattr(target, "to_job", None)
@@ -66,14 +51,14 @@ def _upstream_job(target: Any) -> Job | str:
         produced = to_job()
         if isinstance(produced, Job):
             return produced
-    raise ModelError(f"a dependency must be a Job, a job name or a JobResult, not {target!r}")
+    raise ModelError(f"a dependency must be a Job, a JobRef or a job name, not {target!r}")
 
 
 @attrs.frozen
 class Dependency:
     """``job`` must end first; ``kind`` says how (afterok, afterany, afternotok)."""
 
-    target: Job | str = attrs.field(converter=_upstream_job)
+    target: Job | JobRef | str = attrs.field(converter=_upstream_job)
     kind: str = attrs.field(default="afterok", converter=normalize_kind)
 
     @property
@@ -85,7 +70,7 @@ class Dependency:
 def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     if value is None:
         return ()
-    if isinstance(value, (Job, str, Dependency)) or not isinstance(value, Iterable):
+    if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
         value = [value]
     out: list[Dependency] = []
     for item in value:
@@ -98,34 +83,19 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     return tuple(out)
 
 
-class _AfterView(tuple):  # type: ignore[type-arg]
-    """``job.after`` is the tuple of dependencies and, called, adds to them (hpc-runner)."""
-
-    _job: Job
-
-    def __call__(self, *results: Any, type: str = "afterok") -> Job:
-        job = self._job
-        added = _dependencies(list(results), type)
-        object.__setattr__(job, "depends", job.depends + added)
-        job._forget_key()
-        return job
-
-
 @attrs.frozen(init=False, slots=False, eq=False, repr=False)
 class Job:
-    """Ordered tasks run as one scheduler job.
-
-    One class serves every face::
+    """Ordered tasks run as one scheduler job (immutable)::
 
         Job(name="a", command="python x.py", cpus=4, memory="8G", after=[other])
-        Job("python train.py", name="train", cpu=4, mem="16G", queue="gpu.q")  # hpc-runner
+        Job("python train.py", name="train", cpu=4, mem="16G", queue="gpu.q")
         Job(name="a", tasks=[Task(...), Task(...)], resources=Resources(cpus=2))
 
     Resource keywords and their aliases (``cpu``, ``mem``, ``queue``, ``walltime`` ...) are
     accepted directly. A callable resource value (``memory=lambda attempt: f"{4*attempt}G"``)
-    escalates with the attempt number. Instances are immutable except for hpc-runner's
-    ``dependencies`` / ``dependency_type`` attributes and ``after(...)``, which rebuild
-    the dependency list.
+    escalates with the attempt number. ``after`` lists upstream jobs: :class:`Job`
+    objects, names of jobs of the same workflow, :class:`JobRef` to jobs recorded earlier,
+    or ``(job, kind)`` pairs. ``stderr=None`` writes stderr into the stdout file.
     """
 
     name: str
@@ -160,8 +130,6 @@ class Job:
         resources: Resources | Mapping[str, Any] | None = None,
         host: str | None = None,
         after: Any = None,
-        dependencies: Any = None,
-        dependency_type: str = "afterok",
         array: Any = None,
         max_concurrent: int | None = None,
         env: Mapping[str, Any] | None = None,
@@ -201,10 +169,6 @@ class Job:
         for key in list(unknown):
             if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
                 sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-        for key in ("modules_path", "inherit_env", "job_type", "dependency", "priority"):
-            if key in unknown:
-                meta_value = unknown.pop(key)
-                metadata = {**(metadata or {}), key: meta_value}
         if unknown:
             raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
 
@@ -235,7 +199,7 @@ class Job:
             policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
 
         try:
-            deps = _dependencies(after, dependency_type) + _dependencies(dependencies, dependency_type)
+            deps = _dependencies(after, "afterok")
         except ModelError as exc:
             raise ModelError(f"{where}: {exc}") from None
         if waitfor not in ("all", "any"):
@@ -271,42 +235,10 @@ class Job:
             metadata=dict(metadata or {}),
         )
 
-    # ---------------------------------------------------------------- faces
-    @property
-    def after(self) -> _AfterView:
-        """The dependencies; call it to add some: ``job.after(result, type="afterany")``."""
-        view = _AfterView(self.depends)
-        view._job = self
-        return view
-
-    @property
-    def dependencies(self) -> list[Job | str]:
-        """Upstream jobs (hpc-runner spelling; assignable)."""
-        return [d.target for d in self.depends]
-
-    @property
-    def dependency_type(self) -> str:
-        """Kind of the first dependency (hpc-runner spelling; assignable)."""
-        return self.depends[0].kind if self.depends else "afterok"
-
     @property
     def command(self) -> str:
         """The tasks as one human-readable line."""
         return " && ".join(t.label for t in self.tasks)
-
-    def submit(self, scheduler: Any = None) -> Any:
-        """Submit this job alone (hpc-runner); returns a :class:`~jobledger.JobResult`."""
-        from jobledger.api.hpcrunner import submit_job
-
-        return submit_job(self, scheduler)
-
-    @classmethod
-    def from_config(cls, tool_or_type: str, command: Any = None, **overrides: Any) -> Job:
-        """Merge ``[defaults]`` and ``[types.NAME]``/``[tools.NAME]`` of jobledger.toml."""
-        from jobledger.api.hpcrunner import job_from_config
-
-        made: Job = job_from_config(tool_or_type, command, **overrides)
-        return made
 
     # ---------------------------------------------------------------- identity
     @property
@@ -367,7 +299,7 @@ class Job:
             if "_key" in job.__dict__:
                 continue
             if expanded:
-                upstream = [(dep.target.__dict__["_key"], dep.kind) for dep in job.depends]
+                upstream = [(_known_key(dep.target), dep.kind) for dep in job.depends]
                 job.__dict__["_key"] = job.compute_key(upstream, hash_inputs(job.inputs, job.workdir))
                 open_jobs.discard(id(job))
                 continue
@@ -381,7 +313,7 @@ class Job:
                         f"job {job.name!r} depends on {dep.target!r} by name: "
                         "its key is known only inside a Workflow"
                     )
-                if "_key" not in dep.target.__dict__:
+                if isinstance(dep.target, Job) and "_key" not in dep.target.__dict__:
                     stack.append((dep.target, False))
         return str(self.__dict__["_key"])
 
@@ -415,140 +347,18 @@ class Job:
         )
 
 
-def _job_setattr(self: Job, name: str, value: Any) -> None:
-    """Frozen, except hpc-runner's ``dependencies`` and ``dependency_type`` attributes."""
-    if name == "dependencies":
-        kind = self.depends[0].kind if self.depends else "afterok"
-        object.__setattr__(self, "depends", _dependencies(value, kind))
-    elif name == "dependency_type":
-        kind = normalize_kind(value)
-        deps = tuple(Dependency(d.target, kind) for d in self.depends)
-        object.__setattr__(self, "depends", deps)
-    else:
-        raise attrs.exceptions.FrozenInstanceError()
-    self._forget_key()
+def _known_key(target: Job | JobRef | str) -> str:
+    """The key of an upstream whose key is already computed (or recorded)."""
+    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
 
 
-# attrs refuses a custom __setattr__ on a frozen class; install it afterwards.
-Job.__setattr__ = _job_setattr  # type: ignore[method-assign,assignment]
-
-
-def _checked_change(field: str, value: Any, where: str) -> Any:
-    """A replaced field of :meth:`Job.with_changes`, held to the rules of ``__init__``."""
-    if field == "name":
-        return check_name(value, "job name")
-    if field == "host":
-        return check_name(value, "host name", where)
-    if field == "env":
-        return check_env(value, where)
-    if field in ("workdir", "stdout") and value is not None:
-        return check_path(value, field, where)
-    if field == "stderr" and value not in (None, SEPARATE):
-        return check_path(value, field, where)
-    if field in ("modules", "setup"):
-        return check_texts(value, field, where)
-    if field in ("inputs", "outputs"):
-        return tuple(check_path(p, f"{field} item", where) for p in _listed(value, field, where))
-    if field == "scheduler_args":
-        return {k: _raw_args(v, k, where) for k, v in dict(value).items()}
-    if field == "tasks":
-        return _tasks(None, value, (), None)
-    return value
-
-
-def _listed(value: Any, field: str, where: str) -> tuple[Any, ...]:
-    """A path or a sequence of paths as a tuple."""
-    if isinstance(value, (str, os.PathLike)):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, (bytes, Mapping)):
-        raise ModelError(f"{where}: {field} must be a list of paths, not {value!r}")
-    return tuple(value)
-
-
-def _raw_args(value: Any, field: str, where: str) -> tuple[str, ...]:
-    """Raw scheduler directives: one-line strings (a newline would end the directive line
-    of the batch script and start a shell command)."""
-    items = check_texts(value, field, where)
-    for item in items:
-        bad = control_char(item.replace("\t", " "))
-        if bad is not None:
-            raise ModelError(f"{where}: {field} item {item!r} contains {describe_char(bad)}")
-    return items
-
-
-def _tasks(command: Any, tasks: Any, args: Sequence[Any], kwargs: Any) -> tuple[Task, ...]:
-    if command is not None and tasks is not None:
-        raise ModelError("give either command= or tasks=, not both")
-    if command is not None:
-        return (command if isinstance(command, Task) else Task(command, args=args, kwargs=kwargs),)
-    if tasks is None:
-        raise ModelError("a job needs a command= or tasks=")
-    out = tuple(t if isinstance(t, Task) else Task(t) for t in tasks)
-    if not out:
-        raise ModelError("a job needs at least one task")
-    return out
-
-
-def _default_name(tasks: tuple[Task, ...]) -> str:
-    first = tasks[0]
-    if first.func is not None:
-        return str(getattr(first.func, "__name__", "call"))
-    word = first.argv[0] if first.argv else (first.shell or "job").split()[0]
-    label = " && ".join(t.label for t in tasks)
-    short = hashlib.blake2b(label.encode(), digest_size=3).hexdigest()
-    return f"{safe_name(Path(word).name, 20)}-{short}"
-
-
-_RESOURCE_CACHE: dict[tuple[tuple[str, str, Any], ...], Resources] = {}
-
-
-def _cached_resources(fields: dict[str, Any]) -> Resources:
-    """Identical requests share one (immutable) Resources: workflows repeat them a lot."""
-    try:
-        signature = tuple(sorted((k, type(v).__name__, v) for k, v in fields.items()))
-        found = _RESOURCE_CACHE.get(signature)
-    except TypeError:  # unhashable values (lists of extra directives)
-        return Resources(**fields)
-    if found is None:
-        found = Resources(**fields)
-        if len(_RESOURCE_CACHE) < 4096:
-            _RESOURCE_CACHE[signature] = found
-    return found
-
-
-def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
-    if value is None:
-        return Resources()
-    if isinstance(value, Resources):
-        return value
-    if isinstance(value, Mapping):
-        return Resources.from_kwargs(**value)
-    raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
-
-
-def hash_inputs(inputs: Sequence[str], workdir: str | None) -> dict[str, str]:
-    """Content hash of each declared input file (missing files hash as ``'missing'``)."""
-    out: dict[str, str] = {}
-    base = Path(workdir) if workdir else Path.cwd()
-    for name in inputs:
-        path = Path(name) if Path(name).is_absolute() else base / name
-        out[name] = file_digest(path)
-    return out
-
-
-def file_digest(path: Path) -> str:
-    """BLAKE2b of a file's bytes, or ``'missing'``."""
-    try:
-        with path.open("rb") as fh:
-            h = hashlib.blake2b(digest_size=16)
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-            return h.hexdigest()
-    except FileNotFoundError:
-        return "missing"
-    except IsADirectoryError:
-        h = hashlib.blake2b(digest_size=16)
-        for sub in sorted(path.rglob("*")):
-            if sub.is_file():
-                h.update(str(sub.relative_to(path)).encode() + b"\0" + file_digest(sub).encode())
-        return h.hexdigest()
+__all__ = [
+    "DEPENDENCY_KINDS",
+    "SEPARATE",
+    "Dependency",
+    "Job",
+    "JobRef",
+    "file_digest",
+    "hash_inputs",
+    "normalize_kind",
+]

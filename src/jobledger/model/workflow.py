@@ -9,7 +9,7 @@ import attrs
 
 from jobledger.errors import CycleError, DuplicateJobError, ModelError, UnknownDependencyError
 from jobledger.gcpause import gc_paused
-from jobledger.model.job import Job, hash_inputs
+from jobledger.model.job import Job, JobRef, hash_inputs
 from jobledger.model.names import check_name
 
 InputHasher = Callable[[tuple[str, ...], "str | None"], Mapping[str, str]]
@@ -30,6 +30,9 @@ class Workflow:
     upstream: dict[str, tuple[tuple[str, str], ...]]
     order: tuple[str, ...]
     defaults: dict[str, Any]
+    external: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
+    """Job name -> ``(key, kind)`` of jobs recorded earlier that it depends on
+    (:class:`JobRef`); ``upstream`` holds only the edges inside the workflow."""
 
     def __init__(
         self,
@@ -45,9 +48,15 @@ class Workflow:
     def _build(self, jobs: Iterable[Job], name: str, defaults: Mapping[str, Any] | None) -> None:
         collected = _collect(jobs)
         upstream: dict[str, tuple[tuple[str, str], ...]] = {}
+        external: dict[str, tuple[tuple[str, str], ...]] = {}
         for job in collected.values():
             edges = []
+            refs = [(d.target.key, d.kind) for d in job.depends if isinstance(d.target, JobRef)]
+            if refs:
+                external[job.name] = tuple(refs)
             for dep in job.depends:
+                if isinstance(dep.target, JobRef):
+                    continue
                 if dep.name not in collected:
                     raise UnknownDependencyError(
                         f"job {job.name!r} depends on {dep.name!r}, which is not in workflow {name!r}"
@@ -56,7 +65,12 @@ class Workflow:
             upstream[job.name] = tuple(edges)
         order = _toposort(collected, upstream)
         self.__attrs_init__(
-            name=name, jobs=collected, upstream=upstream, order=order, defaults=dict(defaults or {})
+            name=name,
+            jobs=collected,
+            upstream=upstream,
+            order=order,
+            defaults=dict(defaults or {}),
+            external=external,
         )
 
     # ---------------------------------------------------------------- queries
@@ -150,7 +164,7 @@ class Workflow:
         keys: dict[str, str] = {}
         for name in self.order:
             job = self.jobs[name]
-            ups = [(keys[u], kind) for u, kind in self.upstream[name]]
+            ups = [(keys[u], kind) for u, kind in self.upstream[name]] + list(self.external.get(name, ()))
             hashes = hasher(job.inputs, job.workdir) if job.inputs else None
             keys[name] = job.compute_key(ups, hashes)
         return keys

@@ -35,6 +35,16 @@ def element_key(base_id: str, index: int | None) -> str:
     return base_id if index is None else f"{base_id}[{index}]"
 
 
+_ELEMENT = re.compile(r"(.+)\[(\d+)\]")
+
+
+def split_element_key(key: str) -> tuple[str, int | None]:
+    """Inverse of :func:`element_key`: ``"123[4]"`` -> ``("123", 4)``, ``"123"`` ->
+    ``("123", None)`` (a PBS array id ``123[].srv`` is a base id)."""
+    m = _ELEMENT.fullmatch(key)
+    return (key, None) if m is None else (m.group(1), int(m.group(2)))
+
+
 @attrs.frozen
 class NativeDependency:
     """An upstream already known to the same scheduler: its base id and the kind."""
@@ -133,9 +143,25 @@ class SchedulerAdapter(abc.ABC):
     array_base: ClassVar[int] = 0
     """Smallest array index the scheduler accepts; arrays starting lower are shifted by the
     engine (and the wrapper shifts back), so users keep their indices."""
+    array_env: ClassVar[str] = ""
+    """The variable holding an array element's task id in the job's environment."""
+    element_dependencies: ClassVar[bool] = False
+    """True when a job may wait for one element of an array (SLURM ``afterok:123_4``)."""
+    default_pack_limit: ClassVar[int] = 1000
+    """Most same-shape jobs put in one array submission (within every scheduler's default
+    array size limit: SLURM ``MaxArraySize`` 1001, LSF ``MAX_JOB_ARRAY_SIZE`` 1000)."""
 
-    def __init__(self, template: Template | None = None) -> None:
+    def __init__(self, template: Template | None = None, *, pack_limit: int | str | None = None) -> None:
         self.template = template or default_template(self.name)
+        limit = self.default_pack_limit if pack_limit is None else pack_limit
+        if isinstance(limit, str) and limit.strip().isdigit():  # from jobledger.toml: pack_limit = "0"
+            limit = int(limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(
+                f"pack_limit must be a whole number >= 0 (0 or 1: every job submitted alone), got {limit!r}"
+            )
+        self.pack_limit = limit
+        """Most same-shape jobs in one array submission (``[schedulers.NAME] pack_limit``)."""
 
     # ------------------------------------------------------------------ scripts
     @abc.abstractmethod

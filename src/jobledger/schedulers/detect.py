@@ -24,29 +24,48 @@ PROBE = (
 
 
 def classify(probe_output: str) -> str:
-    """Scheduler name from :data:`PROBE` output (pure)."""
+    """Scheduler name from :data:`PROBE` output (pure): the first of :func:`available`."""
+    found = available_from(probe_output)
+    return found[0] if found else "local"
+
+
+def available_from(probe_output: str) -> list[str]:
+    """Every scheduler whose commands :data:`PROBE` found (pure), SLURM first."""
     have = set(re.findall(r"^have=(\w+)", probe_output, flags=re.MULTILINE))
-    text = probe_output.lower()
+    out = []
     if "sbatch" in have:
-        return "slurm"
+        out.append("slurm")
     if "qsub" in have:
-        if (
-            re.search(
-                r"^(sge|son of grid engine|ge|ogs/ge|univa grid engine|altair grid engine)\b",
-                text,
-                re.MULTILINE,
-            )
-            or "grid engine" in text
-        ):
-            return "sge"
-        if "pbs_version" in text or "openpbs" in text or "pbs pro" in text or "pbspro" in text:
-            return "pbs"
-        if re.search(r"^version:\s*\d", text, re.MULTILINE) or "torque" in text:
-            return "torque"
-        return "pbs"
+        out.append(_qsub_flavour(probe_output.lower()))
     if "bsub" in have:
-        return "lsf"
-    return "local"
+        out.append("lsf")
+    return out
+
+
+def _qsub_flavour(text: str) -> str:
+    """Which batch system a ``qsub`` belongs to, from how ``qstat`` introduces itself."""
+    if (
+        re.search(
+            r"^(sge|son of grid engine|ge|ogs/ge|univa grid engine|altair grid engine)\b",
+            text,
+            re.MULTILINE,
+        )
+        or "grid engine" in text
+    ):
+        return "sge"
+    if "pbs_version" in text or "openpbs" in text or "pbs pro" in text or "pbspro" in text:
+        return "pbs"
+    if re.search(r"^version:\s*\d", text, re.MULTILINE) or "torque" in text:
+        return "torque"
+    return "pbs"
+
+
+def available(host: Host) -> list[str]:
+    """Every scheduler whose commands are on ``host``'s PATH (``HPC_SCHEDULER`` adds one)."""
+    result = host.run(["sh", "-c", PROBE], timeout=60)
+    found = available_from(result.stdout + result.stderr)
+    forced = os.environ.get("HPC_SCHEDULER") if host.is_local else None
+    return [forced.lower(), *found] if forced else found
 
 
 def detect_scheduler(host: Host) -> str:

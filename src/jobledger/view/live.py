@@ -27,6 +27,8 @@ from rich.text import Text
 
 from jobledger.project import Project
 from jobledger.view.status import counts, status_rows
+from jobledger.view.status_table import status_table
+from jobledger.view.styles import STATE_STYLE
 
 ACTIVE = ("pending", "submitted", "running")
 FAILED = frozenset(
@@ -51,12 +53,6 @@ MAX_FAILURES = 5
 MAX_ARRAYS = 8
 
 
-def _styles() -> Mapping[str, str]:
-    from jobledger.cli.main import STATE_STYLE
-
-    return STATE_STYLE
-
-
 def _order(state: str) -> int:
     return BAR_ORDER.index(state) if state in BAR_ORDER else len(BAR_ORDER)
 
@@ -64,7 +60,7 @@ def _order(state: str) -> int:
 def stacked_bar(by_state: Mapping[str, int], width: int = BAR_WIDTH) -> Text:
     """A bar of ``width`` cells split by state (largest remainder, so it always fills)."""
     total = sum(by_state.values())
-    styles = _styles()
+    styles = STATE_STYLE
     bar = Text()
     if total == 0:
         return Text("─" * width, style="dim")
@@ -132,18 +128,17 @@ def render(
     title: str,
     *,
     height: int | None = None,
+    width: int | None = None,
     now: float | None = None,
     root: Path | None = None,
 ) -> RenderableType:
     """The screen for ``rows``: counts by state, progress per workflow and array, failures.
 
-    ``height`` (terminal lines) limits the job table so the frame fits; ``root`` lets the
-    failures show the last line of stderr.
+    ``height`` and ``width`` (of the terminal) fit the job table to the frame; ``root``
+    lets the failures show the last line of stderr.
     """
-    from jobledger.cli.main import status_table
-
     now = time.time() if now is None else now
-    styles = _styles()
+    styles = STATE_STYLE
     by_state = counts(rows)
     header = Text()
     header.append(f"{len(rows)} jobs", style="bold")
@@ -207,7 +202,7 @@ def render(
     budget = 30 if height is None else max(3, height - used - 2 - 6 - 2)
     if shown:
         more = len(shown) - budget
-        table = status_table(shown[:budget])
+        table = status_table(shown[:budget], width=None if width is None else width - 4)
         table.title = "jobs: running and queued first, then the latest to end"
         table.title_justify = "left"
         parts += [Text(), table]
@@ -272,7 +267,7 @@ def run_live(
     def frame() -> RenderableType:
         ledger.refresh()
         rows = status_rows(ledger.state, workflows)
-        return render(rows, title, height=out.size.height, root=project.root)
+        return render(rows, title, height=out.size.height, width=out.size.width, root=project.root)
 
     try:
         with (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from jobledger.ledger.state import AttemptInfo, JobInfo, ProjectState
+from jobledger.view.styles import UNFINISHED
 
 
 def _attempt_dict(att: AttemptInfo) -> dict[str, Any]:
@@ -32,23 +33,28 @@ def _attempt_dict(att: AttemptInfo) -> dict[str, Any]:
     return out
 
 
-def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> dict[str, Any]:
+def job_row(
+    info: JobInfo, workflow: str | None, now: float | None = None, reused: bool = False
+) -> dict[str, Any]:
     """The status of one job as plain data (the ``status --json`` schema).
 
     Keys: ``name``, ``key``, ``workflow``, ``state``, ``host``, ``scheduler_id``,
     ``exit_code``, ``signal``, ``reused``, ``reason``, ``submitted``, ``started``,
     ``ended``, ``elapsed`` (seconds), ``attempt`` (current number), ``attempts`` (one
     object per attempt) and, for array jobs, ``array``: one object per index with
-    ``index``, ``state``, ``exit_code``, ``signal``, ``reason``.
+    ``index``, ``state``, ``exit_code``, ``signal``, ``reason``. ``superseded`` is true
+    for a job of an earlier definition of its workflow that the current ones do not hold;
+    ``driver`` (set by :func:`add_drivers`) names the process driving the workflow,
+    ``None`` when none is running.
     """
     cur = info.current
+    spec = info.spec
     now = time.time() if now is None else now
     started = cur.started_at if cur else None
     ended = cur.ended_at if cur else None
     elapsed = None
     if started is not None:
         elapsed = round((ended if ended is not None else now) - started, 3)
-    reused = bool(workflow and workflow in info.reused_in)
     row: dict[str, Any] = {
         "name": info.name,
         "key": info.key,
@@ -67,8 +73,9 @@ def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> di
         "attempt": cur.number if cur else 0,
         "attempts": [_attempt_dict(a) for a in info.attempts if a.submitted_at or a.state.is_final],
         "run_dir": info.run_dir,
-        "command": info.definition.get("command", ""),
-        "after": [k for k, _ in info.definition.get("after", [])],
+        "command": spec.command if spec is not None else "",
+        "after": [k for k, _ in spec.after] if spec is not None else [],
+        "superseded": False,
     }
     if info.array:
         elements = cur.elements if cur else ()
@@ -88,24 +95,78 @@ def job_row(info: JobInfo, workflow: str | None, now: float | None = None) -> di
     return row
 
 
-def status_rows(state: ProjectState, workflows: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Rows for every job of the given workflows (all by default), each job once."""
+#: Which jobs :func:`status_rows` lists beside those of the current definitions.
+HISTORY = ("current", "superseded", "all")
+
+
+def status_rows(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    history: str = "current",
+) -> list[dict[str, Any]]:
+    """Rows for every job of the given workflows (a list; see :func:`iter_status_rows`)."""
+    return list(iter_status_rows(state, workflows, history=history))
+
+
+def iter_status_rows(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    history: str = "current",
+) -> Iterator[dict[str, Any]]:
+    """Rows for every job of the given workflows (all by default), each job once.
+
+    ``history`` ``"current"`` lists the jobs of each workflow's current definitions;
+    ``"superseded"`` adds, below them, the jobs of earlier definitions whose names the
+    current ones do not have (the latest of each name), so a re-run of a part of a sweep
+    hides none of the runs that finished before; ``"all"`` adds every job ever defined under
+    the workflow. Those rows have ``superseded`` set. When a workflow has several current
+    definitions (defined on two lines of history that a git merge joined, or by two
+    scripts), each of its current rows has ``definition``: the 1-based number of the first
+    one that holds it, in the order they were defined.
+    """
+    if history not in HISTORY:
+        raise ValueError(f"history must be one of {', '.join(HISTORY)}, not {history!r}")
     names = list(workflows) if workflows is not None else list(state.workflows())
     seen: set[str] = set()
-    rows = []
     now = time.time()
     for name in names:
         wf = state.workflow(name)
         if wf is None:
             continue
-        for key in wf.job_keys:
-            if key in seen:
-                continue
-            seen.add(key)
-            info = state.job(key)
-            if info is not None:
-                rows.append(job_row(info, name, now))
-    return rows
+        reused = state.reused(name)
+        named: set[str] = set()
+        for number, definition in enumerate(wf.definitions, 1):
+            for key in definition.keys:
+                if key not in seen and (info := state.job(key)) is not None:
+                    seen.add(key)
+                    row = job_row(info, name, now, key in reused)
+                    if wf.concurrent:
+                        row["definition"] = number
+                    named.add(info.name)
+                    yield row
+        if history != "current":
+            for key in wf.superseded:
+                info = state.job(key)
+                if key in seen or info is None or (history == "superseded" and info.name in named):
+                    continue
+                seen.add(key)
+                named.add(info.name)
+                row = job_row(info, name, now)
+                row["superseded"] = True
+                yield row
+
+
+def add_drivers(rows: Iterable[dict[str, Any]], holder: Callable[[str], str | None]) -> None:
+    """Set ``driver`` on the rows of each workflow that has unfinished jobs: who drives it
+    (``holder(workflow)``), ``None`` when no process does."""
+    rows = list(rows)
+    unfinished = {r["workflow"] for r in rows if r["state"] in UNFINISHED and r["workflow"]}
+    drivers = {name: holder(name) for name in sorted(unfinished)}
+    for row in rows:
+        if row["workflow"] in drivers:
+            row["driver"] = drivers[row["workflow"]]
 
 
 def orphan_rows(state: ProjectState) -> list[dict[str, Any]]:
@@ -118,9 +179,9 @@ def orphan_rows(state: ProjectState) -> list[dict[str, Any]]:
     listed = {key for wf in state.workflows().values() for key in wf.job_keys}
     now = time.time()
     rows = []
-    for key in sorted(k for k in state.raw["jobs"] if k not in listed):
+    for key in sorted(k for k in state.model.jobs if k not in listed):
         info = state.job(key)
-        if info is not None and not info.definition.get("name"):  # else: an older definition
+        if info is not None and info.spec is None:  # else: an older definition
             row = job_row(info, None, now)
             row["name"] = key[:12]
             row["definition_lost"] = True
@@ -128,7 +189,7 @@ def orphan_rows(state: ProjectState) -> list[dict[str, Any]]:
     return rows
 
 
-def counts(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+def counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Number of jobs per state."""
     out: dict[str, int] = {}
     for row in rows:

@@ -17,9 +17,10 @@ of ordinary :class:`~jobledger.Job` objects and hands it to :func:`jobledger.run
     schedule(merge, backend="local")    # blocks; returns the functions' results
 
 Differences from awflow 0.1.0 (see ``docs/coming-from/awflow.md``): jobs run as separate
-processes (their output is echoed after they end), results and logs live in the project's
-ledger, re-runs reuse completed jobs by content key, ``backend="slurm"`` goes to a
-``[hosts.*]`` table of ``jobledger.toml`` whose scheduler is ``slurm``, and a cycle raises
+processes (what they print reaches the terminal as they run), results and logs live in
+the project's ledger, re-runs reuse completed jobs by content key, ``backend="slurm"``
+goes to a ``[hosts.*]`` table of ``jobledger.toml`` whose scheduler is ``slurm`` or else
+to this machine's SLURM (``sbatch`` on the PATH), and a cycle raises
 :class:`~jobledger.errors.CycleError` naming it.
 """
 
@@ -34,7 +35,7 @@ from jobledger.api.awflow.outcomes import (
     exception_of,
     outcome,
 )
-from jobledger.api.awflow.scheduling import available_backends, resolve_backend, schedule
+from jobledger.api.awflow.scheduling import available_backends, backend_alias, resolve_backend, schedule
 
 # Job keys (a job function referring to a job or to these exceptions) and pickles name a
 # class by its module: the classes keep the one they had before this package was split.
@@ -47,6 +48,7 @@ __all__ = [
     "after",
     "as_job",
     "available_backends",
+    "backend_alias",
     "build_workflow",
     "disable",
     "ensure",

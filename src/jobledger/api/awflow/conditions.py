@@ -1,4 +1,5 @@
-"""awflow's pre- and postconditions: how they are called, and the job function they guard."""
+"""awflow's pre- and postconditions: how they are called, and the job function they guard
+(written line by line, so its output can be shown while it runs)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,22 @@ def _guarded(
     # Job keys hash a callable's module: keep the one this wrapper had before the split.
     awflow_job.__module__ = "jobledger.api.awflow"
     return awflow_job
+
+
+def _line_buffered(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` writing its standard output and error line by line (a job's stdout is a
+    file, which Python would buffer until the job ends); self-contained, like
+    :func:`_guarded`."""
+
+    def awflow_live(*args: Any) -> Any:
+        import sys as _sys
+
+        for stream in (_sys.stdout, _sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(line_buffering=True)
+        return fn(*args)
+
+    awflow_live.__wrapped__ = fn  # type: ignore[attr-defined]
+    awflow_live.__module__ = "jobledger.api.awflow"
+    return awflow_live

@@ -11,16 +11,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jobledger.api.awflow.conditions import _guarded, _holds
-from jobledger.api.session import Selection
+from jobledger.api.awflow.translate import STATUS_KINDS as _STATUS
+from jobledger.api.awflow.translate import _workflow_name, build_workflow
 from jobledger.errors import ModelError, ResourceError
 from jobledger.model.array import ArraySpec
 from jobledger.model.job import normalize_kind
 from jobledger.model.names import check_env, check_name
 from jobledger.model.resources import Resources
+from jobledger.session.selection import Selection
 
-#: awflow's dependency statuses and the dependency kinds they mean.
-_STATUS = {"afterok": "success", "afternotok": "failure", "afterany": "any"}
-_KIND = {v: k for k, v in _STATUS.items()}
 #: Settings that are job fields, not resources (passed to :class:`~jobledger.Job`).
 _JOB_SETTINGS = frozenset(
     {
@@ -207,9 +206,11 @@ class AwflowJob:
         return self
 
     def _jobledger_selection(self) -> Selection:
-        """Lets the hyrun-style verbs take a job: ``jobledger.check(merge)``."""
-        from jobledger.api.awflow.graph import build_workflow  # graph.py imports this module
-
+        """Lets the hyrun-style verbs take a job: ``jobledger.check(merge)`` (the jobs of
+        the graph as it is now; a job pruned to nothing or disabled selects the workflow
+        :func:`schedule` named after it, if there is one)."""
+        if self.disabled or (self.array is not None and not self.array):
+            return Selection(None, (), (), (_workflow_name([self.name]),))
         workflow, _ = build_workflow([self])
         return Selection(None, (workflow,), (), ())
 

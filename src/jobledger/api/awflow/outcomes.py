@@ -4,13 +4,11 @@ raised rebuilt here, and the exceptions of awflow's own."""
 from __future__ import annotations
 
 import builtins
-import sys
 from typing import Any
 
 from jobledger.api.awflow.node import AwflowJob
-from jobledger.api.results import Result
 from jobledger.errors import JobFailedError
-from jobledger.model.workflow import Workflow
+from jobledger.session.results import Result
 from jobledger.states import JobState
 
 
@@ -95,16 +93,3 @@ def exception_of(result: Result) -> BaseException:
             exc.add_note(f"raised in job {result.name!r}:\n{trace.rstrip()}")
         return exc
     return JobException(result.name, type_name, message, trace)
-
-
-def _echo(workflow: Workflow, results: dict[str, Result]) -> None:
-    """Print the stdout of each job that ran in this call (awflow runs them in-process)."""
-    for ledger_job in workflow:
-        result = results.get(ledger_job.name)
-        if result is None or result.reused:
-            continue
-        for unit in result.elements or (result,):
-            text = unit.read_stdout()
-            if text:
-                sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()

@@ -61,11 +61,6 @@ from jobledger.api.hamilton.monitor import Monitor
 from jobledger.api.hamilton.monitor import _ByName as _ByName
 from jobledger.api.hamilton.submission import _number as _number
 from jobledger.api.hamilton.submission import submit_job
-from jobledger.api.results import Result as Result
-from jobledger.api.results import tail_text as tail_text
-from jobledger.api.session import Selection as Selection
-from jobledger.api.session import engine_for as engine_for
-from jobledger.api.session import project_for as project_for
 from jobledger.api.verbs import RunHandle as RunHandle
 from jobledger.api.verbs import WaitTimeout as WaitTimeout
 from jobledger.api.verbs import fetch as fetch
@@ -82,6 +77,11 @@ from jobledger.model.job import Job as Job
 from jobledger.model.job import normalize_kind as normalize_kind
 from jobledger.model.resources import Resources as Resources
 from jobledger.model.workflow import Workflow as Workflow
+from jobledger.session.registry import session_for as session_for
+from jobledger.session.results import Result as Result
+from jobledger.session.results import tail_text as tail_text
+from jobledger.session.selection import Selection as Selection
+from jobledger.session.selection import project_for as project_for
 from jobledger.states import JobState as JobState
 
 # ``__all__`` is the public face. The other names imported above keep everything the former

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jobledger.api.hamilton.hosts import resolve_host
+from jobledger.api.hamilton.hosts import CLUSTERS, register_cluster, resolve_host
 from jobledger.api.hamilton.info import JobInfo
 from jobledger.api.hamilton.jobs import job_from_config
 from jobledger.api.hamilton.monitor import Monitor
@@ -36,24 +36,38 @@ def _drive_generator(func: Callable[..., Any], args: Any, kwargs: Any, act: Call
 class submit:  # noqa: N801 - Hamilton-HPC-Orchestra's name
     """Decorator: the generator function yields its job's dict and gets a :class:`JobInfo`.
 
-    ``cluster_name`` is the default host (a ``[hosts.NAME]`` alias of jobledger.toml, or
-    ``"local"``); ``cluster_type`` (``"slurm"``, ``"local"`` ...) checks it, or picks the
-    configured host of that type. Each call may choose another host with the ``host``
-    key. Nothing is registered: ``submit("x")`` twice is two equal decorators.
+    ``cluster_name`` is the default host. The first ``submit("hpc1", "slurm")`` registers
+    cluster ``hpc1`` in code, as Hamilton-HPC-Orchestra does (:data:`CLUSTERS`), and
+    ``submit("hpc1")`` reuses it afterwards: with no ``[hosts.hpc1]`` in jobledger.toml its
+    jobs go to the ``slurm`` of this machine (``sbatch`` on the PATH), or to the one
+    configured host of that type. ``options`` (the seed's third argument) are the keys of
+    a ``[hosts.NAME]`` table, e.g. ``{"host": "login.hpc1.org", "user": "me"}`` for a
+    cluster reached over SSH. ``"local"`` is this machine. Each call may choose another
+    host with the ``host`` key.
     """
+
+    CLUSTERS = CLUSTERS
 
     def __init__(
         self,
         cluster_name: str | None = None,
         cluster_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
         *,
         project: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
     ) -> None:
         self.cluster_name = cluster_name
+        if cluster_name is not None and cluster_name != "local":
+            cluster_type = register_cluster(cluster_name, cluster_type, options).type or cluster_type
         self.cluster_type = cluster_type
         self.project = project
         self.timeout = timeout
+
+    @classmethod
+    def get_n_clusters(cls) -> int:
+        """How many clusters this process registered."""
+        return len(CLUSTERS)
 
     @property
     def host(self) -> str:

@@ -7,11 +7,11 @@ import enum
 from pathlib import Path
 from typing import Any
 
-from jobledger.api.results import Result
-from jobledger.api.session import Selection
 from jobledger.api.verbs import RunHandle, fetch, stop, update, wait
 from jobledger.errors import ModelError
 from jobledger.model.job import Job
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection
 from jobledger.states import JobState
 
 
@@ -134,7 +134,7 @@ class JobInfo(int):
         """Block until the job ended; its :class:`~jobledger.Result`."""
         if self.handle is None:
             raise ModelError(f"job {self.name!r} was never handed to the engine")
-        return wait(self.handle, timeout=timeout, progress=False)[self.job.name]
+        return wait(self.handle, timeout=timeout, progress=False, check=False)[self.job.name]
 
     def cancel(self) -> list[str]:
         """Cancel the job."""

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from jobledger.api.hamilton.hosts import _scheduler_of, resolve_host
-from jobledger.api.session import engine_for, project_for
 from jobledger.errors import ModelError
-from jobledger.model.job import Dependency, Job, normalize_kind
+from jobledger.model.job import Dependency, Job, JobRef, normalize_kind
 from jobledger.model.resources import Resources
+from jobledger.session.registry import session_for
+from jobledger.session.selection import project_for
 
 log = logging.getLogger("jobledger.hamilton")
 
@@ -59,8 +60,8 @@ def _deps(value: Any, project: Any) -> tuple[list[Dependency], str]:
     return [Dependency(_dep_target(t, project), "afterok") for t in items], "all"
 
 
-def _dep_target(target: Any, project: Any) -> Job:
-    if isinstance(target, Job):
+def _dep_target(target: Any, project: Any) -> Job | JobRef:
+    if isinstance(target, (Job, JobRef)):
         return target
     inner = getattr(target, "job", None)
     if isinstance(inner, Job):
@@ -70,22 +71,19 @@ def _dep_target(target: Any, project: Any) -> Job:
     raise ModelError(f"a dependency is a JobInfo, a Job or a job name, not {target!r}")
 
 
-def _job_named(name: str, project: Any) -> Job:
-    """The latest job called ``name`` in the project's recorded workflows."""
-    proj = project_for(project, create=False)
-    engine = engine_for(proj)
-    engine.ledger.refresh()
-    state = engine.ledger.state
+def _job_named(name: str, project: Any) -> JobRef:
+    """The latest job called ``name`` in the project's recorded workflows, by key."""
+    session = session_for(project_for(project, create=False))
+    session.ledger.refresh()
+    state = session.state
     best: tuple[float, str] | None = None
-    for wf_name, info in state.workflows().items():
+    for info in state.workflows().values():
         for key in info.job_keys:
             job_info = state.job(key)
             if job_info is not None and job_info.name == name and (best is None or info.defined > best[0]):
-                best = (info.defined, wf_name)
+                best = (info.defined, key)
     if best is not None:
-        workflow = engine.load_cached(best[1])
-        if workflow is not None and name in workflow:
-            return workflow[name]
+        return JobRef(best[1], name)
     raise ModelError(
         f"no job named {name!r} was submitted from this project; pass the JobInfo the "
         "upstream function received instead of its name"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from jobledger.api.hamilton.info import JobInfo, JobStatus
-from jobledger.api.results import Result
-from jobledger.api.session import Selection, engine_for, project_for
-from jobledger.api.verbs import WaitTimeout, fetch, update, wait
+from jobledger.api.verbs import fetch, update
 from jobledger.errors import ModelError
+from jobledger.session.registry import session_for
+from jobledger.session.results import Result
+from jobledger.session.selection import Selection, project_for
 
 
 class Monitor:
@@ -20,9 +21,9 @@ class Monitor:
 
     def _workflows(self) -> dict[str, list[str]]:
         """Workflows with unfinished jobs on this host: ``{workflow: [job names]}``."""
-        engine = engine_for(project_for(self.project, create=False))
-        engine.ledger.refresh()
-        state = engine.ledger.state
+        session = session_for(project_for(self.project, create=False))
+        session.ledger.refresh()
+        state = session.state
         out: dict[str, list[str]] = {}
         for name, info in state.workflows().items():
             for key in info.job_keys:
@@ -43,31 +44,25 @@ class Monitor:
         return statuses
 
     def monitor_all(self, interval: float = 60) -> None:
-        """Block until no job of this host is unfinished, checking every ``interval`` s."""
+        """Block until no job of this host is unfinished (the session wakes on each job's
+        end; ``interval`` is kept for the seed's signature)."""
+        session = session_for(project_for(self.project, create=False))
         while True:
             pending = self._workflows()
             if not pending:
                 return
-            for workflow in pending:
-                try:
-                    wait(_ByName(workflow, self.project), timeout=interval, progress=False)
-                except WaitTimeout:
-                    pass
+            names = list(pending)
+            session.wait(session.keys_of(names), names, progress=False, check=False)
 
     def block_until_complete(self, job_id: int | JobInfo, interval: float = 2) -> Result:
         """Block until the job ``job_id`` (a JobInfo, or the int id) ended."""
         if isinstance(job_id, JobInfo):
             return job_id.wait()
+        session = session_for(project_for(self.project, create=False))
         for workflow, names in self._workflows().items():
             for name, result in fetch(_ByName(workflow, self.project)).items():
                 if name in names and result.scheduler_id == str(job_id):
-                    while True:
-                        try:
-                            return wait(_ByName(workflow, self.project), timeout=interval, progress=False)[
-                                name
-                            ]
-                        except WaitTimeout:
-                            continue
+                    return session.wait([result.key], [workflow], progress=False, check=False)[name]
         raise ModelError(f"no unfinished job with id {job_id} on host {self.host!r}")
 
     def get_status_by_name(self, name: str) -> JobStatus | None:

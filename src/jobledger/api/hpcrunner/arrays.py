@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobledger.api.hpcrunner.presets import rebuild
+from jobledger.api.hpcrunner.detection import scheduler_object
+from jobledger.api.hpcrunner.job import Job
 from jobledger.api.hpcrunner.results import ArrayJobResult
-from jobledger.api.hpcrunner.submission import _check_job, _choose, _ours, _place, _run_alone
-from jobledger.api.session import project_for
+from jobledger.api.hpcrunner.schedulers import LedgerScheduler
 from jobledger.errors import ModelError
 from jobledger.model.array import ArraySpec
-from jobledger.model.job import Job
+from jobledger.model.job import Job as LedgerJob
 
 
 class JobArray:
@@ -41,17 +41,29 @@ class JobArray:
         """``range(start, end + 1, step)``."""
         return range(self.start, self.end + 1, self.step)
 
+    @property
+    def range_str(self) -> str:
+        """``start-end:step`` (hpc-runner's spelling)."""
+        return f"{self.start}-{self.end}:{self.step}"
+
     def __len__(self) -> int:
         return len(self.indices)
 
-    def to_job(self) -> Job:
+    def to_job(self, **changes: Any) -> LedgerJob:
         """The array as one jobledger :class:`~jobledger.Job`."""
-        return rebuild(self.job, array=ArraySpec(tuple(self.indices), self.max_concurrent))
+        spec = ArraySpec(tuple(self.indices), self.max_concurrent)
+        return self.job.to_job(**{"array": spec, **changes})
 
-    def submit(self, scheduler: Any = None, *, force: bool = False) -> ArrayJobResult:
-        """Submit the array; returns an :class:`ArrayJobResult`."""
-        job = _check_job(self.to_job())
-        chosen = _ours(_choose(job, scheduler))
-        project = project_for(None, create=True)
-        prepared, name = _place(job, chosen, project)
-        return ArrayJobResult(prepared, _run_alone(prepared, project, force), name)
+    def submit(self, scheduler: Any = None, *, reuse: bool = False) -> ArrayJobResult:
+        """Submit the array (a scheduler name, object, or detected); returns an
+        :class:`ArrayJobResult`."""
+        if scheduler is None and self.job.host not in (None, "local"):
+            from jobledger.api.hpcrunner.detection import scheduler_for_host
+
+            chosen = scheduler_for_host(str(self.job.host))
+        else:
+            chosen = scheduler_object(scheduler)
+        if not isinstance(chosen, LedgerScheduler):
+            result: ArrayJobResult = chosen.submit_array(self)
+            return result
+        return chosen.submit_array(self, reuse=reuse)

@@ -7,38 +7,42 @@ from typing import Any
 
 import attrs
 
-from jobledger.api.hpcrunner.presets import apply_job_type, rebuild
+from jobledger.api.hpcrunner.convert import dependency_kind, ledger_job
+from jobledger.api.hpcrunner.detection import scheduler_object
+from jobledger.api.hpcrunner.job import Job
 from jobledger.api.hpcrunner.results import JobResult
+from jobledger.api.hpcrunner.schedulers import LedgerScheduler, face_session
 from jobledger.api.hpcrunner.status import JobStatus
-from jobledger.api.hpcrunner.submission import _ours, _scheduler_of
-from jobledger.api.session import Selection, project_for
-from jobledger.api.verbs import RunHandle, check, run, wait
 from jobledger.errors import ModelError
-from jobledger.model.job import Dependency, Job
+from jobledger.model.job import Dependency
+from jobledger.model.job import Job as LedgerJob
 from jobledger.model.workflow import Workflow
-from jobledger.states import JobState
+from jobledger.session.selection import Selection
+from jobledger.session.session import Session
 
 
 class PipelineError(ModelError, ValueError):
     """A pipeline step is defined twice, or depends on a step that does not exist."""
 
 
-@attrs.define
+@attrs.define(eq=False)
 class PipelineJob:
-    """One step of a :class:`Pipeline`."""
+    """One step of a :class:`Pipeline`: its name, its :class:`Job`, the steps it depends
+    on (:class:`PipelineJob` objects) and, once submitted, its :class:`JobResult`."""
 
     name: str
     job: Job
-    depends_on: tuple[str, ...]
+    depends_on: list[PipelineJob] = attrs.field(factory=list)
     result: JobResult | None = None
 
 
 class Pipeline:
     """Named steps with dependencies by name; one workflow named after the pipeline.
 
-    ``with Pipeline("ml") as p:`` submits on leaving the block (when no exception
-    escaped and it was not submitted yet); ``p.submit()`` afterwards returns the same
-    results without submitting twice.
+    ``with Pipeline("ml") as p:`` submits on leaving the block (when no exception escaped
+    and it was not submitted yet); ``p.submit()`` afterwards returns the same results
+    without submitting twice. Like ``Job.submit()``, a submission runs every step now;
+    ``submit(reuse=True)`` keeps the steps that completed before.
     """
 
     def __init__(self, name: str = "pipeline") -> None:
@@ -47,7 +51,8 @@ class Pipeline:
         self.name = name
         self._steps: dict[str, PipelineJob] = {}
         self._results: dict[str, JobResult] = {}
-        self._handle: RunHandle | None = None
+        self._session: Session | None = None
+        self._keys: list[str] = []
 
     def add(
         self,
@@ -56,20 +61,19 @@ class Pipeline:
         depends_on: Sequence[str | PipelineJob] | None = None,
         **job_kwargs: Any,
     ) -> PipelineJob:
-        """Add a step; the job is named ``<pipeline>_<name>``."""
-        if self._handle is not None:
+        """Add a step; its job is named ``<pipeline>_<name>``."""
+        if self.submitted:
             raise PipelineError(f"pipeline {self.name!r} was submitted; create a new one to add steps")
         step = name or f"step_{len(self._steps) + 1}"
         if step in self._steps:
             raise PipelineError(f"pipeline {self.name!r} already has a step named {step!r}")
-        deps: list[str] = []
+        deps: list[PipelineJob] = []
         for dep in depends_on or ():
             dep_name = dep.name if isinstance(dep, PipelineJob) else str(dep)
             if dep_name not in self._steps:
                 raise PipelineError(f"step {step!r} depends on unknown step {dep_name!r}")
-            deps.append(dep_name)
-        job = Job(command, name=f"{self.name}_{step}", **job_kwargs)
-        entry = PipelineJob(step, job, tuple(deps))
+            deps.append(self._steps[dep_name])
+        entry = PipelineJob(step, Job(command, name=f"{self.name}_{step}", **job_kwargs), deps)
         self._steps[step] = entry
         return entry
 
@@ -90,62 +94,78 @@ class Pipeline:
     @property
     def submitted(self) -> bool:
         """True once :meth:`submit` ran."""
-        return self._handle is not None
+        return bool(self._results)
 
     def to_workflow(self, host: str = "local", dependency_type: str = "afterok") -> Workflow:
         """The pipeline as a jobledger :class:`~jobledger.Workflow`."""
-        built: dict[str, Job] = {}
+        kind = dependency_kind(dependency_type, f"pipeline {self.name!r}")
+        built: dict[str, LedgerJob] = {}
+        done: dict[int, LedgerJob] = {}
         for step in self._steps.values():
-            job = apply_job_type(step.job)
-            deps = [Dependency(built[d], dependency_type) for d in step.depends_on]
-            changes: dict[str, Any] = {"after": [*job.depends, *deps]}
-            if job.host == "local" and host != "local":
-                changes["host"] = host
-            built[step.name] = rebuild(job, **changes)
+            job = (
+                ledger_job(step.job, built=done)
+                if step.job.host
+                else ledger_job(step.job, built=done, host=host)
+            )
+            deps = [Dependency(built[d.name], kind) for d in step.depends_on]
+            built[step.name] = job.with_changes(depends=(*job.depends, *deps)) if deps else job
         return Workflow(list(built.values()), name=self.name)
 
     def submit(
-        self, scheduler: Any = None, dependency_type: str = "afterok", *, force: bool = False
+        self, scheduler: Any = None, dependency_type: str = "afterok", *, reuse: bool = False
     ) -> dict[str, JobResult]:
-        """Submit every step (once); returns ``{step: JobResult}``."""
-        if self._handle is not None:
+        """Submit every step (once); returns ``{step: JobResult}``. ``scheduler`` is a name,
+        a scheduler object (yours gets each step's ``submit(job)`` in order), or detected."""
+        if self.submitted:
             return dict(self._results)
         if not self._steps:
             raise PipelineError(f"pipeline {self.name!r} has no steps")
-        project = project_for(None, create=True)
-        chosen = _ours(_scheduler_of(scheduler))
-        assert chosen is not None
-        workflow = self.to_workflow(chosen.alias(project), dependency_type)
-        handle: RunHandle = run(workflow, project=project.root, force=force)
-        self._handle = handle
+        chosen = scheduler_object(scheduler)
+        if not isinstance(chosen, LedgerScheduler):
+            return self._submit_each(chosen, dependency_type)
+        session = face_session()
+        workflow = self.to_workflow(chosen.alias(session.project), dependency_type)
+        [(definition, _verdicts)] = session.run([workflow], force=not reuse)
+        self._session = session
         for step in self._steps.values():
-            result = JobResult(workflow[f"{self.name}_{step.name}"], handle, chosen.name)
-            step.result = result
-            self._results[step.name] = result
+            submitted = workflow[f"{self.name}_{step.name}"]
+            key = definition.keys[submitted.name]
+            step.result = JobResult(step.job, submitted, session, self.name, key, chosen)
+            self._results[step.name] = step.result
+            self._keys.append(key)
+        return dict(self._results)
+
+    def _submit_each(self, scheduler: Any, dependency_type: str) -> dict[str, JobResult]:
+        for step in self._steps.values():
+            step.job.dependencies = [
+                *step.job.dependencies,
+                *(self._results[d.name] for d in step.depends_on),
+            ]
+            step.job.dependency_type = dependency_type
+            step.result = scheduler.submit(step.job)
+            self._results[step.name] = step.result
         return dict(self._results)
 
     def wait(self, poll_interval: float = 5.0, timeout: float | None = None) -> dict[str, JobStatus]:
         """Block until every step ended; returns ``{step: JobStatus}``."""
         del poll_interval
-        if self._handle is None:
+        if not self.submitted:
             raise PipelineError(f"pipeline {self.name!r} was not submitted")
-        wait(self._handle, timeout=timeout, progress=False)
-        states = check(self._handle)
-        return {
-            s: JobStatus.from_state(states.get(r.job.name, JobState.PENDING))
-            for s, r in self._results.items()
-        }
+        if self._session is None:
+            return {s: r.wait(timeout=timeout) for s, r in self._results.items()}
+        results = self._session.wait(self._keys, [self.name], timeout=timeout, check=False)
+        return {s: JobStatus.from_state(results[r.name].state) for s, r in self._results.items()}
 
     def _jobledger_selection(self) -> Selection:
-        if self._handle is None:
-            raise PipelineError(f"pipeline {self.name!r} was not submitted")
-        return self._handle._jobledger_selection()
+        if self._session is None:
+            raise PipelineError(f"pipeline {self.name!r} was not submitted here")
+        return Selection(self._session.project, (), tuple(self._keys), (self.name,))
 
     def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if exc_type is None and self._handle is None and self._steps:
+        if exc_type is None and not self.submitted and self._steps:
             self.submit()
 
     def __len__(self) -> int:

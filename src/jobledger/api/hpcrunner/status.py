@@ -1,4 +1,4 @@
-"""hpc-runner's :class:`JobStatus` and how jobledger's states map onto it."""
+"""hpc-runner's :class:`JobStatus` (how jobledger's states map onto it) and :class:`DependencyType`."""
 
 from __future__ import annotations
 
@@ -44,3 +44,17 @@ _STATUS_OF = {
     JobState.TIMEOUT: JobStatus.TIMEOUT,
     JobState.LOST: JobStatus.UNKNOWN,
 }
+
+
+class DependencyType(str, enum.Enum):
+    """How a job depends on its upstream jobs (``job.dependency_type``)."""
+
+    AFTEROK = "afterok"
+    """Run once every upstream job completed."""
+    AFTERANY = "afterany"
+    """Run once every upstream job ended, whatever its outcome."""
+    AFTERNOTOK = "afternotok"
+    """Run once every upstream job ended without completing."""
+
+    def __str__(self) -> str:
+        return self.value

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
+from jobledger.api.multirun.cluster import ClusterRunner
 from jobledger.api.multirun.runners import AbstractRunner
 from jobledger.api.multirun.runs import RunStatistics
+
+#: How long a display waits for a sweep to start on an idle runner (seconds).
+_START_PATIENCE = 1.0
 
 
 async def display_status(
@@ -19,7 +21,9 @@ async def display_status(
 
         await asyncio.gather(multirun_async(..., runner=r), display_status(r))
 
-    Returns the final statistics.
+    It redraws when a run changes state (and every ``refresh`` seconds for the elapsed
+    time); a runner that starts no sweep within a second ends it. Returns the final
+    statistics.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -42,7 +46,8 @@ async def display_status(
     stats = runner.compute_statistics()
     task = progress.add_task(describe(stats), total=max(stats.total_count, 1))
     seen_active = runner.active
-    started = time.monotonic()
+    if isinstance(runner, ClusterRunner):
+        runner.progress = False  # this bar shows the progress: no second one from the wait
     with progress:
         while True:
             stats = runner.compute_statistics()
@@ -53,11 +58,11 @@ async def display_status(
                 completed=stats.complete_count,
                 description=describe(stats),
             )
-            idle = not runner.active
-            settled = seen_active or time.monotonic() - started > 1.0
-            if idle and settled and stats.complete_count == stats.total_count:
-                break
-            await asyncio.sleep(refresh)
+            if not runner.active and stats.complete_count == stats.total_count:
+                if seen_active or not await runner.changed(timeout=_START_PATIENCE):
+                    break  # done, or no sweep came to show
+                continue
+            await runner.changed(timeout=refresh if refresh > 0 else None)
     return stats
 
 

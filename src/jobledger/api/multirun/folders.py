@@ -12,7 +12,6 @@ from typing import Any
 
 from jobledger.api.multirun.files import FileResource, _place_inputs, _place_shared
 from jobledger.api.multirun.layout import MANIFEST_FILE, PARAMS_FILE, PARAMS_PICKLE, ParamMap
-from jobledger.api.multirun.runs import _read_status
 from jobledger.model.hashing import canonical_hash
 
 
@@ -71,14 +70,14 @@ def _prepare(
     params_list: list[ParamMap],
     folders: list[str],
     resources: list[FileResource],
-    force: bool,
+    skip: set[str],
 ) -> None:
     output.mkdir(parents=True, exist_ok=True)
     _place_shared(resources, output)
     for params, folder in zip(params_list, folders, strict=True):
         run_dir = output / folder
-        if not force and _read_status(run_dir) == 0:
-            continue  # done: leave the folder exactly as the run left it
+        if folder in skip:
+            continue  # done, or still running: leave the folder as the run has it
         run_dir.mkdir(exist_ok=True)
         _write_params(run_dir, params)
         _place_inputs(resources, output, run_dir)

@@ -11,8 +11,10 @@ from typing import Any
 
 import attrs
 
-from jobledger.api.multirun.layout import RESULTS_FILE, STATUS_FILE, ParamMap, RunStatus
-from jobledger.api.results import Result
+from jobledger.api.multirun.layout import INPUTS_FILE, RESULTS_FILE, STATUS_FILE, ParamMap, RunStatus
+from jobledger.model.hashing import canonical_hash
+from jobledger.model.job import file_digest
+from jobledger.session.results import Result
 
 
 @attrs.define(eq=False)
@@ -20,11 +22,12 @@ class Run:
     """One run of a sweep: its command, folder, state and, once ended, its outcome.
 
     ``multirun`` returns these records in the order of ``runs``; ``task`` is a future
-    that resolves (to the record) when the run ends.
+    that resolves (to the record) when the run ends. ``Run()`` alone is a pending run
+    of no command in the current folder, as Karana's defaults have it.
     """
 
-    cmd: list[str]
-    cwd: Path
+    cmd: list[str] = attrs.field(factory=list)
+    cwd: Path = attrs.field(factory=Path, converter=Path)
     status: RunStatus = "pending"
     task: asyncio.Future[Run] | None = None
     index: int | None = None
@@ -99,6 +102,30 @@ def _read_status(run_dir: Path) -> int | None:
         return int(info["exit_code"])
     except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
         return None
+
+
+def _succeeded(run_dir: Path, inputs: str | None) -> bool:
+    """True when the run in ``run_dir`` ended with exit code 0 on the input files whose
+    digest is ``inputs`` (``run_inputs.txt``; a run that recorded none, by an older
+    version or a runner of one's own, counts as done)."""
+    try:
+        info = json.loads((run_dir / STATUS_FILE).read_text())
+        if int(info["exit_code"]) != 0:
+            return False
+    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+        return False
+    try:
+        ran_on = (run_dir / INPUTS_FILE).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    return ran_on == inputs
+
+
+def inputs_digest(resources: Iterable[Any]) -> str:
+    """Digest of a sweep's input files: each one's path, linkage, name and content (a
+    changed input re-runs the runs, which all use it)."""
+    entries = [[str(r.path), r.linkage, str(r.name), file_digest(Path(r.path))] for r in resources]
+    return canonical_hash(entries, "multirun inputs")[:16]
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from jobledger.api.multirun.cluster import ClusterRunner, ParallelLocalRunner
 from jobledger.api.multirun.files import FileResource, _check_names, _resource
 from jobledger.api.multirun.folders import _folder, _output_dir, _prepare
 from jobledger.api.multirun.layout import (
@@ -24,18 +25,13 @@ from jobledger.api.multirun.layout import (
     ParamMap,
     RunStatus,
 )
-from jobledger.api.multirun.runners import (
-    AbstractRunner,
-    ClusterRunner,
-    ParallelLocalRunner,
-    sweep_workflow_name,
-)
-from jobledger.api.multirun.runs import Run, RunStatistics, _read_status
-from jobledger.api.results import tail_text
-from jobledger.api.session import Selection, project_for
+from jobledger.api.multirun.runners import AbstractRunner, sweep_workflow_name
+from jobledger.api.multirun.runs import Run, RunStatistics, _read_status, _succeeded, inputs_digest
 from jobledger.api.verbs import RunHandle
 from jobledger.errors import ModelError
 from jobledger.model.names import check_argv
+from jobledger.session.results import tail_text
+from jobledger.session.selection import Selection, project_for
 
 log = logging.getLogger("jobledger.multirun")
 
@@ -45,7 +41,8 @@ _T = TypeVar("_T")
 class SweepResult(list[Run]):
     """What :func:`multirun` returns: one :class:`Run` per parameter set, in order.
 
-    Pass it to ``jobledger.fetch``/``check``/``stop`` to reach the array job behind it.
+    Pass it to ``jobledger.fetch``/``check``/``stop`` to reach the array job(s) this call
+    ran (``jobledger status`` shows the sweep's every batch).
     """
 
     def __init__(
@@ -86,8 +83,9 @@ class SweepResult(list[Run]):
         return "\n".join(lines)
 
     def _jobledger_selection(self) -> Selection:
+        """The batch job(s) this call ran or followed; the whole sweep when it ran none."""
         if self.handle is not None:
-            return self.handle._jobledger_selection()
+            return Selection(self.handle.project, (), tuple(self.handle.keys.values()), ())
         project = project_for(self.project, create=False)
         return Selection(project, (), (), (self.workflow,) if self.workflow else ())
 
@@ -121,21 +119,28 @@ async def multirun_async(
     runner = runner if runner is not None else ParallelLocalRunner()
     runner.reset()
     runner._active = getattr(runner, "_active", 0) + 1
+    runner._changed()
     try:
+        inputs = await asyncio.to_thread(inputs_digest, resources)
         folders = [_folder(i, p) for i, p in enumerate(params_list)]
-        await asyncio.to_thread(_prepare, output, argv, params_list, folders, resources, force)
+        done = set() if force else {f for f in folders if _succeeded(output / f, inputs)}
+        busy: set[str] = set()
+        if isinstance(runner, ClusterRunner):
+            runner.workdir = output
+            runner.inputs = inputs
+            running = await asyncio.to_thread(runner.busy_folders, output)
+            busy = {f for f in folders if str(output / f) in running}
+        await asyncio.to_thread(_prepare, output, argv, params_list, folders, resources, done | busy)
         records: list[Run] = []
         for i, (params, folder) in enumerate(zip(params_list, folders, strict=True)):
             run_dir = output / folder
-            done = not force and _read_status(run_dir) == 0
-            record = runner.skip(argv, run_dir) if done else runner.add(argv, run_dir)
+            skip = folder in done
+            record = runner.skip(argv, run_dir) if skip else runner.add(argv, run_dir)
             record.index = i
             record.params = params
-            if done:
+            if skip:
                 record.exit_code = 0
             records.append(record)
-        if isinstance(runner, ClusterRunner):
-            runner.workdir = output
         await runner.gather()
         sweep = SweepResult(
             records,
@@ -149,6 +154,7 @@ async def multirun_async(
         return sweep
     finally:
         runner._active = getattr(runner, "_active", 1) - 1
+        runner._changed()
 
 
 multirunAsync = multirun_async  # noqa: N816 - Karana's spelling

@@ -53,8 +53,14 @@ class PbsAdapter(SchedulerAdapter):
     array_log_name: ClassVar[str] = "pbs-^array_index^.out"
     extra_markers: ClassVar[tuple[str, ...]] = ("end of file", "timed out", "pbs_iff")
 
-    def __init__(self, template: Template | None = None, *, json_status: bool = True) -> None:
-        super().__init__(template)
+    def __init__(
+        self,
+        template: Template | None = None,
+        *,
+        json_status: bool = True,
+        pack_limit: int | str | None = None,
+    ) -> None:
+        super().__init__(template, pack_limit=pack_limit)
         self.json_status = json_status
 
     # ------------------------------------------------------------------ scripts

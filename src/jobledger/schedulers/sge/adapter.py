@@ -56,6 +56,7 @@ class SgeAdapter(SgeDirectives, SgeObservation):
     native_kinds: ClassVar[frozenset[str]] = frozenset({"afterany"})
     array_base: ClassVar[int] = 1
     """SGE's ``-hold_jid`` is afterany: the engine must enforce ``afterok`` itself."""
+    array_env: ClassVar[str] = "SGE_TASK_ID"
     directive_prefix: ClassVar[str] = "#$"
 
     def __init__(
@@ -69,8 +70,9 @@ class SgeAdapter(SgeDirectives, SgeObservation):
         gpu_resource: str | None = "gpu",
         exclusive_resource: str | None = None,
         timezone: _dt.tzinfo | None = None,
+        pack_limit: int | str | None = None,
     ) -> None:
-        super().__init__(template)
+        super().__init__(template, pack_limit=pack_limit)
         for setting, value in (
             ("parallel_environment", parallel_environment),
             ("mpi_parallel_environment", mpi_parallel_environment),

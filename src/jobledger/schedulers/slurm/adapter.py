@@ -39,6 +39,8 @@ class SlurmAdapter(SchedulerAdapter):
     """SLURM (``sbatch``/``squeue``/``sacct``/``scontrol``/``scancel``)."""
 
     name: ClassVar[str] = "slurm"
+    array_env: ClassVar[str] = "SLURM_ARRAY_TASK_ID"
+    element_dependencies: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ scripts
     def directives(self, spec: BatchSpec) -> list[str]:

@@ -3,7 +3,7 @@ state by :func:`build_graph`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -85,7 +85,10 @@ class Graph:
         raise KeyError(key)
 
 
-def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
+_ORDER = {s.value: i for i, s in enumerate(JobState)}
+
+
+def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     cur = info.current
     counts: dict[str, int] = {}
     total = 0
@@ -95,8 +98,7 @@ def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
         total = len(info.array)
         for value in states:
             counts[value] = counts.get(value, 0) + 1
-    order = [s.value for s in JobState]
-    ordered = tuple(sorted(counts.items(), key=lambda kv: order.index(kv[0])))
+    ordered = tuple(sorted(counts.items(), key=lambda kv: _ORDER[kv[0]]))
     return Node(
         key=info.key,
         ident=ident,
@@ -107,7 +109,7 @@ def _node(info: JobInfo, ident: str, workflows: Sequence[str]) -> Node:
         exit_code=cur.exit_code if cur else None,
         array_total=total,
         array_counts=ordered,
-        reused=any(w in info.reused_in for w in workflows),
+        reused=reused,
     )
 
 
@@ -117,26 +119,27 @@ def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> 
     Unknown workflow names are ignored; edges to jobs outside the selection are dropped.
     """
     names = list(workflows) if workflows is not None else list(state.workflows())
-    keys: list[str] = []
+    keys: dict[str, None] = {}  # in order, each once
     chosen: list[str] = []
     for name in names:
         wf = state.workflow(name)
         if wf is None:
             continue
         chosen.append(name)
-        keys.extend(k for k in wf.job_keys if k not in keys)
+        keys.update(dict.fromkeys(wf.job_keys))
     infos = [info for k in keys if (info := state.job(k)) is not None]
     by_name: dict[str, int] = {}
     for info in infos:
         by_name[info.name] = by_name.get(info.name, 0) + 1
+    reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
     nodes = []
     for info in infos:
         ident = info.name if by_name[info.name] == 1 else f"{info.name}-{info.key[:8]}"
-        nodes.append(_node(info, ident, chosen))
+        nodes.append(_node(info, ident, info.key in reused))
     host_of = {n.key: n.host for n in nodes}
     edges = []
     for info in infos:
-        for upstream, kind in info.definition.get("after", []):
+        for upstream, kind in info.spec.after if info.spec is not None else ():
             if upstream in host_of:
                 edges.append(Edge(upstream, info.key, kind, host_of[upstream], host_of[info.key]))
     return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))

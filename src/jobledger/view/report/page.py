@@ -12,6 +12,7 @@ from typing import Any
 
 from jobledger.ledger.state import ProjectState
 from jobledger.view.graph import build_graph, to_svg
+from jobledger.view.graph.groups import collapsed
 from jobledger.view.report.common import _asset, _clock
 from jobledger.view.report.summary import _cards, _chips, reported_cpu, summarize
 from jobledger.view.report.table import _failed, jobs_table
@@ -44,13 +45,16 @@ def build_report(
 
     dags = []
     for number, name in enumerate(names):
-        graph = build_graph(state, [name])
-        svg = to_svg(graph, standalone=False, element_id=f"dag-{number}")
+        graph = graph_all if len(names) == 1 else build_graph(state, [name])
+        drawn = collapsed(graph)
+        svg = to_svg(drawn, standalone=False, element_id=f"dag-{number}")
+        grouped = "" if drawn is graph else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
         dags.append(
-            f"<h3>workflow {escape(name)} · {len(graph.nodes)} job(s)</h3>"
+            f"<h3>workflow {escape(name)} · {len(graph.nodes):,} job(s){grouped}</h3>"
             f'<div class="scroll dag-wrap">{svg}</div>'
         )
     failures = [r for r in rows if _failed(r)]
+    lanes = timeline_rows(rows)
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -72,7 +76,8 @@ def build_report(
         '<section id="timeline"><h2>Timeline</h2>',
         '<p class="reason">one lane per job and host; pale: queued, solid: running, '
         "tick: final state; thin bars: array elements; ◆: never ran. Hover for details.</p>",
-        f'<div class="scroll">{timeline_svg(state, rows, idents=idents, now=now)}</div>',
+        *_timeline_note(rows, lanes),
+        f'<div class="scroll">{timeline_svg(state, lanes, idents=idents, now=now)}</div>',
     ]
     if summary.reused_jobs:
         body.append(
@@ -89,6 +94,31 @@ def build_report(
         "</body></html>",
     ]
     return "\n".join(body) + "\n"
+
+
+#: The timeline draws at most this many jobs (one lane each).
+TIMELINE_LANES = 300
+
+
+def timeline_rows(rows: list[dict[str, Any]], limit: int = TIMELINE_LANES) -> list[dict[str, Any]]:
+    """The rows the timeline draws: all of them up to ``limit``; past it, the failed and
+    unfinished jobs first, then the latest started, in their order in ``rows``."""
+    if len(rows) <= limit:
+        return rows
+    first = [i for i, r in enumerate(rows) if r["state"] != "completed"][:limit]
+    chosen = set(first)
+    rest = sorted((i for i in range(len(rows)) if i not in chosen), key=lambda i: -(rows[i]["started"] or 0))
+    chosen.update(rest[: limit - len(first)])
+    return [rows[i] for i in sorted(chosen)]
+
+
+def _timeline_note(rows: list[dict[str, Any]], lanes: list[dict[str, Any]]) -> list[str]:
+    if len(lanes) == len(rows):
+        return []
+    return [
+        f'<p class="reason">{len(rows):,} jobs: the timeline shows {len(lanes):,} of them (those '
+        "not completed first, then the latest started); the table below lists every job.</p>"
+    ]
 
 
 def write_report(

@@ -39,8 +39,17 @@ def _failed(row: Mapping[str, Any]) -> bool:
     return row["state"] not in (*ACTIVE, "completed")
 
 
+#: More rows than this: the table is drawn a page at a time by the page's script.
+PAGED_AT = 500
+#: Rows per page of a paged table.
+PAGE_ROWS = 100
+
+
 def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]) -> str:
-    """The table of jobs; failures carry their reason and stderr tail."""
+    """The table of jobs; failures carry their reason and stderr tail. Past
+    :data:`PAGED_AT` rows the rows are data the script shows a page at a time."""
+    if len(rows) > PAGED_AT:
+        return paged_jobs_table(root, rows, idents)
     several = len({r["workflow"] for r in rows}) > 1
     heads = ["job", *(["workflow"] if several else []), "state", "exit", "attempts", "runtime",
              "host", "scheduler id", "started", "details"]  # fmt: skip
@@ -53,35 +62,13 @@ def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[st
     ]
     for row in rows:
         ident = idents.get(row["key"], row["name"])
-        label = row["state"]
-        if row.get("array"):
-            done = sum(1 for e in row["array"] if e["state"] == "completed")
-            label = f"{row['state']} ({done}/{len(row['array'])})"
-        exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
-        if row.get("signal"):
-            exit_code += f" (signal {row['signal']})"
+        label, exit_code = _label(row), _exit(row)
         attempt_tip = "; ".join(
             f"#{a['attempt']} {a['state']}"
             + (f" exit {a['exit_code']}" if a["exit_code"] is not None else "")
             for a in row["attempts"]
         )
-        details = []
-        if row["reused"]:
-            details.append('<span class="reason">reused from an earlier run</span>')
-        if _failed(row) and row["reason"]:
-            details.append(f'<div class="reason">{escape(row["reason"])}</div>')
-        tails = stderr_tails(root, row) if _failed(row) else []
-        if _failed(row) and not tails and row["attempts"] and row["state"] != "dependency_failed":
-            details.append(
-                '<div class="reason">no stderr here (remote run directory? '
-                "<code>jobledger fetch</code> copies it home)</div>"
-            )
-        for what, text in tails:
-            if text:
-                details.append(
-                    f"<details><summary>{escape(what)} (last {STDERR_LINES} lines)</summary>"
-                    f"<pre>{escape(text)}</pre></details>"
-                )
+        details = _details(root, row)
         cells = [
             f"<td>{escape(row['name'])}</td>",
             *([f"<td>{escape(row['workflow'] or '')}</td>"] if several else []),
@@ -93,7 +80,7 @@ def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[st
             f"<td>{escape(row['host'] or '')}</td>",
             f'<td class="mono">{escape(row["scheduler_id"] or "")}</td>',
             f'<td data-sort="{row["started"] or 0}">{escape(_clock(row["started"]))}</td>',
-            f"<td>{''.join(details)}</td>",
+            f"<td>{details}</td>",
         ]
         out.append(
             f'<tr class="job" data-name="{escape(ident)}" data-state="{escape(row["state"])}" '
@@ -101,3 +88,59 @@ def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[st
         )
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    label = str(row["state"])
+    if row.get("array"):
+        done = sum(1 for e in row["array"] if e["state"] == "completed")
+        label = f"{row['state']} ({done}/{len(row['array'])})"
+    return label
+
+
+def _exit(row: Mapping[str, Any]) -> str:
+    exit_code = "" if row["exit_code"] is None else str(row["exit_code"])
+    if row.get("signal"):
+        exit_code += f" (signal {row['signal']})"
+    return exit_code
+
+
+def _details(root: Path, row: Mapping[str, Any]) -> str:
+    """The details cell: reuse, and a failure's reason and stderr tail."""
+    details = []
+    if row["reused"]:
+        details.append('<span class="reason">reused from an earlier run</span>')
+    if _failed(row) and row["reason"]:
+        details.append(f'<div class="reason">{escape(row["reason"])}</div>')
+    tails = stderr_tails(root, row) if _failed(row) else []
+    if _failed(row) and not tails and row["attempts"] and row["state"] != "dependency_failed":
+        details.append(
+            '<div class="reason">no stderr here (remote run directory? '
+            "<code>jobledger fetch</code> copies it home)</div>"
+        )
+    for what, text in tails:
+        if text:
+            details.append(
+                f"<details><summary>{escape(what)} (last {STDERR_LINES} lines)</summary>"
+                f"<pre>{escape(text)}</pre></details>"
+            )
+    return "".join(details)
+
+
+def paged_jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]) -> str:
+    """The table of many jobs: rows as compact JSON data that the page's script shows
+    :data:`PAGE_ROWS` at a time (filter, search and sort work on all of them)."""
+    from jobledger.view.report.paged import paged_table
+
+    data = []
+    for row in rows:
+        details = _details(root, row) if (_failed(row) or row["reused"]) else ""
+        data.append([
+            idents.get(row["key"], row["name"]), row["name"], row["workflow"] or "", row["state"],
+            _label(row), _exit(row), len(row["attempts"]),
+            row["elapsed"] if row["elapsed"] is not None else -1, fmt_duration(row["elapsed"]),
+            row["host"] or "", row["scheduler_id"] or "", row["started"] or 0, _clock(row["started"]),
+            details, row["key"],
+        ])  # fmt: skip
+    several = len({r["workflow"] for r in rows}) > 1
+    return paged_table(data, several, PAGE_ROWS)

@@ -1,0 +1,130 @@
+"""Local backend figures (issue 18.1, 18.6): throughput of 1,000 ``true`` jobs beside the
+2-worker subprocess-pool ceiling measured in the same run, CPU per job and where it goes,
+and the files and bytes a finished job leaves for git.
+
+Run: ``python bench/local_bench.py [N]``. jobledger runs in a fresh process and a fresh
+project; the ceilings run in this process, just before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+THROUGHPUT = textwrap.dedent(
+    """
+    import json, os, resource, sys, time
+    import jobledger as jl
+    n = int(sys.argv[1])
+    jobs = [jl.Job(name=f"t{i}", command=["true"]) for i in range(n)]
+    t0 = os.times()
+    start = time.perf_counter()
+    results = jl.run(jl.Workflow(jobs, name="throughput"), wait=True, max_parallel=2, progress=False)
+    seconds = time.perf_counter() - start
+    t1 = os.times()
+    assert all(r.ok for r in results.values()), "a job failed"
+    intents = sum(1 for e in jl.Project.open().ledger.iter_events() if e.type == "intent")
+    print(json.dumps({"seconds": seconds, "intents": intents,
+                      "driver_cpu": (t1.user - t0.user) + (t1.system - t0.system)}))
+    """
+)
+
+
+def _cpu_children() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far (from /proc/stat; 0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def pool(n: int, argv: list[str]) -> tuple[float, float]:
+    """Jobs/s and CPU s/job of a 2-thread pool running ``argv`` ``n`` times (no persistence)."""
+    cpu0, start = _cpu_children(), time.perf_counter()
+    with ThreadPoolExecutor(2) as workers:
+        list(workers.map(lambda _i: subprocess.run(argv, check=True), range(n)))
+    seconds = time.perf_counter() - start
+    return n / seconds, (_cpu_children() - cpu0) / n
+
+
+def _timed(run: Callable[[], dict[str, float]]) -> tuple[dict[str, float], float, float]:
+    cpu0, busy0 = _cpu_children(), _machine_busy()
+    got = run()
+    return got, _cpu_children() - cpu0, _machine_busy() - busy0
+
+
+def committed(root: Path) -> tuple[int, int, int]:
+    """Files under jobs/, and files and bytes of them git would commit (the init policy)."""
+    every = [p for p in (root / "jobs").rglob("*") if p.is_file()]
+    env = {**os.environ, "GIT_DIR": str(root / ".git-bench"), "GIT_WORK_TREE": str(root)}
+    subprocess.run(["git", "init", "-q"], env=env, check=True, capture_output=True)
+    subprocess.run(["git", "add", "-A", "jobs"], env=env, check=True, capture_output=True)
+    out = subprocess.run(["git", "ls-files", "jobs"], env=env, check=True, capture_output=True, text=True)
+    kept = [root / line for line in out.stdout.splitlines() if line]
+    return len(every), len(kept), sum(p.stat().st_size for p in kept)
+
+
+def main() -> None:
+    """Print the figures."""
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory(prefix="jl-local-bench-") as tmp:
+        root = Path(tmp) / "t"
+        limit, limit_cpu = pool(n, ["true"])
+        shell, shell_cpu = pool(n, ["sh", "-c", "true"])
+        subprocess.run(
+            [sys.executable, "-m", "jobledger.cli.main", "init", str(root)], check=True, capture_output=True
+        )
+
+        def jobledger() -> dict[str, float]:
+            out = subprocess.run(
+                [sys.executable, "-c", THROUGHPUT, str(n)], cwd=root, capture_output=True, text=True
+            )
+            if out.returncode != 0:
+                raise RuntimeError(out.stderr[-2000:])
+            return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+        got, tree_cpu, busy = _timed(jobledger)
+        rate = n / got["seconds"]
+        print(f"local: {n:,} independent `true` jobs, max_parallel=2 ({os.cpu_count()} CPUs)")
+        print(
+            f"  local jobs/s {rate:,.0f} / ceiling {limit:,.0f} = {rate / limit:.2f}x (target >= 0.5x); "
+            f"{got['seconds']:.2f} s, {int(got['intents'])} intents durable before their spawns"
+        )
+        print(f"  beside awflow-like threads running `sh -c true`: {shell:,.0f} jobs/s = {rate / shell:.2f}x")
+        job_cpu = tree_cpu / n
+        print(
+            f"  CPU per job: jobledger {1000 * job_cpu:.2f} ms / ceiling {1000 * limit_cpu:.2f} ms "
+            f"= {job_cpu / max(limit_cpu, 1e-9):.1f}x (`sh -c true`: {1000 * shell_cpu:.2f} ms)"
+        )
+        print(
+            f"  where it goes: driver process {1000 * got['driver_cpu'] / n:.2f} ms/job (planning, "
+            f"observing, ledger, files, handing to the launcher); launcher, wrappers and tasks "
+            f"{1000 * (tree_cpu - got['driver_cpu']) / n:.2f} ms/job (machine busy: {1000 * busy / n:.2f} "
+            "ms/job, other users included)"
+        )
+        files, kept, size = committed(root)
+        print(
+            f"  git: {files / n:.1f} files per finished job in jobs/, {kept / n:.2f} committed "
+            f"({size / n:.0f} bytes) under the init policy (docs/git.md)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The planner: from the state, the definitions and the time, what to do next. Pure.
+
+:func:`plan` looks at the jobs it is given (in topological order) and returns commands —
+decide a retry, end a job that can never run, finish a cancel, look up a submission that a
+crash interrupted, submit — without any I/O. The driver carries them out (write-ahead:
+the intent is durable before the side effect) and the events it records are what the next
+plan sees. Decisions within one plan are seen by the jobs after them (a job that can never
+run makes its dependents never run in the same plan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from jobledger.engine.scope import is_open
+from jobledger.ledger.records import JobRecord
+from jobledger.ledger.reducer import Model
+from jobledger.ledger.state import Phase, cancel_stands, job_phase
+from jobledger.states import JobState
+
+
+@attrs.frozen
+class HostView:
+    """What the planner must know of a host to decide submissions there."""
+
+    alias: str
+    native_kinds: frozenset[str] = frozenset()
+    """Dependency kinds the scheduler enforces itself (empty for the local backend)."""
+    live_ids: frozenset[str] | None = None
+    """Ids the scheduler listed as not final in its last answer (``None``: not tracked).
+    SLURM takes a dependency on a job it has forgotten as satisfied: only these may be
+    named as native dependencies."""
+    throttled_until: float = 0.0
+    max_in_flight: int | None = None
+    active: int = 0
+    """Attempts active on this host now (for ``max_in_flight``)."""
+    pack_limit: int = 0
+    """Most jobs one array submission of same-shape jobs may hold here (below 2: none;
+    see :mod:`jobledger.engine.packing`)."""
+
+
+# ---------------------------------------------------------------------- commands
+@attrs.frozen
+class Retry:
+    """Record attempt ``attempt`` of ``key`` (the previous one ended ``after``)."""
+
+    key: str
+    attempt: int
+    reason: str
+    not_before: float | None
+    resources: Mapping[str, Any]
+
+
+@attrs.frozen
+class NeverRuns:
+    """End ``key`` as ``dependency_failed``: an upstream outcome makes it impossible."""
+
+    key: str
+    attempt: int
+    reason: str
+
+
+@attrs.frozen
+class CancelPending:
+    """End a not-yet-submitted attempt as ``cancelled`` (a cancel request stands)."""
+
+    key: str
+    attempt: int
+    reason: str
+
+
+@attrs.frozen
+class CancelActive:
+    """Cancel an active attempt at its backend (the request stands; nobody did it yet)."""
+
+    key: str
+    attempt: int
+    host: str
+
+
+@attrs.frozen
+class Reconcile:
+    """An intent without outcome: find out whether the submission happened."""
+
+    key: str
+    attempt: int
+    host: str
+
+
+@attrs.frozen
+class Submit:
+    """Submit attempt ``attempt`` of ``key`` to ``host``."""
+
+    key: str
+    attempt: int
+    host: str
+    resources: Mapping[str, Any]
+    native_deps: tuple[tuple[str, str], ...] = ()
+    """``(scheduler id, kind)`` of upstreams the scheduler itself waits for."""
+
+
+Command = Retry | NeverRuns | CancelPending | CancelActive | Reconcile | Submit
+
+
+@attrs.frozen
+class Plan:
+    """The commands of one plan, in the order to carry them out."""
+
+    commands: tuple[Command, ...] = ()
+    wake_at: float | None = None
+    """Earliest time a job waiting out a retry backoff becomes due."""
+    unsubmittable: tuple[str, ...] = ()
+    """Ready jobs whose definition is too old to submit from the ledger."""
+
+
+# ---------------------------------------------------------------------- readiness
+@attrs.frozen
+class Standing:
+    """A job's phase as the plan sees it (the ledger's, or decided earlier in the plan)."""
+
+    phase: Phase
+    attempt: int
+    state: JobState
+    host: str | None = None
+    scheduler_id: str | None = None
+
+
+def standing_of(job: JobRecord | None) -> Standing:
+    """A job's :class:`Standing` from its record."""
+    if job is None:
+        return Standing(Phase.PENDING, 1, JobState.PENDING)
+    phase, number, state = job_phase(job)
+    att = job.attempts.get(number)
+    return Standing(phase, number, state, att.host if att else None, att.scheduler_id if att else None)
+
+
+def satisfied(kind: str, upstream: Standing) -> bool | None:
+    """True/False once the upstream decided the edge, ``None`` while it may still change."""
+    if upstream.phase is Phase.SUCCESS:
+        return kind in ("afterok", "afterany")
+    if upstream.phase is Phase.FAILURE:
+        return kind in ("afterany", "afternotok")
+    return None
+
+
+def readiness(
+    edges: Sequence[Sequence[str]],
+    upstream: Mapping[str, Standing],
+    *,
+    waitfor: str,
+    host: HostView,
+    retrying: frozenset[str] = frozenset(),
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``("ready"|"native"|"wait"|"never", native dependencies)`` of a pending job.
+
+    Native dependencies are used only when every undecided upstream is already active on
+    the same host with an id the scheduler still lists, the kind is one it enforces, and
+    the upstream may not be retried (a retry would need a new id).
+    """
+    if not edges:
+        return "ready", ()
+    verdicts = [(satisfied(kind, upstream[key]), key, kind) for key, kind in edges]
+    if waitfor == "any":
+        if any(v is True for v, _, _ in verdicts):
+            return "ready", ()
+        if all(v is False for v, _, _ in verdicts):
+            return "never", ()
+        return "wait", ()
+    if any(v is False for v, _, _ in verdicts):
+        return "never", ()
+    open_edges = [(key, kind) for v, key, kind in verdicts if v is None]
+    if not open_edges:
+        return "ready", ()
+    native: list[tuple[str, str]] = []
+    for key, kind in open_edges:
+        up = upstream[key]
+        if (
+            up.phase is not Phase.ACTIVE
+            or up.host != host.alias
+            or not up.scheduler_id
+            or kind not in host.native_kinds
+            or key in retrying
+            or (host.live_ids is not None and up.scheduler_id not in host.live_ids)
+        ):
+            return "wait", ()
+        native.append((up.scheduler_id, kind))
+    return "native", tuple(native)
+
+
+# ---------------------------------------------------------------------- the plan
+def plan(
+    model: Model,
+    keys: Iterable[str],
+    now: float,
+    hosts: Mapping[str, HostView],
+) -> Plan:
+    """Decide what to do for ``keys`` (topological order; every upstream of a key is
+    either among them before it or already in ``model``)."""
+    jobs = model.jobs
+    overlay: dict[str, Standing] = {}
+    active = {alias: view.active for alias, view in hosts.items()}
+    commands: list[Command] = []
+    unsubmittable: list[str] = []
+    wake_at: float | None = None
+
+    def stand(key: str) -> Standing:
+        found = overlay.get(key)
+        return found if found is not None else standing_of(jobs.get(key))
+
+    def upstream_of(key: str) -> Standing:
+        """An upstream's standing: a failure with a retry to come (an upstream this plan
+        does not look at) is not its last word."""
+        found = stand(key)
+        if found.phase is Phase.FAILURE and key not in overlay and is_open(jobs.get(key)):
+            return Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
+        return found
+
+    for key in keys:
+        job = jobs.get(key)
+        if job is None or job.spec is None:
+            continue
+        spec = job.spec
+        st = stand(key)
+        cancelled = cancel_stands(job)
+        if st.phase is Phase.FAILURE:
+            if cancelled or st.state is JobState.DEPENDENCY_FAILED:
+                continue
+            if not spec.may_retry(st.state.value, st.attempt):
+                continue
+            delay = spec.retry_delay(st.attempt)
+            not_before = now + delay if delay else None
+            number = st.attempt + 1
+            commands.append(
+                Retry(
+                    key,
+                    number,
+                    f"attempt {st.attempt} ended {st.state.value}",
+                    not_before,
+                    spec.resources_for(number),
+                )
+            )
+            overlay[key] = st = Standing(Phase.PENDING, number, JobState.PENDING)
+            if not_before is not None and not_before > now:
+                wake_at = not_before if wake_at is None else min(wake_at, not_before)
+                continue
+        if st.phase is Phase.SUCCESS:
+            continue
+        alias = (job.attempts[st.attempt].host if st.attempt in job.attempts else None) or spec.host
+        if st.phase is Phase.ACTIVE:
+            att = job.attempts.get(st.attempt)
+            if cancelled and att is not None and att.cancel_intent is None:
+                commands.append(CancelActive(key, st.attempt, alias))
+            continue
+        if st.phase is Phase.RECONCILE:
+            commands.append(Reconcile(key, st.attempt, alias))
+            continue
+        # pending
+        if cancelled:
+            commands.append(
+                CancelPending(key, st.attempt, job.cancel_reason or "cancelled before it started")
+            )
+            overlay[key] = Standing(Phase.FAILURE, st.attempt, JobState.CANCELLED)
+            continue
+        att = job.attempts.get(st.attempt)
+        not_before = att.retry.not_before if att is not None and att.retry is not None else None
+        if not_before is not None and not_before > now:
+            wake_at = not_before if wake_at is None else min(wake_at, not_before)
+            continue
+        view = hosts.get(spec.host) or HostView(spec.host)
+        edges = spec.after
+        upstream = {up: upstream_of(up) for up, _ in edges}
+        retrying = frozenset(
+            up
+            for up, _ in edges
+            if (u := jobs.get(up)) is not None and u.spec is not None and u.spec.retries > 0
+        )
+        verdict, native = readiness(edges, upstream, waitfor=spec.waitfor, host=view, retrying=retrying)
+        if verdict == "never":
+            failed = [
+                (jobs[up].name if up in jobs else up[:12])
+                for up, _ in edges
+                if upstream[up].phase in (Phase.FAILURE, Phase.SUCCESS)
+            ]
+            reason = "never ran: upstream " + ", ".join(failed or ["condition"]) + " did not end as required"
+            commands.append(NeverRuns(key, st.attempt, reason))
+            overlay[key] = Standing(Phase.FAILURE, st.attempt, JobState.DEPENDENCY_FAILED)
+            continue
+        if verdict == "wait":
+            continue
+        if not spec.submittable:
+            unsubmittable.append(key)
+            continue
+        if view.throttled_until > now:
+            continue
+        if view.max_in_flight is not None and active.get(spec.host, 0) >= view.max_in_flight:
+            continue
+        commands.append(Submit(key, st.attempt, spec.host, spec.resources_for(st.attempt), native))
+        active[spec.host] = active.get(spec.host, 0) + 1
+        overlay[key] = Standing(Phase.ACTIVE, st.attempt, JobState.SUBMITTED, spec.host, None)
+    return Plan(tuple(commands), wake_at, tuple(unsubmittable))

@@ -1,0 +1,204 @@
+"""The one codec between event classes and the on-disk form ``[type, clock, seq, time, data]``.
+
+``data`` is a msgpack map of the fields that differ from their defaults. Decoding is on the
+hot path of opening a ledger (a million events), so it does not call the classes'
+``__init__``: the decoded map becomes the new instance's ``__dict__`` and the class
+supplies the defaults (see :func:`jobledger.ledger.specs.with_class_defaults`). Fields are
+checked where they are used (the reducer), which names the event that does not fit.
+
+Older ledgers read through *upcasters*, one per changed shape:
+
+- ``note`` events with ``kind`` ``staged``/``outputs``/``fetched`` (before these had types
+  of their own) become :class:`Staged`, :class:`OutputsHome`, :class:`Fetched`;
+- job records of ``workflow`` events written before definitions were complete have no
+  ``tasks`` (their :class:`JobSpec` is not submittable from the ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from jobledger.ledger import events as ev
+from jobledger.ledger.specs import JobSpec, TaskSpec
+from jobledger.model.names import safe_name
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _build(cls: type[Any], data: dict[str, Any]) -> Any:
+    """An instance of ``cls`` holding ``data`` (stored fields only) without ``__init__``."""
+    obj = _new(cls)
+    _set(obj, "__dict__", data)
+    return obj
+
+
+# ------------------------------------------------------------------------- envelope
+@attrs.frozen
+class Recorded:
+    """An event with its identity (``writer``, ``seq``) and logical ``clock``."""
+
+    event: Any
+    clock: int
+    writer: str
+    seq: int
+    time: float
+
+    @property
+    def order(self) -> tuple[int, str, int]:
+        """Total order key, identical on every machine."""
+        return (self.clock, self.writer, self.seq)
+
+    @property
+    def type(self) -> str:
+        """The on-disk type name."""
+        return str(self.event.TYPE)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Every field that holds something, as plain data (what ``jobledger log`` prints)."""
+        return readable(self.event)
+
+
+# ------------------------------------------------------------------------- decoding
+def _task(data: Any) -> TaskSpec:
+    return _build(TaskSpec, data) if isinstance(data, dict) else data  # type: ignore[no-any-return]
+
+
+def decode_spec(data: Any) -> JobSpec:
+    """A :class:`JobSpec` from its stored map (old records get the fields they lack)."""
+    if not isinstance(data, dict):
+        return data  # type: ignore[no-any-return]
+    key = data.get("key")
+    if not isinstance(key, str):
+        raise TypeError(f"a job record without a key: {data!r:.80}")
+    if "name" not in data:
+        data["name"] = key[:12]
+    if "run_dir" not in data:
+        data["run_dir"] = f"jobs/{safe_name(str(data['name']))}-{key[:8]}"
+    tasks = data.get("tasks")
+    if tasks is not None:
+        data["tasks"] = [_task(t) for t in tasks]
+    return _build(JobSpec, data)  # type: ignore[no-any-return]
+
+
+def _workflow(data: dict[str, Any]) -> dict[str, Any]:
+    data["jobs"] = [decode_spec(j) for j in data.get("jobs", ())]
+    return data
+
+
+_NOTE_KINDS: dict[str, type[Any]] = {"staged": ev.Staged, "outputs": ev.OutputsHome, "fetched": ev.Fetched}
+
+
+def _note(data: dict[str, Any]) -> Any:
+    """Upcaster: typed file events were ``note`` events with a ``kind`` before."""
+    kind = data.get("kind")
+    target = _NOTE_KINDS.get(kind) if isinstance(kind, str) else None
+    if target is None:
+        return _build(ev.Note, data)
+    fields = {a.name for a in attrs.fields(target)}
+    return _build(target, {k: v for k, v in data.items() if k in fields})
+
+
+def _workflow_event(data: dict[str, Any]) -> Any:
+    return _build(ev.WorkflowDefined, _workflow(data))
+
+
+#: On-disk type -> ``(class, builder)``: with no builder an event is its class holding the
+#: stored map as ``__dict__`` (the reducer's hot path builds those inline); a builder makes
+#: the event of the types that need preparing or upcasting.
+DECODERS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], Any] | None]] = {
+    etype: (cls, None) for etype, cls in ev.BY_TYPE.items()
+}
+DECODERS["workflow"] = (ev.WorkflowDefined, _workflow_event)
+DECODERS["note"] = (ev.Note, _note)
+
+
+def decode(etype: str, data: Any) -> Any:
+    """The event of on-disk type ``etype`` holding ``data``; ``None`` for unknown types."""
+    if type(data) is not dict:
+        raise TypeError(f"{etype} event data is {type(data).__name__}, not a map")
+    found = DECODERS.get(etype)
+    if found is None:
+        return None
+    cls, builder = found
+    return _build(cls, data) if builder is None else builder(data)
+
+
+def decode_raw(raw: Any, writer: str) -> Recorded | None:
+    """A :class:`~jobledger.ledger.events.Recorded` from the on-disk array (``None`` when
+    the type is unknown or the array is malformed)."""
+    if not (isinstance(raw, list) and len(raw) == 5 and isinstance(raw[0], str)):
+        return None
+    etype, clock, seq, when, data = raw
+    try:
+        event = decode(etype, data)
+    except TypeError:
+        return None
+    return None if event is None else Recorded(event, clock, writer, seq, when)
+
+
+# ------------------------------------------------------------------------- encoding
+_FIELDS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def _fields(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple((a.name, getattr(cls, a.name, attrs.NOTHING)) for a in attrs.fields(cls))
+    return found
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else _plain(v) for v in value]
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else _plain(v) for k, v in value.items()}
+    if kind is JobSpec or kind is TaskSpec:
+        return encode(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def encode(obj: Any) -> dict[str, Any]:
+    """The stored fields of an event (or spec) as a plain map: those not at their default."""
+    held = obj.__dict__
+    nothing = attrs.NOTHING
+    scalars = _SCALARS
+    out: dict[str, Any] = {}
+    for name, default in _FIELDS.get(type(obj)) or _fields(type(obj)):
+        value = held.get(name, default)
+        if value is default or (default is not nothing and value == default):
+            continue  # not stored (absent or at its default)
+        out[name] = value if type(value) in scalars else _plain(value)
+    return out
+
+
+def readable(obj: Any) -> dict[str, Any]:
+    """The stored fields of an event, and the defaults of its other fields that say
+    something (``action="submit"``, ``attempt=1``), as plain data."""
+    out: dict[str, Any] = {}
+    for name, default in _fields(type(obj)):
+        value = getattr(obj, name)
+        stored = name in obj.__dict__ and not (value is default or value == default)
+        if value is None or (not stored and isinstance(value, (tuple, list, dict)) and not value):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def to_raw(event: Any, clock: int, seq: int, when: float) -> list[Any]:
+    """The on-disk array of ``event``."""
+    return [event.TYPE, clock, seq, when, encode(event)]

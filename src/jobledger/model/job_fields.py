@@ -1,0 +1,119 @@
+"""The checks and conversions of :class:`~jobledger.model.job.Job`'s fields: tasks,
+default name, resources, paths and raw scheduler directives."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jobledger.errors import ModelError
+from jobledger.model.names import (
+    check_env,
+    check_name,
+    check_path,
+    check_texts,
+    control_char,
+    describe_char,
+    safe_name,
+)
+from jobledger.model.resources import Resources
+from jobledger.model.task import Task
+
+# Sentinel meaning "stderr to its own file" (``stderr=None`` writes it into the stdout file).
+SEPARATE = "<separate>"
+
+
+def _checked_change(field: str, value: Any, where: str) -> Any:
+    """A replaced field of :meth:`Job.with_changes`, held to the rules of ``__init__``."""
+    if field == "name":
+        return check_name(value, "job name")
+    if field == "host":
+        return check_name(value, "host name", where)
+    if field == "env":
+        return check_env(value, where)
+    if field in ("workdir", "stdout") and value is not None:
+        return check_path(value, field, where)
+    if field == "stderr" and value not in (None, SEPARATE):
+        return check_path(value, field, where)
+    if field in ("modules", "setup"):
+        return check_texts(value, field, where)
+    if field in ("inputs", "outputs"):
+        return tuple(check_path(p, f"{field} item", where) for p in _listed(value, field, where))
+    if field == "scheduler_args":
+        return {k: _raw_args(v, k, where) for k, v in dict(value).items()}
+    if field == "tasks":
+        return _tasks(None, value, (), None)
+    return value
+
+
+def _listed(value: Any, field: str, where: str) -> tuple[Any, ...]:
+    """A path or a sequence of paths as a tuple."""
+    if isinstance(value, (str, os.PathLike)):
+        return (value,)
+    if not isinstance(value, Iterable) or isinstance(value, (bytes, Mapping)):
+        raise ModelError(f"{where}: {field} must be a list of paths, not {value!r}")
+    return tuple(value)
+
+
+def _raw_args(value: Any, field: str, where: str) -> tuple[str, ...]:
+    """Raw scheduler directives: one-line strings (a newline would end the directive line
+    of the batch script and start a shell command)."""
+    items = check_texts(value, field, where)
+    for item in items:
+        bad = control_char(item.replace("\t", " "))
+        if bad is not None:
+            raise ModelError(f"{where}: {field} item {item!r} contains {describe_char(bad)}")
+    return items
+
+
+def _tasks(command: Any, tasks: Any, args: Sequence[Any], kwargs: Any) -> tuple[Task, ...]:
+    if command is not None and tasks is not None:
+        raise ModelError("give either command= or tasks=, not both")
+    if command is not None:
+        return (command if isinstance(command, Task) else Task(command, args=args, kwargs=kwargs),)
+    if tasks is None:
+        raise ModelError("a job needs a command= or tasks=")
+    out = tuple(t if isinstance(t, Task) else Task(t) for t in tasks)
+    if not out:
+        raise ModelError("a job needs at least one task")
+    return out
+
+
+def _default_name(tasks: tuple[Task, ...]) -> str:
+    first = tasks[0]
+    if first.func is not None:
+        return str(getattr(first.func, "__name__", "call"))
+    word = first.argv[0] if first.argv else (first.shell or "job").split()[0]
+    label = " && ".join(t.label for t in tasks)
+    short = hashlib.blake2b(label.encode(), digest_size=3).hexdigest()
+    return f"{safe_name(Path(word).name, 20)}-{short}"
+
+
+_RESOURCE_CACHE: dict[tuple[tuple[str, str, Any], ...], Resources] = {}
+
+
+def _cached_resources(fields: dict[str, Any]) -> Resources:
+    """Identical requests share one (immutable) Resources: workflows repeat them a lot."""
+    try:
+        signature = tuple(sorted((k, type(v).__name__, v) for k, v in fields.items()))
+        found = _RESOURCE_CACHE.get(signature)
+    except TypeError:  # unhashable values (lists of extra directives)
+        return Resources(**fields)
+    if found is None:
+        found = Resources(**fields)
+        if len(_RESOURCE_CACHE) < 4096:
+            _RESOURCE_CACHE[signature] = found
+    return found
+
+
+def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
+    if value is None:
+        return Resources()
+    if isinstance(value, Resources):
+        return value
+    if isinstance(value, Mapping):
+        return Resources.from_kwargs(**value)
+    raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
