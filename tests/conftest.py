@@ -80,3 +80,13 @@ def sshd() -> SshInfo:
     require(sshd_available(info), "the test sshd (make sshd-up)")
     assert info is not None
     return info
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Ported upstream tests marked ``not_applicable`` are deselected (each says why)."""
+    keep, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("not_applicable") else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep

@@ -9,9 +9,10 @@ Ported from https://github.com/sjalloq/hpc-runner (newest indexed version of eac
 import lines changed (``hpc_runner.core.config`` -> ``jobledger.api.hpcrunner.config`` and
 ``...config_files``, ``hpc_runner.core.job``/``.resources``/``.result``/``.exceptions`` and
 ``hpc_runner.schedulers.*`` -> ``jobledger.api.hpcrunner``), and with them the module paths
-given to ``unittest.mock.patch``. Tests that cannot apply here are skipped, each with a
-one-line reason; those whose bodies need modules jobledger does not have (hpc-runner's SGE
-parser, script templates, CLI, TUI) are listed in ``NOT_APPLICABLE`` at the end.
+given to ``unittest.mock.patch``. Ported tests that cannot apply here carry
+``pytest.mark.not_applicable`` with a one-line reason (they are deselected, not run); those
+whose bodies need modules jobledger does not have (hpc-runner's SGE parser, script
+templates, CLI, TUI) are listed with their reasons in ``NOT_APPLICABLE`` at the end.
 
 Of conftest.py, the fixtures these tests use are ported (``mock_sge_commands`` and
 ``clean_env`` serve only tests listed as not applicable). Every test runs in a fresh
@@ -721,8 +722,10 @@ has_modules = (
     or Path("/etc/profile.d/modules.sh").exists()
 )
 requires_modules = pytest.mark.skipif(not has_modules, reason="Environment Modules not installed")
-_NO_MODULEFILES = pytest.mark.skip(reason="needs hpc-runner's own tests/modulefiles, not in this repository")
-_NO_TEMPLATE = pytest.mark.skip(
+_NO_MODULEFILES = pytest.mark.not_applicable(
+    reason="needs hpc-runner's own tests/modulefiles, not in this repository"
+)
+_NO_TEMPLATE = pytest.mark.not_applicable(
     reason="renders hpc-runner's own script template; jobledger's scripts are its adapters' (tests/test_adapter_*.py)"
 )
 
@@ -764,7 +767,7 @@ class TestLocalScheduler:
 
         assert result.returncode == 1
 
-    @pytest.mark.skip(
+    @pytest.mark.not_applicable(
         reason="jobledger's local jobs wait in its driver's CPU-budget queue until their launcher reports "
         "them started: right after submit() the status can still be PENDING (test_face_hpcrunner.py waits)"
     )
@@ -846,7 +849,7 @@ class TestLocalScheduler:
         assert "stdout" in content
         assert "stderr" in content  # Merged
 
-    @pytest.mark.skip(
+    @pytest.mark.not_applicable(
         reason="jobledger always keeps a job's output in a file (its run directory when no stdout= is "
         "given) and get_output_path returns it; there is no passthrough to the terminal"
     )
@@ -1783,7 +1786,17 @@ NOT_APPLICABLE = {
 }
 
 
-@pytest.mark.parametrize("upstream", sorted(NOT_APPLICABLE))
-def test_not_applicable(upstream: str) -> None:
-    """hpc-runner tests whose bodies need modules jobledger does not have (reason each)."""
-    pytest.skip(f"{upstream}: {NOT_APPLICABLE[upstream]}")
+def test_every_upstream_test_is_ported_or_says_why_not() -> None:
+    """Each hpc-runner test not ported here is listed with a reason, and none is both."""
+    ported = set()
+    for name, obj in list(globals().items()):
+        if name.startswith("Test") and isinstance(obj, type):
+            ported |= {f"{name}::{m}" for m in vars(obj) if m.startswith("test_")}
+        elif name.startswith("test_") and callable(obj):
+            ported.add(name)
+    assert NOT_APPLICABLE
+    for upstream, reason in NOT_APPLICABLE.items():
+        assert reason.strip(), f"{upstream}: no reason given"
+        path, _, test = upstream.partition("::")
+        assert path.endswith(".py") and test, f"{upstream}: not a FILE::TEST name"
+        assert test not in ported, f"{upstream} is both ported and listed as not applicable"
