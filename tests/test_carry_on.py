@@ -573,7 +573,11 @@ class FaceVariant:
         self.script()
 
     def check(self, expected: Sequence[str]) -> None:
+        # a scheduler's jobs outlive scripts that only submit them (awflow on SLURM): the
+        # ledger learns how they ended from whoever looks next, so look first
+        waited = self.run([sys.executable, "-m", "jobledger.cli.main", "wait"], self.root)
         why = "\n".join([f"variant {self.label}", *self.log])
+        assert waited.returncode == 0, why
         text = self.tally.read_text() if self.tally.exists() else ""
         lines = [line.split(" ", 2) for line in text.splitlines()]
         assert sorted(n for n, *_ in lines) == sorted(expected), f"ran {sorted(n for n, *_ in lines)}\n{why}"
@@ -583,10 +587,6 @@ class FaceVariant:
                 Path(cwd).parent == self.root / "sweep" if self.face == "multirun" else cwd == str(self.root)
             )
             assert own, f"{name} ran in {cwd}\n{why}"
-        # a scheduler's jobs outlive scripts that only submit them: the ledger learns how
-        # they ended from whoever looks next
-        waited = self.run([sys.executable, "-m", "jobledger.cli.main", "wait"], self.root)
-        assert waited.returncode == 0, "\n".join([why, *self.log[-1:]])
         states, verified = ledger_says(self.root)
         assert verified, why
         assert set(states.values()) == {"completed"}, f"{states}\n{why}"

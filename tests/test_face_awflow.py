@@ -10,6 +10,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -678,3 +679,53 @@ def test_seed_dynamic_graph_on_slurm(project: Project) -> None:
     assert {r.host for r in results.values()} == {"slurm"}
     assert "Plot 0.3." in results["plt_0.3"].read_stdout()
     assert [e.index for e in results["generate"].elements] == list(range(5))
+
+
+PRUNED_RERUN = """\
+import os, time
+from jobledger import after, ensure, job, schedule
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def note(text):
+    with open(os.path.join(HERE, "tally"), "a") as fh:
+        fh.write(text + "\\n")
+
+@ensure(lambda i: os.path.exists(os.path.join(HERE, f"est-{i}.txt")))
+@job(array=2)
+def estimate(i):
+    note(f"estimate-{i}")
+    open(os.path.join(HERE, f"est-{i}.txt"), "w").close()
+
+@after(estimate)
+@ensure(lambda: os.path.exists(os.path.join(HERE, "merged.txt")))
+@job
+def merge():
+    note("merge")
+    time.sleep(3)
+    open(os.path.join(HERE, "merged.txt"), "w").close()
+
+merge.prune()
+schedule(merge, backend="local")
+"""
+
+
+def test_a_rerun_while_the_downstream_job_runs_does_not_run_it_again(project: Project) -> None:
+    """The script dies while ``merge`` runs; run again, its prune finds ``estimate`` done,
+    which would give ``merge`` a new key (no upstream left): the run in flight is carried
+    on instead, and ``merge`` runs once."""
+    (project.root / "wf.py").write_text(PRUNED_RERUN)
+    env = {**env_with_src(), "JOBLEDGER_QUIET": "1"}
+    first = subprocess.Popen([sys.executable, "wf.py"], cwd=project.root, env=env)
+    tally = project.root / "tally"
+    deadline = time.monotonic() + 60
+    while "merge" not in (tally.read_text() if tally.exists() else ""):
+        assert time.monotonic() < deadline and first.poll() is None, "merge never started"
+        time.sleep(0.05)
+    first.kill()
+    first.wait()
+    again = subprocess.run([sys.executable, "wf.py"], cwd=project.root, env=env, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert sorted(tally.read_text().split()) == ["estimate-0", "estimate-1", "merge"]
+    assert (project.root / "merged.txt").exists()

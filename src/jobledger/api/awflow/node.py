@@ -78,6 +78,7 @@ class AwflowJob:
         self.preconditions: list[Callable[..., Any]] = []
         self.postconditions: list[Callable[..., Any]] = []
         self.pruned = False
+        self._before_prune: tuple[dict[AwflowJob, str], tuple[int, ...] | None] | None = None
         self.disabled = False
         functools.update_wrapper(self, fn, updated=())
 
@@ -187,6 +188,8 @@ class AwflowJob:
         if self.pruned:
             return self
         self.pruned = True
+        if self._before_prune is None:
+            self._before_prune = (dict(self._parents), self.array)
         for dep, status in list(self._parents.items()):
             if dep.disabled:
                 self.detach(dep)
@@ -203,6 +206,22 @@ class AwflowJob:
             pending = tuple(i for i in self.array if not self.done_at(i))
             if len(pending) < len(self.array):
                 self.array = pending
+        return self
+
+    def unprune(self) -> AwflowJob:
+        """Undo :meth:`prune` here and upstream: the dependencies and array indices it
+        dropped come back (a re-run whose earlier jobs are still in flight keeps their
+        keys this way)."""
+        if self._before_prune is not None:
+            parents, array = self._before_prune
+            self._before_prune = None
+            self.detach(*self.parents)
+            for dep, status in parents.items():
+                self.after(dep, status=status)
+            self.array = array
+        self.pruned = False
+        for dep in self.parents:
+            dep.unprune()
         return self
 
     def _jobledger_selection(self) -> Selection:

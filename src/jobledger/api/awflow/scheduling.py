@@ -89,6 +89,20 @@ def schedule(
     workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     if _keep_in_flight(proj, workflow.name, names):
         workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
+    recorded = _recorded_while_in_flight(proj, workflow.name)
+    if recorded and not set(workflow.keys().values()) <= recorded:
+        # jobs of the recorded definition are in flight: a prune that dropped what has
+        # finished since must not give the jobs waiting for it new keys (they would run
+        # twice); the definition as recorded is carried on instead, when it is that one
+        for node in targets:
+            node.unprune()
+        whole, whole_names = build_workflow(targets, name=name, host=alias, defaults=defaults)
+        if set(whole.keys().values()) <= recorded:
+            workflow, names = whole, whole_names
+        else:
+            for node in targets:
+                node.prune()
+            workflow, names = build_workflow(targets, name=name, host=alias, defaults=defaults)
     handle = run(workflow, project=proj.root, force=force)
     assert isinstance(handle, RunHandle)
     if not here:
@@ -139,6 +153,23 @@ def _keep_in_flight(proj: Project, workflow: str, names: dict[Any, str]) -> bool
             node.array = recorded
             changed = True
     return changed
+
+
+def _recorded_while_in_flight(proj: Project, workflow: str) -> set[str]:
+    """The keys of ``workflow``'s current definitions when any of them is in flight
+    (submitted, running, or its submission being looked up); else an empty set."""
+    from jobledger.ledger.state import Phase, job_phase
+    from jobledger.session import session_for
+
+    state = session_for(proj).state
+    info = state.workflow(workflow)
+    if info is None:
+        return set()
+    for key in info.job_keys:
+        record = state.record(key)
+        if record is not None and job_phase(record)[0] in (Phase.ACTIVE, Phase.RECONCILE):
+            return set(info.job_keys)
+    return set()
 
 
 def _scheduler_ids(handle: RunHandle, names: list[str], timeout: float | None) -> list[str | None]:
