@@ -89,6 +89,7 @@ class Driver:
         self._active: dict[str, str] | None = None  # open active key -> host (None: count again)
         self._active_per_host: Counter[str] = Counter()
         self._active_names: frozenset[str] = frozenset()
+        self._active_scopes: frozenset[int] = frozenset()
         self._hosts_in_use: set[str] = set()
         self.actions = Actions(self)
 
@@ -128,8 +129,10 @@ class Driver:
         anything may have changed, else kept up to date by :meth:`_replan` (a step looks
         at what moved, not at every job in flight)."""
         names = frozenset(s.name for s in scopes)
-        if self._active is None or names != self._active_names:
+        built = frozenset(id(s) for s in scopes)  # a scope is built again for a new definition
+        if self._active is None or names != self._active_names or built != self._active_scopes:
             self._active, self._active_per_host, self._active_names = {}, Counter(), names
+            self._active_scopes = built
             self._hosts_in_use = set()
             for scope in scopes:
                 self._note_active(scope.open)
