@@ -77,7 +77,7 @@ test-oldest:
 	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
 	$(PYTHON) mk/lower_bounds.py > $(OLDEST_VENV)/constraints.txt
 	$(OLDEST_VENV)/bin/pip install -q --upgrade pip
-	$(OLDEST_VENV)/bin/pip install -q -c $(OLDEST_VENV)/constraints.txt -e '.[test]'
+	$(OLDEST_VENV)/bin/pip install -q -c $(OLDEST_VENV)/constraints.txt -e '.[test,hamilton]'
 	$(OLDEST_VENV)/bin/pip list 2>/dev/null | grep -iE '^(attrs|msgpack|filelock|watchdog|plumbum|click|rich|cloudpickle) '
 	env -u CI $(OLDEST_VENV)/bin/pytest -m "not slurm and not slurmdbd and not sge and not ssh and not browser" \
 	  --ignore tests/test_architecture.py $(PYTEST_ARGS)
