@@ -475,19 +475,7 @@ def test_report_in_headless_chromium(fifty: Project, tmp_path: Path) -> None:
         browser.evaluate("0")
     finally:
         browser.close()
-    errors = [
-        e for e in browser.events
-        if e.get("method") == "Runtime.exceptionThrown"
-        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert", "warning"))
-        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
-    ]  # fmt: skip
-    assert not errors, json.dumps(errors, indent=1)[:3000]
-    requests = [
-        e["params"]["request"]["url"]
-        for e in browser.events
-        if e.get("method") == "Network.requestWillBeSent"
-    ]
-    assert requests == [url], requests
+    assert_clean_console(browser, url)
 
 
 def _docs_screenshots(browser: Chromium, folder: Path) -> None:
@@ -511,3 +499,19 @@ def _docs_screenshots(browser: Chromium, folder: Path) -> None:
         "document.querySelectorAll('#jobs details').forEach(d => { d.open = true; }); 0"
     )
     section("#jobs", "report-jobs.png")
+
+def assert_clean_console(browser: Chromium, url: str) -> None:
+    """No script error or warning was logged, and the page loaded nothing but itself."""
+    errors = [
+        e for e in browser.events
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert", "warning"))
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
+    ]  # fmt: skip
+    assert not errors, json.dumps(errors, indent=1)[:3000]
+    requests = [
+        e["params"]["request"]["url"]
+        for e in browser.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    assert requests == [url], requests

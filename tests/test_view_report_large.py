@@ -4,7 +4,6 @@ error. Size and load time are printed (no timed assertion beyond a generous boun
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from big_ledger import seed
 from conftest import run_cli
 from services import chromium_path, require
-from test_view_report import Chromium, assert_not_blank
+from test_view_report import Chromium, assert_clean_console, assert_not_blank
 
 JOBS = 10_000
 FAILED = 9  # every 1,000th of the 9,997 finished jobs
@@ -95,16 +94,4 @@ def test_large_report_in_headless_chromium(report: Path, tmp_path: Path) -> None
         browser.evaluate("0")
     finally:
         browser.close()
-    errors = [
-        e for e in browser.events
-        if e.get("method") == "Runtime.exceptionThrown"
-        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert", "warning"))
-        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
-    ]  # fmt: skip
-    assert not errors, json.dumps(errors, indent=1)[:3000]
-    requests = [
-        e["params"]["request"]["url"]
-        for e in browser.events
-        if e.get("method") == "Network.requestWillBeSent"
-    ]
-    assert requests == [url], requests
+    assert_clean_console(browser, url)
