@@ -37,6 +37,12 @@ from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
 
 _NO_RESOURCES = Resources()
+
+
+def _paths(value: Any, field: str, where: str) -> tuple[str, ...]:
+    return tuple(check_path(p, f"{field} item", where) for p in _listed(value, field, where))
+
+
 _NO_RETRY = RetryPolicy()
 
 
@@ -67,9 +73,23 @@ class Dependency:
         return self.target if isinstance(self.target, str) else self.target.name
 
 
+def _after_ok(job: Job) -> Dependency:
+    """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job)."""
+    dep = _new_dependency(Dependency)
+    _set_field(dep, "target", job)
+    _set_field(dep, "kind", "afterok")
+    return dep
+
+
+_new_dependency = object.__new__
+_set_field = object.__setattr__
+
+
 def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     if value is None:
         return ()
+    if type(value) is list and default_kind == "afterok" and all(type(v) is Job for v in value):
+        return tuple([_after_ok(v) for v in value])  # the common case, without the converters
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
         value = [value]
     out: list[Dependency] = []
@@ -207,7 +227,7 @@ class Job:
         for label, given in (("env", env), ("env_vars", env_vars)):
             if given is not None and not isinstance(given, Mapping):
                 raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
-        merged_env = check_env({**(env or {}), **(env_vars or {})}, where)
+        merged_env = check_env({**(env or {}), **(env_vars or {})}, where) if env or env_vars else {}
         try:
             array_spec = ArraySpec.parse(array, max_concurrent) if array is not None else None
         except ModelError as exc:
@@ -223,11 +243,11 @@ class Job:
             workdir=check_path(workdir, "workdir", where) if workdir is not None else None,
             stdout=check_path(stdout, "stdout", where) if stdout is not None else None,
             stderr=check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,
-            modules=check_texts(modules, "modules", where),
-            setup=check_texts(setup, "setup", where),
-            inputs=tuple(check_path(p, "inputs item", where) for p in _listed(inputs, "inputs", where)),
-            outputs=tuple(check_path(p, "outputs item", where) for p in _listed(outputs, "outputs", where)),
-            ensure=(ensure,) if callable(ensure) else tuple(ensure),
+            modules=() if modules == () else check_texts(modules, "modules", where),
+            setup=() if setup == () else check_texts(setup, "setup", where),
+            inputs=() if inputs == () else _paths(inputs, "inputs", where),
+            outputs=() if outputs == () else _paths(outputs, "outputs", where),
+            ensure=() if ensure == () else (ensure,) if callable(ensure) else tuple(ensure),
             retry=policy,
             waitfor=waitfor,
             python=check_text(python, "python", where) if python is not None else None,
