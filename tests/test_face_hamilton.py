@@ -656,4 +656,6 @@ def test_a_blocking_call_prints_the_summary_of_a_run(
 
     assert one() is False  # a failed job does not raise, as in the seed
     err = capsys.readouterr().err
-    assert "jobledger: 1 job in " in err and "1 failed" in err and "one-summary: failed with exit code 3" in err
+    assert (
+        "jobledger: 1 job in " in err and "1 failed" in err and "one-summary: failed with exit code 3" in err
+    )

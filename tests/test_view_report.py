@@ -500,6 +500,7 @@ def _docs_screenshots(browser: Chromium, folder: Path) -> None:
     )
     section("#jobs", "report-jobs.png")
 
+
 def assert_clean_console(browser: Chromium, url: str) -> None:
     """No script error or warning was logged, and the page loaded nothing but itself."""
     errors = [

@@ -40,6 +40,7 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         load: Callable[[Any], Any],
         dump: Callable[[Any], Any],
         settled: dict[str, str] | None = None,
+        activity: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self._blobs = blobs
@@ -47,16 +48,23 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         self._encode = dump
         self.settled = settled or {}
         """Key -> final state of packed records that nothing more will happen to."""
+        self.activity = activity or {}
+        """Key -> :func:`~jobledger.ledger.phases.activity_clock` of settled packed records."""
 
     def _load(self, key: str) -> Any:
         value = self._decode(unpack(self._blobs.pop(key)))
         self.settled.pop(key, None)
+        self.activity.pop(key, None)
         dict.__setitem__(self, key, value)
         return value
 
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
         return self.settled.get(key) if key in self._blobs else None
+
+    def packed_activity(self, key: str) -> int | None:
+        """The activity clock of a still-packed settled record (without decoding it)."""
+        return self.activity.get(key) if key in self._blobs else None
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)

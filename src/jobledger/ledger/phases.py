@@ -150,6 +150,21 @@ def _completed_before(att: AttemptRecord, spec: JobSpec | None, order: Order) ->
     return att.state_order is not None and att.state_order < order
 
 
+def activity_clock(job: JobRecord) -> int:
+    """The latest clock among what :func:`reused_in_latest_run` reads of ``job``: its
+    attempts' (and elements') state changes, intents and retry decisions."""
+    clocks = [0]
+    for att in job.attempts.values():
+        if att.state_order is not None:
+            clocks.append(att.state_order[0])
+        clocks.extend(order[0] for order in att.intents_by.values())
+        if att.retry is not None:
+            clocks.append(att.retry.order[0])
+        if att.elements:
+            clocks.extend(e.state_order[0] for e in att.elements.values() if e.state_order is not None)
+    return max(clocks)
+
+
 def reused_in_latest_run(model: Model, workflow: str) -> set[str]:
     """Keys the latest run of ``workflow`` found completed and did not run again."""
     record = model.workflows.get(workflow)
@@ -159,7 +174,14 @@ def reused_in_latest_run(model: Model, workflow: str) -> set[str]:
     definition = record.with_digest(run.definition)
     keys = definition.keys if definition is not None else ()
     out = set()
+    packed = getattr(model.jobs, "packed_settled", None)
+    packed_activity = getattr(model.jobs, "packed_activity", None)
     for key in keys:
+        if packed is not None and packed_activity is not None and packed(key) == "completed":
+            clock = packed_activity(key)
+            if clock is not None and clock < run.order[0]:
+                out.add(key)  # completed, and nothing it did came at or after the run
+                continue
         job = model.jobs.get(key)
         if job is None:
             continue

@@ -26,6 +26,7 @@ from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
 from jobledger.ledger.event_codec import decode_spec, encode
 from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.phases import activity_clock
 from jobledger.ledger.records import JobRecord, WorkflowRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
@@ -53,24 +54,30 @@ def _load_job(row: Any) -> JobRecord:
     return JobRecord.from_row(row, decode_spec)
 
 
-def _settled_index(model: Model) -> dict[str, str]:
+def _settled_index(model: Model) -> tuple[dict[str, str], dict[str, int]]:
     """Key -> final state of every job nothing more will happen to (so that opening a big
-    project does not decode finished jobs to learn they are finished)."""
+    project does not decode finished jobs to learn they are finished), and key -> its
+    :func:`activity_clock` (so that a run's reused jobs are known without decoding them)."""
     jobs = model.jobs
     index: dict[str, str] = dict(getattr(jobs, "settled", {}))
+    activity: dict[str, int] = dict(getattr(jobs, "activity", {}))
     for key, job in dict.items(jobs):
         state = settled(job)
         if state is None:
             index.pop(key, None)
+            activity.pop(key, None)
         else:
             index[key] = state.value
-    return index
+            activity[key] = activity_clock(job)
+    return index, activity
 
 
 def model_to_plain(model: Model) -> dict[str, Any]:
     """Everything of ``model`` as msgpack-ready data (job records packed one by one)."""
+    settled_index, activity = _settled_index(model)
     return {
-        "settled": _settled_index(model),
+        "settled": settled_index,
+        "activity": activity,
         "workflows": [w.to_row() for w in model.workflows.values()],
         "writers": model.writers,
         "problems": model.problems,
@@ -90,7 +97,13 @@ def model_from_plain(data: Mapping[str, Any]) -> Model:
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    model.jobs = LazyJobs(dict(data["jobs"]), _load_job, _dump_job, dict(data.get("settled") or {}))
+    model.jobs = LazyJobs(
+        dict(data["jobs"]),
+        _load_job,
+        _dump_job,
+        dict(data.get("settled") or {}),
+        dict(data.get("activity") or {}),
+    )
     return model
 
 
