@@ -11,7 +11,8 @@ import pytest
 
 import jobledger as jl
 from jobledger.config import load_config
-from jobledger.engine.definitions import define, definition_digest
+from jobledger.engine.definition_digest import definition_digest
+from jobledger.engine.definitions import define
 from jobledger.engine.payloads import content_digest
 from jobledger.ledger.event_codec import decode_spec, encode
 

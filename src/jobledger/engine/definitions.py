@@ -11,22 +11,20 @@ and never re-derive it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-import msgpack
 
 from jobledger.config import Config, HostConfig
+from jobledger.engine.definition_digest import definition_digest
 from jobledger.engine.payloads import task_files
 from jobledger.errors import ModelError
 from jobledger.gcpause import gc_paused
 from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_limits
 from jobledger.ledger import events as ev
-from jobledger.ledger.event_codec import encode
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.specs import MERGED, JobSpec, TaskSpec, sparse
 from jobledger.model.job import SEPARATE, Job, hash_inputs
@@ -261,58 +259,6 @@ def keep_recorded_places(model: Model, definition: Definition) -> Definition:
         return definition
     digest = definition_digest(definition.name, specs)
     return attrs.evolve(definition, specs=tuple(specs), digest=digest)
-
-
-def definition_digest(name: str, specs: Sequence[JobSpec]) -> str:
-    """BLAKE2b-128 of ``[name, [stored form of each spec]]`` packed, hashed spec by spec
-    (the bytes of one msgpack array, never built whole: a 100,000-job definition would
-    hold them all at once).
-
-    A spec holds its stored fields as its ``__dict__`` in field order (:func:`sparse`, the
-    codec); one that does not (made by ``attrs.evolve``) is encoded first."""
-    hasher = hashlib.blake2b(digest_size=16)
-    packer = msgpack.Packer(use_bin_type=True, default=_stored_task)
-    hasher.update(packer.pack_array_header(2))
-    hasher.update(packer.pack(name))
-    hasher.update(packer.pack_array_header(len(specs)))
-    for spec in specs:
-        hasher.update(packer.pack(_stored_form(spec)))
-    return hasher.hexdigest()
-
-
-def _stored_form(spec: JobSpec) -> Any:
-    """``spec``'s stored map (what :func:`encode` gives), without copying it when the
-    spec's ``__dict__`` already is that map: a spec made by :func:`sparse` (or read by the
-    codec) holds only its fields not at their default; here they must also be in field
-    order. Nested tasks are encoded by the packer's ``default``."""
-    held = spec.__dict__
-    index = _SPEC_FIELDS or _spec_fields()
-    if len(held) == len(index):
-        return encode(spec)  # made by __init__ or attrs.evolve: every field is held
-    last = -1
-    for name in held:
-        if index[name] <= last:
-            return encode(spec)
-        last = index[name]
-    return held
-
-
-_SPEC_FIELDS: dict[str, int] = {}
-
-
-def _spec_fields() -> dict[str, int]:
-    spec_class: Any = JobSpec
-    for number, field in enumerate(attrs.fields(spec_class)):
-        _SPEC_FIELDS[field.name] = number
-    return _SPEC_FIELDS
-
-
-def _stored_task(obj: Any) -> Any:
-    if type(obj) is TaskSpec:
-        return encode(obj)
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    raise TypeError(f"cannot hash {type(obj).__name__}")
 
 
 def _relative(source: str | None, project: Project) -> str | None:

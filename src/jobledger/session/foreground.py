@@ -5,6 +5,7 @@ the session drives until nothing needs a driver)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from jobledger.session.progress import (
     still_running_line,
     summary_from,
 )
-from jobledger.session.results import Result
+from jobledger.session.results import LazyResults, Result
 from jobledger.session.steering import pause_after
 from jobledger.session.waiting import TrackedStates, carry_on_command, job_names, unfinished_text
 
@@ -100,7 +101,8 @@ def wait_in_foreground(
     failed = session.results(k for k, s in states.items() if s.is_final and not s.is_success)
     reused = len(session.reused_keys(names).intersection(keys))
     reporter.close(summary_from(states.values(), failed, time.monotonic() - start, reused=reused))
-    results = session.results(keys) if collect else failed
+    # built on first use: a no-op re-run of 100,000 jobs need not decode them all here
+    results = LazyResults(functools.partial(session.results, keys)) if collect else failed
     if session.steering.held:
         session.start_background()
     if check and failed:

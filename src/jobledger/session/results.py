@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,77 @@ def build_result(root: Path, info: JobInfo, reused: bool = False) -> Result:
         attempt_info=cur,
         project_root=root,
     )
+
+
+class LazyResults(dict):  # type: ignore[type-arg]
+    """``{job name: Result}`` assembled on first use.
+
+    A wait over 100,000 jobs (a no-op re-run) returns their results; most callers never
+    read them, and building them decodes every job record. This dict fills itself from
+    ``build`` the first time anything reads or changes it, then is a plain dict. (The
+    one reader that looks at a dict's storage without asking it is :mod:`json`'s C
+    encoder: give it ``dict(results)``.)
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Result]]) -> None:
+        super().__init__()
+        self._build: Callable[[], dict[str, Result]] | None = build
+
+    def _fill(self) -> None:
+        build, self._build = self._build, None
+        if build is not None:
+            dict.update(self, build())
+
+    def __getitem__(self, key: str) -> Result:
+        self._fill()
+        found: Result = dict.__getitem__(self, key)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._fill()
+        return dict.__len__(self)
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return dict.__contains__(self, key)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return dict.__repr__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        self._fill()
+        return dict.__ne__(self, other)
+
+    __hash__ = None
+
+    def __reduce__(self) -> Any:
+        self._fill()
+        return (dict, (dict(self.items()),))
+
+
+def _filling(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def call(self: LazyResults, *args: Any, **kwargs: Any) -> Any:
+        self._fill()
+        return method(self, *args, **kwargs)
+
+    call.__name__ = name
+    call.__doc__ = method.__doc__
+    return call
+
+
+for _name in (
+    "keys", "items", "values", "get", "copy", "pop", "popitem", "setdefault", "update", "clear",
+    "__setitem__", "__delitem__", "__or__", "__ror__", "__ior__", "__reversed__",
+):  # fmt: skip
+    setattr(LazyResults, _name, _filling(_name))
