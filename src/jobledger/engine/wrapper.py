@@ -100,12 +100,18 @@ def _index_expr() -> str:
     return expr
 
 
+_STOP_TRAPS = "trap 'exit 143' TERM; trap 'exit 130' INT; "
+
+
 def _task_function(number: int, task: TaskSpec) -> str:
     name = f"jl_t{number}"
     prefix = f"cd -- {_q(task.cwd)} || exit 1; " if task.cwd else ""
     exports = "".join(f"{_export(k, v)}; " for k, v in task.env.items())
     if task.shell is not None:
-        return f"{name}() {{\n{prefix}{exports}\n{task.shell}\n}}"
+        # the task's shell stops at the next command once signalled: a subshell may keep
+        # the wrapper's TERM trap in place of the default action (seen under SLURM: the
+        # task's `sleep` died of scancel's TERM and the shell went on to its next line)
+        return f"{name}() {{\n{_STOP_TRAPS}{prefix}{exports}\n{task.shell}\n}}"
     if task.argv is not None:
         return f"{name}() {{ {prefix}{exports}exec {shlex.join(task.argv)}; }}"
     payload = _q(task.payload or f"task-{number}.pkl")
