@@ -206,9 +206,14 @@ def plan(
     unsubmittable: list[str] = []
     wake_at: float | None = None
 
+    recorded: dict[str, Standing] = {}  # standings from the records (they do not change here)
+    views = dict(hosts)
+
     def stand(key: str) -> Standing:
-        found = overlay.get(key)
-        return found if found is not None else standing_of(jobs.get(key))
+        found = overlay.get(key) or recorded.get(key)
+        if found is None:
+            found = recorded[key] = standing_of(jobs.get(key))
+        return found
 
     def upstream_of(key: str) -> Standing:
         """An upstream's standing: a failure with a retry to come (an upstream this plan
@@ -269,7 +274,9 @@ def plan(
         if not_before is not None and not_before > now:
             wake_at = not_before if wake_at is None else min(wake_at, not_before)
             continue
-        view = hosts.get(spec.host) or HostView(spec.host)
+        view = views.get(spec.host)
+        if view is None:
+            view = views[spec.host] = HostView(spec.host)
         edges = spec.after
         upstream = {up: upstream_of(up) for up, _ in edges}
         retrying = frozenset(
