@@ -39,24 +39,25 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _run(project: Project, path: Path, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, str(path), *args],
+        cwd=project.root,
+        env=env_with_src(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
 def test_noop_rerun_keeps_finished_records_packed(project: Project, tmp_path: Path) -> None:
     script = tmp_path / "big.py"
     script.write_text(SCRIPT)
 
-    def run(phase: str) -> str:
-        out = subprocess.run(
-            [sys.executable, str(script), phase],
-            cwd=project.root,
-            env=env_with_src(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
-        return out.stdout
-
-    run("seed")
-    got = json.loads(run("rerun").strip().splitlines()[-1])
+    _run(project, script, "seed")
+    got = json.loads(_run(project, script, "rerun").strip().splitlines()[-1])
     assert got["reused"] == 50
     # deciding "reused" and keeping the recorded places decoded none of the 50 records
     assert got["still_packed"] == 50
@@ -94,22 +95,10 @@ def test_the_jobs_a_run_reused_are_known_from_a_snapshot_taken_after_it(
     status = tmp_path / "status.py"
     status.write_text(STATUS)
 
-    def run(path: Path, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, str(path), *args],
-            cwd=project.root,
-            env=env_with_src(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
-        return out.stdout
-
-    run(script, "seed")
-    run(script, "rerun")
-    run(status)  # replays the run and saves a snapshot that holds it
-    got = json.loads(run(status).strip().splitlines()[-1])
+    _run(project, script, "seed")
+    _run(project, script, "rerun")
+    _run(project, status)  # replays the run and saves a snapshot that holds it
+    got = json.loads(_run(project, status).strip().splitlines()[-1])
     from_snapshot, replayed = got["True"], got["False"]
     assert len(replayed["reused"]) == 50
     assert from_snapshot["reused"] == replayed["reused"]
