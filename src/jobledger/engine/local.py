@@ -6,11 +6,13 @@ running units' cpus stays within ``max_parallel``, default the machine's CPU cou
 array's ``max_concurrent`` is honoured). Each unit runs ``job.sh`` in a new process group
 (forked by the launcher shell, or ``bash job.sh`` spawned in a new session where there is
 no launcher), so it outlives the driver and ``stop`` can signal the whole group. The
-launcher keeps the budget itself, so a budget's worth of units more is handed to it
-ahead of time; it starts each the moment CPUs free up, and a unit counts as running from
-the start time the launcher reports. The queue is not state: after a crash, units that
-were submitted but never claimed are queued again by the next driver, and the wrapper's
-claim makes sure none runs twice.
+launcher keeps the budget itself, so up to :data:`AHEAD` units more are handed to it ahead
+of time (their intents are durable already); it starts each the moment CPUs free up,
+without waiting for the driver, and a unit counts as running from the start time the
+launcher reports. While units the launcher does not know of run (started by an earlier
+driver, or spawned directly), nothing is handed ahead: the launcher could not count their
+CPUs. The queue is not state: after a crash, units that were submitted but never claimed
+are queued again by the next driver, and the wrapper's claim makes sure none runs twice.
 
 A unit runs while any process of its group (or session) is alive, not only its wrapper
 (:mod:`jobledger.engine.procs`): a wrapper killed while its task runs leaves a unit that is
@@ -59,6 +61,8 @@ log = logging.getLogger("jobledger")
 _Ident = tuple[str, int, "int | None"]
 
 BASH = "/bin/bash"
+#: Units handed to the launcher beyond the free CPUs (it starts them as CPUs free up).
+AHEAD = 256
 _DEVNULL_ACTIONS = [
     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
     (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -198,8 +202,12 @@ class LocalProcesses:
         if self._launch is not None and not self._launch.alive():
             self._launcher_ended()
         started = self._reports()
-        # the launcher holds the budget itself: hand it up to a budget's worth ahead
-        ahead = self.budget if self._queue and self._launcher() is not None else 0
+        launcher = self._launcher() if self._queue else None
+        # the launcher holds the budget itself: hand it units ahead, unless units it does
+        # not know of hold CPUs (it would count them as free)
+        ahead = 0
+        if launcher is not None and not any(not r.launched for r in self._running.values()):
+            ahead = AHEAD
         skipped: list[QueuedUnit] = []
         while self._queue:
             item = self._queue.popleft()
@@ -207,7 +215,8 @@ class LocalProcesses:
             if ident in self._cancelled:
                 self._queued.discard(ident)
                 continue
-            fits = self._used + item.cpus <= self.budget + ahead or self._used == 0
+            ahead_ok = len(self._pending_pids) < ahead and launcher is not None and launcher.room()
+            fits = self._used + item.cpus <= self.budget or ahead_ok or self._used == 0
             throttled = (
                 item.max_concurrent is not None and self._group_running[item.group] >= item.max_concurrent
             )
@@ -247,7 +256,7 @@ class LocalProcesses:
             except OSError:
                 launcher = None  # it has gone: start this one directly, next pump sees to the rest
             else:
-                self._track(item, False, 0, now, announced=False)
+                self._track(item, False, 0, now, announced=False, launched=True)
                 self._pending_pids[token] = (item.key, item.attempt, item.index)
                 return None
         env: Mapping[str, str] = os.environ
@@ -281,10 +290,11 @@ class LocalProcesses:
         started: float,
         announced: bool = True,
         procs: UnitProcs | None = None,
+        launched: bool = False,
     ) -> None:
         ident = (item.key, item.attempt, item.index)
         procs = procs or UnitProcs(pid, pid, False, started)
-        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced)
+        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced, launched)
         self._used += item.cpus
         self._group_running[item.group] += 1
 
