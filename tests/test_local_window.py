@@ -74,3 +74,22 @@ def test_units_of_an_earlier_driver_count_against_the_budget(project: Project) -
     assert again.returncode == 0, again.stderr
     assert not _lines(Path("collisions")), "jobs started beside the adopted ones beyond max_parallel=2"
     assert len(_lines(Path("starts"))) == 8, textwrap.shorten(again.stderr, 500)
+
+
+def test_cancel_stops_every_job_handed_ahead_before_it_starts(project: Project) -> None:
+    first = jl.Job(name="first", command="sleep 30")
+    rest = [jl.Job(name=f"n{i}", command=f"echo n{i} >> ran.txt") for i in range(12)]
+    handle = jl.run(jl.Workflow([first, *rest], name="cancel-ahead"), max_parallel=1)
+    deadline = time.monotonic() + 30
+    while jl.check(handle)["first"] is not jl.JobState.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    states = jl.check(handle)
+    assert all(states[f"n{i}"] is jl.JobState.SUBMITTED for i in range(12))  # handed to the launcher
+    assert len(jl.stop(handle, grace=2)) == 13
+    results = jl.wait(handle, timeout=60, check=False)
+    assert all(r.state is jl.JobState.CANCELLED for r in results.values())
+    assert all("before it started" in results[f"n{i}"].reason for i in range(12))
+    time.sleep(0.5)
+    assert not Path("ran.txt").exists(), "a job handed ahead ran after its cancel"

@@ -93,6 +93,7 @@ class LocalProcesses:
         self._by_marker: dict[str, tuple[str, int, int | None]] = {}
         self._group_running: collections.Counter[str] = collections.Counter()
         self._used = 0
+        self._foreign = 0  # running units not handed to this driver's launcher
         self._cancelled: set[tuple[str, int, int | None]] = set()
         self.timed_out: set[tuple[str, int, int | None]] = set()
         self._launch: Launcher | None = None
@@ -197,6 +198,13 @@ class LocalProcesses:
         reported started (only this process starts them)."""
         return bool(self._queue) or any(not run.announced for run in self._running.values())
 
+    def hand_ahead(self) -> None:
+        """Hand queued units to the launcher at once (their intents are durable), so the
+        first jobs run while the driver still prepares the rest; what this reports comes
+        with the next :meth:`pump` or :meth:`collect`."""
+        if self._queue and self._launcher() is not None:
+            self._held = self.pump()
+
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
         if self._launch is not None and not self._launch.alive():
@@ -206,7 +214,7 @@ class LocalProcesses:
         # the launcher holds the budget itself: hand it units ahead, unless units it does
         # not know of hold CPUs (it would count them as free)
         ahead = 0
-        if launcher is not None and not any(not r.launched for r in self._running.values()):
+        if launcher is not None and not self._foreign:
             ahead = AHEAD
         skipped: list[QueuedUnit] = []
         while self._queue:
@@ -296,12 +304,14 @@ class LocalProcesses:
         procs = procs or UnitProcs(pid, pid, False, started)
         self._running[ident] = RunningUnit(item, child, pid, started, procs, announced, launched)
         self._used += item.cpus
+        self._foreign += not launched
         self._group_running[item.group] += 1
 
     def _untrack(self, ident: tuple[str, int, int | None]) -> None:
         run = self._running.pop(ident, None)
         if run is not None:
             self._used -= run.queued.cpus
+            self._foreign -= not run.launched
             self._group_running[run.queued.group] -= 1
             if run.child:
                 reap(run.pid)
@@ -383,6 +393,7 @@ class LocalProcesses:
                 if run.child:
                     reap(run.pid)
                 started = claim.started or run.started
+                self._foreign += run.launched  # run by another process: the launcher does not know it
                 run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
                 self._running[ident] = run
             if table is None:
