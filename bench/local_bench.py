@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,14 +27,17 @@ THROUGHPUT = textwrap.dedent(
     import jobledger as jl
     n = int(sys.argv[1])
     jobs = [jl.Job(name=f"t{i}", command=["true"]) for i in range(n)]
+    began = time.perf_counter()
+    run = jl.run  # imports the engine (timed apart: issue 18.3 is the import's own figure)
+    imported = time.perf_counter() - began
     t0 = os.times()
-    start = time.perf_counter()
-    results = jl.run(jl.Workflow(jobs, name="throughput"), wait=True, max_parallel=2, progress=False)
+    start, epoch = time.perf_counter(), time.time()
+    results = run(jl.Workflow(jobs, name="throughput"), wait=True, max_parallel=2, progress=False)
     seconds = time.perf_counter() - start
     t1 = os.times()
     assert all(r.ok for r in results.values()), "a job failed"
     intents = sum(1 for e in jl.Project.open().ledger.iter_events() if e.type == "intent")
-    print(json.dumps({"seconds": seconds, "intents": intents,
+    print(json.dumps({"seconds": seconds, "intents": intents, "imported": imported, "epoch": epoch,
                       "driver_cpu": (t1.user - t0.user) + (t1.system - t0.system)}))
     """
 )
@@ -70,6 +74,18 @@ def _timed(run: Callable[[], dict[str, float]]) -> tuple[dict[str, float], float
     return got, _cpu_children() - cpu0, _machine_busy() - busy0
 
 
+def wrapper_spans(root: Path) -> list[tuple[float, float]]:
+    """``(started, ended)`` of every job's wrapper, from its exit record."""
+    spans = []
+    for path in (root / "jobs").rglob("exit"):
+        fields = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        try:
+            spans.append((float(fields["started"]), float(fields["ended"])))
+        except (KeyError, ValueError):
+            continue
+    return sorted(spans)
+
+
 def committed(root: Path) -> tuple[int, int, int]:
     """Files under jobs/, and files and bytes of them git would commit (the init policy)."""
     every = [p for p in (root / "jobs").rglob("*") if p.is_file()]
@@ -102,7 +118,10 @@ def main() -> None:
 
         got, tree_cpu, busy = _timed(jobledger)
         rate = n / got["seconds"]
-        print(f"local: {n:,} independent `true` jobs, max_parallel=2 ({os.cpu_count()} CPUs)")
+        print(
+            f"local: {n:,} independent `true` jobs, max_parallel=2 ({os.cpu_count()} CPUs), "
+            f"load average {os.getloadavg()[0]:.2f} (the engine's import, {got['imported']:.2f} s, not timed)"
+        )
         print(
             f"  local jobs/s {rate:,.0f} / ceiling {limit:,.0f} = {rate / limit:.2f}x (target >= 0.5x); "
             f"{got['seconds']:.2f} s, {int(got['intents'])} intents durable before their spawns"
@@ -119,6 +138,18 @@ def main() -> None:
             f"{1000 * (tree_cpu - got['driver_cpu']) / n:.2f} ms/job (machine busy: {1000 * busy / n:.2f} "
             "ms/job, other users included)"
         )
+        spans = wrapper_spans(root)
+        if spans:
+            held = sum(end - began for began, end in spans)
+            span = max(end for _b, end in spans) - spans[0][0]
+            wrapper = statistics.median(end - began for began, end in spans)
+            print(
+                f"  wall: the first job started {spans[0][0] - got['epoch']:.2f} s into the run "
+                f"(define, plan, the first chunk's intents); from then on wrappers held the 2 CPUs "
+                f"{held / (2 * max(span, 1e-9)):.0%} of the time (median wrapper {1000 * wrapper:.2f} ms: "
+                "claim, files, the task's fork and exec); the rest went between one job's end and the "
+                "next one's start (the launcher)"
+            )
         files, kept, size = committed(root)
         print(
             f"  git: {files / n:.1f} files per finished job in jobs/, {kept / n:.2f} committed "

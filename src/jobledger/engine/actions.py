@@ -24,6 +24,9 @@ from jobledger.states import JobState
 
 __all__ = ["Actions", "Hands", "resources_of"]
 
+#: Submissions prepared, made durable and submitted together when they are not packed.
+SUBMIT_CHUNK = 128
+
 
 class Actions:
     """The driver's hands (see the module docstring)."""
@@ -99,7 +102,10 @@ class Actions:
         workflow_of = {k: s.name for s in scopes for k in s.order}
         submitted = 0
         for alias, group in submits.items():
-            submitted += self.submitter.submit(alias, group, workflow_of)
+            # unpacked submissions go in chunks: the first jobs start while the rest are prepared
+            step = len(group) if self.driver.backend(alias).view().pack_limit > 1 else SUBMIT_CHUNK
+            for at in range(0, len(group), step):
+                submitted += self.submitter.submit(alias, group[at : at + step], workflow_of)
         return touched, submitted
 
     def _spec(self, key: str) -> Any:

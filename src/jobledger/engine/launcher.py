@@ -7,9 +7,10 @@ launcher runs with job control on (``set -m``), so every job gets its own proces
 outlive it — when the driver dies, the launcher reads end-of-file and exits, the jobs
 carry on. It reports each job's pid and start time back on a pipe.
 
-The launcher holds the CPU budget itself, so the driver may hand it a few jobs ahead of
-the free CPUs: when a job ends, the launcher starts the next at once, without a round
-trip through the driver. Each job writes its pid to a pipe as it exits, which wakes the
+The launcher holds the CPU budget itself, so the driver may hand it many jobs ahead of
+the free CPUs (as many as its input pipe holds without blocking the driver, see
+:meth:`Launcher.room`): when a job ends, the launcher starts the next at once, without a
+round trip through the driver. Each job writes its pid to a pipe as it exits, which wakes the
 launcher; jobs killed before they could say so are found in ``/proc`` (bash's own
 ``wait -n`` cannot be used: with job control on, bash forgets jobs it has reaped, and
 ``wait -n`` then waits for a job that is still running). A job whose wrapper was killed
@@ -21,7 +22,9 @@ re-queues what never started, and the wrapper's claim keeps any job from running
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import fcntl
 import functools
 import os
 import signal
@@ -144,6 +147,9 @@ class Launcher:
     ) -> None:
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
+        self._capacity = self._widen(self._write)
+        self._lines: collections.deque[int] = collections.deque()  # sizes of lines not started yet
+        self._unread = 0
         actions = [
             (os.POSIX_SPAWN_DUP2, to_child, 0),
             (os.POSIX_SPAWN_DUP2, from_child, 1),
@@ -158,6 +164,22 @@ class Launcher:
         self._buffer = b""
         self._reader = threading.Thread(target=self._read_reports, name="jobledger-launcher", daemon=True)
         self._reader.start()
+
+    @staticmethod
+    def _widen(fd: int) -> int:
+        """Make the pipe to the launcher hold more jobs handed ahead; returns its size."""
+        try:
+            return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except OSError:
+            try:
+                return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+            except OSError:
+                return 65536
+
+    def room(self) -> bool:
+        """True while more jobs can be handed without :meth:`launch` blocking (the pipe
+        holds the jobs waiting for CPUs)."""
+        return self._unread < self._capacity // 2
 
     def _read_reports(self) -> None:
         while True:
@@ -183,6 +205,8 @@ class Launcher:
             raise ValueError("launcher paths must not contain newlines or the unit separator")
         line = f"{token}\x1f{script}\x1f{'' if index is None else index}\x1f{cpus}\n".encode()
         os.write(self._write, line)
+        self._lines.append(len(line))
+        self._unread += len(line)
 
     def started(self) -> list[tuple[str, int, float]]:
         """``(token, pid, start time)`` of jobs started since the last call."""
@@ -192,6 +216,8 @@ class Launcher:
         for line in lines:
             head, _, at = line.decode(errors="replace").rpartition(" ")
             token, _, pid = head.rpartition(" ")
+            if self._lines:  # the launcher read that job's line
+                self._unread -= self._lines.popleft()
             if pid.isdigit():
                 try:
                     when = float(at)

@@ -6,11 +6,13 @@ running units' cpus stays within ``max_parallel``, default the machine's CPU cou
 array's ``max_concurrent`` is honoured). Each unit runs ``job.sh`` in a new process group
 (forked by the launcher shell, or ``bash job.sh`` spawned in a new session where there is
 no launcher), so it outlives the driver and ``stop`` can signal the whole group. The
-launcher keeps the budget itself, so a budget's worth of units more is handed to it
-ahead of time; it starts each the moment CPUs free up, and a unit counts as running from
-the start time the launcher reports. The queue is not state: after a crash, units that
-were submitted but never claimed are queued again by the next driver, and the wrapper's
-claim makes sure none runs twice.
+launcher keeps the budget itself, so up to :data:`AHEAD` units more are handed to it ahead
+of time (their intents are durable already); it starts each the moment CPUs free up,
+without waiting for the driver, and a unit counts as running from the start time the
+launcher reports. While units the launcher does not know of run (started by an earlier
+driver, or spawned directly), nothing is handed ahead: the launcher could not count their
+CPUs. The queue is not state: after a crash, units that were submitted but never claimed
+are queued again by the next driver, and the wrapper's claim makes sure none runs twice.
 
 A unit runs while any process of its group (or session) is alive, not only its wrapper
 (:mod:`jobledger.engine.procs`): a wrapper killed while its task runs leaves a unit that is
@@ -59,6 +61,8 @@ log = logging.getLogger("jobledger")
 _Ident = tuple[str, int, "int | None"]
 
 BASH = "/bin/bash"
+#: Units handed to the launcher beyond the free CPUs (it starts them as CPUs free up).
+AHEAD = 256
 _DEVNULL_ACTIONS = [
     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
     (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -89,6 +93,7 @@ class LocalProcesses:
         self._by_marker: dict[str, tuple[str, int, int | None]] = {}
         self._group_running: collections.Counter[str] = collections.Counter()
         self._used = 0
+        self._foreign = 0  # running units not handed to this driver's launcher
         self._cancelled: set[tuple[str, int, int | None]] = set()
         self.timed_out: set[tuple[str, int, int | None]] = set()
         self._launch: Launcher | None = None
@@ -193,13 +198,24 @@ class LocalProcesses:
         reported started (only this process starts them)."""
         return bool(self._queue) or any(not run.announced for run in self._running.values())
 
+    def hand_ahead(self) -> None:
+        """Hand queued units to the launcher at once (their intents are durable), so the
+        first jobs run while the driver still prepares the rest; what this reports comes
+        with the next :meth:`pump` or :meth:`collect`."""
+        if self._queue and self._launcher() is not None:
+            self._held = self.pump()
+
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
         if self._launch is not None and not self._launch.alive():
             self._launcher_ended()
         started = self._reports()
-        # the launcher holds the budget itself: hand it up to a budget's worth ahead
-        ahead = self.budget if self._queue and self._launcher() is not None else 0
+        launcher = self._launcher() if self._queue else None
+        # the launcher holds the budget itself: hand it units ahead, unless units it does
+        # not know of hold CPUs (it would count them as free)
+        ahead = 0
+        if launcher is not None and not self._foreign:
+            ahead = AHEAD
         skipped: list[QueuedUnit] = []
         while self._queue:
             item = self._queue.popleft()
@@ -207,7 +223,8 @@ class LocalProcesses:
             if ident in self._cancelled:
                 self._queued.discard(ident)
                 continue
-            fits = self._used + item.cpus <= self.budget + ahead or self._used == 0
+            ahead_ok = len(self._pending_pids) < ahead and launcher is not None and launcher.room()
+            fits = self._used + item.cpus <= self.budget or ahead_ok or self._used == 0
             throttled = (
                 item.max_concurrent is not None and self._group_running[item.group] >= item.max_concurrent
             )
@@ -247,7 +264,7 @@ class LocalProcesses:
             except OSError:
                 launcher = None  # it has gone: start this one directly, next pump sees to the rest
             else:
-                self._track(item, False, 0, now, announced=False)
+                self._track(item, False, 0, now, announced=False, launched=True)
                 self._pending_pids[token] = (item.key, item.attempt, item.index)
                 return None
         env: Mapping[str, str] = os.environ
@@ -281,17 +298,20 @@ class LocalProcesses:
         started: float,
         announced: bool = True,
         procs: UnitProcs | None = None,
+        launched: bool = False,
     ) -> None:
         ident = (item.key, item.attempt, item.index)
         procs = procs or UnitProcs(pid, pid, False, started)
-        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced)
+        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced, launched)
         self._used += item.cpus
+        self._foreign += not launched
         self._group_running[item.group] += 1
 
     def _untrack(self, ident: tuple[str, int, int | None]) -> None:
         run = self._running.pop(ident, None)
         if run is not None:
             self._used -= run.queued.cpus
+            self._foreign -= not run.launched
             self._group_running[run.queued.group] -= 1
             if run.child:
                 reap(run.pid)
@@ -373,6 +393,7 @@ class LocalProcesses:
                 if run.child:
                     reap(run.pid)
                 started = claim.started or run.started
+                self._foreign += run.launched  # run by another process: the launcher does not know it
                 run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
                 self._running[ident] = run
             if table is None:

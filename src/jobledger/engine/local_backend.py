@@ -88,6 +88,7 @@ class LocalBackend:
                 spec.max_concurrent,
             )
             out.append(SubmitOutcome(sub.key, sub.attempt, LOCAL_ID))
+        self.processes.hand_ahead()
         return out
 
     def find(self, sub: Submission) -> str | None:

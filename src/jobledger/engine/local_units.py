@@ -50,6 +50,8 @@ class RunningUnit:
     """Its processes: liveness is theirs, not the wrapper's alone."""
     announced: bool = True
     """False while a unit handed to the launcher has not been reported started."""
+    launched: bool = False
+    """Handed to this driver's launcher, which keeps it within its CPU budget."""
 
 
 def claim_procs(claim: Claim, started: float) -> UnitProcs:

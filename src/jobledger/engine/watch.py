@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ class _Handler(FileSystemEventHandler):
 
 class FolderWatch:
     """Sets a wake-up flag whenever something appears in ``folder``."""
+
+    GATHER = 0.02
+    """Seconds a wake-up waits for more (many jobs ending at once make one step)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -61,8 +65,11 @@ class FolderWatch:
         self.wakeup.set()
 
     def wait(self, timeout: float) -> bool:
-        """Block until a wake-up or ``timeout``; True when woken."""
+        """Block until a wake-up or ``timeout``, then let wake-ups gather for up to
+        :attr:`GATHER` seconds more (one step handles many ends); True when woken."""
         woke = self.wakeup.wait(timeout)
+        if woke and self.GATHER > 0:
+            time.sleep(min(self.GATHER, timeout))
         self.wakeup.clear()
         return woke
 
