@@ -64,8 +64,11 @@ def stop_before_start(item: QueuedUnit, stop: tuple[str, str]) -> Claim | None:
     that worked, else the claim of the wrapper that got there first (whose tasks
     never start if it saw the ``cancel`` file)."""
     unit = item.unit_dir
-    if item.index is not None:
-        unit.mkdir(parents=True, exist_ok=True)
+    try:
+        unit.mkdir(parents=True, exist_ok=True)  # gone (a clone, a clean-up): it cannot start
+    except OSError as exc:
+        log.warning("cannot make %s to stop it: %s", unit, exc)
+        return None
     write_stop(unit, *stop)
     now = time.time()
     try:
