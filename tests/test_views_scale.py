@@ -13,10 +13,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+import pytest
+
+from big_ledger import seed
 from jobledger.ledger import events as ev
 from jobledger.ledger.event_codec import decode_raw
+from jobledger.ledger.lazy import LazyJobs
+from jobledger.ledger.queries import settled_jobs
 from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.store import Ledger
+from jobledger.project import Project
+from jobledger.view.graph import build_graph
+from jobledger.view.graph.groups import collapsed
 
 T = TypeVar("T")
 
@@ -83,3 +91,39 @@ def test_a_writer_in_two_files_is_listed_once(tmp_path: Path) -> None:
         shutil.copy(path, path.with_name(f"zz-copy-{path.name}"))
     after = [e.order for e in reader.iter_events()]
     assert after == before and len(set(after)) == len(after)
+
+
+# ---------------------------------------------------------------- packed jobs
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 400-job project (1 in 7 failed, 3 running) saved with a snapshot."""
+    return seed(tmp_path_factory.mktemp("seeded") / "big", 400, failed_every=7)
+
+
+def _decoded(project: Project) -> int:
+    jobs = project.ledger.model.jobs
+    assert isinstance(jobs, LazyJobs)
+    return sum(1 for key in jobs if jobs.blob(key) is None)
+
+
+def test_grouped_graph_decodes_only_open_jobs(seeded: Path) -> None:
+    project = Project(seeded)
+    assert _decoded(project) <= 3  # the running ones may have been decoded on open
+    graph = collapsed(build_graph(project.ledger.state, ["big"]))
+    assert _decoded(project) <= 3
+    assert {n.name for n in graph.nodes} == {"sim-* (200 jobs)", "post-* (200 jobs)"}
+    assert [(e.source, e.target) for e in graph.edges] == [("group:sim-*", "group:post-*")]
+    counts = dict(graph.node("group:post-*").array_counts)
+    failed = sum(1 for number in range(200, 397) if number % 7 == 6)  # the seed's rule
+    assert counts == {"completed": 197 - failed, "failed": failed, "running": 3}
+
+
+def test_settled_jobs_read_from_packed_records_as_decoded(seeded: Path) -> None:
+    project = Project(seeded)
+    state = project.ledger.state
+    keys = state.workflow("big").job_keys  # type: ignore[union-attr]
+    briefs = settled_jobs(state.model, keys)
+    assert len(briefs) == 397  # every job but the 3 running
+    fast = build_graph(state, ["big"], settled=briefs)
+    slow = build_graph(state, ["big"], settled={})  # every job decoded
+    assert fast == slow

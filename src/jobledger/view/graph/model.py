@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.queries import SettledJob, settled_jobs
 from jobledger.ledger.state import JobInfo, ProjectState
 from jobledger.states import JobState
 
@@ -113,10 +115,32 @@ def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     )
 
 
-def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> Graph:
+def _settled_node(job: SettledJob, ident: str, reused: bool) -> Node:
+    return Node(
+        key=job.key,
+        ident=ident,
+        name=job.spec.name,
+        state=job.state.value,
+        host=job.host or job.spec.host or "local",
+        attempts=1,
+        exit_code=job.exit_code,
+        array_total=0,
+        array_counts=(),
+        reused=reused,
+    )
+
+
+def build_graph(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Graph:
     """The DAG of ``workflows`` (every workflow by default), each job once.
 
     Unknown workflow names are ignored; edges to jobs outside the selection are dropped.
+    Settled jobs are read from their packed records (``settled``: those already read, see
+    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded.
     """
     names = list(workflows) if workflows is not None else list(state.workflows())
     keys: dict[str, None] = {}  # in order, each once
@@ -127,21 +151,33 @@ def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> 
             continue
         chosen.append(name)
         keys.update(dict.fromkeys(wf.job_keys))
-    infos = [info for k in keys if (info := state.job(k)) is not None]
-    by_name: dict[str, int] = {}
-    for info in infos:
-        by_name[info.name] = by_name.get(info.name, 0) + 1
-    reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
-    nodes = []
-    for info in infos:
-        ident = info.name if by_name[info.name] == 1 else f"{info.name}-{info.key[:8]}"
-        nodes.append(_node(info, ident, info.key in reused))
-    host_of = {n.key: n.host for n in nodes}
-    edges = []
-    for info in infos:
-        for upstream, kind in info.spec.after if info.spec is not None else ():
-            if upstream in host_of:
-                edges.append(Edge(upstream, info.key, kind, host_of[upstream], host_of[info.key]))
+    with gc_paused():
+        if settled is None:
+            settled = settled_jobs(state.model, keys)
+        jobs: list[SettledJob | JobInfo] = []
+        for key in keys:
+            found = settled.get(key) or state.job(key)
+            if found is not None:
+                jobs.append(found)
+        by_name: dict[str, int] = {}
+        for job in jobs:
+            name = job.spec.name if isinstance(job, SettledJob) else job.name
+            by_name[name] = by_name.get(name, 0) + 1
+        reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
+        nodes = []
+        for job in jobs:
+            name = job.spec.name if isinstance(job, SettledJob) else job.name
+            ident = name if by_name[name] == 1 else f"{name}-{job.key[:8]}"
+            if isinstance(job, SettledJob):
+                nodes.append(_settled_node(job, ident, job.key in reused))
+            else:
+                nodes.append(_node(job, ident, job.key in reused))
+        host_of = {n.key: n.host for n in nodes}
+        edges = []
+        for job in jobs:
+            for upstream, kind in job.spec.after if job.spec is not None else ():
+                if upstream in host_of:
+                    edges.append(Edge(upstream, job.key, kind, host_of[upstream], host_of[job.key]))
     return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
 
 
