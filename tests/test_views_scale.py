@@ -6,6 +6,7 @@ its first one, the number of job records decoded to draw a grouped graph.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from jobledger.ledger.store import Ledger
 from jobledger.project import Project
 from jobledger.view.graph import build_graph
 from jobledger.view.graph.groups import collapsed
+from jobledger.view.report import summarize
+from jobledger.view.status import status_rows
 
 T = TypeVar("T")
 
@@ -127,3 +130,16 @@ def test_settled_jobs_read_from_packed_records_as_decoded(seeded: Path) -> None:
     fast = build_graph(state, ["big"], settled=briefs)
     slow = build_graph(state, ["big"], settled={})  # every job decoded
     assert fast == slow
+
+
+def test_status_rows_of_packed_jobs_are_the_decoded_rows(seeded: Path) -> None:
+    project = Project(seeded)
+    state = project.ledger.state
+    fast = status_rows(state, ["big"])
+    assert _decoded(project) <= 3
+    slow = status_rows(state, ["big"], settled={})  # every job decoded
+    for row in (*fast, *slow):
+        if row["state"] == "running":
+            del row["elapsed"]  # measured until now
+    assert [json.dumps(r) for r in fast] == [json.dumps(r) for r in slow]
+    assert summarize(state, fast, now=1.0) == summarize(state, slow, now=1.0)
