@@ -10,7 +10,7 @@ from the packed record, without building the record, its attempts and their hist
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -77,11 +77,34 @@ class SettledJob(NamedTuple):
     manual: bool
 
 
+class SettledNode(NamedTuple):
+    """What a graph shows of a settled job with one attempt and no array (read from its
+    packed record by :func:`settled_nodes`, or from a :class:`SettledJob` by :func:`node_of`)."""
+
+    key: str
+    name: str
+    host: str
+    state: JobState
+    exit_code: int | None
+    after: Sequence[Sequence[str]]
+
+
+def node_of(job: SettledJob) -> SettledNode:
+    """The graph's part of a settled job."""
+    spec = job.spec
+    return SettledNode(
+        job.key, spec.name, job.host or spec.host or "local", job.state, job.exit_code, spec.after
+    )
+
+
 #: Positions in a packed record (``JobRecord.to_row``/``AttemptRecord.to_row`` follow the
 #: order of the classes' fields).
 _JOB_FIELDS = len(attrs.fields_dict(JobRecord))
 _AT = {name: i for i, name in enumerate(attrs.fields_dict(AttemptRecord))}
 _ATTEMPT_FIELDS = len(_AT)
+_EXIT, _HOST = _AT["exit_code"], _AT["host"]
+assert _EXIT < _HOST
+_DEFAULT_HOST = attrs.fields_dict(JobSpec)["host"].default
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException)
 
 
@@ -107,6 +130,25 @@ def settled_jobs(model: Model, keys: Iterable[str]) -> dict[str, SettledJob]:
                 found = reader.read(key, blob, STATES[final])
                 if found is not None:
                     out[key] = found
+    return out
+
+
+def settled_nodes(model: Model, keys: Iterable[str]) -> dict[str, SettledNode]:
+    """What a graph shows of each of ``keys`` that is packed, settled, with one attempt and
+    no array: less than :func:`settled_jobs` reads (no definition built, two fields of
+    the attempt)."""
+    jobs = model.jobs
+    out: dict[str, SettledNode] = {}
+    if not isinstance(jobs, LazyJobs):
+        return out
+    read = _Reader().read_node
+    blob_of, settled_of = jobs.blob, jobs.packed_settled
+    with gc_paused():
+        for key in keys:
+            blob = blob_of(key)
+            final = settled_of(key) if blob is not None else None
+            if blob is not None and final is not None and (found := read(key, blob, STATES[final])):
+                out[key] = found
     return out
 
 
@@ -170,3 +212,46 @@ class _Reader:
             )
         except _UNREADABLE:
             return None
+
+    def read_node(self, key: str, blob: bytes, state: JobState) -> SettledNode | None:
+        unpacker = self._unpacker
+        unpacker.feed(blob)
+        self._end += len(blob)
+        skip, unpack = unpacker.skip, unpacker.unpack
+        exit_code = host = None
+        width = 0
+        try:
+            fields = unpacker.read_array_header()
+            skip()  # key
+            data = unpack()
+            skip()  # order of the definition
+            attempts = unpacker.read_array_header()
+            if attempts == 1:
+                width = unpacker.read_array_header()
+                rest = width
+                if width == _ATTEMPT_FIELDS:  # the fields in order: skip to the two read
+                    for _ in range(_EXIT):
+                        skip()
+                    exit_code = unpack()
+                    for _ in range(_HOST - _EXIT - 1):
+                        skip()
+                    host = unpack()
+                    rest -= _HOST + 1
+                for _ in range(rest):
+                    skip()
+            else:
+                for _ in range(attempts):
+                    skip()
+            for _ in range(fields - 4):
+                skip()
+        except _UNREADABLE:
+            self._fresh()
+            return None
+        if unpacker.tell() != self._end:
+            self._fresh()
+            return None
+        if (fields != _JOB_FIELDS or attempts != 1 or width != _ATTEMPT_FIELDS or type(data) is not dict
+                or data.get("array") or type(name := data.get("name")) is not str):  # fmt: skip
+            return None
+        spec_host = data.get("host", _DEFAULT_HOST)
+        return SettledNode(key, name, host or spec_host or "local", state, exit_code, data.get("after", ()))

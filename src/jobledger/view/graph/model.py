@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.queries import SettledJob, settled_jobs
+from jobledger.ledger.queries import SettledJob, SettledNode, node_of, settled_nodes
 from jobledger.ledger.state import JobInfo, ProjectState
 from jobledger.states import JobState
 
@@ -115,13 +115,13 @@ def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     )
 
 
-def _settled_node(job: SettledJob, ident: str, reused: bool) -> Node:
+def _settled_node(job: SettledNode, ident: str, reused: bool) -> Node:
     return Node(
         key=job.key,
         ident=ident,
-        name=job.spec.name,
+        name=job.name,
         state=job.state.value,
-        host=job.host or job.spec.host or "local",
+        host=job.host,
         attempts=1,
         exit_code=job.exit_code,
         array_total=0,
@@ -152,30 +152,35 @@ def build_graph(
         chosen.append(name)
         keys.update(dict.fromkeys(wf.job_keys))
     with gc_paused():
-        if settled is None:
-            settled = settled_jobs(state.model, keys)
-        jobs: list[SettledJob | JobInfo] = []
+        light = (
+            settled_nodes(state.model, keys)
+            if settled is None
+            else {k: node_of(j) for k, j in settled.items()}
+        )
+        jobs: list[SettledNode | JobInfo] = []
         for key in keys:
-            found = settled.get(key) or state.job(key)
+            found = light.get(key) or state.job(key)
             if found is not None:
                 jobs.append(found)
         by_name: dict[str, int] = {}
         for job in jobs:
-            name = job.spec.name if isinstance(job, SettledJob) else job.name
-            by_name[name] = by_name.get(name, 0) + 1
+            by_name[job.name] = by_name.get(job.name, 0) + 1
         reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
         nodes = []
         for job in jobs:
-            name = job.spec.name if isinstance(job, SettledJob) else job.name
+            name = job.name
             ident = name if by_name[name] == 1 else f"{name}-{job.key[:8]}"
-            if isinstance(job, SettledJob):
+            if isinstance(job, SettledNode):
                 nodes.append(_settled_node(job, ident, job.key in reused))
             else:
                 nodes.append(_node(job, ident, job.key in reused))
         host_of = {n.key: n.host for n in nodes}
         edges = []
         for job in jobs:
-            for upstream, kind in job.spec.after if job.spec is not None else ():
+            after = (
+                job.after if isinstance(job, SettledNode) else job.spec.after if job.spec is not None else ()
+            )
+            for upstream, kind in after:
                 if upstream in host_of:
                     edges.append(Edge(upstream, job.key, kind, host_of[upstream], host_of[job.key]))
     return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
