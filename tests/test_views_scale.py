@@ -7,6 +7,7 @@ its first one, the number of job records decoded to draw a grouped graph.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import jobledger as jl
 from big_ledger import seed
 from jobledger.ledger import events as ev
 from jobledger.ledger.event_codec import decode_raw
@@ -25,7 +27,7 @@ from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.store import Ledger
 from jobledger.project import Project
 from jobledger.view.graph import build_graph
-from jobledger.view.graph.groups import collapsed
+from jobledger.view.graph.groups import collapsed, collapsed_graph, group_graph, grouped_graph
 from jobledger.view.report import summarize
 from jobledger.view.status import status_rows
 
@@ -112,7 +114,7 @@ def _decoded(project: Project) -> int:
 def test_grouped_graph_decodes_only_open_jobs(seeded: Path) -> None:
     project = Project(seeded)
     assert _decoded(project) <= 3  # the running ones may have been decoded on open
-    graph = collapsed(build_graph(project.ledger.state, ["big"]))
+    graph = collapsed_graph(project.ledger.state, ["big"])
     assert _decoded(project) <= 3
     assert {n.name for n in graph.nodes} == {"sim-* (200 jobs)", "post-* (200 jobs)"}
     assert [(e.source, e.target) for e in graph.edges] == [("group:sim-*", "group:post-*")]
@@ -131,6 +133,9 @@ def test_settled_jobs_read_from_packed_records_as_decoded(seeded: Path) -> None:
     shared = build_graph(state, ["big"], settled=briefs)  # the report's
     slow = build_graph(state, ["big"], settled={})  # every job decoded
     assert fast == shared == slow
+    grouped = collapsed(slow)
+    assert grouped_graph(state, ["big"]) == grouped_graph(state, ["big"], settled=briefs) == grouped
+    assert collapsed_graph(state, ["big"], full=True) == slow
 
 
 def test_status_rows_of_packed_jobs_are_the_decoded_rows(seeded: Path) -> None:
@@ -144,3 +149,19 @@ def test_status_rows_of_packed_jobs_are_the_decoded_rows(seeded: Path) -> None:
             del row["elapsed"]  # measured until now
     assert [json.dumps(r) for r in fast] == [json.dumps(r) for r in slow]
     assert summarize(state, fast, now=1.0) == summarize(state, slow, now=1.0)
+
+
+def test_grouping_without_a_node_per_job_equals_grouping_the_full_graph(project: Project) -> None:
+    rng = random.Random(3)
+    jobs: list[jl.Job] = []
+    for i in range(150):
+        ups = rng.sample(jobs, k=min(len(jobs), rng.choice([0, 1, 2]))) if jobs else []
+        name = f"{rng.choice('abc')}-{i}" if i % 13 else f"alone-{'abcdefghijkl'[i // 13]}"
+        jobs.append(jl.Job(name=name, command="true", after=ups, array=3 if i % 11 == 0 else None))
+    jl.init(jl.Workflow(jobs, name="random"))
+    state = project.ledger.state
+    full = build_graph(state, ["random"])
+    grouped = group_graph(full)
+    assert collapsed_graph(state, ["random"]) == grouped_graph(state, ["random"]) == grouped
+    assert sum(1 for n in grouped.nodes if not n.key.startswith("group:")) == 12  # the lone ones
+    assert collapsed_graph(state, ["random"], full=True) == full

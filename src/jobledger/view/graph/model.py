@@ -3,7 +3,7 @@ state by :func:`build_graph`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -130,6 +130,69 @@ def _settled_node(job: SettledNode, ident: str, reused: bool) -> Node:
     )
 
 
+@attrs.frozen
+class Members:
+    """The jobs a graph draws, before they become nodes (see :func:`members`)."""
+
+    title: str
+    jobs: list[SettledNode | JobInfo]
+    """In order, each once: settled ones as read from their packed records."""
+    reused: set[str]
+    by_name: dict[str, int]
+    """Number of jobs of each name (a name several jobs share gets their keys in idents)."""
+
+    def ident(self, job: SettledNode | JobInfo) -> str:
+        """The node id of ``job``: its name, with its key's start when the name is shared."""
+        return job.name if self.by_name[job.name] == 1 else f"{job.name}-{job.key[:8]}"
+
+    def node(self, job: SettledNode | JobInfo) -> Node:
+        """The node of one job."""
+        if isinstance(job, SettledNode):
+            return _settled_node(job, self.ident(job), job.key in self.reused)
+        return _node(job, self.ident(job), job.key in self.reused)
+
+
+def after_of(job: SettledNode | JobInfo) -> Sequence[Sequence[str]]:
+    """``(upstream key, kind)`` of each dependency of ``job``."""
+    if isinstance(job, SettledNode):
+        return job.after
+    return job.spec.after if job.spec is not None else ()
+
+
+def members(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Members:
+    """The jobs of ``workflows`` (every workflow by default), each once; settled ones read
+    from their packed records (``settled``: those already read, see
+    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded."""
+    names = list(workflows) if workflows is not None else list(state.workflows())
+    keys: dict[str, None] = {}  # in order, each once
+    chosen: list[str] = []
+    for name in names:
+        wf = state.workflow(name)
+        if wf is None:
+            continue
+        chosen.append(name)
+        keys.update(dict.fromkeys(wf.job_keys))
+    with gc_paused():
+        if settled is None:
+            light = settled_nodes(state.model, keys)
+        else:
+            light = {key: node_of(job) for key, job in settled.items()}
+        jobs: list[SettledNode | JobInfo] = []
+        for key in keys:
+            found = light.get(key) or state.job(key)
+            if found is not None:
+                jobs.append(found)
+        by_name: dict[str, int] = {}
+        for job in jobs:
+            by_name[job.name] = by_name.get(job.name, 0) + 1
+    reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
+    return Members(", ".join(chosen) or "(no workflow)", jobs, reused, by_name)
+
+
 def build_graph(
     state: ProjectState,
     workflows: Iterable[str] | None = None,
@@ -142,48 +205,20 @@ def build_graph(
     Settled jobs are read from their packed records (``settled``: those already read, see
     :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded.
     """
-    names = list(workflows) if workflows is not None else list(state.workflows())
-    keys: dict[str, None] = {}  # in order, each once
-    chosen: list[str] = []
-    for name in names:
-        wf = state.workflow(name)
-        if wf is None:
-            continue
-        chosen.append(name)
-        keys.update(dict.fromkeys(wf.job_keys))
+    return every_job(members(state, workflows, settled))
+
+
+def every_job(found: Members) -> Graph:
+    """The graph of ``found`` with a node for each job."""
     with gc_paused():
-        light = (
-            settled_nodes(state.model, keys)
-            if settled is None
-            else {k: node_of(j) for k, j in settled.items()}
-        )
-        jobs: list[SettledNode | JobInfo] = []
-        for key in keys:
-            found = light.get(key) or state.job(key)
-            if found is not None:
-                jobs.append(found)
-        by_name: dict[str, int] = {}
-        for job in jobs:
-            by_name[job.name] = by_name.get(job.name, 0) + 1
-        reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
-        nodes = []
-        for job in jobs:
-            name = job.name
-            ident = name if by_name[name] == 1 else f"{name}-{job.key[:8]}"
-            if isinstance(job, SettledNode):
-                nodes.append(_settled_node(job, ident, job.key in reused))
-            else:
-                nodes.append(_node(job, ident, job.key in reused))
+        nodes = [found.node(job) for job in found.jobs]
         host_of = {n.key: n.host for n in nodes}
         edges = []
-        for job in jobs:
-            after = (
-                job.after if isinstance(job, SettledNode) else job.spec.after if job.spec is not None else ()
-            )
-            for upstream, kind in after:
+        for job in found.jobs:
+            for upstream, kind in after_of(job):
                 if upstream in host_of:
                     edges.append(Edge(upstream, job.key, kind, host_of[upstream], host_of[job.key]))
-    return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
+    return Graph(found.title, tuple(nodes), tuple(edges))
 
 
 def counts_by_state(graph: Graph) -> Mapping[str, int]:

@@ -13,8 +13,9 @@ from typing import Any
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.queries import settled_jobs
 from jobledger.ledger.state import ProjectState
-from jobledger.view.graph import build_graph, to_svg
-from jobledger.view.graph.groups import collapsed
+from jobledger.view.graph import to_svg
+from jobledger.view.graph.groups import COLLAPSE_AT, collapsed_members
+from jobledger.view.graph.model import members
 from jobledger.view.report.common import _asset, _clock
 from jobledger.view.report.summary import _cards, _chips, summarize
 from jobledger.view.report.table import _failed, jobs_table
@@ -41,20 +42,24 @@ def build_report(
     keys = {key: None for name in names for key in state.workflow(name).job_keys}  # type: ignore[union-attr]
     settled = settled_jobs(state.model, keys)  # read once for the rows and the graphs
     rows = status_rows(state, names, settled=settled)
-    graph_all = build_graph(state, names, settled=settled)
-    idents = {n.key: n.ident for n in graph_all.nodes}
+    every = members(state, names, settled)
+    idents = {job.key: every.ident(job) for job in every.jobs}
     summary = summarize(state, rows, now=now, cpu_reported=cpu_reported)
     heading = title or f"jobledger report · {root.name}"
     from jobledger import __version__
 
     dags = []
     for number, name in enumerate(names):
-        graph = graph_all if len(names) == 1 else build_graph(state, [name], settled=settled)
-        drawn = collapsed(graph)
+        found = every if len(names) == 1 else members(state, [name], settled)
+        drawn = collapsed_members(found)
         svg = to_svg(drawn, standalone=False, element_id=f"dag-{number}")
-        grouped = "" if drawn is graph else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
+        grouped = (
+            ""
+            if len(found.jobs) <= COLLAPSE_AT
+            else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
+        )
         dags.append(
-            f"<h3>workflow {escape(name)} · {len(graph.nodes):,} job(s){grouped}</h3>"
+            f"<h3>workflow {escape(name)} · {len(found.jobs):,} job(s){grouped}</h3>"
             f'<div class="scroll dag-wrap">{svg}</div>'
         )
     failures = [r for r in rows if _failed(r)]
