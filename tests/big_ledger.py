@@ -4,7 +4,7 @@ Running 100,000 real processes is not the point of a view test: :func:`seed` def
 workflow ``big`` through a real Session in a separate process and appends the events a
 run would have written. Jobs: ``sim-i`` for the first half, ``post-i`` (after ``sim-i``)
 for the rest; every ``failed_every``-th job failed (exit 1), the last ``running`` ones are
-still running, every other one completed.
+still running (their run directories exist, empty), every other one completed.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ SEED = textwrap.dedent(
         led.append(ev.Submitted(key=key, attempt=1, scheduler_id=str(1000 + number), host="local", at=now))
         led.append(ev.StateChanged(key=key, attempt=1, state="running", at=now))
         if number >= n - running:
+            (project.root / spec.run_dir).mkdir(parents=True, exist_ok=True)  # as a started run leaves
             continue
         failed = number % failed_every == failed_every - 1
         state = "failed" if failed else "completed"

@@ -77,14 +77,14 @@ def graph_cmd(
       jobledger graph | dot -Tpng > dag.png
       jobledger graph --full -o every-job.svg
     """
-    from jobledger.view.graph import build_graph, render
-    from jobledger.view.graph.groups import collapsed
+    from jobledger.view.graph import render
+    from jobledger.view.graph.groups import collapsed_graph
 
     project = _project(ctx)
     names = _workflows(project, workflow)
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
-    text = render(collapsed(build_graph(project.ledger.state, names), full), fmt)
+    text = render(collapsed_graph(project.ledger.state, names, full), fmt)
     if output is None:
         click.echo(text, nl=False)
         return

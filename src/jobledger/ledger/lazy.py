@@ -58,6 +58,10 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         dict.__setitem__(self, key, value)
         return value
 
+    def blob(self, key: str) -> bytes | None:
+        """The packed bytes of a record not decoded yet (``None`` once decoded or unknown)."""
+        return self._blobs.get(key)
+
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
         return self.settled.get(key) if key in self._blobs else None

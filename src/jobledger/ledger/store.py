@@ -13,7 +13,7 @@ from typing import Any
 from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
-from jobledger.ledger.book import SegmentBook, all_events
+from jobledger.ledger.book import SegmentBook
 from jobledger.ledger.codec import Damage
 from jobledger.ledger.event_codec import Recorded, decode_raw, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
@@ -28,6 +28,7 @@ from jobledger.ledger.segment import (
 )
 from jobledger.ledger.snapshot import read_snapshot, write_snapshot
 from jobledger.ledger.state import ProjectState
+from jobledger.ledger.stream import iter_all_events
 from jobledger.ledger.wholefile import SegmentFile
 
 FORMAT_VERSION = 1
@@ -200,10 +201,11 @@ class Ledger:
         """Every event of every segment (re-read from disk), in ``(clock, writer, seq)`` order.
 
         Each event once, whatever number of files carry its writer; other projects'
-        segments and entries that are not segment files are left out.
+        segments and entries that are not segment files are left out. Lazy: the segments
+        (each in order already) are merged as the events are consumed.
         """
         files = self._segment_paths()
-        return iter(all_events(files, read_project_id(self.ledger_dir)))
+        return iter_all_events(files, read_project_id(self.ledger_dir))
 
     # ------------------------------------------------------------------ writing
     @property

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.queries import SettledJob, settled_job
 from jobledger.ledger.state import AttemptInfo, JobInfo, ProjectState
 from jobledger.view.styles import UNFINISHED
 
@@ -95,6 +97,52 @@ def job_row(
     return row
 
 
+def settled_row(job: SettledJob, workflow: str | None, now: float, reused: bool = False) -> dict[str, Any]:
+    """:func:`job_row` of a settled job read from its packed record (the same row)."""
+    spec = job.spec
+    state = job.state.value
+    started, ended = job.started_at, job.ended_at
+    attempt: dict[str, Any] = {
+        "attempt": job.number,
+        "state": state,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "scheduler_id": job.scheduler_id,
+        "host": job.host,
+        "run_dir": job.run_dir,
+        "submitted": job.submitted_at,
+        "started": started,
+        "ended": ended,
+        "reason": job.reason,
+        "retry_reason": job.retry_reason,
+        "manual": job.manual,
+    }
+    if job.resources:
+        attempt["resources"] = dict(job.resources)
+    return {
+        "name": spec.name,
+        "key": job.key,
+        "workflow": workflow,
+        "state": state,
+        "host": job.host or spec.host,
+        "scheduler_id": job.scheduler_id,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "reused": reused,
+        "reason": job.reason,
+        "submitted": job.submitted_at,
+        "started": started,
+        "ended": ended,
+        "elapsed": None if started is None else round((ended if ended is not None else now) - started, 3),
+        "attempt": job.number,
+        "attempts": [attempt],
+        "run_dir": job.run_dir or spec.run_dir,
+        "command": spec.command,
+        "after": [k for k, _ in spec.after],
+        "superseded": False,
+    }
+
+
 #: Which jobs :func:`status_rows` lists beside those of the current definitions.
 HISTORY = ("current", "superseded", "all")
 
@@ -104,9 +152,11 @@ def status_rows(
     workflows: Iterable[str] | None = None,
     *,
     history: str = "current",
+    settled: Mapping[str, SettledJob] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for every job of the given workflows (a list; see :func:`iter_status_rows`)."""
-    return list(iter_status_rows(state, workflows, history=history))
+    with gc_paused():
+        return list(iter_status_rows(state, workflows, history=history, settled=settled))
 
 
 def iter_status_rows(
@@ -114,6 +164,7 @@ def iter_status_rows(
     workflows: Iterable[str] | None = None,
     *,
     history: str = "current",
+    settled: Mapping[str, SettledJob] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows for every job of the given workflows (all by default), each job once.
 
@@ -125,6 +176,9 @@ def iter_status_rows(
     definitions (defined on two lines of history that a git merge joined, or by two
     scripts), each of its current rows has ``definition``: the 1-based number of the first
     one that holds it, in the order they were defined.
+
+    Settled jobs are read from their packed records (``settled``: those already read, see
+    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded.
     """
     if history not in HISTORY:
         raise ValueError(f"history must be one of {', '.join(HISTORY)}, not {history!r}")
@@ -139,13 +193,20 @@ def iter_status_rows(
         named: set[str] = set()
         for number, definition in enumerate(wf.definitions, 1):
             for key in definition.keys:
-                if key not in seen and (info := state.job(key)) is not None:
-                    seen.add(key)
+                if key in seen:
+                    continue
+                brief = settled.get(key) if settled is not None else settled_job(state.model, key)
+                if brief is not None:
+                    row = settled_row(brief, name, now, key in reused)
+                elif (info := state.job(key)) is not None:
                     row = job_row(info, name, now, key in reused)
-                    if wf.concurrent:
-                        row["definition"] = number
-                    named.add(info.name)
-                    yield row
+                else:
+                    continue
+                seen.add(key)
+                if wf.concurrent:
+                    row["definition"] = number
+                named.add(row["name"])
+                yield row
         if history != "current":
             for key in wf.superseded:
                 info = state.job(key)

@@ -10,9 +10,13 @@ nodes; ``jobledger graph --full`` draws every job.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.queries import SettledJob, SettledNode
+from jobledger.ledger.state import JobInfo, ProjectState
 from jobledger.states import JobState
-from jobledger.view.graph.model import Edge, Graph, Node
+from jobledger.view.graph.model import Edge, Graph, Members, Node, after_of, every_job, members
 
 #: Graphs of more nodes than this are collapsed into groups unless the full graph is asked.
 COLLAPSE_AT = 100
@@ -29,28 +33,64 @@ def pattern(name: str) -> str:
     return _NUMBER.sub("*", name)
 
 
-def _group_node(pat: str, members: list[Node]) -> Node:
-    counts: dict[str, int] = {}
-    for node in members:
-        if node.is_array:
-            for state, n in node.array_counts:
-                counts[state] = counts.get(state, 0) + n
+class _Group:
+    """The jobs of one name pattern, added one by one, and the node that draws them."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.counts: dict[str, int] = {}
+        self.hosts: dict[str, None] = {}
+        self.attempts = 0
+        self.reused = True
+        self.first_state = ""
+
+    def add(
+        self, state: str, host: str, attempts: int, reused: bool, elements: Iterable[tuple[str, int]] = ()
+    ) -> None:
+        """One job: its state, or the counts of its array ``elements`` by state."""
+        if not self.size:
+            self.first_state = state
+        self.size += 1
+        counts = self.counts
+        if elements:
+            for value, n in elements:
+                counts[value] = counts.get(value, 0) + n
         else:
-            counts[node.state] = counts.get(node.state, 0) + 1
-    shown = next((s for s in _SHOWN if s in counts), members[0].state)
-    hosts = {n.host for n in members}
-    return Node(
-        key=f"group:{pat}",
-        ident=pat,
-        name=f"{pat} ({len(members):,} jobs)",
-        state=shown,
-        host=members[0].host if len(hosts) == 1 else "several hosts",
-        attempts=max(n.attempts for n in members),
-        exit_code=None,
-        array_total=sum(counts.values()),
-        array_counts=tuple(sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 99))),
-        reused=all(n.reused for n in members),
-    )
+            counts[state] = counts.get(state, 0) + 1
+        self.hosts[host] = None
+        self.attempts = max(self.attempts, attempts)
+        self.reused = self.reused and reused
+
+    def add_node(self, node: Node) -> None:
+        """One job drawn as ``node``."""
+        self.add(
+            node.state, node.host, node.attempts, node.reused, node.array_counts if node.is_array else ()
+        )
+
+    def node(self, pat: str) -> Node:
+        """The group's node."""
+        counts = self.counts
+        shown = next((s for s in _SHOWN if s in counts), self.first_state)
+        hosts = list(self.hosts)
+        return Node(
+            key=f"group:{pat}",
+            ident=pat,
+            name=f"{pat} ({self.size:,} jobs)",
+            state=shown,
+            host=hosts[0] if len(hosts) == 1 else "several hosts",
+            attempts=self.attempts,
+            exit_code=None,
+            array_total=sum(counts.values()),
+            array_counts=tuple(sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 99))),
+            reused=self.reused,
+        )
+
+
+def _group_node(pat: str, members: list[Node]) -> Node:
+    group = _Group()
+    for node in members:
+        group.add_node(node)
+    return group.node(pat)
 
 
 def group_graph(graph: Graph) -> Graph:
@@ -87,3 +127,75 @@ def collapsed(graph: Graph, full: bool | None = None) -> Graph:
     if full or (full is None and len(graph.nodes) <= COLLAPSE_AT):
         return graph
     return group_graph(graph)
+
+
+def grouped_graph(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Graph:
+    """``group_graph(build_graph(state, workflows))``, without a node for each job of a group
+    in between (a 100,000-job graph of a few name patterns)."""
+    return _grouped(members(state, workflows, settled))
+
+
+def collapsed_graph(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    full: bool | None = None,
+    *,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Graph:
+    """``collapsed(build_graph(state, workflows), full)``, without a node for each job of a
+    group when it is grouped."""
+    return collapsed_members(members(state, workflows, settled), full)
+
+
+def collapsed_members(found: Members, full: bool | None = None) -> Graph:
+    """The graph of ``found``: grouped when ``full`` is False, or when it is None and there
+    are more than :data:`COLLAPSE_AT` jobs; else a node for each job."""
+    if full or (full is None and len(found.jobs) <= COLLAPSE_AT):
+        return every_job(found)
+    return _grouped(found)
+
+
+def _grouped(found: Members) -> Graph:
+    by_pattern: dict[str, list[SettledNode | JobInfo]] = {}
+    for job in found.jobs:
+        by_pattern.setdefault(pattern(job.name), []).append(job)
+    group_of: dict[str, str] = {}
+    host_of: dict[str, str] = {}
+    nodes: list[Node] = []
+    with gc_paused():
+        for pat, jobs in by_pattern.items():
+            if len(jobs) == 1:
+                node = found.node(jobs[0])
+                group_of[node.key] = node.key
+                host_of[node.key] = node.host
+                nodes.append(node)
+                continue
+            group = _Group()
+            for job in jobs:
+                if isinstance(job, SettledNode):
+                    group.add(job.state.value, job.host, 1, job.key in found.reused)
+                    host_of[job.key] = job.host
+                else:
+                    member = found.node(job)
+                    group.add_node(member)
+                    host_of[job.key] = member.host
+            node = group.node(pat)
+            nodes.append(node)
+            for job in jobs:
+                group_of[job.key] = node.key
+        edges: dict[tuple[str, str, str], Edge] = {}
+        for job in found.jobs:
+            target = group_of[job.key]
+            for upstream, kind in after_of(job):
+                source = group_of.get(upstream)
+                if source is None or source == target:
+                    continue  # outside the selection, or inside one group
+                edges.setdefault(
+                    (source, target, kind), Edge(source, target, kind, host_of[upstream], host_of[job.key])
+                )
+    return Graph(found.title, tuple(nodes), tuple(edges.values()))

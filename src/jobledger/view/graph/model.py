@@ -3,10 +3,12 @@ state by :func:`build_graph`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.queries import SettledJob, SettledNode, node_of, settled_nodes
 from jobledger.ledger.state import JobInfo, ProjectState
 from jobledger.states import JobState
 
@@ -113,11 +115,58 @@ def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     )
 
 
-def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> Graph:
-    """The DAG of ``workflows`` (every workflow by default), each job once.
+def _settled_node(job: SettledNode, ident: str, reused: bool) -> Node:
+    return Node(
+        key=job.key,
+        ident=ident,
+        name=job.name,
+        state=job.state.value,
+        host=job.host,
+        attempts=1,
+        exit_code=job.exit_code,
+        array_total=0,
+        array_counts=(),
+        reused=reused,
+    )
 
-    Unknown workflow names are ignored; edges to jobs outside the selection are dropped.
-    """
+
+@attrs.frozen
+class Members:
+    """The jobs a graph draws, before they become nodes (see :func:`members`)."""
+
+    title: str
+    jobs: list[SettledNode | JobInfo]
+    """In order, each once: settled ones as read from their packed records."""
+    reused: set[str]
+    by_name: dict[str, int]
+    """Number of jobs of each name (a name several jobs share gets their keys in idents)."""
+
+    def ident(self, job: SettledNode | JobInfo) -> str:
+        """The node id of ``job``: its name, with its key's start when the name is shared."""
+        return job.name if self.by_name[job.name] == 1 else f"{job.name}-{job.key[:8]}"
+
+    def node(self, job: SettledNode | JobInfo) -> Node:
+        """The node of one job."""
+        if isinstance(job, SettledNode):
+            return _settled_node(job, self.ident(job), job.key in self.reused)
+        return _node(job, self.ident(job), job.key in self.reused)
+
+
+def after_of(job: SettledNode | JobInfo) -> Sequence[Sequence[str]]:
+    """``(upstream key, kind)`` of each dependency of ``job``."""
+    if isinstance(job, SettledNode):
+        return job.after
+    return job.spec.after if job.spec is not None else ()
+
+
+def members(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Members:
+    """The jobs of ``workflows`` (every workflow by default), each once; settled ones read
+    from their packed records (``settled``: those already read, see
+    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded."""
     names = list(workflows) if workflows is not None else list(state.workflows())
     keys: dict[str, None] = {}  # in order, each once
     chosen: list[str] = []
@@ -127,22 +176,49 @@ def build_graph(state: ProjectState, workflows: Iterable[str] | None = None) -> 
             continue
         chosen.append(name)
         keys.update(dict.fromkeys(wf.job_keys))
-    infos = [info for k in keys if (info := state.job(k)) is not None]
-    by_name: dict[str, int] = {}
-    for info in infos:
-        by_name[info.name] = by_name.get(info.name, 0) + 1
+    with gc_paused():
+        if settled is None:
+            light = settled_nodes(state.model, keys)
+        else:
+            light = {key: node_of(job) for key, job in settled.items()}
+        jobs: list[SettledNode | JobInfo] = []
+        for key in keys:
+            found = light.get(key) or state.job(key)
+            if found is not None:
+                jobs.append(found)
+        by_name: dict[str, int] = {}
+        for job in jobs:
+            by_name[job.name] = by_name.get(job.name, 0) + 1
     reused = set().union(*(state.reused(name) for name in chosen)) if chosen else set()
-    nodes = []
-    for info in infos:
-        ident = info.name if by_name[info.name] == 1 else f"{info.name}-{info.key[:8]}"
-        nodes.append(_node(info, ident, info.key in reused))
-    host_of = {n.key: n.host for n in nodes}
-    edges = []
-    for info in infos:
-        for upstream, kind in info.spec.after if info.spec is not None else ():
-            if upstream in host_of:
-                edges.append(Edge(upstream, info.key, kind, host_of[upstream], host_of[info.key]))
-    return Graph(", ".join(chosen) or "(no workflow)", tuple(nodes), tuple(edges))
+    return Members(", ".join(chosen) or "(no workflow)", jobs, reused, by_name)
+
+
+def build_graph(
+    state: ProjectState,
+    workflows: Iterable[str] | None = None,
+    *,
+    settled: Mapping[str, SettledJob] | None = None,
+) -> Graph:
+    """The DAG of ``workflows`` (every workflow by default), each job once.
+
+    Unknown workflow names are ignored; edges to jobs outside the selection are dropped.
+    Settled jobs are read from their packed records (``settled``: those already read, see
+    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded.
+    """
+    return every_job(members(state, workflows, settled))
+
+
+def every_job(found: Members) -> Graph:
+    """The graph of ``found`` with a node for each job."""
+    with gc_paused():
+        nodes = [found.node(job) for job in found.jobs]
+        host_of = {n.key: n.host for n in nodes}
+        edges = []
+        for job in found.jobs:
+            for upstream, kind in after_of(job):
+                if upstream in host_of:
+                    edges.append(Edge(upstream, job.key, kind, host_of[upstream], host_of[job.key]))
+    return Graph(found.title, tuple(nodes), tuple(edges))
 
 
 def counts_by_state(graph: Graph) -> Mapping[str, int]:

@@ -4,6 +4,7 @@ the packaged assets (``view/assets``), the tail of a text file and the state bad
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from html import escape
 from importlib import resources
@@ -37,7 +38,13 @@ def fmt_duration(seconds: float | None) -> str:
 def _clock(value: float | None) -> str:
     if value is None:
         return ""
-    return _dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    return _second(int(value // 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(second: int) -> str:
+    """A clock time to the second (cached: jobs of a big run start in the same seconds)."""
+    return _dt.datetime.fromtimestamp(second).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _asset(name: str) -> str:

@@ -10,11 +10,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from jobledger.gcpause import gc_paused
+from jobledger.ledger.queries import settled_jobs
 from jobledger.ledger.state import ProjectState
-from jobledger.view.graph import build_graph, to_svg
-from jobledger.view.graph.groups import collapsed
+from jobledger.view.graph import to_svg
+from jobledger.view.graph.groups import COLLAPSE_AT, collapsed_members
+from jobledger.view.graph.model import members
 from jobledger.view.report.common import _asset, _clock
-from jobledger.view.report.summary import _cards, _chips, reported_cpu, summarize
+from jobledger.view.report.summary import _cards, _chips, summarize
 from jobledger.view.report.table import _failed, jobs_table
 from jobledger.view.report.timeline import timeline_svg
 from jobledger.view.status import status_rows
@@ -36,21 +39,27 @@ def build_report(
     now = time.time() if now is None else now
     names = [n for n in (list(workflows) if workflows is not None else list(state.workflows()))
              if state.workflow(n) is not None]  # fmt: skip
-    rows = status_rows(state, names)
-    graph_all = build_graph(state, names)
-    idents = {n.key: n.ident for n in graph_all.nodes}
+    keys = {key: None for name in names for key in state.workflow(name).job_keys}  # type: ignore[union-attr]
+    settled = settled_jobs(state.model, keys)  # read once for the rows and the graphs
+    rows = status_rows(state, names, settled=settled)
+    every = members(state, names, settled)
+    idents = {job.key: every.ident(job) for job in every.jobs}
     summary = summarize(state, rows, now=now, cpu_reported=cpu_reported)
     heading = title or f"jobledger report · {root.name}"
     from jobledger import __version__
 
     dags = []
     for number, name in enumerate(names):
-        graph = graph_all if len(names) == 1 else build_graph(state, [name])
-        drawn = collapsed(graph)
+        found = every if len(names) == 1 else members(state, [name], settled)
+        drawn = collapsed_members(found)
         svg = to_svg(drawn, standalone=False, element_id=f"dag-{number}")
-        grouped = "" if drawn is graph else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
+        grouped = (
+            ""
+            if len(found.jobs) <= COLLAPSE_AT
+            else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
+        )
         dags.append(
-            f"<h3>workflow {escape(name)} · {len(graph.nodes):,} job(s){grouped}</h3>"
+            f"<h3>workflow {escape(name)} · {len(found.jobs):,} job(s){grouped}</h3>"
             f'<div class="scroll dag-wrap">{svg}</div>'
         )
     failures = [r for r in rows if _failed(r)]
@@ -128,16 +137,15 @@ def write_report(
     *,
     now: float | None = None,
 ) -> Path:
-    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``."""
+    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``.
+
+    No CPU time reported by a scheduler is shown: no event records one (state events have
+    no ``cpu_seconds``); :func:`build_report` shows what ``cpu_reported`` it is given.
+    """
     ledger = project.ledger
     ledger.refresh()
-    html = build_report(
-        ledger.state,
-        project.root,
-        workflows,
-        now=now,
-        cpu_reported=reported_cpu(ledger.iter_events()),
-    )
+    with gc_paused():
+        html = build_report(ledger.state, project.root, workflows, now=now)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

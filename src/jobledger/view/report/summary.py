@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from jobledger.ledger.state import AttemptInfo, ProjectState
+from jobledger.states import STATES
 from jobledger.view.graph import colours
 from jobledger.view.report.common import ACTIVE, fmt_duration
 from jobledger.view.status import counts
@@ -55,11 +56,35 @@ class Summary:
         return sum(n for s, n in self.by_state.items() if s not in ACTIVE and s != "completed")
 
 
+#: What the summary needs of an attempt: ``(number, submitted, started, ended, final,
+#: resources, units)``, ``units`` the ``(started, ended)`` of each unit that ran.
+_Shown = tuple[int, float | None, float | None, float | None, bool, Mapping[str, Any], list[Any]]
+
+
 def _units(att: AttemptInfo) -> list[tuple[float | None, float | None]]:
     """``(started, ended)`` of each unit that ran: the elements of an array, else the attempt."""
     if att.elements:
         return [(e.started_at, e.ended_at) for e in att.elements]
     return [(att.started_at, att.ended_at)]
+
+
+def _shown(state: ProjectState, row: Mapping[str, Any]) -> list[_Shown] | None:
+    """The attempts of ``row`` that were submitted or ended (``None``: job unknown). A job
+    that is not an array has them in its row; an array's elements are read from the state."""
+    if not row.get("array"):
+        return [
+            (a["attempt"], a["submitted"], a["started"], a["ended"], STATES[a["state"]].is_final,
+             a.get("resources") or {}, [(a["started"], a["ended"])])
+            for a in row["attempts"]
+        ]  # fmt: skip
+    info = state.job(row["key"])
+    if info is None:
+        return None
+    return [
+        (a.number, a.submitted_at, a.started_at, a.ended_at, a.state.is_final, a.resources or {}, _units(a))
+        for a in info.attempts
+        if a.submitted_at or a.state.is_final
+    ]
 
 
 def summarize(
@@ -84,28 +109,25 @@ def summarize(
     allocated = 0.0
     reported: float | None = None
     for row in rows:
-        info = state.job(row["key"])
-        if info is None:
+        shown = _shown(state, row)
+        if shown is None:
             continue
-        shown = [a for a in info.attempts if a.submitted_at or a.state.is_final]
         attempts += len(shown)
         retried += len(shown) > 1
         if row["reused"]:
             reused += 1
             continue
-        for att in shown:
-            first = att.submitted_at or att.started_at
+        for number, submitted, started, ended, final, res, units in shown:
+            first = submitted or started
             if first is not None:
                 starts.append(first)
-            if att.ended_at is not None:
-                ends.append(att.ended_at)
-            elif not att.state.is_final and first is not None:
+            if ended is not None:
+                ends.append(ended)
+            elif not final and first is not None:
                 ends.append(now)
-            res = att.resources or {}
             cpus = float(res.get("cpus") or 1) * float(res.get("nodes") or 1)
-            units = _units(att)
             ran = [(s, e if e is not None else now) for s, e in units if s is not None]
-            if att.started_at is None and not ran:
+            if started is None and not ran:
                 continue
             limit = res.get("time")
             if limit:
@@ -113,11 +135,11 @@ def summarize(
             else:
                 without_limit += 1
             allocated += sum(cpus * max(0.0, e - s) for s, e in ran) / 3600
-            if cpu_reported and (info.key, att.number) in cpu_reported:
-                reported = (reported or 0.0) + cpu_reported[(info.key, att.number)] / 3600
+            if cpu_reported and (row["key"], number) in cpu_reported:
+                reported = (reported or 0.0) + cpu_reported[(row["key"], number)] / 3600
     return Summary(
         jobs=len(rows),
-        by_state=counts(dict(r) for r in rows),
+        by_state=counts(rows),
         attempts=attempts,
         retried_jobs=retried,
         reused_jobs=reused,
