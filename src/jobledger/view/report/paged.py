@@ -22,7 +22,7 @@ def paged_table(data: Sequence[Sequence[Any]], several: bool, page_rows: int) ->
     heads = ["job", *(["workflow"] if several else []), "state", "exit", "attempts", "runtime",
              "host", "scheduler id", "started", "details"]  # fmt: skip
     blob = json.dumps(list(data), separators=(",", ":")).replace("<", "\\u003c")
-    badges = {state: colours(state) for state in {str(row[3]) for row in data}}
+    badges = {state: colours(state) for state in sorted({str(row[3]) for row in data})}
     palette = escape(json.dumps(badges, separators=(",", ":")))
     return "".join(
         [
