@@ -8,6 +8,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("ledger_bench.py", "local_bench.py", "engine_bench.py", "slurm_bench.py", "views_bench.py"):
+for script in (
+    "import_bench.py",
+    "ledger_bench.py",
+    "local_bench.py",
+    "engine_bench.py",
+    "slurm_bench.py",
+    "views_bench.py",
+):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)
