@@ -1,9 +1,16 @@
-"""A dict of job records whose values stay packed until first used (snapshot loading).
+"""A dict of job records built on first use: from a snapshot's packed rows, or by folding
+the events a cold open set aside for the job.
 
-A snapshot of a 250,000-job project holds millions of small objects; unpacking them all
-would cost seconds on every open. Instead each job record is stored as its own msgpack
-blob and decoded when the reducer or a reader first touches it. Code that walks every
-job (a status table) pays the decoding then, once.
+Opening a 250,000-job project must not build a quarter of a million records up front.
+Two kinds of job stay *pending* until a reader or the reducer first touches them:
+
+- **packed**: a snapshot row (msgpack bytes), decoded by ``load``;
+- **deferred**: the job's own events (``[raw event, writer, where]`` items, or a
+  definition's ``[spec, order, None]``), set aside by the reducer on a cold open and
+  folded by ``fold`` on first use. The reducer is a join, so folding a job's events later
+  and apart from the other jobs' events gives the same record.
+
+Code that walks every job (a status table) pays the building then, once.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ import msgpack
 from jobledger.gcpause import gc_paused
 
 _MISSING = object()
+_contains = dict.__contains__
 
 
-def unpack(blob: bytes) -> Any:
+def unpack(blob: bytes | memoryview) -> Any:
     """Decode one packed record."""
     return msgpack.unpackb(blob, raw=False, strict_map_key=False)
 
@@ -29,68 +37,104 @@ def pack(value: Any) -> bytes:
 
 
 class LazyJobs(dict):  # type: ignore[type-arg]
-    """``{key: job record}`` where some records are still packed bytes.
+    """``{key: job record}`` where some records are still pending (packed or deferred).
 
-    ``load`` turns an unpacked row into a record; ``dump`` a record into a row.
+    ``load`` turns an unpacked row into a record, ``dump`` a record into a row, ``fold``
+    a key and its deferred items into a record (``None`` when none of them made one).
     """
 
     def __init__(
         self,
-        blobs: dict[str, bytes],
-        load: Callable[[Any], Any],
-        dump: Callable[[Any], Any],
+        blobs: dict[str, Any] | None = None,
+        load: Callable[[Any], Any] | None = None,
+        dump: Callable[[Any], Any] | None = None,
         settled: dict[str, str] | None = None,
+        fold: Callable[[str, list[Any]], Any] | None = None,
     ) -> None:
         super().__init__()
-        self._blobs = blobs
+        self.pending: dict[str, Any] = blobs if blobs is not None else {}
+        """Key -> packed row (bytes) or deferred items (a list) of records not built yet."""
         self._decode = load
         self._encode = dump
+        self._fold = fold
         self.settled = settled or {}
         """Key -> final state of packed records that nothing more will happen to."""
 
     def _load(self, key: str) -> Any:
-        value = self._decode(unpack(self._blobs.pop(key)))
-        self.settled.pop(key, None)
+        token = self.pending.pop(key)
+        if type(token) is list:
+            assert self._fold is not None
+            value = self._fold(key, token)
+            if value is None:
+                return None
+        else:
+            assert self._decode is not None
+            value = self._decode(unpack(token))
+            self.settled.pop(key, None)
         dict.__setitem__(self, key, value)
         return value
 
+    def defer(self, key: str, item: Any) -> bool:
+        """Set ``item`` aside for ``key`` unless its record is built or packed."""
+        if _contains(self, key):
+            return False
+        found = self.pending.get(key)
+        if found is None:
+            self.pending[key] = [item]
+            return True
+        if type(found) is list:
+            found.append(item)
+            return True
+        return False
+
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
-        return self.settled.get(key) if key in self._blobs else None
+        return self.settled.get(key) if key in self.pending else None
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self._blobs:
-                return self._load(key)
+            if key in self.pending and (value := self._load(key)) is not None:
+                return value
             raise KeyError(key)
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self._blobs:
-                return self._load(key)
+            if key in self.pending and (value := self._load(key)) is not None:
+                return value
             return default
         return value
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self._blobs
+        return _contains(self, key) or key in self.pending
 
     def __len__(self) -> int:
-        return dict.__len__(self) + len(self._blobs)
+        return dict.__len__(self) + len(self.pending)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
 
     def __iter__(self) -> Iterator[str]:
-        return iter([*dict.keys(self), *self._blobs])
+        return iter([*dict.keys(self), *self.pending])
 
     def keys(self) -> list[str]:  # type: ignore[override]
-        return [*dict.keys(self), *self._blobs]
+        return [*dict.keys(self), *self.pending]
 
     def materialize(self) -> None:
-        """Decode every remaining record."""
+        """Build every pending record."""
         with gc_paused():
-            for key in list(self._blobs):
+            for key in list(self.pending):
                 self._load(key)
+
+    def fold_deferred(self) -> None:
+        """Build every record whose events were set aside (packed ones stay packed)."""
+        deferred = [k for k, v in self.pending.items() if type(v) is list]
+        if deferred:
+            with gc_paused():
+                for key in deferred:
+                    self._load(key)
 
     def values(self) -> Any:
         self.materialize()
@@ -101,8 +145,10 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         return dict.items(self)
 
     def packed(self) -> dict[str, bytes]:
-        """Every record as a blob (decoded ones packed again, untouched ones as they were)."""
-        out = dict(self._blobs)
+        """Every record as a blob (built ones packed again, untouched ones as they were)."""
+        self.fold_deferred()
+        assert self._encode is not None
+        out = dict(self.pending)
         for key, value in dict.items(self):
             out[key] = pack(self._encode(value))
         return out

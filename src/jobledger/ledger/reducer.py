@@ -24,7 +24,8 @@ from typing import Any
 
 from jobledger.errors import LedgerError
 from jobledger.ledger import events as ev
-from jobledger.ledger.event_codec import DECODERS
+from jobledger.ledger.event_codec import DECODERS, decode_spec, encode
+from jobledger.ledger.lazy import LazyJobs
 from jobledger.ledger.records import (
     AttemptRecord,
     DefinitionRecord,
@@ -42,6 +43,14 @@ FINAL_RANK = 3
 _new = object.__new__
 _set = object.__setattr__
 _OUTCOME_RANK = {"transient": 0, "refused": 1, "submitted": 2}
+_dict_get = dict.get
+_dict_contains = dict.__contains__
+#: Types whose handler touches one job's record only: a cold open may set them aside
+#: until that job is first read.
+DEFERRABLE = frozenset(
+    {"reused", "intent", "submitted", "submit_failed", "state", "result"}
+    | {"cancel", "retry", "outputs", "fetched"}
+)
 
 
 class EventMismatch(LedgerError):
@@ -52,16 +61,43 @@ class Model:
     """The reduced state of a project, as the reducer builds it (read it through
     :class:`~jobledger.ledger.state.ProjectState`)."""
 
-    __slots__ = ("jobs", "max_clock", "problems", "staged", "workflows", "writers")
+    __slots__ = ("_problems", "jobs", "max_clock", "staged", "workflows", "writers")
 
     def __init__(self) -> None:
         self.workflows: dict[str, WorkflowRecord] = {}
-        self.jobs: dict[str, JobRecord] = {}
+        self.jobs: dict[str, JobRecord] = LazyJobs(None, load_job, dump_job, None, self._fold_deferred)
+        """Job records by key; a job's events may be set aside until it is first read
+        (see :mod:`.lazy`)."""
         self.writers: dict[str, dict[str, Any]] = {}
-        self.problems: list[str] = []
+        self._problems: list[str] = []
         self.staged: dict[str, dict[str, tuple[str, Order]]] = {}
         """Host alias -> remote path -> (digest, order) of files already sent."""
         self.max_clock = 0
+
+    @property
+    def problems(self) -> list[str]:
+        """Events that did not fit (every set-aside event is folded first)."""
+        jobs = self.jobs
+        if isinstance(jobs, LazyJobs):
+            jobs.fold_deferred()
+        return self._problems
+
+    @problems.setter
+    def problems(self, value: list[str]) -> None:
+        self._problems = value
+
+    def _fold_deferred(self, key: str, items: list[Any]) -> JobRecord | None:
+        """The record of ``key`` from the events a cold open set aside for it."""
+        scratch = Model.__new__(Model)
+        scratch.jobs = {}
+        scratch._problems = self._problems
+        scratch.max_clock = 0
+        for first, second, where in items:
+            if type(first) is list:
+                apply_raw(scratch, (first,), second, where)
+            else:  # a definition naming this job: [spec, order, None]
+                _take_spec(scratch.job(key), first, second)
+        return scratch.jobs.get(key)
 
     def job(self, key: str) -> JobRecord:
         """The record of ``key``, created empty when first named."""
@@ -75,7 +111,7 @@ class Model:
     def attempt(self, key: str, number: Any) -> AttemptRecord:
         """Attempt ``number`` of ``key``, created pending when first named."""
         if type(number) is int and type(key) is str:  # the usual case: both known already
-            job = self.jobs.get(key)
+            job = _dict_get(self.jobs, key)
             if job is not None:
                 found = job.attempts.get(number)
                 if found is not None:
@@ -83,6 +119,22 @@ class Model:
         if isinstance(number, bool) or not isinstance(number, int):
             raise EventMismatch(f"attempt must be a whole number, not {number!r:.40}")
         return self.job(key).attempt(number)
+
+
+def load_job(row: Any) -> JobRecord:
+    """A job record from its snapshot row."""
+    return JobRecord.from_row(row, decode_spec)
+
+
+def dump_job(job: JobRecord) -> list[Any]:
+    """The snapshot row of a job record."""
+    return job.to_row(encode)
+
+
+def _take_spec(job: JobRecord, spec: Any, order: Order) -> None:
+    if job.spec_order is None or order >= job.spec_order:
+        job.spec = spec
+        job.spec_order = order
 
 
 def _state(value: Any) -> JobState:
@@ -139,12 +191,13 @@ def _on_workflow(m: Model, e: ev.WorkflowDefined, order: Order, when: float) -> 
         record = m.workflows[name] = WorkflowRecord(name)
     ident = definition_id(order)
     keys = []
+    jobs = m.jobs
+    defer = jobs.defer if isinstance(jobs, LazyJobs) else None
     for spec in e.jobs:
-        job = m.job(spec.key)
-        keys.append(spec.key)
-        if job.spec_order is None or order >= job.spec_order:
-            job.spec = spec
-            job.spec_order = order
+        key = spec.key
+        keys.append(key)
+        if defer is None or type(key) is not str or not defer(key, (spec, order, None)):
+            _take_spec(m.job(key), spec, order)
     replaces = None if e.replaces is None else tuple(e.replaces)
     record.definitions[ident] = DefinitionRecord(
         ident, e.digest or ident, order, tuple(keys), replaces, e.source, e.root, e.host, when
@@ -349,19 +402,36 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
 
     The same as :func:`~jobledger.ledger.event_codec.decode` then :func:`apply` for each
     event, with the decoding of the plain types inlined (a million events open in a
-    fraction of the time two calls per event take).
+    fraction of the time two calls per event take). When ``model.jobs`` is lazy, the
+    events of a job not built yet are set aside for it (see :mod:`.lazy`): opening a big
+    project folds only the jobs that are read.
     """
     decoders = DECODERS
     handlers = HANDLERS
     new = _new
     set_dict = _set
     max_clock = model.max_clock
+    jobs = model.jobs
+    pending = jobs.pending if isinstance(jobs, LazyJobs) else None
+    deferrable = DEFERRABLE
+    built = _dict_contains
     count = 0
     for raw in events:
         count += 1
         try:
             etype, clock, seq, when, data = raw
-            max_clock = max(max_clock, clock)
+            if clock > max_clock:  # noqa: PLR1730 (a call per event costs)
+                max_clock = clock
+            if pending is not None and etype in deferrable and type(data) is dict:
+                key = data.get("key")
+                if type(key) is str and type(data.get("attempt", 1)) is int and not built(jobs, key):
+                    found = pending.get(key)
+                    if found is None:
+                        pending[key] = [(raw, writer, where)]
+                        continue
+                    if type(found) is list:
+                        found.append((raw, writer, where))
+                        continue
             found = decoders.get(etype)
             if found is None:
                 continue  # a newer version's type: kept on disk, skipped here
@@ -375,7 +445,7 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
                 event = builder(data)
             handlers[type(event)](model, event, (clock, writer, seq), when)
         except _FITS as exc:
-            model.problems.append(f"{where}writer {writer}: event does not fit: {exc!r:.200}")
+            model._problems.append(f"{where}writer {writer}: event does not fit: {exc!r:.200}")
     model.max_clock = max(model.max_clock, max_clock)
     return count
 

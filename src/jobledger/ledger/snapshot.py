@@ -24,10 +24,9 @@ import msgpack
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
-from jobledger.ledger.event_codec import decode_spec, encode
 from jobledger.ledger.lazy import LazyJobs, packed_jobs
-from jobledger.ledger.records import JobRecord, WorkflowRecord
-from jobledger.ledger.reducer import Model
+from jobledger.ledger.records import WorkflowRecord
+from jobledger.ledger.reducer import Model, dump_job, load_job
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
 from jobledger.ledger.state import settled
 
@@ -45,18 +44,12 @@ class Snapshot:
     book: SegmentBook
 
 
-def _dump_job(job: JobRecord) -> list[Any]:
-    return job.to_row(encode)
-
-
-def _load_job(row: Any) -> JobRecord:
-    return JobRecord.from_row(row, decode_spec)
-
-
 def _settled_index(model: Model) -> dict[str, str]:
     """Key -> final state of every job nothing more will happen to (so that opening a big
     project does not decode finished jobs to learn they are finished)."""
     jobs = model.jobs
+    if isinstance(jobs, LazyJobs):
+        jobs.fold_deferred()
     index: dict[str, str] = dict(getattr(jobs, "settled", {}))
     for key, job in dict.items(jobs):
         state = settled(job)
@@ -76,7 +69,7 @@ def model_to_plain(model: Model) -> dict[str, Any]:
         "problems": model.problems,
         "staged": {h: {p: [d, list(o)] for p, (d, o) in files.items()} for h, files in model.staged.items()},
         "max_clock": model.max_clock,
-        "jobs": packed_jobs(model.jobs, _dump_job),
+        "jobs": packed_jobs(model.jobs, dump_job),
     }
 
 
@@ -90,7 +83,9 @@ def model_from_plain(data: Mapping[str, Any]) -> Model:
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    model.jobs = LazyJobs(dict(data["jobs"]), _load_job, _dump_job, dict(data.get("settled") or {}))
+    model.jobs = LazyJobs(
+        dict(data["jobs"]), load_job, dump_job, dict(data.get("settled") or {}), model._fold_deferred
+    )
     return model
 
 
