@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from jobledger.ledger import events as ev
 from jobledger.ledger.codec import Record, scan
 from jobledger.ledger.lazy import LazyJobs
@@ -88,7 +90,23 @@ def test_snapshot_of_a_cold_open_folds_what_was_set_aside(tmp_path: Path) -> Non
     cold.save_snapshot()
     warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
     # the settled index covers the jobs that were set aside at save time
-    settled = dict(warm.model.jobs.settled)  # type: ignore[attr-defined]
-    assert settled["k0"] == "completed" and "k3" not in settled
+    jobs = warm.model.jobs
+    assert isinstance(jobs, LazyJobs) and len(jobs.pending) == 8
+    assert jobs.packed_settled("k0") == "completed" and jobs.packed_settled("k3") is None
     eager: Any = _normal(_eager(tmp_path / "ledger"))
     assert _normal(warm.model) == eager
+
+
+def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path: Path) -> None:
+    _write(tmp_path)
+    cold = Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open()
+    cold.save_snapshot()
+    path = cold.snapshot_path
+    good = path.read_bytes()
+    eager: Any = _normal(_eager(tmp_path / "ledger"))
+    old = msgpack.packb({"version": 6, "segments": {}, "model": {}, "book": {}})
+    for bad in (b"", old, good[:-3], good[:40], good[:8] + b"\xff" * 8 + good[16:]):
+        path.write_bytes(bad)
+        opened = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+        assert isinstance(opened.model.jobs, LazyJobs) and opened.model.jobs.rows is None
+        assert _normal(opened.model) == eager

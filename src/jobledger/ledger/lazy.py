@@ -4,7 +4,8 @@ the events a cold open set aside for the job.
 Opening a 250,000-job project must not build a quarter of a million records up front.
 Two kinds of job stay *pending* until a reader or the reducer first touches them:
 
-- **packed**: a snapshot row (msgpack bytes), decoded by ``load``;
+- **packed**: row ``i`` of the snapshot's :class:`PackedRows` (one buffer of msgpack
+  rows), decoded by ``load``;
 - **deferred**: the job's own events (``[raw event, writer, where]`` items, or a
   definition's ``[spec, order, None]``), set aside by the reducer on a cold open and
   folded by ``fold`` on first use. The reducer is a join, so folding a job's events later
@@ -15,7 +16,8 @@ Code that walks every job (a status table) pays the building then, once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgpack
@@ -36,29 +38,55 @@ def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+class PackedRows:
+    """A snapshot's job rows: row ``i`` is ``buffer[ends[i-1]:ends[i]]``; ``codes[i]`` is 0
+    for an open job, else ``1 +`` the index of its final state in ``states``."""
+
+    def __init__(self, buffer: Any, ends: array[int], codes: bytes, states: Sequence[str]) -> None:
+        if len(ends) != len(codes) or (len(ends) and ends[-1] > len(buffer)):
+            raise ValueError("packed rows do not fit their buffer")
+        self._buffer = memoryview(buffer)
+        self._ends = ends
+        self._codes = codes
+        self._states = tuple(states)
+
+    def raw(self, i: int) -> memoryview:
+        """The packed bytes of row ``i``."""
+        return self._buffer[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+    def row(self, i: int) -> Any:
+        """Row ``i`` unpacked."""
+        return unpack(self.raw(i))
+
+    def settled(self, i: int) -> str | None:
+        """The final state of row ``i``'s job when nothing more will happen to it."""
+        code = self._codes[i]
+        return self._states[code - 1] if code else None
+
+
 class LazyJobs(dict):  # type: ignore[type-arg]
     """``{key: job record}`` where some records are still pending (packed or deferred).
 
-    ``load`` turns an unpacked row into a record, ``dump`` a record into a row, ``fold``
-    a key and its deferred items into a record (``None`` when none of them made one).
+    ``pending`` maps a key to its row number in ``rows`` or to its deferred items (a
+    list). ``load`` turns an unpacked row into a record, ``dump`` a record into a row,
+    ``fold`` a key and its deferred items into a record (``None`` when none made one).
     """
 
     def __init__(
         self,
-        blobs: dict[str, Any] | None = None,
+        pending: dict[str, Any] | None = None,
         load: Callable[[Any], Any] | None = None,
         dump: Callable[[Any], Any] | None = None,
-        settled: dict[str, str] | None = None,
+        rows: PackedRows | None = None,
         fold: Callable[[str, list[Any]], Any] | None = None,
     ) -> None:
         super().__init__()
-        self.pending: dict[str, Any] = blobs if blobs is not None else {}
-        """Key -> packed row (bytes) or deferred items (a list) of records not built yet."""
-        self._decode = load
-        self._encode = dump
+        self.pending: dict[str, Any] = pending if pending is not None else {}
+        """Key -> row number or deferred items (a list) of records not built yet."""
+        self.load = load
+        self.dump = dump
+        self.rows = rows
         self._fold = fold
-        self.settled = settled or {}
-        """Key -> final state of packed records that nothing more will happen to."""
 
     def _load(self, key: str) -> Any:
         token = self.pending.pop(key)
@@ -68,9 +96,8 @@ class LazyJobs(dict):  # type: ignore[type-arg]
             if value is None:
                 return None
         else:
-            assert self._decode is not None
-            value = self._decode(unpack(token))
-            self.settled.pop(key, None)
+            assert self.load is not None and self.rows is not None
+            value = self.load(self.rows.row(token))
         dict.__setitem__(self, key, value)
         return value
 
@@ -89,7 +116,10 @@ class LazyJobs(dict):  # type: ignore[type-arg]
 
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
-        return self.settled.get(key) if key in self.pending else None
+        token = self.pending.get(key)
+        if type(token) is int and self.rows is not None:
+            return self.rows.settled(token)
+        return None
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)
@@ -143,19 +173,3 @@ class LazyJobs(dict):  # type: ignore[type-arg]
     def items(self) -> Any:
         self.materialize()
         return dict.items(self)
-
-    def packed(self) -> dict[str, bytes]:
-        """Every record as a blob (built ones packed again, untouched ones as they were)."""
-        self.fold_deferred()
-        assert self._encode is not None
-        out = dict(self.pending)
-        for key, value in dict.items(self):
-            out[key] = pack(self._encode(value))
-        return out
-
-
-def packed_jobs(jobs: dict[str, Any], dump: Callable[[Any], Any]) -> dict[str, bytes]:
-    """Blobs for a plain or lazy jobs dict (``dump`` turns a record into a row)."""
-    if isinstance(jobs, LazyJobs):
-        return jobs.packed()
-    return {key: pack(dump(value)) for key, value in jobs.items()}

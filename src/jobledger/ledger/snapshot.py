@@ -4,17 +4,24 @@
 the byte offset read and the digest of the last record read, and the reader's book of
 segments (writers, headers, damage, sequence numbers folded). Loading checks that each
 covered segment still holds that digest at that offset; otherwise the snapshot is
-ignored and the ledger is read from scratch. Job records stay packed one by one and are
-decoded on first use (:class:`~.lazy.LazyJobs`), so opening a 250,000-job project from
-its snapshot does not build every record up front.
+ignored and the ledger is read from scratch.
+
+Layout: ``MAGIC``, the length of the header (8 bytes, big-endian), the header (one msgpack
+map: everything but the job records, plus the job keys, where each job's row ends and a
+byte per job telling its final state), then the job rows, packed one by one, end to end.
+The file is mapped, not read: opening a 250,000-job project from its snapshot unpacks the
+header only, and a job's row when the job is first used (:class:`~.lazy.LazyJobs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
+import struct
 import threading
+from array import array
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,15 +31,20 @@ import msgpack
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
-from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.lazy import LazyJobs, PackedRows
 from jobledger.ledger.records import WorkflowRecord
 from jobledger.ledger.reducer import Model, dump_job, load_job
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
 from jobledger.ledger.state import settled
+from jobledger.states import STATES
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
+MAGIC = b"JLSNAP07"
+_LENGTH = struct.Struct(">Q")
+_STATE_NAMES = tuple(STATES)
+_STATE_CODE = {name: i + 1 for i, name in enumerate(_STATE_NAMES)}
 
 
 @attrs.define
@@ -44,37 +56,49 @@ class Snapshot:
     book: SegmentBook
 
 
-def _settled_index(model: Model) -> dict[str, str]:
-    """Key -> final state of every job nothing more will happen to (so that opening a big
-    project does not decode finished jobs to learn they are finished)."""
+def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes]:
+    """Keys, packed rows, where each row ends, and each job's settled-state code."""
     jobs = model.jobs
+    keys: list[str] = []
+    pieces: list[Any] = []
+    codes = bytearray()
     if isinstance(jobs, LazyJobs):
         jobs.fold_deferred()
-    index: dict[str, str] = dict(getattr(jobs, "settled", {}))
+        rows = jobs.rows
+        for key, token in jobs.pending.items():
+            if rows is not None and type(token) is int:  # untouched since loaded: as it was
+                keys.append(key)
+                pieces.append(rows.raw(token))
+                found = rows.settled(token)
+                codes.append(0 if found is None else _STATE_CODE[found])
+    pack = msgpack.Packer(use_bin_type=True).pack
     for key, job in dict.items(jobs):
-        state = settled(job)
-        if state is None:
-            index.pop(key, None)
-        else:
-            index[key] = state.value
-    return index
+        keys.append(key)
+        pieces.append(pack(dump_job(job)))
+        state = settled(job)  # finished jobs: known without decoding them on the next open
+        codes.append(0 if state is None else _STATE_CODE[state.value])
+    ends = array("Q")
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        ends.append(total)
+    return keys, pieces, ends, bytes(codes)
 
 
 def model_to_plain(model: Model) -> dict[str, Any]:
-    """Everything of ``model`` as msgpack-ready data (job records packed one by one)."""
+    """Everything of ``model`` but its job records as msgpack-ready data."""
     return {
-        "settled": _settled_index(model),
         "workflows": [w.to_row() for w in model.workflows.values()],
         "writers": model.writers,
         "problems": model.problems,
         "staged": {h: {p: [d, list(o)] for p, (d, o) in files.items()} for h, files in model.staged.items()},
         "max_clock": model.max_clock,
-        "jobs": packed_jobs(model.jobs, dump_job),
     }
 
 
-def model_from_plain(data: Mapping[str, Any]) -> Model:
-    """Inverse of :func:`model_to_plain` (job records stay packed until used)."""
+def model_from_plain(data: Mapping[str, Any], keys: list[str], rows: PackedRows) -> Model:
+    """Inverse of :func:`model_to_plain`; job ``keys[i]`` is row ``i`` of ``rows`` (kept
+    packed until used)."""
     model = Model()
     model.workflows = {row[0]: WorkflowRecord.from_row(row) for row in data["workflows"]}
     model.writers = dict(data["writers"])
@@ -83,27 +107,31 @@ def model_from_plain(data: Mapping[str, Any]) -> Model:
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    model.jobs = LazyJobs(
-        dict(data["jobs"]), load_job, dump_job, dict(data.get("settled") or {}), model._fold_deferred
-    )
+    pending = dict(zip(keys, range(len(keys)), strict=True))
+    model.jobs = LazyJobs(pending, load_job, dump_job, rows, model._fold_deferred)
     return model
 
 
 def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor], book: SegmentBook) -> bool:
     """Write atomically; False (and nothing left behind) when the disk refuses."""
-    blob = msgpack.packb(
+    keys, pieces, ends, codes = _job_rows(model)
+    header = msgpack.packb(
         {
             "version": SNAPSHOT_VERSION,
             "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
             "model": model_to_plain(model),
             "book": book.dump(),
+            "jobs": {"keys": keys, "ends": ends.tobytes(), "codes": codes, "states": list(_STATE_NAMES)},
         },
         use_bin_type=True,
     )
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(blob)
+        with tmp.open("wb") as fh:
+            fh.write(MAGIC + _LENGTH.pack(len(header)))
+            fh.write(header)
+            fh.writelines(pieces)
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:  # a cache: the ledger is whole without it
@@ -114,13 +142,31 @@ def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor
     return True
 
 
+def _map(path: Path) -> memoryview | None:
+    """The bytes of ``path``, mapped (None when it is missing, empty or unreadable)."""
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < len(MAGIC) + _LENGTH.size:
+                return None
+            return memoryview(mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ))
+    except (OSError, ValueError):
+        return None
+
+
 def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
     """The snapshot at ``path`` when it is valid for the segments in ``ledger_dir``."""
+    data = _map(path)
+    if data is None or data[: len(MAGIC)] != MAGIC:
+        return None
+    start = len(MAGIC) + _LENGTH.size
+    (length,) = _LENGTH.unpack_from(data, len(MAGIC))
+    if start + length > len(data):
+        return None
     try:
-        blob = path.read_bytes()
         with gc_paused():
-            snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-    except (OSError, ValueError, msgpack.UnpackException):
+            snap = msgpack.unpackb(data[start : start + length], raw=False, strict_map_key=False)
+    except (ValueError, msgpack.UnpackException):
         return None
     if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
         return None
@@ -135,7 +181,14 @@ def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
         return None
     book.foreign = {n for n in book.foreign if (ledger_dir / n).exists()}
     try:
-        model = model_from_plain(snap["model"])
+        jobs = snap["jobs"]
+        ends = array("Q")
+        ends.frombytes(jobs["ends"])
+        rows = PackedRows(data[start + length :], ends, jobs["codes"], jobs["states"])
+        keys = jobs["keys"]
+        if len(keys) != len(ends):
+            return None
+        model = model_from_plain(snap["model"], keys, rows)
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     return Snapshot(model, cursors, book)
