@@ -37,7 +37,7 @@ def _build(cls: type[Any], data: dict[str, Any]) -> Any:
 
 
 # ------------------------------------------------------------------------- envelope
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Recorded:
     """An event with its identity (``writer``, ``seq``) and logical ``clock``."""
 
@@ -61,6 +61,13 @@ class Recorded:
     def data(self) -> dict[str, Any]:
         """Every field that holds something, as plain data (what ``jobledger log`` prints)."""
         return readable(self.event)
+
+
+def recorded(event: Any, clock: int, writer: str, seq: int, when: float) -> Recorded:
+    """A :class:`Recorded` built without ``__init__`` (one per appended event)."""
+    obj = _new(Recorded)
+    _set(obj, "__dict__", {"event": event, "clock": clock, "writer": writer, "seq": seq, "time": when})
+    return obj
 
 
 # ------------------------------------------------------------------------- decoding
@@ -138,7 +145,7 @@ def decode_raw(raw: Any, writer: str) -> Recorded | None:
         event = decode(etype, data)
     except TypeError:
         return None
-    return None if event is None else Recorded(event, clock, writer, seq, when)
+    return None if event is None else recorded(event, clock, writer, seq, when)
 
 
 # ------------------------------------------------------------------------- encoding
@@ -172,18 +179,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _compile_encoder(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """:func:`encode` for one class, unrolled over its fields (appending a million events
+    encodes a million of them)."""
+    names: dict[str, Any] = {"N": attrs.NOTHING, "S": _SCALARS, "P": _plain}
+    lines = ["def encode(obj):", " h = obj.__dict__", " out = {}"]
+    for i, (name, default) in enumerate(_fields(cls)):
+        names[f"D{i}"] = default
+        if default is attrs.NOTHING or default is None:  # nothing else equals these
+            test = f"v is not D{i}"
+        else:
+            test = f"v is not D{i} and v != D{i}"
+        lines += [
+            f" v = h.get({name!r}, D{i})",
+            f" if {test}:",
+            f"  out[{name!r}] = v if type(v) in S else P(v)",
+        ]
+    lines.append(" return out")
+    exec("\n".join(lines), names)  # noqa: S102 (source built above from field names)
+    return names["encode"]  # type: ignore[no-any-return]
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+
+
+def _encoder(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    found = _ENCODERS.get(cls)
+    if found is None:
+        found = _ENCODERS[cls] = _compile_encoder(cls)
+    return found
+
+
 def encode(obj: Any) -> dict[str, Any]:
     """The stored fields of an event (or spec) as a plain map: those not at their default."""
-    held = obj.__dict__
-    nothing = attrs.NOTHING
-    scalars = _SCALARS
-    out: dict[str, Any] = {}
-    for name, default in _FIELDS.get(type(obj)) or _fields(type(obj)):
-        value = held.get(name, default)
-        if value is default or (default is not nothing and value == default):
-            continue  # not stored (absent or at its default)
-        out[name] = value if type(value) in scalars else _plain(value)
-    return out
+    return (_ENCODERS.get(type(obj)) or _encoder(type(obj)))(obj)
 
 
 def readable(obj: Any) -> dict[str, Any]:
@@ -202,3 +231,16 @@ def readable(obj: Any) -> dict[str, Any]:
 def to_raw(event: Any, clock: int, seq: int, when: float) -> list[Any]:
     """The on-disk array of ``event``."""
     return [event.TYPE, clock, seq, when, encode(event)]
+
+
+def to_raws(done: list[Recorded]) -> list[list[Any]]:
+    """The on-disk arrays of recorded events (what one record of a segment holds)."""
+    encoders = _ENCODERS
+    out = []
+    for item in done:
+        held = item.__dict__
+        event = held["event"]
+        cls = type(event)
+        found = encoders.get(cls) or _encoder(cls)
+        out.append([cls.TYPE, held["clock"], held["seq"], held["time"], found(event)])
+    return out

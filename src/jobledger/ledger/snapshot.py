@@ -114,7 +114,8 @@ def model_from_plain(data: Mapping[str, Any], keys: list[str], rows: PackedRows)
 
 def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor], book: SegmentBook) -> bool:
     """Write atomically; False (and nothing left behind) when the disk refuses."""
-    keys, pieces, ends, codes = _job_rows(model)
+    with gc_paused():  # many small rows, no cycles
+        keys, pieces, ends, codes = _job_rows(model)
     header = msgpack.packb(
         {
             "version": SNAPSHOT_VERSION,
