@@ -91,7 +91,7 @@ def test_snapshot_of_a_cold_open_folds_what_was_set_aside(tmp_path: Path) -> Non
     warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
     # the settled index covers the jobs that were set aside at save time
     jobs = warm.model.jobs
-    assert isinstance(jobs, LazyJobs) and len(jobs.pending) == 8
+    assert isinstance(jobs, LazyJobs) and not jobs.pending and jobs.rows is not None and len(jobs.rows) == 8
     assert jobs.packed_settled("k0") == "completed" and jobs.packed_settled("k3") is None
     eager: Any = _normal(_eager(tmp_path / "ledger"))
     assert _normal(warm.model) == eager
@@ -110,3 +110,19 @@ def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path: Path) -> None:
         opened = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
         assert isinstance(opened.model.jobs, LazyJobs) and opened.model.jobs.rows is None
         assert _normal(opened.model) == eager
+
+
+def test_events_read_after_a_warm_open(tmp_path: Path) -> None:
+    _write(tmp_path)
+    Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open().save_snapshot()
+    warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+    other = Ledger(tmp_path / "ledger", tmp_path / "other-cache").open()
+    for key in ("k4", "k8"):  # k4 is packed in the snapshot, k8 is new
+        other.append(ev.StateChanged(key=key, attempt=3, state="running"))
+    other.close()
+    assert warm.refresh() >= 2
+    jobs = warm.model.jobs
+    assert isinstance(jobs, LazyJobs) and list(jobs.pending) == ["k8"] and "k4" not in jobs.pending
+    assert jobs.packed_settled("k4") is None and len(jobs) == 9
+    assert jobs["k4"].attempts[3].state.value == "running"
+    assert _normal(warm.model) == _normal(_eager(tmp_path / "ledger"))

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
     else:
         handle = jl.run(workflow)
         jobs = session_for(project).ledger.model.jobs
-        still_packed = len(jobs.pending) if type(jobs).__name__ == "LazyJobs" else -1
+        still_packed = len(jobs.rows or ()) if type(jobs).__name__ == "LazyJobs" else -1
         handle.wait(progress=False)
         print(json.dumps({"reused": len(handle.reused), "still_packed": still_packed}))
     """

@@ -4,8 +4,9 @@ the events a cold open set aside for the job.
 Opening a 250,000-job project must not build a quarter of a million records up front.
 Two kinds of job stay *pending* until a reader or the reducer first touches them:
 
-- **packed**: row ``i`` of the snapshot's :class:`PackedRows` (one buffer of msgpack
-  rows), decoded by ``load``;
+- **packed**: a row of the snapshot's :class:`PackedRows` (one buffer of msgpack rows,
+  found by the job's key in a sorted list: no dict of a quarter of a million keys is
+  built to open), decoded by ``load``;
 - **deferred**: the job's own events (``[raw event, writer, where]`` items, or a
   definition's ``[spec, order, None]``), set aside by the reducer on a cold open and
   folded by ``fold`` on first use. The reducer is a join, so folding a job's events later
@@ -17,6 +18,7 @@ Code that walks every job (a status table) pays the building then, once.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -39,23 +41,47 @@ def pack(value: Any) -> bytes:
 
 
 class PackedRows:
-    """A snapshot's job rows: row ``i`` is ``buffer[ends[i-1]:ends[i]]``; ``codes[i]`` is 0
-    for an open job, else ``1 +`` the index of its final state in ``states``."""
+    """A snapshot's job rows: job ``keys[i]`` (sorted) is ``buffer[ends[i-1]:ends[i]]``;
+    ``codes[i]`` is 0 for an open job, else ``1 +`` the index of its final state in
+    ``states``. Rows handed out are ``taken`` (their records live in the dict then)."""
 
-    def __init__(self, buffer: Any, ends: array[int], codes: bytes, states: Sequence[str]) -> None:
-        if len(ends) != len(codes) or (len(ends) and ends[-1] > len(buffer)):
+    def __init__(
+        self, keys: list[str], buffer: Any, ends: array[int], codes: bytes, states: Sequence[str]
+    ) -> None:
+        if not (len(keys) == len(ends) == len(codes)) or (len(ends) and ends[-1] > len(buffer)):
             raise ValueError("packed rows do not fit their buffer")
+        self.keys = keys
         self._buffer = memoryview(buffer)
         self._ends = ends
         self._codes = codes
         self._states = tuple(states)
+        self.taken: set[str] = set()
+
+    def find(self, key: object) -> int | None:
+        """The row of ``key`` when it is packed and not taken."""
+        keys = self.keys
+        if type(key) is not str:
+            return None
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key and key not in self.taken:
+            return i
+        return None
+
+    def __len__(self) -> int:
+        return len(self.keys) - len(self.taken)
+
+    def left(self) -> list[tuple[str, int]]:
+        """``(key, row)`` of every row not taken, in key order."""
+        taken = self.taken
+        return [(k, i) for i, k in enumerate(self.keys) if k not in taken]
 
     def raw(self, i: int) -> memoryview:
         """The packed bytes of row ``i``."""
         return self._buffer[self._ends[i - 1] if i else 0 : self._ends[i]]
 
     def row(self, i: int) -> Any:
-        """Row ``i`` unpacked."""
+        """Row ``i`` unpacked (and taken)."""
+        self.taken.add(self.keys[i])
         return unpack(self.raw(i))
 
     def settled(self, i: int) -> str | None:
@@ -67,37 +93,40 @@ class PackedRows:
 class LazyJobs(dict):  # type: ignore[type-arg]
     """``{key: job record}`` where some records are still pending (packed or deferred).
 
-    ``pending`` maps a key to its row number in ``rows`` or to its deferred items (a
-    list). ``load`` turns an unpacked row into a record, ``dump`` a record into a row,
-    ``fold`` a key and its deferred items into a record (``None`` when none made one).
+    ``pending`` maps a key to its deferred items; ``rows`` holds the packed ones. ``load``
+    turns an unpacked row into a record, ``dump`` a record into a row, ``fold`` a key and
+    its deferred items into a record (``None`` when none made one).
     """
 
     def __init__(
         self,
-        pending: dict[str, Any] | None = None,
         load: Callable[[Any], Any] | None = None,
         dump: Callable[[Any], Any] | None = None,
         rows: PackedRows | None = None,
         fold: Callable[[str, list[Any]], Any] | None = None,
     ) -> None:
         super().__init__()
-        self.pending: dict[str, Any] = pending if pending is not None else {}
-        """Key -> row number or deferred items (a list) of records not built yet."""
+        self.pending: dict[str, list[Any]] = {}
+        """Key -> deferred items of a record not built yet (none is also packed)."""
         self.load = load
         self.dump = dump
         self.rows = rows
         self._fold = fold
 
     def _load(self, key: str) -> Any:
-        token = self.pending.pop(key)
-        if type(token) is list:
+        items = self.pending.pop(key, None)
+        if items is not None:
             assert self._fold is not None
-            value = self._fold(key, token)
+            value = self._fold(key, items)
             if value is None:
                 return None
         else:
-            assert self.load is not None and self.rows is not None
-            value = self.load(self.rows.row(token))
+            rows = self.rows
+            row = None if rows is None else rows.find(key)
+            if row is None:
+                return None
+            assert self.load is not None and rows is not None
+            value = self.load(rows.row(row))
         dict.__setitem__(self, key, value)
         return value
 
@@ -106,25 +135,24 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         if _contains(self, key):
             return False
         found = self.pending.get(key)
-        if found is None:
-            self.pending[key] = [item]
-            return True
-        if type(found) is list:
+        if found is not None:
             found.append(item)
             return True
-        return False
+        if self.rows is not None and self.rows.find(key) is not None:
+            return False
+        self.pending[key] = [item]
+        return True
 
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
-        token = self.pending.get(key)
-        if type(token) is int and self.rows is not None:
-            return self.rows.settled(token)
-        return None
+        rows = self.rows
+        row = None if rows is None else rows.find(key)
+        return None if row is None or rows is None else rows.settled(row)
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self.pending and (value := self._load(key)) is not None:
+            if (value := self._load(key)) is not None:
                 return value
             raise KeyError(key)
         return value
@@ -132,38 +160,45 @@ class LazyJobs(dict):  # type: ignore[type-arg]
     def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self.pending and (value := self._load(key)) is not None:
+            if (value := self._load(key)) is not None:
                 return value
             return default
         return value
 
     def __contains__(self, key: object) -> bool:
-        return _contains(self, key) or key in self.pending
+        return (
+            _contains(self, key)
+            or key in self.pending
+            or (self.rows is not None and self.rows.find(key) is not None)
+        )
 
     def __len__(self) -> int:
-        return dict.__len__(self) + len(self.pending)
+        return dict.__len__(self) + len(self.pending) + (len(self.rows) if self.rows is not None else 0)
 
     def __bool__(self) -> bool:
         return len(self) > 0
 
-    def __iter__(self) -> Iterator[str]:
-        return iter([*dict.keys(self), *self.pending])
-
     def keys(self) -> list[str]:  # type: ignore[override]
-        return [*dict.keys(self), *self.pending]
+        packed = [k for k, _row in self.rows.left()] if self.rows is not None else []
+        return [*dict.keys(self), *self.pending, *packed]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
 
     def materialize(self) -> None:
         """Build every pending record."""
         with gc_paused():
             for key in list(self.pending):
                 self._load(key)
+            if self.rows is not None:
+                for key, _row in self.rows.left():
+                    self._load(key)
 
     def fold_deferred(self) -> None:
         """Build every record whose events were set aside (packed ones stay packed)."""
-        deferred = [k for k, v in self.pending.items() if type(v) is list]
-        if deferred:
+        if self.pending:
             with gc_paused():
-                for key in deferred:
+                for key in list(self.pending):
                     self._load(key)
 
     def values(self) -> Any:

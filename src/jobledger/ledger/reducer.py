@@ -65,7 +65,7 @@ class Model:
 
     def __init__(self) -> None:
         self.workflows: dict[str, WorkflowRecord] = {}
-        self.jobs: dict[str, JobRecord] = LazyJobs(None, load_job, dump_job, None, self._fold_deferred)
+        self.jobs: dict[str, JobRecord] = LazyJobs(load_job, dump_job, None, self._fold_deferred)
         """Job records by key; a job's events may be set aside until it is first read
         (see :mod:`.lazy`)."""
         self.writers: dict[str, dict[str, Any]] = {}
@@ -222,8 +222,7 @@ def _on_reused(m: Model, e: ev.Reused, order: Order, when: float) -> None:
     if e.run is not None:
         job.reused[e.run] = order
     if e.workflow not in job.reused_in:
-        job.reused_in.append(e.workflow)
-        job.reused_in.sort(key=str)
+        job.reused_in = tuple(sorted((*job.reused_in, e.workflow), key=str))
 
 
 def _on_intent(m: Model, e: ev.Intent, order: Order, when: float) -> None:
@@ -413,6 +412,7 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
     max_clock = model.max_clock
     jobs = model.jobs
     pending = jobs.pending if isinstance(jobs, LazyJobs) else None
+    packed = jobs.rows if isinstance(jobs, LazyJobs) else None
     deferrable = DEFERRABLE
     built = _dict_contains
     count = 0
@@ -425,12 +425,12 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
             if pending is not None and etype in deferrable and type(data) is dict:
                 key = data.get("key")
                 if type(key) is str and type(data.get("attempt", 1)) is int and not built(jobs, key):
-                    found = pending.get(key)
-                    if found is None:
-                        pending[key] = [(raw, writer, where)]
+                    items = pending.get(key)
+                    if items is not None:
+                        items.append((raw, writer, where))
                         continue
-                    if type(found) is list:
-                        found.append((raw, writer, where))
+                    if packed is None or packed.find(key) is None:  # not in the snapshot
+                        pending[key] = [(raw, writer, where)]
                         continue
             found = decoders.get(etype)
             if found is None:

@@ -40,8 +40,8 @@ from jobledger.states import STATES
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 7
-MAGIC = b"JLSNAP07"
+SNAPSHOT_VERSION = 8
+MAGIC = b"JLSNAP08"
 _LENGTH = struct.Struct(">Q")
 _STATE_NAMES = tuple(STATES)
 _STATE_CODE = {name: i + 1 for i, name in enumerate(_STATE_NAMES)}
@@ -57,32 +57,31 @@ class Snapshot:
 
 
 def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes]:
-    """Keys, packed rows, where each row ends, and each job's settled-state code."""
+    """Keys (sorted), packed rows, where each row ends, and each job's settled-state code."""
     jobs = model.jobs
-    keys: list[str] = []
-    pieces: list[Any] = []
-    codes = bytearray()
+    found: list[tuple[str, Any, int]] = []
     if isinstance(jobs, LazyJobs):
         jobs.fold_deferred()
         rows = jobs.rows
-        for key, token in jobs.pending.items():
-            if rows is not None and type(token) is int:  # untouched since loaded: as it was
-                keys.append(key)
-                pieces.append(rows.raw(token))
-                found = rows.settled(token)
-                codes.append(0 if found is None else _STATE_CODE[found])
+        if rows is not None:  # untouched since loaded: as they were
+            for key, row in rows.left():
+                state = rows.settled(row)
+                found.append((key, rows.raw(row), 0 if state is None else _STATE_CODE[state]))
     pack = msgpack.Packer(use_bin_type=True).pack
     for key, job in dict.items(jobs):
-        keys.append(key)
-        pieces.append(pack(dump_job(job)))
         state = settled(job)  # finished jobs: known without decoding them on the next open
-        codes.append(0 if state is None else _STATE_CODE[state.value])
+        found.append((key, pack(dump_job(job)), 0 if state is None else _STATE_CODE[state.value]))
+    found.sort(key=_first)
     ends = array("Q")
     total = 0
-    for piece in pieces:
+    for _key, piece, _code in found:
         total += len(piece)
         ends.append(total)
-    return keys, pieces, ends, bytes(codes)
+    return [f[0] for f in found], [f[1] for f in found], ends, bytes(f[2] for f in found)
+
+
+def _first(item: tuple[str, Any, int]) -> str:
+    return item[0]
 
 
 def model_to_plain(model: Model) -> dict[str, Any]:
@@ -96,9 +95,9 @@ def model_to_plain(model: Model) -> dict[str, Any]:
     }
 
 
-def model_from_plain(data: Mapping[str, Any], keys: list[str], rows: PackedRows) -> Model:
-    """Inverse of :func:`model_to_plain`; job ``keys[i]`` is row ``i`` of ``rows`` (kept
-    packed until used)."""
+def model_from_plain(data: Mapping[str, Any], rows: PackedRows) -> Model:
+    """Inverse of :func:`model_to_plain`; the job records are ``rows`` (kept packed until
+    used)."""
     model = Model()
     model.workflows = {row[0]: WorkflowRecord.from_row(row) for row in data["workflows"]}
     model.writers = dict(data["writers"])
@@ -107,8 +106,7 @@ def model_from_plain(data: Mapping[str, Any], keys: list[str], rows: PackedRows)
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    pending = dict(zip(keys, range(len(keys)), strict=True))
-    model.jobs = LazyJobs(pending, load_job, dump_job, rows, model._fold_deferred)
+    model.jobs = LazyJobs(load_job, dump_job, rows, model._fold_deferred)
     return model
 
 
@@ -185,11 +183,8 @@ def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
         jobs = snap["jobs"]
         ends = array("Q")
         ends.frombytes(jobs["ends"])
-        rows = PackedRows(data[start + length :], ends, jobs["codes"], jobs["states"])
-        keys = jobs["keys"]
-        if len(keys) != len(ends):
-            return None
-        model = model_from_plain(snap["model"], keys, rows)
+        rows = PackedRows(jobs["keys"], data[start + length :], ends, jobs["codes"], jobs["states"])
+        model = model_from_plain(snap["model"], rows)
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     return Snapshot(model, cursors, book)
