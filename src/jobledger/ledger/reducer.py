@@ -424,12 +424,16 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
                 max_clock = clock
             if pending is not None and etype in deferrable and type(data) is dict:
                 key = data.get("key")
-                if type(key) is str and type(data.get("attempt", 1)) is int and not built(jobs, key):
+                if type(key) is str:
                     items = pending.get(key)
-                    if items is not None:
+                    if items is not None:  # its first item makes the record: set aside
                         items.append((raw, writer, where))
                         continue
-                    if packed is None or packed.find(key) is None:  # not in the snapshot
+                    if (
+                        type(data.get("attempt", 1)) is int  # a record is made of it
+                        and not built(jobs, key)
+                        and (packed is None or packed.find(key) is None)  # nor in the snapshot
+                    ):
                         pending[key] = [(raw, writer, where)]
                         continue
             found = decoders.get(etype)
