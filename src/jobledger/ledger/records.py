@@ -95,7 +95,7 @@ class AttemptRecord:
             None
             if self.elements is None
             else {
-                i: [e.state.value, e.state_order, e.reason, e.exit_code, e.signal, e.started_at, e.ended_at]
+                i: [e.state._value_, e.state_order, e.reason, e.exit_code, e.signal, e.started_at, e.ended_at]
                 for i, e in self.elements.items()
             }
         )
@@ -106,7 +106,7 @@ class AttemptRecord:
         )
         return [
             self.number,
-            self.state.value,
+            self.state._value_,
             self.state_order,
             self.reason,
             self.exit_code,

@@ -44,6 +44,8 @@ _new = object.__new__
 _set = object.__setattr__
 _OUTCOME_RANK = {"transient": 0, "refused": 1, "submitted": 2}
 _dict_get = dict.get
+#: State value -> rank (``JobState.rank`` hashes the member in Python: slow per event).
+_RANK = {s.value: s.rank for s in JobState}
 _dict_contains = dict.__contains__
 #: Types whose handler touches one job's record only: a cold open may set them aside
 #: until that job is first read.
@@ -154,8 +156,8 @@ def join_state(
     signal: int | None = None,
 ) -> None:
     """Move ``target`` to ``state`` if it ranks higher (or equal and earlier)."""
-    rank = state.rank
-    current = target.state.rank
+    rank = _RANK[state._value_]
+    current = _RANK[target.state._value_]
     if rank > current or (rank == current and before(target.state_order, order)):
         target.state = state
         target.state_order = order
@@ -274,7 +276,8 @@ def _on_submitted(m: Model, e: ev.Submitted, order: Order, when: float) -> None:
         if e.index_offset:
             att.index_offset = e.index_offset
         att.submitted_at = at
-    if att.state.rank < 1 or (att.state.rank == 1 and before(att.state_order, order)):
+    current = _RANK[att.state._value_]
+    if current < 1 or (current == 1 and before(att.state_order, order)):
         att.state = JobState.SUBMITTED
         att.state_order = order
         att.reason = ""
@@ -307,7 +310,7 @@ def _on_state(m: Model, e: ev.StateChanged, order: Order, when: float) -> None:
     join_state(target, state, order, at, e.reason, e.exit_code, e.signal)
     if e.pid is not None and att.pid is None:
         att.pid = e.pid
-    att.history.append((order[0], state.value, at, index))
+    att.history.append((order[0], state._value_, at, index))
 
 
 def _on_result(m: Model, e: ev.ResultRecorded, order: Order, when: float) -> None:
