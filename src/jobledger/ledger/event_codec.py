@@ -37,7 +37,7 @@ def _build(cls: type[Any], data: dict[str, Any]) -> Any:
 
 
 # ------------------------------------------------------------------------- envelope
-@attrs.frozen(slots=False)
+@attrs.frozen
 class Recorded:
     """An event with its identity (``writer``, ``seq``) and logical ``clock``."""
 
@@ -64,9 +64,14 @@ class Recorded:
 
 
 def recorded(event: Any, clock: int, writer: str, seq: int, when: float) -> Recorded:
-    """A :class:`Recorded` built without ``__init__`` (one per appended event)."""
+    """A :class:`Recorded` built without ``__init__`` (one per appended event; slotted, so
+    one object for the collector to walk, not two)."""
     obj = _new(Recorded)
-    _set(obj, "__dict__", {"event": event, "clock": clock, "writer": writer, "seq": seq, "time": when})
+    _set(obj, "event", event)
+    _set(obj, "clock", clock)
+    _set(obj, "writer", writer)
+    _set(obj, "seq", seq)
+    _set(obj, "time", when)
     return obj
 
 
@@ -231,16 +236,3 @@ def readable(obj: Any) -> dict[str, Any]:
 def to_raw(event: Any, clock: int, seq: int, when: float) -> list[Any]:
     """The on-disk array of ``event``."""
     return [event.TYPE, clock, seq, when, encode(event)]
-
-
-def to_raws(done: list[Recorded]) -> list[list[Any]]:
-    """The on-disk arrays of recorded events (what one record of a segment holds)."""
-    encoders = _ENCODERS
-    out = []
-    for item in done:
-        held = item.__dict__
-        event = held["event"]
-        cls = type(event)
-        found = encoders.get(cls) or _encoder(cls)
-        out.append([cls.TYPE, held["clock"], held["seq"], held["time"], found(event)])
-    return out

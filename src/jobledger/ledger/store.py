@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.book import SegmentBook, all_events
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.event_codec import Recorded, decode_raw, recorded, to_raw, to_raws
+from jobledger.ledger.event_codec import Recorded, decode_raw, recorded, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
 from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
@@ -68,8 +70,10 @@ class Ledger:
         self._writer: SegmentWriter | None = None
         self._clock = ev.HybridClock()
         self._seq = 0
-        self._buffer: list[Recorded] = []
-        """Appended events not written yet (encoded when written, in one go)."""
+        self._buffer: list[bytes] = []
+        """Appended events not written yet, each packed on its own (bytes hold nothing the
+        cyclic collector walks, however long they wait)."""
+        self._pack = msgpack.Packer(use_bin_type=True).pack
         self._own_seqs = SeqSet()
         """Sequence numbers this process wrote (and folded) itself: the book's set."""
         self._read_since_snapshot = 0
@@ -275,12 +279,11 @@ class Ledger:
                 his[-1] = seq
             else:
                 self._own_seqs.add(seq)
-            done = recorded(event, clock, wid, seq, when)
             buffer = self._buffer
-            buffer.append(done)
+            buffer.append(self._pack(to_raw(event, clock, seq, when)))
             if len(buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return done
+            return recorded(event, clock, wid, seq, when)
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -291,7 +294,7 @@ class Ledger:
         try:
             if self._buffer:
                 assert self._writer is not None
-                self._writer.write(to_raws(self._buffer), durable=durable)
+                self._writer.write_packed(self._buffer, durable=durable)
                 self._buffer = []
             elif durable and self._writer is not None:
                 self._writer.sync()
