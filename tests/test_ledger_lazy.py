@@ -13,6 +13,7 @@ from jobledger.ledger.codec import Record, scan
 from jobledger.ledger.lazy import LazyJobs
 from jobledger.ledger.reducer import Model, apply_raw
 from jobledger.ledger.specs import JobSpec
+from jobledger.ledger.state import settled
 from jobledger.ledger.store import Ledger
 from test_ledger import _normal, _raw_segment
 
@@ -93,6 +94,10 @@ def test_snapshot_of_a_cold_open_folds_what_was_set_aside(tmp_path: Path) -> Non
     jobs = warm.model.jobs
     assert isinstance(jobs, LazyJobs) and not jobs.pending and jobs.rows is not None and len(jobs.rows) == 8
     assert jobs.packed_settled("k0") == "completed" and jobs.packed_settled("k3") is None
+    eager_jobs = _eager(tmp_path / "ledger").jobs
+    for key, job in eager_jobs.items():
+        state = settled(job)
+        assert jobs.packed_settled(key) == (None if state is None else state.value), key
     eager: Any = _normal(_eager(tmp_path / "ledger"))
     assert _normal(warm.model) == eager
 

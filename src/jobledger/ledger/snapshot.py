@@ -23,6 +23,7 @@ import struct
 import threading
 from array import array
 from collections.abc import Mapping
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from jobledger.ledger.records import WorkflowRecord
 from jobledger.ledger.reducer import Model, dump_job, load_job
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
 from jobledger.ledger.state import settled
-from jobledger.states import STATES
+from jobledger.states import STATES, JobState
 
 log = logging.getLogger("jobledger")
 
@@ -45,6 +46,7 @@ MAGIC = b"JLSNAP08"
 _LENGTH = struct.Struct(">Q")
 _STATE_NAMES = tuple(STATES)
 _STATE_CODE = {name: i + 1 for i, name in enumerate(_STATE_NAMES)}
+_COMPLETED = JobState.COMPLETED
 
 
 @attrs.define
@@ -68,20 +70,23 @@ def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes]:
                 state = rows.settled(row)
                 found.append((key, rows.raw(row), 0 if state is None else _STATE_CODE[state]))
     pack = msgpack.Packer(use_bin_type=True).pack
+    completed = _STATE_CODE[JobState.COMPLETED.value]
     for key, job in dict.items(jobs):
-        state = settled(job)  # finished jobs: known without decoding them on the next open
-        found.append((key, pack(dump_job(job)), 0 if state is None else _STATE_CODE[state.value]))
-    found.sort(key=_first)
+        # finished jobs: known without decoding them on the next open
+        attempts, spec = job.attempts, job.spec
+        if attempts and (spec is None or not spec.array) and attempts[max(attempts)].state is _COMPLETED:
+            code = completed  # what settled() says of a plain job whose latest attempt completed
+        else:
+            state = settled(job)
+            code = 0 if state is None else _STATE_CODE[state.value]
+        found.append((key, pack(dump_job(job)), code))
+    found.sort(key=itemgetter(0))
     ends = array("Q")
     total = 0
     for _key, piece, _code in found:
         total += len(piece)
         ends.append(total)
     return [f[0] for f in found], [f[1] for f in found], ends, bytes(f[2] for f in found)
-
-
-def _first(item: tuple[str, Any, int]) -> str:
-    return item[0]
 
 
 def model_to_plain(model: Model) -> dict[str, Any]:
