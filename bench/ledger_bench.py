@@ -7,7 +7,6 @@ so N events describe N/4 jobs.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import tempfile
@@ -41,10 +40,6 @@ def bench(n_events: int) -> dict[str, float]:
     """Run the three measurements in a temporary directory; returns the figures."""
     figures: dict[str, float] = {}
     events = lifecycle(n_events)
-    # the fixture (a million event objects held at once, as no engine holds them) is kept
-    # out of the cyclic collector's walks; what the ceiling and the ledger allocate is not
-    gc.collect()
-    gc.freeze()
     with tempfile.TemporaryDirectory(prefix="jl-bench-") as tmp:
         root = Path(tmp)
         # ---- ceiling for appends: the same payloads packed and written, fsync per 1,000
@@ -71,7 +66,6 @@ def bench(n_events: int) -> dict[str, float]:
         ledger.close()
         figures["append_per_s"] = n_events / (time.perf_counter() - start)
 
-        gc.unfreeze()  # the unpack ceiling runs with the fixture walked, as it always did
         # ---- ceiling for opening: raw msgpack unpack of the same segment bytes
         (segment,) = (root / "ledger").glob("*.seg")
         data = segment.read_bytes()
