@@ -94,16 +94,29 @@ class Model:
         self._problems = value
 
     def _fold_deferred(self, key: str, items: list[Any]) -> JobRecord | None:
-        """The record of ``key`` from the events a cold open set aside for it."""
+        """The record of ``key`` from the events a cold open set aside for it (the events
+        of one record, set aside one after another, are folded in one call)."""
         scratch = Model.__new__(Model)
         scratch.jobs = {}
         scratch._problems = self._problems
         scratch.max_clock = 0
+        run: list[Any] = []
+        run_writer, run_where = None, None
         for first, second, where in items:
+            if type(first) is list and second is run_writer and where is run_where:
+                run.append(first)
+                continue
+            if run:
+                apply_raw(scratch, run, run_writer or "", run_where or "")
+                run = []
             if type(first) is list:
-                apply_raw(scratch, (first,), second, where)
+                run.append(first)
+                run_writer, run_where = second, where
             else:  # a definition naming this job: [spec, order, None]
                 take_spec(scratch.job(key), first, second)
+                run_writer, run_where = None, None
+        if run:
+            apply_raw(scratch, run, run_writer or "", run_where or "")
         return scratch.jobs.get(key)
 
     def job(self, key: str) -> JobRecord:
