@@ -190,9 +190,10 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         with gc_paused():
             for key in list(self.pending):
                 self._load(key)
-            if self.rows is not None:
-                for key, _row in self.rows.left():
-                    self._load(key)
+            rows, load = self.rows, self.load
+            if rows is not None and load is not None:
+                for key, row in rows.left():
+                    dict.__setitem__(self, key, load(rows.row(row)))
 
     def fold_deferred(self) -> None:
         """Build every record whose events were set aside (packed ones stay packed)."""
