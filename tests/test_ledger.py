@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import env_with_src
 from jobledger.ledger import events as ev
-from jobledger.ledger.codec import ZERO_DIGEST, Record, encode_record, scan
+from jobledger.ledger.codec import ZERO_DIGEST, Record, encode_packed_record, encode_record, scan
 from jobledger.ledger.event_codec import encode
 from jobledger.ledger.reducer import Model, fold
 from jobledger.ledger.segment import SegmentWriter, new_writer_id
@@ -343,3 +343,11 @@ def test_git_merge_of_two_branches(tmp_path: Path) -> None:
     assert verify_ledger(root / ".jobledger" / "ledger").ok
     status = _git(root, "status", "--porcelain")
     assert "cache" not in status
+
+
+def test_events_packed_one_by_one_make_the_same_record() -> None:
+    packer = msgpack.Packer(use_bin_type=True)
+    for count in (0, 1, 15, 16, 65_535, 65_536):
+        events = [["state", i, i, 0.5, {"key": f"k{i}", "state": "running"}] for i in range(count)]
+        packed = [packer.pack(e) for e in events]
+        assert encode_packed_record(packed, ZERO_DIGEST) == encode_record(events, ZERO_DIGEST)

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
     else:
         handle = jl.run(workflow)
         jobs = session_for(project).ledger.model.jobs
-        still_packed = len(jobs._blobs) if type(jobs).__name__ == "LazyJobs" else -1
+        still_packed = len(jobs.rows or ()) if type(jobs).__name__ == "LazyJobs" else -1
         handle.wait(progress=False)
         print(json.dumps({"reused": len(handle.reused), "still_packed": still_packed}))
     """
@@ -75,7 +75,7 @@ STATUS = textwrap.dedent(
         ledger = Ledger(root / "ledger", root / "cache", use_snapshot=use_snapshot).open()
         reused = ProjectState(ledger.model).reused("big")
         jobs = ledger.model.jobs
-        packed = len(jobs._blobs) if type(jobs).__name__ == "LazyJobs" else -1
+        packed = len(jobs.rows or ()) if type(jobs).__name__ == "LazyJobs" else -1
         answers[str(use_snapshot)] = {"reused": sorted(reused), "still_packed": packed}
         if use_snapshot is False:
             ledger.save_snapshot()  # the next reader's snapshot holds the run just made

@@ -45,7 +45,24 @@ def record_digest(data: bytes | memoryview) -> bytes:
 
 def encode_record(events: Sequence[Sequence[Any]], prev_digest: bytes) -> tuple[bytes, bytes]:
     """Return ``(record bytes, its digest)`` for ``events`` chained to ``prev_digest``."""
-    payload = _packer.pack(list(events))
+    return _frame(_packer.pack(list(events)), prev_digest)
+
+
+def array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` items."""
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 0x10000:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def encode_packed_record(packed: Sequence[bytes], prev_digest: bytes) -> tuple[bytes, bytes]:
+    """:func:`encode_record` of events each already packed on its own (the same bytes)."""
+    return _frame(array_header(len(packed)) + b"".join(packed), prev_digest)
+
+
+def _frame(payload: bytes, prev_digest: bytes) -> tuple[bytes, bytes]:
     head = HEADER.pack(MAGIC, VERSION, 0, len(payload), prev_digest)
     body = head + payload
     digest = record_digest(body)

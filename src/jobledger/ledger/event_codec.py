@@ -63,6 +63,18 @@ class Recorded:
         return readable(self.event)
 
 
+def recorded(event: Any, clock: int, writer: str, seq: int, when: float) -> Recorded:
+    """A :class:`Recorded` built without ``__init__`` (one per appended event; slotted, so
+    one object for the collector to walk, not two)."""
+    obj = _new(Recorded)
+    _set(obj, "event", event)
+    _set(obj, "clock", clock)
+    _set(obj, "writer", writer)
+    _set(obj, "seq", seq)
+    _set(obj, "time", when)
+    return obj
+
+
 # ------------------------------------------------------------------------- decoding
 def _task(data: Any) -> TaskSpec:
     return _build(TaskSpec, data) if isinstance(data, dict) else data  # type: ignore[no-any-return]
@@ -138,7 +150,7 @@ def decode_raw(raw: Any, writer: str) -> Recorded | None:
         event = decode(etype, data)
     except TypeError:
         return None
-    return None if event is None else Recorded(event, clock, writer, seq, when)
+    return None if event is None else recorded(event, clock, writer, seq, when)
 
 
 # ------------------------------------------------------------------------- encoding
@@ -172,18 +184,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _compile_encoder(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """:func:`encode` for one class, unrolled over its fields (appending a million events
+    encodes a million of them)."""
+    names: dict[str, Any] = {"N": attrs.NOTHING, "S": _SCALARS, "P": _plain}
+    lines = ["def encode(obj):", " h = obj.__dict__", " out = {}"]
+    for i, (name, default) in enumerate(_fields(cls)):
+        names[f"D{i}"] = default
+        if default is attrs.NOTHING or default is None:  # nothing else equals these
+            test = f"v is not D{i}"
+        else:
+            test = f"v is not D{i} and v != D{i}"
+        lines += [
+            f" v = h.get({name!r}, D{i})",
+            f" if {test}:",
+            f"  out[{name!r}] = v if type(v) in S else P(v)",
+        ]
+    lines.append(" return out")
+    exec("\n".join(lines), names)  # noqa: S102 (source built above from field names)
+    return names["encode"]  # type: ignore[no-any-return]
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+
+
+def _encoder(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    found = _ENCODERS.get(cls)
+    if found is None:
+        found = _ENCODERS[cls] = _compile_encoder(cls)
+    return found
+
+
 def encode(obj: Any) -> dict[str, Any]:
     """The stored fields of an event (or spec) as a plain map: those not at their default."""
-    held = obj.__dict__
-    nothing = attrs.NOTHING
-    scalars = _SCALARS
-    out: dict[str, Any] = {}
-    for name, default in _FIELDS.get(type(obj)) or _fields(type(obj)):
-        value = held.get(name, default)
-        if value is default or (default is not nothing and value == default):
-            continue  # not stored (absent or at its default)
-        out[name] = value if type(value) in scalars else _plain(value)
-    return out
+    return (_ENCODERS.get(type(obj)) or _encoder(type(obj)))(obj)
 
 
 def readable(obj: Any) -> dict[str, Any]:

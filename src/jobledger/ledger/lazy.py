@@ -1,14 +1,25 @@
-"""A dict of job records whose values stay packed until first used (snapshot loading).
+"""A dict of job records built on first use: from a snapshot's packed rows, or by folding
+the events a cold open set aside for the job.
 
-A snapshot of a 250,000-job project holds millions of small objects; unpacking them all
-would cost seconds on every open. Instead each job record is stored as its own msgpack
-blob and decoded when the reducer or a reader first touches it. Code that walks every
-job (a status table) pays the decoding then, once.
+Opening a 250,000-job project must not build a quarter of a million records up front.
+Two kinds of job stay *pending* until a reader or the reducer first touches them:
+
+- **packed**: a row of the snapshot's :class:`PackedRows` (one buffer of msgpack rows,
+  found by the job's key in a sorted list: no dict of a quarter of a million keys is
+  built to open), decoded by ``load``;
+- **deferred**: the job's own events (``[raw event, writer, where]`` items, or a
+  definition's ``[spec, order, None]``), set aside by the reducer on a cold open and
+  folded by ``fold`` on first use. The reducer is a join, so folding a job's events later
+  and apart from the other jobs' events gives the same record.
+
+Code that walks every job (a status table) pays the building then, once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgpack
@@ -16,9 +27,10 @@ import msgpack
 from jobledger.gcpause import gc_paused
 
 _MISSING = object()
+_contains = dict.__contains__
 
 
-def unpack(blob: bytes) -> Any:
+def unpack(blob: bytes | memoryview) -> Any:
     """Decode one packed record."""
     return msgpack.unpackb(blob, raw=False, strict_map_key=False)
 
@@ -28,81 +40,195 @@ def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-class LazyJobs(dict):  # type: ignore[type-arg]
-    """``{key: job record}`` where some records are still packed bytes.
+class PackedRows:
+    """A snapshot's job rows: job ``keys[i]`` (sorted) is ``buffer[ends[i-1]:ends[i]]``;
+    ``codes[i]`` is 0 for an open job, else ``1 +`` the index of its final state in
+    ``states``. Rows handed out are ``taken`` (their records live in the dict then)."""
 
-    ``load`` turns an unpacked row into a record; ``dump`` a record into a row.
+    def __init__(
+        self,
+        keys: list[str],
+        buffer: Any,
+        ends: array[int],
+        codes: bytes,
+        states: Sequence[str],
+        activity: array[int] | None = None,
+    ) -> None:
+        if not (len(keys) == len(ends) == len(codes)) or (len(ends) and ends[-1] > len(buffer)):
+            raise ValueError("packed rows do not fit their buffer")
+        if activity is not None and len(activity) != len(keys):
+            raise ValueError("packed rows' activity clocks do not fit their keys")
+        self._activity = activity
+        self.keys = keys
+        self._buffer = memoryview(buffer)
+        self._ends = ends
+        self._codes = codes
+        self._states = tuple(states)
+        self.taken: set[str] = set()
+
+    def find(self, key: object) -> int | None:
+        """The row of ``key`` when it is packed and not taken."""
+        keys = self.keys
+        if type(key) is not str:
+            return None
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key and key not in self.taken:
+            return i
+        return None
+
+    def __len__(self) -> int:
+        return len(self.keys) - len(self.taken)
+
+    def left(self) -> list[tuple[str, int]]:
+        """``(key, row)`` of every row not taken, in key order."""
+        taken = self.taken
+        return [(k, i) for i, k in enumerate(self.keys) if k not in taken]
+
+    def raw(self, i: int) -> memoryview:
+        """The packed bytes of row ``i``."""
+        return self._buffer[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+    def row(self, i: int) -> Any:
+        """Row ``i`` unpacked (and taken)."""
+        self.taken.add(self.keys[i])
+        return unpack(self.raw(i))
+
+    def activity(self, i: int) -> int | None:
+        """Row ``i``'s :func:`~jobledger.ledger.phases.activity_clock` when its job is
+        settled (``None`` for an open job, or a snapshot that has none)."""
+        if self._activity is None or not self._codes[i]:
+            return None
+        return int(self._activity[i])
+
+    def settled(self, i: int) -> str | None:
+        """The final state of row ``i``'s job when nothing more will happen to it."""
+        code = self._codes[i]
+        return self._states[code - 1] if code else None
+
+
+class LazyJobs(dict):  # type: ignore[type-arg]
+    """``{key: job record}`` where some records are still pending (packed or deferred).
+
+    ``pending`` maps a key to its deferred items; ``rows`` holds the packed ones. ``load``
+    turns an unpacked row into a record, ``dump`` a record into a row, ``fold`` a key and
+    its deferred items into a record (``None`` when none made one).
     """
 
     def __init__(
         self,
-        blobs: dict[str, bytes],
-        load: Callable[[Any], Any],
-        dump: Callable[[Any], Any],
-        settled: dict[str, str] | None = None,
-        activity: dict[str, int] | None = None,
+        load: Callable[[Any], Any] | None = None,
+        dump: Callable[[Any], Any] | None = None,
+        rows: PackedRows | None = None,
+        fold: Callable[[str, list[Any]], Any] | None = None,
     ) -> None:
         super().__init__()
-        self._blobs = blobs
-        self._decode = load
-        self._encode = dump
-        self.settled = settled or {}
-        """Key -> final state of packed records that nothing more will happen to."""
-        self.activity = activity or {}
-        """Key -> :func:`~jobledger.ledger.phases.activity_clock` of settled packed records."""
+        self.pending: dict[str, list[Any]] = {}
+        """Key -> deferred items of a record not built yet (none is also packed)."""
+        self.load = load
+        self.dump = dump
+        self.rows = rows
+        self._fold = fold
 
     def _load(self, key: str) -> Any:
-        value = self._decode(unpack(self._blobs.pop(key)))
-        self.settled.pop(key, None)
-        self.activity.pop(key, None)
+        items = self.pending.pop(key, None)
+        if items is not None:
+            assert self._fold is not None
+            value = self._fold(key, items)
+            if value is None:
+                return None
+        else:
+            rows = self.rows
+            row = None if rows is None else rows.find(key)
+            if row is None:
+                return None
+            assert self.load is not None and rows is not None
+            value = self.load(rows.row(row))
         dict.__setitem__(self, key, value)
         return value
 
-    def blob(self, key: str) -> bytes | None:
-        """The packed bytes of a record not decoded yet (``None`` once decoded or unknown)."""
-        return self._blobs.get(key)
-
-    def packed_settled(self, key: str) -> str | None:
-        """The final state of a still-packed record that is settled (without decoding it)."""
-        return self.settled.get(key) if key in self._blobs else None
+    def defer(self, key: str, item: Any) -> bool:
+        """Set ``item`` aside for ``key`` unless its record is built or packed."""
+        if _contains(self, key):
+            return False
+        found = self.pending.get(key)
+        if found is not None:
+            found.append(item)
+            return True
+        if self.rows is not None and self.rows.find(key) is not None:
+            return False
+        self.pending[key] = [item]
+        return True
 
     def packed_activity(self, key: str) -> int | None:
         """The activity clock of a still-packed settled record (without decoding it)."""
-        return self.activity.get(key) if key in self._blobs else None
+        rows = self.rows
+        row = None if rows is None else rows.find(key)
+        return None if row is None or rows is None else rows.activity(row)
+
+    def blob(self, key: str) -> memoryview | None:
+        """The packed bytes of a record not built yet (``None`` once built, or unknown)."""
+        rows = self.rows
+        row = None if rows is None else rows.find(key)
+        return None if row is None or rows is None else rows.raw(row)
+
+    def packed_settled(self, key: str) -> str | None:
+        """The final state of a still-packed record that is settled (without decoding it)."""
+        rows = self.rows
+        row = None if rows is None else rows.find(key)
+        return None if row is None or rows is None else rows.settled(row)
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self._blobs:
-                return self._load(key)
+            if (value := self._load(key)) is not None:
+                return value
             raise KeyError(key)
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, _MISSING)
         if value is _MISSING:
-            if key in self._blobs:
-                return self._load(key)
+            if (value := self._load(key)) is not None:
+                return value
             return default
         return value
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self._blobs
+        return (
+            _contains(self, key)
+            or key in self.pending
+            or (self.rows is not None and self.rows.find(key) is not None)
+        )
 
     def __len__(self) -> int:
-        return dict.__len__(self) + len(self._blobs)
+        return dict.__len__(self) + len(self.pending) + (len(self.rows) if self.rows is not None else 0)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter([*dict.keys(self), *self._blobs])
+    def __bool__(self) -> bool:
+        return len(self) > 0
 
     def keys(self) -> list[str]:  # type: ignore[override]
-        return [*dict.keys(self), *self._blobs]
+        packed = [k for k, _row in self.rows.left()] if self.rows is not None else []
+        return [*dict.keys(self), *self.pending, *packed]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
 
     def materialize(self) -> None:
-        """Decode every remaining record."""
+        """Build every pending record."""
         with gc_paused():
-            for key in list(self._blobs):
+            for key in list(self.pending):
                 self._load(key)
+            rows, load = self.rows, self.load
+            if rows is not None and load is not None:
+                for key, row in rows.left():
+                    dict.__setitem__(self, key, load(rows.row(row)))
+
+    def fold_deferred(self) -> None:
+        """Build every record whose events were set aside (packed ones stay packed)."""
+        if self.pending:
+            with gc_paused():
+                for key in list(self.pending):
+                    self._load(key)
 
     def values(self) -> Any:
         self.materialize()
@@ -111,17 +237,3 @@ class LazyJobs(dict):  # type: ignore[type-arg]
     def items(self) -> Any:
         self.materialize()
         return dict.items(self)
-
-    def packed(self) -> dict[str, bytes]:
-        """Every record as a blob (decoded ones packed again, untouched ones as they were)."""
-        out = dict(self._blobs)
-        for key, value in dict.items(self):
-            out[key] = pack(self._encode(value))
-        return out
-
-
-def packed_jobs(jobs: dict[str, Any], dump: Callable[[Any], Any]) -> dict[str, bytes]:
-    """Blobs for a plain or lazy jobs dict (``dump`` turns a record into a row)."""
-    if isinstance(jobs, LazyJobs):
-        return jobs.packed()
-    return {key: pack(dump(value)) for key, value in jobs.items()}

@@ -162,7 +162,7 @@ class _Reader:
         self._unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
         self._end = 0
 
-    def read(self, key: str, blob: bytes, state: JobState) -> SettledJob | None:
+    def read(self, key: str, blob: bytes | memoryview, state: JobState) -> SettledJob | None:
         unpacker = self._unpacker
         unpacker.feed(blob)
         self._end += len(blob)
@@ -213,7 +213,7 @@ class _Reader:
         except _UNREADABLE:
             return None
 
-    def read_node(self, key: str, blob: bytes, state: JobState) -> SettledNode | None:
+    def read_node(self, key: str, blob: bytes | memoryview, state: JobState) -> SettledNode | None:
         unpacker = self._unpacker
         unpacker.feed(blob)
         self._end += len(blob)

@@ -95,7 +95,7 @@ class AttemptRecord:
             None
             if self.elements is None
             else {
-                i: [e.state.value, e.state_order, e.reason, e.exit_code, e.signal, e.started_at, e.ended_at]
+                i: [e.state._value_, e.state_order, e.reason, e.exit_code, e.signal, e.started_at, e.ended_at]
                 for i, e in self.elements.items()
             }
         )
@@ -106,7 +106,7 @@ class AttemptRecord:
         )
         return [
             self.number,
-            self.state.value,
+            self.state._value_,
             self.state_order,
             self.reason,
             self.exit_code,
@@ -219,7 +219,7 @@ class JobRecord:
     cancel_reason: str = ""
     reused: dict[str, Order] = attrs.field(factory=dict)
     """Run id -> order of the :class:`~jobledger.ledger.events.Reused` event."""
-    reused_in: list[str] = attrs.field(factory=list)
+    reused_in: tuple[str, ...] = ()
     """Workflows that reused this job (sorted)."""
     outputs_home: dict[str, str] = attrs.field(factory=dict)
 
@@ -250,7 +250,7 @@ class JobRecord:
             self.cancel,
             self.cancel_reason,
             self.reused,
-            self.reused_in,
+            list(self.reused_in),
             self.outputs_home,
         ]
 
@@ -267,7 +267,7 @@ class JobRecord:
             _order(cancel),
             cancel_reason,
             {k: _must(v) for k, v in reused.items()},
-            list(reused_in),
+            tuple(reused_in),
             outputs_home,
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from jobledger.errors import LedgerError
-from jobledger.ledger.codec import ZERO_DIGEST, Damage, Record, encode_record, scan
+from jobledger.ledger.codec import ZERO_DIGEST, Damage, Record, encode_packed_record, encode_record, scan
 
 SUFFIX = ".seg"
 
@@ -170,7 +170,16 @@ class SegmentWriter:
         """Append one record holding ``events``."""
         if self._fd is None:
             raise LedgerError(f"segment {self.path} is closed")
-        data, digest = encode_record(events, self.prev_digest)
+        self._append(*encode_record(events, self.prev_digest), durable)
+
+    def write_packed(self, packed: Sequence[bytes], durable: bool = False) -> None:
+        """Append one record holding events each already packed (msgpack) on its own."""
+        if self._fd is None:
+            raise LedgerError(f"segment {self.path} is closed")
+        self._append(*encode_packed_record(packed, self.prev_digest), durable)
+
+    def _append(self, data: bytes, digest: bytes, durable: bool) -> None:
+        assert self._fd is not None
         view = memoryview(data)
         try:
             while view:

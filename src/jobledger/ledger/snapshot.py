@@ -4,18 +4,26 @@
 the byte offset read and the digest of the last record read, and the reader's book of
 segments (writers, headers, damage, sequence numbers folded). Loading checks that each
 covered segment still holds that digest at that offset; otherwise the snapshot is
-ignored and the ledger is read from scratch. Job records stay packed one by one and are
-decoded on first use (:class:`~.lazy.LazyJobs`), so opening a 250,000-job project from
-its snapshot does not build every record up front.
+ignored and the ledger is read from scratch.
+
+Layout: ``MAGIC``, the length of the header (8 bytes, big-endian), the header (one msgpack
+map: everything but the job records, plus the job keys, where each job's row ends and a
+byte per job telling its final state), then the job rows, packed one by one, end to end.
+The file is mapped, not read: opening a 250,000-job project from its snapshot unpacks the
+header only, and a job's row when the job is first used (:class:`~.lazy.LazyJobs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
+import struct
 import threading
+from array import array
 from collections.abc import Mapping
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +32,22 @@ import msgpack
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
-from jobledger.ledger.event_codec import decode_spec, encode
-from jobledger.ledger.lazy import LazyJobs, packed_jobs
+from jobledger.ledger.lazy import LazyJobs, PackedRows
 from jobledger.ledger.phases import activity_clock
-from jobledger.ledger.records import JobRecord, WorkflowRecord
-from jobledger.ledger.reducer import Model
+from jobledger.ledger.records import WorkflowRecord
+from jobledger.ledger.reducer import Model, dump_job, load_job
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
 from jobledger.ledger.state import settled
+from jobledger.states import STATES, JobState
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 8
+MAGIC = b"JLSNAP08"
+_LENGTH = struct.Struct(">Q")
+_STATE_NAMES = tuple(STATES)
+_STATE_CODE = {name: i + 1 for i, name in enumerate(_STATE_NAMES)}
+_COMPLETED = JobState.COMPLETED
 
 
 @attrs.define
@@ -46,49 +59,61 @@ class Snapshot:
     book: SegmentBook
 
 
-def _dump_job(job: JobRecord) -> list[Any]:
-    return job.to_row(encode)
-
-
-def _load_job(row: Any) -> JobRecord:
-    return JobRecord.from_row(row, decode_spec)
-
-
-def _settled_index(model: Model) -> tuple[dict[str, str], dict[str, int]]:
-    """Key -> final state of every job nothing more will happen to (so that opening a big
-    project does not decode finished jobs to learn they are finished), and key -> its
-    :func:`activity_clock` (so that a run's reused jobs are known without decoding them)."""
+def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes, array[int]]:
+    """Keys (sorted), packed rows, where each row ends, each job's settled-state code and
+    each settled job's :func:`activity_clock` (so that the jobs a run reused are known
+    without building their records)."""
     jobs = model.jobs
-    index: dict[str, str] = dict(getattr(jobs, "settled", {}))
-    activity: dict[str, int] = dict(getattr(jobs, "activity", {}))
+    found: list[tuple[str, Any, int, int]] = []
+    if isinstance(jobs, LazyJobs):
+        jobs.fold_deferred()
+        rows = jobs.rows
+        if rows is not None:  # untouched since loaded: as they were
+            for key, row in rows.left():
+                state = rows.settled(row)
+                clock = rows.activity(row)
+                code = 0 if state is None else _STATE_CODE[state]
+                found.append((key, rows.raw(row), code, clock if clock is not None else _UNKNOWN_CLOCK))
+    pack = msgpack.Packer(use_bin_type=True).pack
+    completed = _STATE_CODE[JobState.COMPLETED.value]
     for key, job in dict.items(jobs):
-        state = settled(job)
-        if state is None:
-            index.pop(key, None)
-            activity.pop(key, None)
+        # finished jobs: known without decoding them on the next open
+        attempts, spec = job.attempts, job.spec
+        if attempts and (spec is None or not spec.array) and attempts[max(attempts)].state is _COMPLETED:
+            code = completed  # what settled() says of a plain job whose latest attempt completed
         else:
-            index[key] = state.value
-            activity[key] = activity_clock(job)
-    return index, activity
+            state = settled(job)
+            code = 0 if state is None else _STATE_CODE[state.value]
+        found.append((key, pack(dump_job(job)), code, activity_clock(job) if code else 0))
+    found.sort(key=itemgetter(0))
+    ends = array("Q")
+    total = 0
+    for _key, piece, _code, _clock in found:
+        total += len(piece)
+        ends.append(total)
+    activity = array("Q", [f[3] for f in found])
+    return [f[0] for f in found], [f[1] for f in found], ends, bytes(f[2] for f in found), activity
+
+
+#: The activity clock of a settled row carried over from a snapshot that had none: later
+#: than any run, so the row is built to answer what a run reused.
+_UNKNOWN_CLOCK = 2**64 - 1
 
 
 def model_to_plain(model: Model) -> dict[str, Any]:
-    """Everything of ``model`` as msgpack-ready data (job records packed one by one)."""
-    settled_index, activity = _settled_index(model)
+    """Everything of ``model`` but its job records as msgpack-ready data."""
     return {
-        "settled": settled_index,
-        "activity": activity,
         "workflows": [w.to_row() for w in model.workflows.values()],
         "writers": model.writers,
         "problems": model.problems,
         "staged": {h: {p: [d, list(o)] for p, (d, o) in files.items()} for h, files in model.staged.items()},
         "max_clock": model.max_clock,
-        "jobs": packed_jobs(model.jobs, _dump_job),
     }
 
 
-def model_from_plain(data: Mapping[str, Any]) -> Model:
-    """Inverse of :func:`model_to_plain` (job records stay packed until used)."""
+def model_from_plain(data: Mapping[str, Any], rows: PackedRows) -> Model:
+    """Inverse of :func:`model_to_plain`; the job records are ``rows`` (kept packed until
+    used)."""
     model = Model()
     model.workflows = {row[0]: WorkflowRecord.from_row(row) for row in data["workflows"]}
     model.writers = dict(data["writers"])
@@ -97,31 +122,37 @@ def model_from_plain(data: Mapping[str, Any]) -> Model:
         h: {p: (d, (o[0], o[1], o[2])) for p, (d, o) in files.items()} for h, files in data["staged"].items()
     }
     model.max_clock = int(data["max_clock"])
-    model.jobs = LazyJobs(
-        dict(data["jobs"]),
-        _load_job,
-        _dump_job,
-        dict(data.get("settled") or {}),
-        dict(data.get("activity") or {}),
-    )
+    model.jobs = LazyJobs(load_job, dump_job, rows, model._fold_deferred)
     return model
 
 
 def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor], book: SegmentBook) -> bool:
     """Write atomically; False (and nothing left behind) when the disk refuses."""
-    blob = msgpack.packb(
+    with gc_paused():  # many small rows, no cycles
+        keys, pieces, ends, codes, activity = _job_rows(model)
+    header = msgpack.packb(
         {
             "version": SNAPSHOT_VERSION,
             "segments": {n: [c.offset, c.digest] for n, c in cursors.items()},
             "model": model_to_plain(model),
             "book": book.dump(),
+            "jobs": {
+                "keys": keys,
+                "ends": ends.tobytes(),
+                "codes": codes,
+                "states": list(_STATE_NAMES),
+                "activity": activity.tobytes(),
+            },
         },
         use_bin_type=True,
     )
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(blob)
+        with tmp.open("wb") as fh:
+            fh.write(MAGIC + _LENGTH.pack(len(header)))
+            fh.write(header)
+            fh.writelines(pieces)
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:  # a cache: the ledger is whole without it
@@ -132,13 +163,31 @@ def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor
     return True
 
 
+def _map(path: Path) -> memoryview | None:
+    """The bytes of ``path``, mapped (None when it is missing, empty or unreadable)."""
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < len(MAGIC) + _LENGTH.size:
+                return None
+            return memoryview(mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ))
+    except (OSError, ValueError):
+        return None
+
+
 def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
     """The snapshot at ``path`` when it is valid for the segments in ``ledger_dir``."""
+    data = _map(path)
+    if data is None or data[: len(MAGIC)] != MAGIC:
+        return None
+    start = len(MAGIC) + _LENGTH.size
+    (length,) = _LENGTH.unpack_from(data, len(MAGIC))
+    if start + length > len(data):
+        return None
     try:
-        blob = path.read_bytes()
         with gc_paused():
-            snap = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-    except (OSError, ValueError, msgpack.UnpackException):
+            snap = msgpack.unpackb(data[start : start + length], raw=False, strict_map_key=False)
+    except (ValueError, msgpack.UnpackException):
         return None
     if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
         return None
@@ -153,7 +202,13 @@ def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
         return None
     book.foreign = {n for n in book.foreign if (ledger_dir / n).exists()}
     try:
-        model = model_from_plain(snap["model"])
+        jobs = snap["jobs"]
+        ends = array("Q")
+        ends.frombytes(jobs["ends"])
+        activity = array("Q")
+        activity.frombytes(jobs["activity"])
+        rows = PackedRows(jobs["keys"], data[start + length :], ends, jobs["codes"], jobs["states"], activity)
+        model = model_from_plain(snap["model"], rows)
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     return Snapshot(model, cursors, book)

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from jobledger.errors import LedgerError
 from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.book import SegmentBook
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.event_codec import Recorded, decode_raw, to_raw
+from jobledger.ledger.event_codec import Recorded, decode_raw, recorded, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
 from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
@@ -29,9 +31,10 @@ from jobledger.ledger.segment import (
 from jobledger.ledger.snapshot import read_snapshot, write_snapshot
 from jobledger.ledger.state import ProjectState
 from jobledger.ledger.stream import iter_all_events
-from jobledger.ledger.wholefile import SegmentFile
+from jobledger.ledger.wholefile import SegmentFile, SeqSet
 
 FORMAT_VERSION = 1
+_now = time.time
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
 #: ... or when at least this many bytes were (a big workflow definition is one event).
@@ -68,7 +71,12 @@ class Ledger:
         self._writer: SegmentWriter | None = None
         self._clock = ev.HybridClock()
         self._seq = 0
-        self._buffer: list[list[Any]] = []
+        self._buffer: list[bytes] = []
+        """Appended events not written yet, each packed on its own (bytes hold nothing the
+        cyclic collector walks, however long they wait)."""
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+        self._own_seqs = SeqSet()
+        """Sequence numbers this process wrote (and folded) itself: the book's set."""
         self._read_since_snapshot = 0
         self._bytes_since_snapshot = 0
         self._loaded = False
@@ -238,6 +246,7 @@ class Ledger:
             own_header = SegmentHeader(writer.writer_id, project_id, claims, header[1])
             self._book.own(writer.path.name, writer.writer_id, own_header)
             self._book.folded(writer.writer_id, header[2])
+            self._own_seqs = self._book.applied[writer.writer_id]
             apply(self._model, opened, (header[1], writer.writer_id, header[2]), header[3])
         return self._writer
 
@@ -262,14 +271,21 @@ class Ledger:
             if not self._loaded:
                 self.open()
             writer = self._writer or self._ensure_writer()
-            raw = self._make(event)
-            order = (raw[1], writer.writer_id, raw[2])
-            apply(self._model, event, order, raw[3])
-            self._book.folded(writer.writer_id, raw[2])
-            self._buffer.append(raw)
-            if len(self._buffer) >= BUFFER_LIMIT:
+            self._seq = seq = self._seq + 1
+            clock = self._clock.tick()
+            when = _now()
+            wid = writer.writer_id
+            apply(self._model, event, (clock, wid, seq), when)
+            his = self._own_seqs.his  # the book's set of own events: almost always the next
+            if his and his[-1] + 1 == seq:
+                his[-1] = seq
+            else:
+                self._own_seqs.add(seq)
+            buffer = self._buffer
+            buffer.append(self._pack(to_raw(event, clock, seq, when)))
+            if len(buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return Recorded(event, raw[1], writer.writer_id, raw[2], raw[3])
+            return recorded(event, clock, wid, seq, when)
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
@@ -280,7 +296,7 @@ class Ledger:
         try:
             if self._buffer:
                 assert self._writer is not None
-                self._writer.write(self._buffer, durable=durable)
+                self._writer.write_packed(self._buffer, durable=durable)
                 self._buffer = []
             elif durable and self._writer is not None:
                 self._writer.sync()
