@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
 def python() -> str:
     """The interpreter running the tests (has jobledger installed)."""
     return sys.executable
+
+
+def wait_until_running(handle: Any, name: str, timeout: float = 30) -> None:
+    """Poll ``jl.check(handle)`` until job ``name`` runs (fails after ``timeout`` s)."""
+    import jobledger as jl
+
+    deadline = time.monotonic() + timeout
+    while jl.check(handle)[name] is not jl.JobState.RUNNING:
+        assert time.monotonic() < deadline, f"{name} did not start within {timeout} s"
+        time.sleep(0.05)
 
 
 def env_with_src() -> dict[str, str]:

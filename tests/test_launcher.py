@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, wait_until_running
 from jobledger.engine.launcher import Launcher, launcher_supported
 from jobledger.project import Project
 from services import in_ci
@@ -158,10 +158,7 @@ def test_job_handed_ahead_is_submitted_until_it_starts_and_cancel_keeps_it_from_
     first = jl.Job(name="first", command="sleep 30")
     second = jl.Job(name="second", command="echo ran > second.txt")
     handle = jl.run(jl.Workflow([first, second], name="ahead"), max_parallel=1)
-    deadline = time.monotonic() + 30
-    while jl.check(handle)["first"] is not jl.JobState.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until_running(handle, "first")
     time.sleep(0.3)
     assert jl.check(handle)["second"] is jl.JobState.SUBMITTED  # handed ahead, not running
     assert sorted(jl.stop(handle, grace=2)) == ["first", "second"]
@@ -201,10 +198,7 @@ def test_jobs_handed_to_a_launcher_that_dies_still_run_once(project: Project) ->
     first = jl.Job(name="first", command="sleep 1; echo first >> ran.txt")
     rest = [jl.Job(name=f"n{i}", command=f"echo n{i} >> ran.txt") for i in range(3)]
     handle = jl.run(jl.Workflow([first, *rest], name="relaunch"), max_parallel=1)
-    deadline = time.monotonic() + 30
-    while jl.check(handle)["first"] is not jl.JobState.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until_running(handle, "first")
     launchers = _launchers_of_this_process()
     assert len(launchers) == 1
     os.kill(launchers[0], signal.SIGKILL)  # n0 is handed to it and waiting for the CPU

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import jobledger as jl
-from conftest import env_with_src
+from conftest import env_with_src, wait_until_running
 from jobledger.engine.launcher import launcher_supported
 from jobledger.project import Project
 from services import in_ci
@@ -80,10 +80,7 @@ def test_cancel_stops_every_job_handed_ahead_before_it_starts(project: Project) 
     first = jl.Job(name="first", command="sleep 30")
     rest = [jl.Job(name=f"n{i}", command=f"echo n{i} >> ran.txt") for i in range(12)]
     handle = jl.run(jl.Workflow([first, *rest], name="cancel-ahead"), max_parallel=1)
-    deadline = time.monotonic() + 30
-    while jl.check(handle)["first"] is not jl.JobState.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until_running(handle, "first")
     time.sleep(0.3)
     states = jl.check(handle)
     assert all(states[f"n{i}"] is jl.JobState.SUBMITTED for i in range(12))  # handed to the launcher
