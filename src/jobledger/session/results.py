@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,35 +253,6 @@ class LazyResults(dict):  # type: ignore[type-arg]
         if build is not None:
             dict.update(self, build())
 
-    def __getitem__(self, key: str) -> Result:
-        self._fill()
-        found: Result = dict.__getitem__(self, key)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        self._fill()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._fill()
-        return dict.__len__(self)
-
-    def __contains__(self, key: object) -> bool:
-        self._fill()
-        return dict.__contains__(self, key)
-
-    def __repr__(self) -> str:
-        self._fill()
-        return dict.__repr__(self)
-
-    def __eq__(self, other: object) -> bool:
-        self._fill()
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        self._fill()
-        return dict.__ne__(self, other)
-
     __hash__ = None
 
     def __reduce__(self) -> Any:
@@ -302,6 +273,7 @@ def _filling(name: str) -> Any:
 
 
 for _name in (
+    "__getitem__", "__iter__", "__len__", "__contains__", "__repr__", "__eq__", "__ne__",
     "keys", "items", "values", "get", "copy", "pop", "popitem", "setdefault", "update", "clear",
     "__setitem__", "__delitem__", "__or__", "__ror__", "__ior__", "__reversed__",
 ):  # fmt: skip
