@@ -20,7 +20,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 
@@ -106,6 +106,14 @@ class PackedRows:
         return self._states[code - 1] if code else None
 
 
+class PackedFinal(NamedTuple):
+    """A settled record still packed: its bytes, final state and activity clock."""
+
+    raw: memoryview
+    state: str
+    activity: int | None
+
+
 class LazyJobs(dict):  # type: ignore[type-arg]
     """``{key: job record}`` where some records are still pending (packed or deferred).
 
@@ -159,23 +167,23 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         self.pending[key] = [item]
         return True
 
-    def packed_activity(self, key: str) -> int | None:
-        """The activity clock of a still-packed settled record (without decoding it)."""
+    def _packed_row(self, key: str) -> int | None:
         rows = self.rows
-        row = None if rows is None else rows.find(key)
-        return None if row is None or rows is None else rows.activity(row)
-
-    def blob(self, key: str) -> memoryview | None:
-        """The packed bytes of a record not built yet (``None`` once built, or unknown)."""
-        rows = self.rows
-        row = None if rows is None else rows.find(key)
-        return None if row is None or rows is None else rows.raw(row)
+        return None if rows is None else rows.find(key)
 
     def packed_settled(self, key: str) -> str | None:
         """The final state of a still-packed record that is settled (without decoding it)."""
-        rows = self.rows
-        row = None if rows is None else rows.find(key)
-        return None if row is None or rows is None else rows.settled(row)
+        row = self._packed_row(key)
+        return None if row is None or self.rows is None else self.rows.settled(row)
+
+    def packed_final(self, key: str) -> PackedFinal | None:
+        """The bytes, final state and activity clock of a still-packed record that is
+        settled (one lookup; ``None`` for a record built, open or unknown)."""
+        row, rows = self._packed_row(key), self.rows
+        if row is None or rows is None:
+            return None
+        state = rows.settled(row)
+        return None if state is None else PackedFinal(rows.raw(row), state, rows.activity(row))
 
     def __getitem__(self, key: str) -> Any:
         value = dict.get(self, key, _MISSING)

@@ -174,14 +174,13 @@ def reused_in_latest_run(model: Model, workflow: str) -> set[str]:
     definition = record.with_digest(run.definition)
     keys = definition.keys if definition is not None else ()
     out = set()
-    packed = getattr(model.jobs, "packed_settled", None)
-    packed_activity = getattr(model.jobs, "packed_activity", None)
+    packed_final = getattr(model.jobs, "packed_final", None)
     for key in keys:
-        if packed is not None and packed_activity is not None and packed(key) == "completed":
-            clock = packed_activity(key)
-            if clock is not None and clock < run.order[0]:
-                out.add(key)  # completed, and nothing it did came at or after the run
-                continue
+        found = None if packed_final is None else packed_final(key)
+        clock = None if found is None or found.state != "completed" else found.activity
+        if clock is not None and clock < run.order[0]:
+            out.add(key)  # completed, and nothing it did came at or after the run
+            continue
         job = model.jobs.get(key)
         if job is None:
             continue

@@ -10,7 +10,7 @@ from the packed record, without building the record, its attempts and their hist
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -117,39 +117,29 @@ def settled_job(model: Model, key: str) -> SettledJob | None:
 
 def settled_jobs(model: Model, keys: Iterable[str]) -> dict[str, SettledJob]:
     """:func:`settled_job` of each of ``keys`` that has one (one reader for all of them)."""
-    jobs = model.jobs
-    out: dict[str, SettledJob] = {}
-    if not isinstance(jobs, LazyJobs):
-        return out
-    reader = _Reader()
-    with gc_paused():
-        for key in keys:
-            blob = jobs.blob(key)
-            final = jobs.packed_settled(key) if blob is not None else None
-            if blob is not None and final is not None:
-                found = reader.read(key, blob, STATES[final])
-                if found is not None:
-                    out[key] = found
-    return out
+    read = _Reader().read
+    return {k: found for k, raw, state in _packed_finals(model, keys) if (found := read(k, raw, state))}
 
 
 def settled_nodes(model: Model, keys: Iterable[str]) -> dict[str, SettledNode]:
     """What a graph shows of each of ``keys`` that is packed, settled, with one attempt and
     no array: less than :func:`settled_jobs` reads (no definition built, two fields of
     the attempt)."""
-    jobs = model.jobs
-    out: dict[str, SettledNode] = {}
-    if not isinstance(jobs, LazyJobs):
-        return out
     read = _Reader().read_node
-    blob_of, settled_of = jobs.blob, jobs.packed_settled
+    return {k: found for k, raw, state in _packed_finals(model, keys) if (found := read(k, raw, state))}
+
+
+def _packed_finals(model: Model, keys: Iterable[str]) -> Iterator[tuple[str, memoryview, JobState]]:
+    """``(key, packed bytes, final state)`` of each of ``keys`` still packed and settled."""
+    jobs = model.jobs
+    if not isinstance(jobs, LazyJobs):
+        return
+    final_of = jobs.packed_final
     with gc_paused():
         for key in keys:
-            blob = blob_of(key)
-            final = settled_of(key) if blob is not None else None
-            if blob is not None and final is not None and (found := read(key, blob, STATES[final])):
-                out[key] = found
-    return out
+            found = final_of(key)
+            if found is not None:
+                yield key, found.raw, STATES[found.state]
 
 
 class _Reader:
