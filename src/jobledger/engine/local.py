@@ -6,7 +6,8 @@ running units' cpus stays within ``max_parallel``, default the machine's CPU cou
 array's ``max_concurrent`` is honoured). Each unit runs ``job.sh`` in a new process group
 (forked by the launcher shell, or ``bash job.sh`` spawned in a new session where there is
 no launcher), so it outlives the driver and ``stop`` can signal the whole group. The
-launcher keeps the budget itself, so up to :data:`AHEAD` units more are handed to it ahead
+launcher keeps the budget itself, so up to
+:data:`~jobledger.engine.local_launch.AHEAD` units more are handed to it ahead
 of time (their intents are durable already); it starts each the moment CPUs free up,
 without waiting for the driver, and a unit counts as running from the start time the
 launcher reports. While units the launcher does not know of run (started by an earlier
@@ -23,7 +24,6 @@ whoever sees it end records ``cancelled`` (or ``timeout``), never a plain failur
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import time
@@ -32,7 +32,8 @@ from pathlib import Path
 
 import attrs
 
-from jobledger.engine.launcher import Launcher, launcher_supported
+from jobledger.engine.local_book import Ident, UnitBook
+from jobledger.engine.local_launch import BASH, LauncherLink
 from jobledger.engine.local_stop import stop_all, stop_before_start, write_stop
 from jobledger.engine.local_units import (
     SCRIPT,
@@ -58,11 +59,7 @@ from jobledger.engine.wrapper import (
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
-_Ident = tuple[str, int, "int | None"]
 
-BASH = "/bin/bash"
-#: Units handed to the launcher beyond the free CPUs (it starts them as CPUs free up).
-AHEAD = 256
 _DEVNULL_ACTIONS = [
     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
     (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -84,82 +81,15 @@ class LocalProcesses:
         on_start: Callable[[], None] | None = None,
     ) -> None:
         self.root = root
-        self._on_start = on_start
         self.alias = alias
         self.budget = max_parallel or os.cpu_count() or 1
-        self._queue: collections.deque[QueuedUnit] = collections.deque()
-        self._queued: set[tuple[str, int, int | None]] = set()
-        self._running: dict[tuple[str, int, int | None], RunningUnit] = {}
-        self._by_marker: dict[str, tuple[str, int, int | None]] = {}
-        self._group_running: collections.Counter[str] = collections.Counter()
-        self._used = 0
-        self._foreign = 0  # running units not handed to this driver's launcher
-        self._cancelled: set[tuple[str, int, int | None]] = set()
-        self.timed_out: set[tuple[str, int, int | None]] = set()
-        self._launch: Launcher | None = None
-        self._launch_failed = False
-        self._launch_deaths = 0
-        self._pending_pids: dict[str, tuple[str, int, int | None]] = {}
-        self._held: list[Update] = []
-
-    def _launcher(self) -> Launcher | None:
-        """The shared launcher shell (started on first use; None when unavailable: it
-        needs Linux's /proc and bash >= 4.1, and not after it died three times)."""
-        if self._launch_failed or os.environ.get("JOBLEDGER_NO_LAUNCHER") or not launcher_supported():
-            return None
-        if self._launch is not None and not self._launch.alive():
-            self._launcher_ended()
-            if self._launch_failed:
-                return None
-        if self._launch is None:
-            try:
-                self._launch = Launcher(BASH, self.budget, on_start=self._on_start)
-            except OSError:
-                self._launch_failed = True
-                return None
-        return self._launch
-
-    def _learn_pids(self) -> list[Update]:
-        """RUNNING updates for the units the launcher reported started (with their pids)."""
-        if self._launch is None:
-            return []
-        updates = []
-        for token, pid, at in self._launch.started():
-            ident = self._pending_pids.pop(token, None)
-            run = self._running.get(ident) if ident else None
-            if ident is None or run is None or run.announced:
-                continue
-            run.pid, run.started, run.announced = pid, at, True
-            run.procs = UnitProcs(pid, pid, False, at)  # a process group of its own (set -m)
-            updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=pid))
-        return updates
-
-    def _reports(self) -> list[Update]:
-        """RUNNING updates not returned yet (held from a launcher that has gone, then new)."""
-        updates = self._held + self._learn_pids()
-        self._held = []
-        return updates
-
-    def _launcher_ended(self) -> None:
-        """The launcher has gone: keep what it reported, queue again what it never started
-        (after three deaths jobs are spawned one by one instead)."""
-        self._held += self._learn_pids()
-        self._launch = None
-        self._launch_deaths += 1
-        self._launch_failed = self._launch_deaths >= 3
-        lost = [ident for ident, run in self._running.items() if not run.announced]
-        for ident in reversed(lost):
-            item = self._running[ident].queued
-            self._untrack(ident)
-            self._queued.add(ident)
-            self._queue.appendleft(item)
-        self._pending_pids.clear()
+        self._book = UnitBook()
+        self._link = LauncherLink(self._book, self.budget, on_start)
+        self.timed_out = self._book.timed_out
 
     def close(self) -> None:
         """Let the launcher go (jobs keep running)."""
-        if self._launch is not None:
-            self._launch.close()
-            self._launch = None
+        self._link.close()
 
     # ------------------------------------------------------------------ queue
     def enqueue(
@@ -175,98 +105,70 @@ class LocalProcesses:
         path = self.root / attempt_dir
         group = f"{key}:{attempt}"
         for index in indices if indices is not None else (None,):
-            ident = (key, attempt, index)
-            if ident in self._queued or ident in self._running:
-                continue
-            self._queued.add(ident)
-            self._queue.append(QueuedUnit(key, attempt, index, path, max(1, cpus), group, max_concurrent))
-            self._by_marker[self._marker(key, attempt, index)] = ident
-
-    @staticmethod
-    def _marker(key: str, attempt: int, index: int | None) -> str:
-        base = f"{key[:12]}-{attempt}"
-        return base if index is None else f"{base}-{index}"
+            self._book.enqueue(QueuedUnit(key, attempt, index, path, max(1, cpus), group, max_concurrent))
 
     @property
     def busy(self) -> bool:
         """True while anything is queued or running here."""
-        return bool(self._queue or self._running)
+        return self._book.busy
 
     @property
     def waiting(self) -> bool:
         """True while units wait to start: queued here, or handed to the launcher and not
         reported started (only this process starts them)."""
-        return bool(self._queue) or any(not run.announced for run in self._running.values())
+        return self._book.waiting
 
     def hand_ahead(self) -> None:
         """Hand queued units to the launcher at once (their intents are durable), so the
         first jobs run while the driver still prepares the rest; what this reports comes
         with the next :meth:`pump` or :meth:`collect`."""
-        if self._queue and self._launcher() is not None:
-            self._held = self.pump()
+        if self._book.queue and self._link.launcher() is not None:
+            self._link.hold(self.pump())
 
     def pump(self) -> list[Update]:
         """Start queued units while the budget allows; returns RUNNING updates."""
-        if self._launch is not None and not self._launch.alive():
-            self._launcher_ended()
-        started = self._reports()
-        launcher = self._launcher() if self._queue else None
+        book = self._book
+        self._link.check()
+        started = self._link.reports()
+        launcher = self._link.launcher() if book.queue else None
         # the launcher holds the budget itself: hand it units ahead, unless units it does
         # not know of hold CPUs (it would count them as free)
-        ahead = 0
-        if launcher is not None and not self._foreign:
-            ahead = AHEAD
+        ahead = launcher is not None and not book.foreign
         skipped: list[QueuedUnit] = []
-        while self._queue:
-            item = self._queue.popleft()
+        while book.queue:
+            item = book.queue.popleft()
             ident = (item.key, item.attempt, item.index)
-            if ident in self._cancelled:
-                self._queued.discard(ident)
+            if ident in book.cancelled:
+                book.queued.discard(ident)
                 continue
-            ahead_ok = len(self._pending_pids) < ahead and launcher is not None and launcher.room()
-            fits = self._used + item.cpus <= self.budget or ahead_ok or self._used == 0
-            throttled = (
-                item.max_concurrent is not None and self._group_running[item.group] >= item.max_concurrent
-            )
-            if throttled:
+            ahead_ok = ahead and launcher is not None and self._link.may_hand_ahead(launcher)
+            fits = book.used + item.cpus <= self.budget or ahead_ok or book.used == 0
+            if book.throttled(item):
                 skipped.append(item)
                 continue
             if not fits:
-                self._queue.appendleft(item)
+                book.queue.appendleft(item)
                 break
             update = self._spawn(item)
             if update is not None:
                 started.append(update)
-        self._queue.extendleft(reversed(skipped))
+        book.queue.extendleft(reversed(skipped))
         return started
 
     def _spawn(self, item: QueuedUnit) -> Update | None:
         ident = (item.key, item.attempt, item.index)
-        self._queued.discard(ident)
+        self._book.queued.discard(ident)
         unit = item.unit_dir
         if (unit / CLAIM_FILE).exists():
             # a previous driver started it: watch it instead of starting it again
-            claim = parse_claim(read_bytes(unit / CLAIM_FILE))
-            now = time.time()
-            if claim is None:
-                self._track(item, False, 0, now)
-            else:
-                self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
+            self._track_claimed(item, time.time())
             return None
         if item.index is not None:
             unit.mkdir(exist_ok=True)
         now = time.time()
-        launcher = self._launcher()
-        if launcher is not None:
-            token = f"{item.key}:{item.attempt}:{'' if item.index is None else item.index}"
-            try:
-                launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index, item.cpus)
-            except OSError:
-                launcher = None  # it has gone: start this one directly, next pump sees to the rest
-            else:
-                self._track(item, False, 0, now, announced=False, launched=True)
-                self._pending_pids[token] = (item.key, item.attempt, item.index)
-                return None
+        launcher = self._link.launcher()
+        if launcher is not None and self._link.hand(launcher, item, now):
+            return None  # else it has gone: start this one directly, next pump sees to the rest
         env: Mapping[str, str] = os.environ
         if item.index is not None:
             env = {**os.environ, **env_for_index(item.index)}
@@ -279,42 +181,16 @@ class LocalProcesses:
             file_actions=_DEVNULL_ACTIONS,
             setsid=True,
         )
-        self._track(item, True, pid, now, procs=UnitProcs(pid, pid, True, now))
-        return Update(
-            item.key,
-            item.attempt,
-            item.index,
-            JobState.RUNNING,
-            source="local",
-            at=now,
-            pid=pid,
-        )
+        self._book.track(item, True, pid, now, procs=UnitProcs(pid, pid, True, now))
+        return Update(*ident, JobState.RUNNING, source="local", at=now, pid=pid)
 
-    def _track(
-        self,
-        item: QueuedUnit,
-        child: bool,
-        pid: int,
-        started: float,
-        announced: bool = True,
-        procs: UnitProcs | None = None,
-        launched: bool = False,
-    ) -> None:
-        ident = (item.key, item.attempt, item.index)
-        procs = procs or UnitProcs(pid, pid, False, started)
-        self._running[ident] = RunningUnit(item, child, pid, started, procs, announced, launched)
-        self._used += item.cpus
-        self._foreign += not launched
-        self._group_running[item.group] += 1
-
-    def _untrack(self, ident: tuple[str, int, int | None]) -> None:
-        run = self._running.pop(ident, None)
-        if run is not None:
-            self._used -= run.queued.cpus
-            self._foreign -= not run.launched
-            self._group_running[run.queued.group] -= 1
-            if run.child:
-                reap(run.pid)
+    def _track_claimed(self, item: QueuedUnit, now: float) -> RunningUnit:
+        """Track a unit whose claim another process holds (or held): watch that one."""
+        claim = parse_claim(read_bytes(item.unit_dir / CLAIM_FILE))
+        if claim is None:
+            return self._book.track(item, False, 0, now)
+        procs = claim_procs(claim, now)
+        return self._book.track(item, False, claim.pid, claim.started or now, procs=procs)
 
     # ------------------------------------------------------------------ observe
     def adopt(self, unit: Unit, queue: bool = True) -> None:
@@ -322,9 +198,9 @@ class LocalProcesses:
         never started)."""
         path = self.root / unit.unit_dir
         ident = unit.ident
-        if ident in self._running or ident in self._queued:
+        if self._book.knows(ident):
             return
-        self._by_marker[self._marker(unit.key, unit.attempt, unit.index)] = ident
+        self._book.watch_marker(ident)
         claim = parse_claim(read_bytes(path / CLAIM_FILE))
         item = QueuedUnit(
             unit.key,
@@ -337,35 +213,29 @@ class LocalProcesses:
             adopted=True,
         )
         if claim is None and parse_exit_file(read_bytes(path / EXIT_FILE)) is None:
-            if not queue:
-                return
-            self._queued.add(ident)
-            self._queue.append(item)
+            if queue:
+                self._book.enqueue(item)
             return
         now = time.time()
         if claim is None:
-            self._track(item, False, 0, now)
-        else:
-            self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
-            running = claim.pid > 0 and parse_exit_file(read_bytes(path / EXIT_FILE)) is None
-            if running and unit.state.rank < JobState.RUNNING.rank:
-                # started by a driver that died before it recorded so: say it runs
-                at = claim.started or now
-                self._held.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=claim.pid))
+            self._book.track(item, False, 0, now)
+            return
+        self._book.track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
+        running = claim.pid > 0 and parse_exit_file(read_bytes(path / EXIT_FILE)) is None
+        if running and unit.state.rank < JobState.RUNNING.rank:
+            # started by a driver that died before it recorded so: say it runs
+            at = claim.started or now
+            self._link.hold([Update(*ident, JobState.RUNNING, source="local", at=at, pid=claim.pid)])
 
     def collect(self, markers: list[str], full: bool) -> list[Update]:
         """Final updates for units that ended: those named by ``markers``, or (``full``)
         every running unit whose wrapper is gone, looked at in one pass over ``/proc``
         (RUNNING updates for units the launcher has started come first)."""
-        updates = self._reports()
-        candidates: set[tuple[str, int, int | None]] = set()
-        for name in markers:
-            ident = self._by_marker.get(name)
-            if ident is not None and ident in self._running:
-                candidates.add(ident)
+        updates = self._link.reports()
+        candidates = self._book.running_of_markers(markers)
         table = ProcTable.scan() if full else None
         if table is not None:
-            for ident, run in self._running.items():
+            for ident, run in self._book.running.items():
                 if not run.announced:
                     continue  # the launcher has not started it yet
                 if run.child:
@@ -378,11 +248,11 @@ class LocalProcesses:
                 updates.append(update)
         return updates
 
-    def _finished(self, ident: tuple[str, int, int | None], table: ProcTable | None) -> Update | None:
+    def _finished(self, ident: Ident, table: ProcTable | None) -> Update | None:
         """The final update of a unit that may have ended; with ``table`` (a look at every
         process) also of one that ended without an exit record, once none of its
         processes is left."""
-        run = self._running[ident]
+        run = self._book.running[ident]
         item = run.queued
         unit = item.unit_dir
         record = parse_exit_file(read_bytes(unit / EXIT_FILE))
@@ -393,9 +263,8 @@ class LocalProcesses:
                 if run.child:
                     reap(run.pid)
                 started = claim.started or run.started
-                self._foreign += run.launched  # run by another process: the launcher does not know it
                 run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
-                self._running[ident] = run
+                self._book.replace(ident, run)
             if table is None:
                 return None
             if run.child:
@@ -405,70 +274,64 @@ class LocalProcesses:
             record = parse_exit_file(read_bytes(unit / EXIT_FILE))  # it may have just finished
             if record is None:
                 return self._ended_unrecorded(ident, run, table)
-        self._untrack(ident)
-        self._by_marker.pop(self._marker(*ident), None)
+        self._book.settle(ident)
         stop = ""
         if record.signal and not record.stop:
             found = parse_stop(read_bytes(unit / STOP_FILE))  # stopped before its trap was set
             stop = found[0] if found else ""
-        update = final_update(item.key, item.attempt, item.index, record, ident in self._cancelled, stop)
+        update = final_update(item.key, item.attempt, item.index, record, ident in self._book.cancelled, stop)
         if ident in self.timed_out and update.state is not JobState.COMPLETED:
             update = attrs.evolve(update, state=JobState.TIMEOUT, reason="time limit reached")
         return update
 
-    def _ended_unrecorded(self, ident: _Ident, run: RunningUnit, table: ProcTable) -> Update:
+    def _ended_unrecorded(self, ident: Ident, run: RunningUnit, table: ProcTable) -> Update:
         """Every process of the unit is gone and it left no exit record: say what is known."""
-        self._untrack(ident)
-        self._by_marker.pop(self._marker(*ident), None)
-        item = run.queued
-        stop = parse_stop(read_bytes(item.unit_dir / STOP_FILE))
+        self._book.settle(ident)
+        stop = parse_stop(read_bytes(run.queued.unit_dir / STOP_FILE))
         unrecorded = "killed before it could record an exit code"
         if ident in self.timed_out or (stop and stop[0] == JobState.TIMEOUT.value):
             state, reason = JobState.TIMEOUT, f"time limit reached; {unrecorded}"
-        elif ident in self._cancelled or stop:
+        elif ident in self._book.cancelled or stop:
             why = (stop and stop[1]) or "cancelled on request"
             state, reason = JobState.CANCELLED, f"{why}; {unrecorded}"
         else:
             state, reason = JobState.LOST, lost_reason(run, table)
         return Update(*ident, state, reason=reason, source="local", at=table.done_at)
 
-    def running_units(self) -> list[tuple[tuple[str, int, int | None], int, float]]:
+    def running_units(self) -> list[tuple[Ident, int, float]]:
         """``(ident, pid, started)`` of every running unit (not those the launcher has
         yet to start)."""
-        return [(i, r.pid, r.started) for i, r in self._running.items() if r.announced]
+        return [(i, r.pid, r.started) for i, r in self._book.running.items() if r.announced]
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, idents: list[tuple[str, int, int | None]], grace: float = 5.0) -> list[Update]:
+    def cancel(self, idents: list[Ident], grace: float = 5.0) -> list[Update]:
         """Stop units: write each one's ``cancel`` file (the evidence every observer
         reads), SIGTERM all its processes, SIGKILL after ``grace``; dequeue the rest."""
-        updates = self._reports()
+        book = self._book
+        updates = self._link.reports()
         targets: list[UnitProcs] = []
+        never_started = "cancelled before it started"
         for ident in idents:
-            self._cancelled.add(ident)
+            book.cancelled.add(ident)
             if ident in self.timed_out:
                 stop = (JobState.TIMEOUT.value, "time limit reached")
             else:
                 stop = (JobState.CANCELLED.value, f"cancelled on request (by process {os.getpid()})")
-            if ident in self._queued:
-                item = next(q for q in self._queue if (q.key, q.attempt, q.index) == ident)
-                self._queued.discard(ident)
-                self._queue.remove(item)
+            if ident in book.queued:
+                item = book.dequeue(ident)
                 claim = stop_before_start(item, stop) if item.adopted else None
                 if claim is None:
-                    reason = "cancelled before it started"
-                    updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
+                    updates.append(Update(*ident, JobState.CANCELLED, reason=never_started, source="local"))
                     continue
                 # another process had started it meanwhile: watch it and stop it
                 now = time.time()
-                self._track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
-            run = self._running.get(ident)
+                book.track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
+            run = book.running.get(ident)
             if run is not None and not run.announced:
                 claim = stop_before_start(run.queued, stop)
                 if claim is None:
-                    self._untrack(ident)
-                    self._by_marker.pop(self._marker(*ident), None)
-                    reason = "cancelled before it started"
-                    updates.append(Update(*ident, JobState.CANCELLED, reason=reason, source="local"))
+                    book.settle(ident)
+                    updates.append(Update(*ident, JobState.CANCELLED, reason=never_started, source="local"))
                     continue
                 run.pid, run.announced = claim.pid, True
                 run.procs = claim_procs(claim, run.started)
