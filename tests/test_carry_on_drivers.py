@@ -111,6 +111,10 @@ def side_by_side(check: Callable[[str], None], variants: Sequence[str]) -> None:
     """Run ``check(variant)`` for each variant at once; fail naming each that failed."""
     with ThreadPoolExecutor(len(variants)) as pool:
         futures = {v: pool.submit(check, v) for v in variants}
+    for future in futures.values():
+        error = future.exception()
+        if isinstance(error, pytest.skip.Exception):
+            raise error  # a service missing on this machine skips the test
     failed = [f"{v}: {f.exception()}" for v, f in futures.items() if f.exception() is not None]
     assert not failed, "\n\n".join(failed)
 
