@@ -103,6 +103,19 @@ def shell_floor(n: int, folder: Path) -> float:
     return (_cpu_children() - cpu0) / n
 
 
+def files_floor(n: int, folder: Path) -> float:
+    """Seconds per job to make what a finished job leaves on this file system (its run
+    directory and five small files), without running anything."""
+    folder.mkdir()
+    start = time.perf_counter()
+    for i in range(n):
+        unit = folder / f"j{i}"
+        unit.mkdir()
+        for name in ("job.sh", "claim", "stdout", "stderr", "exit"):
+            (unit / name).write_bytes(b"x\n")
+    return (time.perf_counter() - start) / n
+
+
 def _timed(run: Callable[[], dict[str, float]]) -> tuple[dict[str, float], float, float]:
     cpu0, busy0 = _cpu_children(), _machine_busy()
     got = run()
@@ -142,6 +155,7 @@ def main() -> None:
         limit, limit_cpu = pool(n, ["true"])
         shell, shell_cpu = pool(n, ["sh", "-c", "true"])
         floor_cpu = shell_floor(n, Path(tmp) / "floor")
+        files_cost = files_floor(n, Path(tmp) / "files")
         subprocess.run(
             [sys.executable, "-m", "jobledger.cli.main", "init", str(root)], check=True, capture_output=True
         )
@@ -183,7 +197,9 @@ def main() -> None:
             f"  our processes used {tree_cpu / (cpus * got['seconds']):.0%} of the {cpus} CPUs; at "
             f"{1000 * job_cpu:.2f} ms CPU per job they allow at most {most:,.0f} jobs/s "
             f"({most / limit:.2f}x of the ceiling): the limit is CPU per job, mostly the shell "
-            f"wrappers; one bash subshell writing one file costs {1000 * floor_cpu:.2f} ms/job alone"
+            f"wrappers; one bash subshell writing one file costs {1000 * floor_cpu:.2f} ms/job alone, "
+            f"and making a job's run directory with its five files {1000 * files_cost:.2f} ms/job on this "
+            "file system (the ceiling makes none)"
         )
         spans = wrapper_spans(root)
         if spans:
