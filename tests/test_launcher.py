@@ -14,7 +14,7 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src, wait_until_running
-from jobledger.engine.launcher import Launcher, launcher_supported
+from jobledger.engine.launcher import WAKE_READ, Launcher, launcher_supported
 from jobledger.project import Project
 from services import in_ci
 
@@ -54,6 +54,35 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X")
+
+
+def test_job_ends_are_read_whole_under_short_timeouts() -> None:
+    """The launcher learns each job's end from a pipe while it naps with timeouts of a
+    millisecond. A plain ``read -t`` there timed out in the middle of lines (~2% of them
+    under 0.5 ms timeouts), losing or splitting pids; every end must come through whole."""
+    lines = 20000
+    script = (
+        "exec {wake}<> <(:)\n"
+        + WAKE_READ
+        + f"""
+( for ((i=0; i<{lines}; i++)); do echo "$((1000000 + i))" >&$wake; \
+    (( i % 50 == 0 )) && sleep 0.001; done ) &
+got=0 bad=0 naps=0
+while (( got < {lines} && naps < 20000 )); do
+  if wake_read 0.0005; then
+    [ "$ended" = "$((1000000 + got))" ] || {{ echo "line $got came as [$ended]"; bad=1; }}
+    (( got += 1 ))
+  else
+    (( naps += 1 ))
+  fi
+done
+echo "got $got bad $bad naps $naps"
+"""
+    )
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"got {lines} bad 0 "), out.stdout[-2000:]
+    assert int(last.split()[-1]) > 0, "the reader never napped: the timeouts were not exercised"
 
 
 def test_budget_kept_full_not_serialised(tmp_path: Path) -> None:
