@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.state import ProjectState
+from jobledger.ledger.state import ProjectState, WorkflowInfo
 from jobledger.view.graph import to_svg
 from jobledger.view.graph.groups import COLLAPSE_AT, collapsed_members
 from jobledger.view.graph.model import members
@@ -32,12 +32,16 @@ def build_report(
     title: str | None = None,
     now: float | None = None,
     cpu_reported: Mapping[tuple[str, int], float] | None = None,
+    known: Mapping[str, WorkflowInfo] | None = None,
 ) -> str:
-    """The whole HTML page for ``workflows`` (every workflow by default) as a string."""
+    """The whole HTML page for ``workflows`` (every workflow by default) as a string
+    (``known``: the project's workflows by name, when just read from ``state``)."""
     root = Path(root)
     now = time.time() if now is None else now
     if workflows is None:
-        infos = state.workflows()
+        infos = dict(known) if known is not None else state.workflows()
+    elif known is not None:
+        infos = {n: known[n] for n in workflows if n in known}
     else:
         infos = {n: info for n in workflows if (info := state.workflow(n)) is not None}
     names = list(infos)
@@ -145,16 +149,19 @@ def write_report(
     workflows: Iterable[str] | None = None,
     *,
     now: float | None = None,
+    known: Mapping[str, WorkflowInfo] | None = None,
 ) -> Path:
-    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``.
+    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``
+    (``known``: its workflows by name, when just read; read again if the ledger moved on).
 
     No CPU time reported by a scheduler is shown: no event records one (state events have
     no ``cpu_seconds``); :func:`build_report` shows what ``cpu_reported`` it is given.
     """
     ledger = project.ledger
-    ledger.refresh()
+    if ledger.refresh():
+        known = None
     with gc_paused():
-        html = build_report(ledger.state, project.root, workflows, now=now)
+        html = build_report(ledger.state, project.root, workflows, now=now, known=known)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
