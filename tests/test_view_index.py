@@ -1,6 +1,7 @@
-"""The snapshot's view index (issue 18.7): ``report`` and ``graph`` read settled jobs from
-it, and show exactly what reading every job's record shows: on a fresh snapshot, after new
-events, after the snapshot is written again, and when the index cannot be read."""
+"""The snapshot's view index (issue 18.7): ``report``, ``graph`` and the jobs' states that
+``status`` counts are read from it for settled jobs, and show exactly what reading every
+job's record shows: on a fresh snapshot, after new events, after the snapshot is written
+again, and when the index cannot be read."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from big_ledger import seed
 from jobledger.ledger import events as ev
 from jobledger.ledger.lazy import LazyJobs
-from jobledger.ledger.queries import view_rows
+from jobledger.ledger.queries import key_states, view_rows
 from jobledger.ledger.snapshot import MAGIC
 from jobledger.ledger.store import Ledger
 from jobledger.view.graph.groups import collapsed_graph
@@ -58,6 +59,8 @@ def _same_views(root: Path) -> None:
     assert build_report(warm.state, root, now=NOW) == build_report(cold.state, root, now=NOW)
     for full in (None, True):
         assert collapsed_graph(warm.state, ["big"], full) == collapsed_graph(cold.state, ["big"], full)
+    keys = [*warm.state.workflow("big").job_keys, "not-a-key"]  # type: ignore[union-attr]
+    assert key_states(warm.model, keys) == key_states(cold.model, keys)  # status, resume, wait
 
 
 def _sim(led: Ledger, number: int) -> str:

@@ -41,10 +41,14 @@ def job_state(model: Model, key: str) -> JobState | None:
 
 
 def key_states(model: Model, keys: Iterable[str]) -> list[tuple[str, JobState]]:
-    """``(key, state)`` of each known key, in the given order."""
+    """``(key, state)`` of each known key, in the given order (the final states of the
+    jobs the snapshot's view index covers read from it, in bulk)."""
+    keys = list(keys)
+    found = view_rows(model, keys)
+    known = found.states if found is not None else [None] * len(keys)
     out = []
-    for key in keys:
-        state = job_state(model, key)
+    for key, read in zip(keys, known, strict=True):
+        state = read if read is not None else job_state(model, key)
         if state is not None:
             out.append((key, state))
     return out
