@@ -114,11 +114,13 @@ def report_cmd(ctx: click.Context, output: str, workflow: tuple[str, ...]) -> No
       jobledger report
       jobledger report -w sweep -o sweep.html
     """
+    from jobledger.cli.status import known_workflows
     from jobledger.view.report import write_report
 
     project = _project(ctx)
-    names = _workflows(project, workflow)
-    path = write_report(project, output, names)
+    known = project.ledger.state.workflows()
+    names = known_workflows(project, workflow, known)
+    path = write_report(project, output, names, known=known)
     click.echo(f"wrote report of {', '.join(names) or 'no workflow'} to {path}")
 
 

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 import msgpack
 
 from jobledger.gcpause import gc_paused
+from jobledger.ledger.viewindex import ViewIndex
+from jobledger.ledger.viewindex import decode as decode_view
 
 _MISSING = object()
 _contains = dict.__contains__
@@ -53,12 +55,17 @@ class PackedRows:
         codes: bytes,
         states: Sequence[str],
         activity: array[int] | None = None,
+        view: Any = None,
     ) -> None:
         if not (len(keys) == len(ends) == len(codes)) or (len(ends) and ends[-1] > len(buffer)):
             raise ValueError("packed rows do not fit their buffer")
         if activity is not None and len(activity) != len(keys):
             raise ValueError("packed rows' activity clocks do not fit their keys")
         self._activity = activity
+        self.view_bytes = view
+        """The snapshot's view index as it was read (``None``: none)."""
+        self._view_index: ViewIndex | None = None
+        self._view_read = view is None
         self.keys = keys
         self._buffer = memoryview(buffer)
         self._ends = ends
@@ -99,6 +106,23 @@ class PackedRows:
         if self._activity is None or not self._codes[i]:
             return None
         return int(self._activity[i])
+
+    def view(self) -> ViewIndex | None:
+        """The snapshot's view index of these rows, decoded on first use (``None`` when
+        the snapshot has none or it is unreadable). It holds for rows not taken only: a
+        taken row's record may have changed since."""
+        if not self._view_read:
+            self._view_read = True
+            try:
+                with gc_paused():
+                    self._view_index = decode_view(self.view_bytes)
+            except ValueError:
+                pass
+        return self._view_index
+
+    def finals(self) -> tuple[bytes, tuple[str, ...]]:
+        """Each row's code (0: open, else ``1 +`` an index in the states) and the states."""
+        return self._codes, self._states
 
     def settled(self, i: int) -> str | None:
         """The final state of row ``i``'s job when nothing more will happen to it."""

@@ -23,6 +23,7 @@ from jobledger.ledger.records import AttemptRecord, JobRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.state import attempt_state, settled_state
+from jobledger.ledger.viewindex import ViewIndex
 from jobledger.states import STATES, JobState
 
 
@@ -40,10 +41,14 @@ def job_state(model: Model, key: str) -> JobState | None:
 
 
 def key_states(model: Model, keys: Iterable[str]) -> list[tuple[str, JobState]]:
-    """``(key, state)`` of each known key, in the given order."""
+    """``(key, state)`` of each known key, in the given order (the final states of the
+    jobs the snapshot's view index covers read from it, in bulk)."""
+    keys = list(keys)
+    found = view_rows(model, keys)
+    known = found.states if found is not None else [None] * len(keys)
     out = []
-    for key in keys:
-        state = job_state(model, key)
+    for key, read in zip(keys, known, strict=True):
+        state = read if read is not None else job_state(model, key)
         if state is not None:
             out.append((key, state))
     return out
@@ -127,6 +132,64 @@ def settled_nodes(model: Model, keys: Iterable[str]) -> dict[str, SettledNode]:
     the attempt)."""
     read = _Reader().read_node
     return {k: found for k, raw, state in _packed_finals(model, keys) if (found := read(k, raw, state))}
+
+
+class Covered(NamedTuple):
+    """Where the snapshot's view index covers a list of keys (see :func:`view_rows`)."""
+
+    view: ViewIndex
+    rows: list[int]
+    """Per key: its position in the index, ``-1`` when the index does not cover it."""
+    states: list[JobState | None]
+    """Per key: its final state when covered."""
+    aligned: bool
+    """True when key ``p`` is at position ``p`` of the index wherever covered (a column's
+    first ``len(rows)`` values are then the keys' values)."""
+
+
+def view_rows(model: Model, keys: Sequence[str]) -> Covered | None:
+    """Which of ``keys`` the snapshot's view index covers (a settled job with one attempt
+    and no array whose record is still packed, so unchanged since the snapshot), and where;
+    ``None`` when there is no index."""
+    jobs = model.jobs
+    rows = jobs.rows if isinstance(jobs, LazyJobs) else None
+    index = None if rows is None else rows.view()
+    if rows is None or index is None:
+        return None
+    keys = list(keys)
+    n = len(keys)
+    with gc_paused():
+        aligned = index.keys[:n] == keys
+        at = list(range(n)) if aligned else [-1 if i is None else i for i in map(index.where().get, keys)]
+        if rows.taken:
+            taken = rows.taken
+            at = [-1 if i >= 0 and key in taken else i for key, i in zip(keys, at, strict=True)]
+        value_of = {s.value: s for s in JobState}
+        named = index.states
+        states = [value_of[named[i]] if i >= 0 else None for i in at]
+    return Covered(index, at, states, aligned)
+
+
+def indexed_nodes(model: Model, keys: Iterable[str]) -> dict[str, SettledNode]:
+    """:func:`settled_nodes` of ``keys``, read from the snapshot's view index where it
+    covers them (the others from their packed records)."""
+    keys = list(keys)
+    found = view_rows(model, keys)
+    if found is None:
+        return settled_nodes(model, keys)
+    index, rows, states, _aligned = found
+    names, hosts, exits, after = index.name, index.host, index.exit_code, index.after
+    rest = []
+    out = {}
+    with gc_paused():
+        for key, i, state in zip(keys, rows, states, strict=True):
+            if i < 0:
+                rest.append(key)
+            else:
+                out[key] = SettledNode(key, names[i], hosts[i] or "local", state, exits[i], after[i])  # type: ignore[arg-type]
+    if rest:
+        out.update(settled_nodes(model, rest))
+    return out
 
 
 def _packed_finals(model: Model, keys: Iterable[str]) -> Iterator[tuple[str, memoryview, JobState]]:

@@ -8,7 +8,8 @@ ignored and the ledger is read from scratch.
 
 Layout: ``MAGIC``, the length of the header (8 bytes, big-endian), the header (one msgpack
 map: everything but the job records, plus the job keys, where each job's row ends and a
-byte per job telling its final state), then the job rows, packed one by one, end to end.
+byte per job telling its final state), then the job rows, packed one by one, end to end,
+then the view index of the settled jobs (:mod:`.viewindex`, placed by ``jobs.view``).
 The file is mapped, not read: opening a 250,000-job project from its snapshot unpacks the
 header only, and a job's row when the job is first used (:class:`~.lazy.LazyJobs`).
 """
@@ -38,12 +39,14 @@ from jobledger.ledger.records import WorkflowRecord
 from jobledger.ledger.reducer import Model, dump_job, load_job
 from jobledger.ledger.segment import SegmentCursor, fsync_dir
 from jobledger.ledger.state import settled
+from jobledger.ledger.viewindex import ViewEntry, ViewIndex, entry_of
+from jobledger.ledger.viewindex import encode as encode_view
 from jobledger.states import STATES, JobState
 
 log = logging.getLogger("jobledger")
 
-SNAPSHOT_VERSION = 8
-MAGIC = b"JLSNAP08"
+SNAPSHOT_VERSION = 9
+MAGIC = b"JLSNAP09"
 _LENGTH = struct.Struct(">Q")
 _STATE_NAMES = tuple(STATES)
 _STATE_CODE = {name: i + 1 for i, name in enumerate(_STATE_NAMES)}
@@ -59,21 +62,42 @@ class Snapshot:
     book: SegmentBook
 
 
-def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes, array[int]]:
-    """Keys (sorted), packed rows, where each row ends, each job's settled-state code and
-    each settled job's :func:`activity_clock` (so that the jobs a run reused are known
-    without building their records)."""
+_Entry = ViewEntry | int | None
+_Rows = tuple[list[str], list[Any], "array[int]", bytes, "array[int]", list[_Entry], ViewIndex | None]
+
+
+def _untouched_view(model: Model) -> Any:
+    """The loaded snapshot's view index bytes when every job is still a row of it, untouched
+    (the index then holds as it is), else ``None``."""
     jobs = model.jobs
-    found: list[tuple[str, Any, int, int]] = []
+    if not isinstance(jobs, LazyJobs) or jobs.rows is None or jobs.rows.taken or jobs.pending:
+        return None
+    return jobs.rows.view_bytes if not dict.__len__(jobs) else None
+
+
+def _job_rows(model: Model, carry: bool = True) -> _Rows:
+    """Keys (sorted), packed rows, where each row ends, each job's settled-state code,
+    each settled job's :func:`activity_clock` (so that the jobs a run reused are known
+    without building their records), each job's view entry (see :mod:`.viewindex`) or its
+    position in the loaded snapshot's index ``view`` (returned last) it is carried from
+    (none of the loaded rows' when not ``carry``)."""
+    jobs = model.jobs
+    found: list[tuple[str, Any, int, int, _Entry]] = []
+    view = None
     if isinstance(jobs, LazyJobs):
         jobs.fold_deferred()
         rows = jobs.rows
         if rows is not None:  # untouched since loaded: as they were
+            view = rows.view() if carry else None
+            where = view.where() if view is not None else {}
             for key, row in rows.left():
                 state = rows.settled(row)
                 clock = rows.activity(row)
                 code = 0 if state is None else _STATE_CODE[state]
-                found.append((key, rows.raw(row), code, clock if clock is not None else _UNKNOWN_CLOCK))
+                entry: _Entry = where.get(key) if code else None  # its place in the old index
+                found.append(
+                    (key, rows.raw(row), code, clock if clock is not None else _UNKNOWN_CLOCK, entry)
+                )
     pack = msgpack.Packer(use_bin_type=True).pack
     completed = _STATE_CODE[JobState.COMPLETED.value]
     for key, job in dict.items(jobs):
@@ -84,15 +108,40 @@ def _job_rows(model: Model) -> tuple[list[str], list[Any], array[int], bytes, ar
         else:
             state = settled(job)
             code = 0 if state is None else _STATE_CODE[state.value]
-        found.append((key, pack(dump_job(job)), code, activity_clock(job) if code else 0))
+        entry = entry_of(job, code == completed) if code else None
+        found.append((key, pack(dump_job(job)), code, activity_clock(job) if code else 0, entry))
     found.sort(key=itemgetter(0))
     ends = array("Q")
     total = 0
-    for _key, piece, _code, _clock in found:
-        total += len(piece)
+    for item in found:
+        total += len(item[1])
         ends.append(total)
     activity = array("Q", [f[3] for f in found])
-    return [f[0] for f in found], [f[1] for f in found], ends, bytes(f[2] for f in found), activity
+    entries = [f[4] for f in found]
+    return (
+        [f[0] for f in found],
+        [f[1] for f in found],
+        ends,
+        bytes(f[2] for f in found),
+        activity,
+        entries,
+        view,
+    )
+
+
+def view_order(model: Model, keys: list[str], entries: list[_Entry]) -> list[int]:
+    """The rows with a view entry in the order views read them: the jobs of each workflow's
+    current definitions (workflows by name), then the others in key order."""
+    row_of = dict(zip(keys, range(len(keys)), strict=True))
+    order: dict[int, None] = {}
+    for _name, record in sorted(model.workflows.items()):
+        for definition in record.current():
+            for key in definition.keys:
+                i = row_of.get(key)
+                if i is not None and entries[i] is not None:
+                    order[i] = None
+    order.update((i, None) for i, entry in enumerate(entries) if entry is not None)
+    return list(order)
 
 
 #: The activity clock of a settled row carried over from a snapshot that had none: later
@@ -129,7 +178,18 @@ def model_from_plain(data: Mapping[str, Any], rows: PackedRows) -> Model:
 def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor], book: SegmentBook) -> bool:
     """Write atomically; False (and nothing left behind) when the disk refuses."""
     with gc_paused():  # many small rows, no cycles
-        keys, pieces, ends, codes, activity = _job_rows(model)
+        same = _untouched_view(model)
+        keys, pieces, ends, codes, activity, entries, old = _job_rows(model, same is None)
+        if same is not None:  # every row as loaded: so is their index
+            view = bytes(same)
+        else:
+            order = view_order(model, keys, entries)
+            view = encode_view(
+                [keys[i] for i in order],
+                [_STATE_NAMES[codes[i] - 1] for i in order],
+                [entries[i] for i in order],  # type: ignore[misc]
+                old,
+            )
     header = msgpack.packb(
         {
             "version": SNAPSHOT_VERSION,
@@ -142,6 +202,7 @@ def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor
                 "codes": codes,
                 "states": list(_STATE_NAMES),
                 "activity": activity.tobytes(),
+                "view": [ends[-1] if ends else 0, len(view)],
             },
         },
         use_bin_type=True,
@@ -153,6 +214,7 @@ def write_snapshot(path: Path, model: Model, cursors: Mapping[str, SegmentCursor
             fh.write(MAGIC + _LENGTH.pack(len(header)))
             fh.write(header)
             fh.writelines(pieces)
+            fh.write(view)
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:  # a cache: the ledger is whole without it
@@ -207,7 +269,12 @@ def read_snapshot(path: Path, ledger_dir: Path) -> Snapshot | None:
         ends.frombytes(jobs["ends"])
         activity = array("Q")
         activity.frombytes(jobs["activity"])
-        rows = PackedRows(jobs["keys"], data[start + length :], ends, jobs["codes"], jobs["states"], activity)
+        body = data[start + length :]
+        view_at, view_length = jobs["view"]
+        if view_at + view_length > len(body) or (ends and ends[-1] > view_at):
+            return None
+        view = body[view_at : view_at + view_length]
+        rows = PackedRows(jobs["keys"], body, ends, jobs["codes"], jobs["states"], activity, view)
         model = model_from_plain(snap["model"], rows)
     except (KeyError, TypeError, ValueError, IndexError):
         return None

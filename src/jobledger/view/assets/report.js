@@ -69,7 +69,7 @@
   function paged(table) {
     var F = { ident: 0, name: 1, workflow: 2, state: 3, label: 4, exit: 5, attempts: 6, elapsed: 7,
       runtime: 8, host: 9, sched: 10, started: 11, clock: 12, details: 13, key: 14 };
-    var data = JSON.parse(document.getElementById("jobs-data").textContent);
+    var data = rowsOf(JSON.parse(document.getElementById("jobs-data").textContent));
     var body = table.tBodies[0];
     var size = parseInt(table.getAttribute("data-page-rows"), 10) || 100;
     var several = table.getAttribute("data-several") === "1";
@@ -82,6 +82,33 @@
       ? [F.name, F.workflow, F.state, F.exit, F.attempts, F.elapsed, F.host, F.sched, F.started, F.details]
       : [F.name, F.state, F.exit, F.attempts, F.elapsed, F.host, F.sched, F.started, F.details];
 
+    /* The data travels as columns (see view/report/paged.py): rows again, in FIELDS order. */
+    function rowsOf(blob) {
+      var names = ["ident", "name", "workflow", "state", "label", "exit", "attempts", "elapsed",
+        "runtime", "host", "scheduler_id", "started", "clock", "details", "key"];
+      var n = blob.n, rows = new Array(n), r, f;
+      for (r = 0; r < n; r += 1) { rows[r] = new Array(names.length); }
+      var order = names.map(function (name, i) { return [name, i]; }).sort(function (a, b) {
+        return (blob.c[a[0]].like ? 1 : 0) - (blob.c[b[0]].like ? 1 : 0);  /* "like" ones last */
+      });
+      order.forEach(function (item) {
+        var column = blob.c[item[0]], i = item[1];
+        if (column.list) {
+          for (r = 0; r < n; r += 1) { rows[r][i] = column.list[r]; }
+        } else if (column.codes) {
+          for (r = 0; r < n; r += 1) { rows[r][i] = column.values[column.codes[r]]; }
+        } else if (column.chars !== undefined) {
+          var value = {};  /* character code -> value (CHARS: "#" .. "~" without "\\") */
+          column.values.forEach(function (v, k) { value[35 + k + (35 + k >= 92 ? 1 : 0)] = v; });
+          for (r = 0; r < n; r += 1) { rows[r][i] = value[column.chars.charCodeAt(r)]; }
+        } else {
+          f = column.like ? names.indexOf(column.like) : -1;
+          for (r = 0; r < n; r += 1) { rows[r][i] = f >= 0 ? rows[r][f] : ""; }
+          Object.keys(column.at).forEach(function (at) { rows[+at][i] = column.at[at]; });
+        }
+      });
+      return rows;
+    }
     function esc(text) {
       return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
         .replace(/"/g, "&quot;");

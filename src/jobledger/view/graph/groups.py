@@ -10,11 +10,14 @@ nodes; ``jobledger graph --full`` draws every job.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from itertools import repeat
+from typing import Any, NamedTuple
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.queries import SettledJob, SettledNode
-from jobledger.ledger.state import JobInfo, ProjectState
+from jobledger.ledger.state import ProjectState
 from jobledger.states import JobState
 from jobledger.view.graph.model import Edge, Graph, Members, Node, after_of, every_job, members
 
@@ -161,41 +164,109 @@ def collapsed_members(found: Members, full: bool | None = None) -> Graph:
 
 
 def _grouped(found: Members) -> Graph:
-    by_pattern: dict[str, list[SettledNode | JobInfo]] = {}
-    for job in found.jobs:
-        by_pattern.setdefault(pattern(job.name), []).append(job)
-    group_of: dict[str, str] = {}
-    host_of: dict[str, str] = {}
-    nodes: list[Node] = []
+    jobs = found.jobs
+    special: dict[int, Node] = {}
     with gc_paused():
-        for pat, jobs in by_pattern.items():
-            if len(jobs) == 1:
-                node = found.node(jobs[0])
+        for p, job in enumerate(jobs):
+            if type(job) is not SettledNode:
+                special[p] = found.node(job)
+        settled: list[Any] = jobs
+        keys = [job.key for job in jobs]
+        states = [
+            job.state._value_ if p not in special else special[p].state for p, job in enumerate(settled)
+        ]
+        hosts = [job.host if p not in special else special[p].host for p, job in enumerate(settled)]
+        afters = [job.after if p not in special else after_of(job) for p, job in enumerate(settled)]
+        reused = [key in found.reused for key in keys]
+
+    def node_at(p: int) -> Node:
+        return special.get(p) or found.node(jobs[p])
+
+    return group_columns(
+        found.title,
+        Columns(keys, [job.name for job in jobs], states, hosts, reused, afters),
+        node_at,
+        special,
+    )
+
+
+class Columns(NamedTuple):
+    """Jobs as columns: ``keys[p]`` is the job at position ``p``; its name, state (value),
+    host as drawn, whether the latest run reused it, and its dependencies."""
+
+    keys: Sequence[str]
+    names: Sequence[str]
+    states: Sequence[str]
+    hosts: Sequence[str]
+    reused: Sequence[bool]
+    afters: Sequence[Sequence[Sequence[str]]]
+
+
+def group_columns(
+    title: str, jobs: Columns, node_at: Callable[[int], Node], special: Container[int] = ()
+) -> Graph:
+    """The grouped graph of ``jobs``: ``node_at(p)`` is the node of the job at ``p`` alone;
+    the jobs at ``special`` positions are added to their group as that node (arrays,
+    several attempts), the others as settled jobs with one attempt."""
+    keys, states, hosts, reused = jobs.keys, jobs.states, jobs.hosts, jobs.reused
+    with gc_paused():
+        by_pattern = _positions(list(map(_NUMBER.sub, repeat("*"), jobs.names)))
+        group_of: dict[str, str] = {}
+        nodes: list[Node] = []
+        for pat, ps in by_pattern.items():
+            if len(ps) == 1:
+                node = node_at(ps[0])
                 group_of[node.key] = node.key
-                host_of[node.key] = node.host
                 nodes.append(node)
                 continue
             group = _Group()
-            for job in jobs:
-                if isinstance(job, SettledNode):
-                    group.add(job.state.value, job.host, 1, job.key in found.reused)
-                    host_of[job.key] = job.host
-                else:
-                    member = found.node(job)
-                    group.add_node(member)
-                    host_of[job.key] = member.host
+            plain = [p for p in ps if p not in special] if special else ps
+            group.size = len(ps)
+            group.first_state = states[ps[0]]
+            group.counts.update(Counter(states[p] for p in plain))
+            group.hosts.update(dict.fromkeys(hosts[p] for p in ps))
+            group.attempts = 1 if plain else 0
+            group.reused = all(reused[p] for p in ps)
+            if len(plain) < len(ps):
+                for p in ps:
+                    if p in special:
+                        member = node_at(p)
+                        for value, n in member.array_counts if member.is_array else ((member.state, 1),):
+                            group.counts[value] = group.counts.get(value, 0) + n
+                        group.attempts = max(group.attempts, member.attempts)
             node = group.node(pat)
             nodes.append(node)
-            for job in jobs:
-                group_of[job.key] = node.key
-        edges: dict[tuple[str, str, str], Edge] = {}
-        for job in found.jobs:
-            target = group_of[job.key]
-            for upstream, kind in after_of(job):
-                source = group_of.get(upstream)
-                if source is None or source == target:
-                    continue  # outside the selection, or inside one group
-                edges.setdefault(
-                    (source, target, kind), Edge(source, target, kind, host_of[upstream], host_of[job.key])
-                )
-    return Graph(found.title, tuple(nodes), tuple(edges.values()))
+            group_of.update(dict.fromkeys((keys[p] for p in ps), node.key))
+        host_of = dict(zip(keys, hosts, strict=True))
+        # every dependency (downstream key, upstream key, kind), in order
+        links = [
+            (key, up, kind)
+            for key, after in zip(keys, jobs.afters, strict=True)
+            if after
+            for up, kind in after
+        ]
+        ends = [(group_of.get(up), group_of[key], kind) for key, up, kind in links]
+        first: dict[tuple[str | None, str, str], int] = {}
+        for n, end in enumerate(ends):  # the first link between two groups draws their edge
+            if end not in first and end[0] is not None and end[0] != end[1]:
+                first[end] = n
+        edges = [
+            Edge(source, target, kind, host_of[links[n][1]], host_of[links[n][0]])  # type: ignore[arg-type]
+            for (source, target, kind), n in first.items()
+        ]
+    return Graph(title, tuple(nodes), tuple(edges))
+
+
+def _positions(patterns: list[str]) -> dict[str, list[int]]:
+    """Pattern -> the positions that have it, patterns in order of first appearance."""
+    distinct = dict.fromkeys(patterns)
+    if len(distinct) <= 8:  # a few kinds of job: a pass over the names for each
+        return {pat: [p for p, x in enumerate(patterns) if x == pat] for pat in distinct}
+    out: dict[str, list[int]] = {}
+    for p, pat in enumerate(patterns):
+        found = out.get(pat)
+        if found is None:
+            out[pat] = [p]
+        else:
+            found.append(p)
+    return out

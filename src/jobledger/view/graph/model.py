@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.queries import SettledJob, SettledNode, node_of, settled_nodes
+from jobledger.ledger.queries import SettledJob, SettledNode, indexed_nodes, node_of
 from jobledger.ledger.state import JobInfo, ProjectState
 from jobledger.states import JobState
 
@@ -115,6 +115,11 @@ def _node(info: JobInfo, ident: str, reused: bool) -> Node:
     )
 
 
+def job_node(info: JobInfo, ident: str, reused: bool) -> Node:
+    """The node of a job read in full (``ident``: its id in the graph)."""
+    return _node(info, ident, reused)
+
+
 def _settled_node(job: SettledNode, ident: str, reused: bool) -> Node:
     return Node(
         key=job.key,
@@ -165,8 +170,8 @@ def members(
     settled: Mapping[str, SettledJob] | None = None,
 ) -> Members:
     """The jobs of ``workflows`` (every workflow by default), each once; settled ones read
-    from their packed records (``settled``: those already read, see
-    :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded."""
+    from the snapshot's view index or their packed records (``settled``: those already
+    read, see :func:`~jobledger.ledger.queries.settled_jobs`), the others decoded."""
     names = list(workflows) if workflows is not None else list(state.workflows())
     keys: dict[str, None] = {}  # in order, each once
     chosen: list[str] = []
@@ -178,7 +183,7 @@ def members(
         keys.update(dict.fromkeys(wf.job_keys))
     with gc_paused():
         if settled is None:
-            light = settled_nodes(state.model, keys)
+            light = indexed_nodes(state.model, keys)
         else:
             light = {key: node_of(job) for key, job in settled.items()}
         jobs: list[SettledNode | JobInfo] = []

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.queries import settled_jobs
-from jobledger.ledger.state import ProjectState
+from jobledger.ledger.state import ProjectState, WorkflowInfo
 from jobledger.view.graph import to_svg
 from jobledger.view.graph.groups import COLLAPSE_AT, collapsed_members
 from jobledger.view.graph.model import members
-from jobledger.view.report.common import _asset, _clock
-from jobledger.view.report.summary import _cards, _chips, summarize
-from jobledger.view.report.table import _failed, jobs_table
+from jobledger.view.report.columns import report_graph, report_jobs
+from jobledger.view.report.common import ACTIVE, _asset, _clock
+from jobledger.view.report.summary import _cards, _chips, summarize_jobs
+from jobledger.view.report.table import report_table
 from jobledger.view.report.timeline import timeline_svg
-from jobledger.view.status import status_rows
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -33,37 +32,41 @@ def build_report(
     title: str | None = None,
     now: float | None = None,
     cpu_reported: Mapping[tuple[str, int], float] | None = None,
+    known: Mapping[str, WorkflowInfo] | None = None,
 ) -> str:
-    """The whole HTML page for ``workflows`` (every workflow by default) as a string."""
+    """The whole HTML page for ``workflows`` (every workflow by default) as a string
+    (``known``: the project's workflows by name, when just read from ``state``)."""
     root = Path(root)
     now = time.time() if now is None else now
-    names = [n for n in (list(workflows) if workflows is not None else list(state.workflows()))
-             if state.workflow(n) is not None]  # fmt: skip
-    keys = {key: None for name in names for key in state.workflow(name).job_keys}  # type: ignore[union-attr]
-    settled = settled_jobs(state.model, keys)  # read once for the rows and the graphs
-    rows = status_rows(state, names, settled=settled)
-    every = members(state, names, settled)
-    idents = {job.key: every.ident(job) for job in every.jobs}
-    summary = summarize(state, rows, now=now, cpu_reported=cpu_reported)
+    if workflows is None:
+        infos = dict(known) if known is not None else state.workflows()
+    elif known is not None:
+        infos = {n: known[n] for n in workflows if n in known}
+    else:
+        infos = {n: info for n in workflows if (info := state.workflow(n)) is not None}
+    names = list(infos)
+    jobs = report_jobs(state, infos)
+    ident_list = jobs.idents()
+    idents = dict(zip(jobs.keys, ident_list, strict=True))
+    summary = summarize_jobs(jobs, now=now, cpu_reported=cpu_reported)
     heading = title or f"jobledger report · {root.name}"
     from jobledger import __version__
 
     dags = []
     for number, name in enumerate(names):
-        found = every if len(names) == 1 else members(state, [name], settled)
-        drawn = collapsed_members(found)
+        if len(names) == 1:  # from the columns already read
+            drawn, count = report_graph(jobs, name, ident_list), len(jobs)
+        else:
+            found = members(state, [name])
+            drawn, count = collapsed_members(found), len(found.jobs)
         svg = to_svg(drawn, standalone=False, element_id=f"dag-{number}")
-        grouped = (
-            ""
-            if len(found.jobs) <= COLLAPSE_AT
-            else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
-        )
+        grouped = "" if count <= COLLAPSE_AT else f", grouped by name pattern into {len(drawn.nodes)} node(s)"
         dags.append(
-            f"<h3>workflow {escape(name)} · {len(found.jobs):,} job(s){grouped}</h3>"
+            f"<h3>workflow {escape(name)} · {count:,} job(s){grouped}</h3>"
             f'<div class="scroll dag-wrap">{svg}</div>'
         )
-    failures = [r for r in rows if _failed(r)]
-    lanes = timeline_rows(rows)
+    failures = sum(1 for s in jobs.states if s not in ("completed", *ACTIVE))
+    lanes = [jobs.row(p) for p in timeline_positions(jobs.states, jobs.started)]
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -85,7 +88,7 @@ def build_report(
         '<section id="timeline"><h2>Timeline</h2>',
         '<p class="reason">one lane per job and host; pale: queued, solid: running, '
         "tick: final state; thin bars: array elements; ◆: never ran. Hover for details.</p>",
-        *_timeline_note(rows, lanes),
+        *_timeline_note(len(jobs), len(lanes)),
         f'<div class="scroll">{timeline_svg(state, lanes, idents=idents, now=now)}</div>',
     ]
     if summary.reused_jobs:
@@ -95,8 +98,8 @@ def build_report(
         )
     body += [
         "</section>",
-        f'<section id="jobs"><h2>Jobs ({len(rows)}; {len(failures)} not completed)</h2>',
-        jobs_table(root, rows, idents),
+        f'<section id="jobs"><h2>Jobs ({len(jobs)}; {failures} not completed)</h2>',
+        report_table(root, jobs, ident_list),
         "</section>",
         "<footer>Self-contained page: no network access, styles and script inlined.</footer>",
         f"<script>{_asset('report.js')}</script>",
@@ -112,20 +115,30 @@ TIMELINE_LANES = 300
 def timeline_rows(rows: list[dict[str, Any]], limit: int = TIMELINE_LANES) -> list[dict[str, Any]]:
     """The rows the timeline draws: all of them up to ``limit``; past it, the failed and
     unfinished jobs first, then the latest started, in their order in ``rows``."""
-    if len(rows) <= limit:
-        return rows
-    first = [i for i, r in enumerate(rows) if r["state"] != "completed"][:limit]
+    return [
+        rows[p] for p in timeline_positions([r["state"] for r in rows], [r["started"] for r in rows], limit)
+    ]
+
+
+def timeline_positions(
+    states: Sequence[str], started: Sequence[float | None], limit: int = TIMELINE_LANES
+) -> list[int]:
+    """The positions of the jobs :func:`timeline_rows` keeps (``states`` and ``started``
+    of each job)."""
+    if len(states) <= limit:
+        return list(range(len(states)))
+    first = [i for i, s in enumerate(states) if s != "completed"][:limit]
     chosen = set(first)
-    rest = sorted((i for i in range(len(rows)) if i not in chosen), key=lambda i: -(rows[i]["started"] or 0))
+    rest = sorted((i for i in range(len(states)) if i not in chosen), key=lambda i: -(started[i] or 0))
     chosen.update(rest[: limit - len(first)])
-    return [rows[i] for i in sorted(chosen)]
+    return sorted(chosen)
 
 
-def _timeline_note(rows: list[dict[str, Any]], lanes: list[dict[str, Any]]) -> list[str]:
-    if len(lanes) == len(rows):
+def _timeline_note(jobs: int, lanes: int) -> list[str]:
+    if lanes == jobs:
         return []
     return [
-        f'<p class="reason">{len(rows):,} jobs: the timeline shows {len(lanes):,} of them (those '
+        f'<p class="reason">{jobs:,} jobs: the timeline shows {lanes:,} of them (those '
         "not completed first, then the latest started); the table below lists every job.</p>"
     ]
 
@@ -136,16 +149,19 @@ def write_report(
     workflows: Iterable[str] | None = None,
     *,
     now: float | None = None,
+    known: Mapping[str, WorkflowInfo] | None = None,
 ) -> Path:
-    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``.
+    """Build the report of ``project`` (a :class:`~jobledger.project.Project`) into ``path``
+    (``known``: its workflows by name, when just read; read again if the ledger moved on).
 
     No CPU time reported by a scheduler is shown: no event records one (state events have
     no ``cpu_seconds``); :func:`build_report` shows what ``cpu_reported`` it is given.
     """
     ledger = project.ledger
-    ledger.refresh()
+    if ledger.refresh():
+        known = None
     with gc_paused():
-        html = build_report(ledger.state, project.root, workflows, now=now)
+        html = build_report(ledger.state, project.root, workflows, now=now, known=known)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

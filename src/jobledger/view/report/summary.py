@@ -4,6 +4,7 @@ cards and state chips that show them."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -13,6 +14,7 @@ import attrs
 from jobledger.ledger.state import AttemptInfo, ProjectState
 from jobledger.states import STATES
 from jobledger.view.graph import colours
+from jobledger.view.report.columns import ReportJobs
 from jobledger.view.report.common import ACTIVE, fmt_duration
 from jobledger.view.status import counts
 
@@ -101,22 +103,78 @@ def summarize(
     charges). ``cpu_reported`` maps ``(key, attempt)`` to CPU seconds a scheduler reported,
     when one did. Reused jobs count in the reuse ratio, not in wall time or CPU hours.
     """
-    now = time.time() if now is None else now
-    attempts = retried = reused = without_limit = 0
-    starts: list[float] = []
-    ends: list[float] = []
-    requested: float | None = None
-    allocated = 0.0
-    reported: float | None = None
+    tally = _Tally(time.time() if now is None else now, cpu_reported)
     for row in rows:
-        shown = _shown(state, row)
+        tally.add(row["key"], row["reused"], _shown(state, row))
+    return tally.summary(len(rows), counts(rows))
+
+
+def summarize_jobs(
+    jobs: ReportJobs, *, now: float | None = None, cpu_reported: Mapping[tuple[str, int], float] | None = None
+) -> Summary:
+    """:func:`summarize` of the rows of ``jobs`` (the same figures), reading the jobs the
+    view index covers from its columns."""
+    tally = _Tally(time.time() if now is None else now, cpu_reported)
+    index, state, keys, full = jobs.index, jobs.state, jobs.keys, jobs.full
+    if index is None:
+        for p, key in enumerate(keys):
+            tally.add(key, jobs.reused[p], _shown(state, full[p]))
+        return tally.summary(len(keys), dict(sorted(Counter(jobs.states).items())))
+    at = jobs.at
+    starts, ends, now = tally.starts, tally.ends, tally.now
+    columns = (index.submitted_at, index.started_at, index.ended_at, index.cores, index.time_limit)
+    picked = [jobs.pick(column) for column in columns]
+    for p, (i, reused, submitted, started, ended, cpus, limit) in enumerate(
+        zip(at, jobs.reused, *picked, strict=True)
+    ):
+        if i < 0:
+            tally.add(keys[p], reused, _shown(state, full[p]))
+            continue
+        # one final attempt, not an array: what tally.add does with it
+        tally.attempts += 1
+        if reused:
+            tally.reused += 1
+            continue
+        first = submitted or started
+        if first is not None:
+            starts.append(first)
+        if ended is not None:
+            ends.append(ended)
+        if started is None:
+            continue
+        if limit:
+            tally.requested = (tally.requested or 0.0) + cpus * limit * 1 / 3600
+        else:
+            tally.without_limit += 1
+        tally.allocated += cpus * max(0.0, (ended if ended is not None else now) - started) / 3600
+        if cpu_reported:
+            tally.report(keys[p], index.number[i])
+    return tally.summary(len(keys), dict(sorted(Counter(jobs.states).items())))
+
+
+class _Tally:
+    """The figures of a :class:`Summary`, added up attempt by attempt."""
+
+    def __init__(self, now: float, cpu_reported: Mapping[tuple[str, int], float] | None) -> None:
+        self.now = now
+        self.cpu_reported = cpu_reported
+        self.attempts = self.retried = self.reused = self.without_limit = 0
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.requested: float | None = None
+        self.allocated = 0.0
+        self.reported: float | None = None
+
+    def add(self, key: str, reused: bool, shown: list[_Shown] | None) -> None:
+        """The attempts ``shown`` of job ``key``."""
         if shown is None:
-            continue
-        attempts += len(shown)
-        retried += len(shown) > 1
-        if row["reused"]:
-            reused += 1
-            continue
+            return
+        self.attempts += len(shown)
+        self.retried += len(shown) > 1
+        if reused:
+            self.reused += 1
+            return
+        now, starts, ends = self.now, self.starts, self.ends
         for number, submitted, started, ended, final, res, units in shown:
             first = submitted or started
             if first is not None:
@@ -131,25 +189,32 @@ def summarize(
                 continue
             limit = res.get("time")
             if limit:
-                requested = (requested or 0.0) + cpus * float(limit) * len(units) / 3600
+                self.requested = (self.requested or 0.0) + cpus * float(limit) * len(units) / 3600
             else:
-                without_limit += 1
-            allocated += sum(cpus * max(0.0, e - s) for s, e in ran) / 3600
-            if cpu_reported and (row["key"], number) in cpu_reported:
-                reported = (reported or 0.0) + cpu_reported[(row["key"], number)] / 3600
-    return Summary(
-        jobs=len(rows),
-        by_state=counts(rows),
-        attempts=attempts,
-        retried_jobs=retried,
-        reused_jobs=reused,
-        first_start=min(starts) if starts else None,
-        last_end=max(ends) if ends else None,
-        cpu_hours_requested=requested,
-        attempts_without_limit=without_limit,
-        cpu_hours_allocated=allocated,
-        cpu_hours_reported=reported,
-    )
+                self.without_limit += 1
+            self.allocated += sum(cpus * max(0.0, e - s) for s, e in ran) / 3600
+            self.report(key, number)
+
+    def report(self, key: str, number: int) -> None:
+        """Add what a scheduler reported of attempt ``number`` of ``key``."""
+        if self.cpu_reported and (key, number) in self.cpu_reported:
+            self.reported = (self.reported or 0.0) + self.cpu_reported[(key, number)] / 3600
+
+    def summary(self, jobs: int, by_state: Mapping[str, int]) -> Summary:
+        """The figures added up, for ``jobs`` jobs counted ``by_state``."""
+        return Summary(
+            jobs=jobs,
+            by_state=by_state,
+            attempts=self.attempts,
+            retried_jobs=self.retried,
+            reused_jobs=self.reused,
+            first_start=min(self.starts) if self.starts else None,
+            last_end=max(self.ends) if self.ends else None,
+            cpu_hours_requested=self.requested,
+            attempts_without_limit=self.without_limit,
+            cpu_hours_allocated=self.allocated,
+            cpu_hours_reported=self.reported,
+        )
 
 
 def reported_cpu(events: Iterable[Any]) -> dict[tuple[str, int], float]:

@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from jobledger.view.report.columns import ReportJobs
 from jobledger.view.report.common import ACTIVE, STDERR_LINES, _clock, _state_badge, fmt_duration, tail
 
 
@@ -130,7 +131,7 @@ def _details(root: Path, row: Mapping[str, Any]) -> str:
 def paged_jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[str, str]) -> str:
     """The table of many jobs: rows as compact JSON data that the page's script shows
     :data:`PAGE_ROWS` at a time (filter, search and sort work on all of them)."""
-    from jobledger.view.report.paged import paged_table
+    from jobledger.view.report.paged import FIELDS, paged_table
 
     data = []
     for row in rows:
@@ -143,4 +144,33 @@ def paged_jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapp
             details, row["key"],
         ])  # fmt: skip
     several = len({r["workflow"] for r in rows}) > 1
-    return paged_table(data, several, PAGE_ROWS)
+    columns = dict(zip(FIELDS, zip(*data, strict=True), strict=True)) if data else dict.fromkeys(FIELDS, ())
+    return paged_table(columns, several, PAGE_ROWS)
+
+
+def report_table(root: Path, jobs: ReportJobs, idents: Sequence[str]) -> str:
+    """:func:`jobs_table` of the rows of ``jobs`` (``idents``: each job's id), built from
+    its columns when it is paged."""
+    if len(jobs) <= PAGED_AT:
+        rows = [jobs.row(p) for p in range(len(jobs))]
+        return jobs_table(root, rows, dict(zip(jobs.keys, idents, strict=True)))
+    from jobledger.view.report.paged import paged_table
+
+    details = [""] * len(jobs)
+    for p, (state, reused) in enumerate(zip(jobs.states, jobs.reused, strict=True)):
+        if reused or state not in _NOT_FAILED:
+            details[p] = _details(root, jobs.row(p))
+    durations = {value: fmt_duration(value) for value in set(jobs.elapsed)}
+    clocks = {value: _clock(value) for value in set(jobs.started)}
+    columns = {
+        "ident": idents, "name": jobs.names, "workflow": jobs.workflows, "state": jobs.states,
+        "label": jobs.labels, "exit": jobs.exits, "attempts": jobs.attempts,
+        "elapsed": [-1 if e is None else e for e in jobs.elapsed],
+        "runtime": list(map(durations.__getitem__, jobs.elapsed)), "host": jobs.hosts,
+        "scheduler_id": jobs.scheduler_ids, "started": [s or 0 for s in jobs.started],
+        "clock": list(map(clocks.__getitem__, jobs.started)), "details": details, "key": jobs.keys,
+    }  # fmt: skip
+    return paged_table(columns, len(set(jobs.workflows)) > 1, PAGE_ROWS)
+
+
+_NOT_FAILED = frozenset((*ACTIVE, "completed"))
