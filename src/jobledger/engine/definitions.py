@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from jobledger.config import Config, HostConfig
-from jobledger.engine.definition_digest import definition_digest
+from jobledger.engine.definition_digest import DigestBuilder, definition_digest
 from jobledger.engine.payloads import task_files
 from jobledger.errors import ModelError
 from jobledger.gcpause import gc_paused
@@ -34,6 +34,7 @@ from jobledger.model.workflow import Workflow
 from jobledger.project import Project, writing
 
 _RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
+T = TypeVar("T")
 
 
 @attrs.frozen(eq=False)
@@ -101,16 +102,35 @@ def compact(resources: Resources) -> dict[str, Any]:
 
 
 def _tasks(job: Job) -> list[TaskSpec]:
+    """The tasks' stored maps, built as :func:`~jobledger.ledger.specs.sparse` would (only
+    the fields off their default, in field order) without its generic comparisons."""
     out = []
     for number, task in enumerate(job.tasks):
-        common = {"env": dict(task.env), "cwd": task.cwd, "pass_index": task.pass_index}
         if task.shell is not None:
-            out.append(sparse(TaskSpec, {"kind": "shell", "shell": task.shell, **common}))
+            held: dict[str, Any] = {"kind": "shell", "shell": task.shell}
         elif task.argv is not None:
-            out.append(sparse(TaskSpec, {"kind": "argv", "argv": list(task.argv), **common}))
+            held = {"kind": "argv", "argv": list(task.argv)}
         else:
-            out.append(sparse(TaskSpec, {"kind": "python", "payload": f"task-{number}.pkl", **common}))
+            held = {"kind": "python", "payload": f"task-{number}.pkl"}
+        if task.env:
+            held["env"] = dict(task.env)
+        if task.cwd is not None:
+            held["cwd"] = task.cwd
+        if task.pass_index:
+            held["pass_index"] = True
+        out.append(_held(TaskSpec, held))
     return out
+
+
+def _held(cls: type[T], held: dict[str, Any]) -> T:
+    """An instance of a spec class whose ``__dict__`` is ``held`` (its non-default fields)."""
+    obj = _new(cls)
+    _set(obj, "__dict__", held)
+    return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 class _Policies:
@@ -118,10 +138,12 @@ class _Policies:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._found: dict[tuple[int, str, int], dict[str, Any]] = {}
 
     def of(self, job: Job, alias: str, host: HostConfig) -> dict[str, Any]:
-        key = (job.resources, alias, id(job.retry))
+        """The spec fields of the job's resources and retry policy that are off their
+        default (shared: do not modify)."""
+        key = (id(job.resources), alias, id(job.retry))  # the jobs keep both alive
         found = self._found.get(key)
         if found is None:
             policy = retry_policy(job, host, self.config)
@@ -132,13 +154,14 @@ class _Policies:
                     for n in range(2, policy.retries + 2)
                 ]
             backoff = policy.backoff
-            found = self._found[key] = {
+            fields = {
                 "resources": compact(resources_for(job, host, self.config, policy, 1)),
                 "escalated": escalated,
                 "retries": policy.retries,
                 "retry_on": sorted(s.value for s in policy.retry_on) if policy.retries else [],
                 "backoff": [backoff.initial, backoff.factor, backoff.maximum] if backoff.initial > 0 else [],
             }
+            found = self._found[key] = dict(sparse(JobSpec, fields).__dict__)  # off their default
         return found
 
 
@@ -153,34 +176,46 @@ def _spec(
     policies: dict[str, Any],
     project: Project,
 ) -> JobSpec:
-    return sparse(
-        JobSpec,
-        {
-            "key": key,
-            "name": job.name,
-            "run_dir": project.run_dir_name(job.name, key),
-            "host": alias,
-            "after": upstream,
-            "waitfor": job.waitfor,
-            "array": list(job.array.indices) if job.array else None,
-            "max_concurrent": job.array.max_concurrent if job.array else None,
-            "command": job.command[:500],
-            "python": any(t.is_python for t in job.tasks),
-            "tasks": _tasks(job),
-            "workdir": workdir,
-            "local_dir": cwd,
-            "env": dict(job.env),
-            "modules": list(job.modules),
-            "setup": list(job.setup),
-            "stdout": job.stdout,
-            "stderr": MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr),
-            "interpreter": job.python,
-            "inputs": dict(inputs),
-            "outputs": list(job.outputs),
-            **policies,
-            "scheduler_args": {k: list(v) for k, v in job.scheduler_args.items()},
-        },
-    )
+    """The job's spec holding only its fields off their default, in field order: the map
+    :func:`~jobledger.ledger.specs.sparse` would hold (the codec stores it as it is, and the
+    definition digest packs it), built without comparing each field to its default."""
+    held: dict[str, Any] = {"key": key, "name": job.name, "run_dir": project.run_dir_name(job.name, key)}
+    if alias != "local":
+        held["host"] = alias
+    held["after"] = upstream  # a list: never the default ``()``
+    if job.waitfor != "all":
+        held["waitfor"] = job.waitfor
+    if job.array is not None:
+        held["array"] = list(job.array.indices)
+        if job.array.max_concurrent is not None:
+            held["max_concurrent"] = job.array.max_concurrent
+    command = job.command[:500]
+    if command:
+        held["command"] = command
+    if any(t.func is not None for t in job.tasks):
+        held["python"] = True
+    held["tasks"] = _tasks(job)
+    if workdir is not None:
+        held["workdir"] = workdir
+    held["local_dir"] = cwd
+    if job.env:
+        held["env"] = dict(job.env)
+    held["modules"] = list(job.modules)
+    held["setup"] = list(job.setup)
+    if job.stdout is not None:
+        held["stdout"] = job.stdout
+    stderr = MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr)
+    if stderr is not None:
+        held["stderr"] = stderr
+    if job.python is not None:
+        held["interpreter"] = job.python
+    if inputs:
+        held["inputs"] = dict(inputs)
+    held["outputs"] = list(job.outputs)
+    held.update(policies)
+    if job.scheduler_args:
+        held["scheduler_args"] = {k: list(v) for k, v in job.scheduler_args.items()}
+    return _held(JobSpec, held)
 
 
 def define(
@@ -202,7 +237,10 @@ def define(
         jobs: dict[str, Job] = {}
         hosts: dict[str, HostConfig] = {}
         checked: set[str] = set()
+        fitting: set[int] = set()
+        limits: tuple[int, int | None] | None = None
         policies = _Policies(config)
+        hasher = DigestBuilder(workflow.name, len(workflow.order))
         for name in workflow.order:
             job = workflow.jobs[name]
             key = keys[name]
@@ -212,8 +250,11 @@ def define(
                 found = hosts[alias] = config.host(alias)
             res = job.resources
             on_machine = not found.is_remote and found.scheduler == "local"
-            if on_machine and (res.cpus or res.memory or res.memory_per_cpu):
-                check_fits_machine(name, res, *machine_limits(), overcommit=LOCAL_OVERCOMMIT)
+            if on_machine and (res.cpus or res.memory or res.memory_per_cpu) and id(res) not in fitting:
+                if limits is None:
+                    limits = machine_limits()
+                check_fits_machine(name, res, *limits, overcommit=LOCAL_OVERCOMMIT)
+                fitting.add(id(res))  # jobs share their requests: each one is checked once
             workdir: str | None = job.workdir
             if not found.is_remote:
                 workdir = str(Path(job.workdir).resolve()) if job.workdir else cwd
@@ -224,13 +265,13 @@ def define(
             inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
             upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
             upstream += [[key, kind] for key, kind in workflow.external.get(name, ())]
-            specs.append(
-                _spec(
-                    job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
-                )
+            spec = _spec(
+                job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
             )
+            hasher.add(spec)
+            specs.append(spec)
             jobs[key] = job
-        digest = definition_digest(workflow.name, specs)
+        digest = hasher.hexdigest()
     return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
 
 

@@ -45,6 +45,21 @@ def _paths(value: Any, field: str, where: str) -> tuple[str, ...]:
 
 _NO_RETRY = RetryPolicy()
 
+_Signature = tuple[tuple[str, type, Any], ...]
+_BY_KEYWORDS: dict[_Signature, Resources] = {}
+"""Resources of plain resource keywords (``cpus=1, memory="4G"``) seen before, by the
+keywords, their values and their types: jobs of a workflow repeat them a lot."""
+
+
+def _signature(extra: Mapping[str, Any]) -> _Signature | None:
+    """The cache key of keyword arguments (``None`` when a value is unhashable)."""
+    signature = tuple([(k, v.__class__, v) for k, v in extra.items()])
+    try:
+        hash(signature)
+    except TypeError:
+        return None
+    return signature
+
 
 def _upstream_job(target: Any) -> Job | JobRef | str:
     if isinstance(target, (Job, JobRef, str)):
@@ -74,10 +89,14 @@ class Dependency:
 
 
 def _after_ok(job: Job) -> Dependency:
-    """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job)."""
-    dep = _new_dependency(Dependency)
-    _set_field(dep, "target", job)
-    _set_field(dep, "kind", "afterok")
+    """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job),
+    made once per upstream job and shared by its dependents (it is immutable)."""
+    dep: Dependency | None = job.__dict__.get("_afterok")
+    if dep is None:
+        dep = _new_dependency(Dependency)
+        _set_field(dep, "target", job)
+        _set_field(dep, "kind", "afterok")
+        job.__dict__["_afterok"] = dep
     return dep
 
 
@@ -184,27 +203,38 @@ class Job:
         job_name = name if name is not None else _default_name(task_list)
         where = f"job {job_name!r}"
 
-        res_kwargs, unknown = Resources.split_kwargs(extra)
-        sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
-        for key in list(unknown):
-            if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
-                sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-        if unknown:
-            raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
-
         escalate_map: dict[str, Any] = dict(escalate or {})
-        for field, value in list(res_kwargs.items()):
-            if callable(value):
-                escalate_map[field] = value
-                res_kwargs[field] = value(1)
-        try:
-            if resources is None:
-                res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
-            else:
-                base = _resources(resources)
-                res = base.merged(**res_kwargs) if res_kwargs else base
-        except ResourceError as exc:
-            raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+        signature = _signature(extra) if resources is None and extra else None
+        known = _BY_KEYWORDS.get(signature) if signature is not None else None
+        if known is not None:  # the same resource keywords as an earlier job's
+            res = known
+            sched_args = (
+                {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
+            )
+        else:
+            res_kwargs, unknown = Resources.split_kwargs(extra)
+            sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
+            for key in list(unknown):
+                if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
+                    sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
+            if unknown:
+                raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
+            plain = signature is not None and len(res_kwargs) == len(extra)
+            for field, value in list(res_kwargs.items()):
+                if callable(value):
+                    escalate_map[field] = value
+                    res_kwargs[field] = value(1)
+                    plain = False
+            try:
+                if resources is None:
+                    res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
+                else:
+                    base = _resources(resources)
+                    res = base.merged(**res_kwargs) if res_kwargs else base
+            except ResourceError as exc:
+                raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+            if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
+                _BY_KEYWORDS[signature] = res
 
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
@@ -258,7 +288,8 @@ class Job:
     @property
     def command(self) -> str:
         """The tasks as one human-readable line."""
-        return " && ".join(t.label for t in self.tasks)
+        tasks = self.tasks
+        return tasks[0].label if len(tasks) == 1 else " && ".join([t.label for t in tasks])
 
     # ---------------------------------------------------------------- identity
     @property
@@ -339,6 +370,7 @@ class Job:
 
     def _forget_key(self) -> None:
         self.__dict__.pop("_key", None)
+        self.__dict__.pop("_afterok", None)  # a copy's would name the original
 
     def with_changes(self, **changes: Any) -> Job:
         """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""

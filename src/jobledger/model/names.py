@@ -100,6 +100,14 @@ def check_path(value: Any, field: str, where: str = "") -> str:
 
 def check_argv(items: Iterable[Any], where: str = "") -> tuple[str, ...]:
     """An argv list: every item a ``str`` or path-like, none holding a NUL byte."""
+    if type(items) is list or type(items) is tuple:
+        try:
+            joined = "".join(items)  # only strings join: anything else takes the long way
+        except TypeError:
+            pass
+        else:
+            if "\x00" not in joined:
+                return tuple(items)
     out: list[str] = []
     for number, item in enumerate(items):
         if isinstance(item, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,6 +13,17 @@ import attrs
 from jobledger.errors import ModelError
 from jobledger.model.hashing import callable_identity, canonical
 from jobledger.model.names import check_argv, check_env, check_path, check_text
+
+_UNSAFE = re.compile(r"[^\w@%+=:,./ -]", re.ASCII)
+"""What :func:`shlex.quote` quotes, less the space (:func:`_joined` counts the spaces)."""
+
+
+def _joined(argv: tuple[str, ...]) -> str:
+    """``shlex.join(argv)``; argv of plain words (the common case) joined directly."""
+    line = " ".join(argv)
+    if line.count(" ") == len(argv) - 1 and all(argv) and _UNSAFE.search(line) is None:
+        return line  # no item is empty or holds a space or a character quote() quotes
+    return shlex.join(argv)
 
 
 @attrs.frozen(init=False, eq=False)
@@ -90,7 +102,7 @@ class Task:
         if self.shell is not None:
             return self.shell
         if self.argv is not None:
-            return shlex.join(self.argv)
+            return _joined(self.argv)
         func = self.func
         return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}(...)"
 
