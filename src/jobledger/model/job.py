@@ -51,14 +51,9 @@ _BY_KEYWORDS: dict[_Signature, Resources] = {}
 keywords, their values and their types: jobs of a workflow repeat them a lot."""
 
 
-def _signature(extra: Mapping[str, Any]) -> _Signature | None:
-    """The cache key of keyword arguments (``None`` when a value is unhashable)."""
-    signature = tuple([(k, v.__class__, v) for k, v in extra.items()])
-    try:
-        hash(signature)
-    except TypeError:
-        return None
-    return signature
+def _signature(extra: Mapping[str, Any]) -> _Signature:
+    """The cache key of keyword arguments (unhashable when a value is)."""
+    return tuple([(k, v.__class__, v) for k, v in extra.items()])
 
 
 def _upstream_job(target: Any) -> Job | JobRef | str:
@@ -107,8 +102,14 @@ _set_field = object.__setattr__
 def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     if value is None:
         return ()
-    if type(value) is list and default_kind == "afterok" and all(type(v) is Job for v in value):
-        return tuple([_after_ok(v) for v in value])  # the common case, without the converters
+    if type(value) is list and default_kind == "afterok":  # the common case, without the converters
+        found = []
+        for v in value:
+            if type(v) is not Job:
+                break
+            found.append(v.__dict__.get("_afterok") or _after_ok(v))
+        else:
+            return tuple(found)
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
         value = [value]
     out: list[Dependency] = []
@@ -205,7 +206,10 @@ class Job:
 
         escalate_map: dict[str, Any] = dict(escalate or {})
         signature = _signature(extra) if resources is None and extra else None
-        known = _BY_KEYWORDS.get(signature) if signature is not None else None
+        try:
+            known = _BY_KEYWORDS.get(signature) if signature is not None else None
+        except TypeError:  # an unhashable value (a list of directives ...)
+            signature = known = None
         if known is not None:  # the same resource keywords as an earlier job's
             res = known
             sched_args = (

@@ -53,6 +53,8 @@ def control_char(text: str) -> str | None:
 
 def check_name(value: Any, what: str, where: str = "") -> str:
     """``value`` as a name (job, workflow, host): a non-empty string, no control character."""
+    if type(value) is str and value.isprintable() and value.strip():
+        return value  # printable text holds no control character
     if not isinstance(value, str) or not value.strip():
         raise ModelError(f"{_prefix(where)}a {what} must be a non-empty string, got {value!r}")
     bad = control_char(value)

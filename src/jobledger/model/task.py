@@ -63,6 +63,10 @@ class Task:
             if not command.strip():
                 raise ModelError("a task's shell command is empty")
             shell = check_text(command, "shell command")
+        elif type(command) is list or type(command) is tuple:  # argv (before the slower checks)
+            argv = check_argv(command)
+            if not argv:
+                raise ModelError("a task's argv list is empty")
         elif callable(command):
             func = command
         elif isinstance(command, Sequence) and not isinstance(command, bytes):
