@@ -12,6 +12,7 @@ from jobledger.config import load_config
 from jobledger.engine.definitions import define
 from jobledger.errors import CycleError, ModelError
 from jobledger.ledger.event_codec import encode
+from jobledger.model.job import JobRef
 from jobledger.model.task import Task
 
 
@@ -124,3 +125,41 @@ def test_the_order_is_topological_whichever_order_the_jobs_come_in() -> None:
     assert jl.Workflow([late, early], name="w").order == ("early", "late")
     with pytest.raises(CycleError):
         jl.Workflow([jl.Job(name="x", command="true", after=["x"])], name="w")
+
+
+def test_job_keys_are_those_of_earlier_releases() -> None:
+    """Finished work is recognised by its key: these are the keys the release before the
+    fast paths gave (a change would make every existing project run everything again)."""
+    a = jl.Job(name="a", command="echo 'a $(x)'", cpus=2, memory="1G", env={"X": "1", "B": 2})
+    b = jl.Job(
+        name="b",
+        command=["python", "-c", "print(1)", "two words", ""],
+        after=[a],
+        modules=["gcc"],
+        setup=["ulimit -c 0"],
+    )
+    c = jl.Job(
+        name="c",
+        tasks=["echo one", ["echo", "two"], Task(["x"], env={"A": "b"}, cwd="/work", pass_index=True)],
+        after=[(a, "afterany"), b, JobRef("f" * 32, "old")],
+        inputs=["surely-missing.txt"],
+        outputs=["out.txt"],
+        retries=2,
+        memory=lambda attempt: f"{attempt}G",
+        stderr=None,
+        stdout="o.txt",
+        workdir="/nonexistent/place",
+        slurm_args=["--exclusive"],
+    )
+    d = jl.Job(
+        name="d", command="true", array=range(3), max_concurrent=2, waitfor="any", after=[c], gpus=1, nodes=2
+    )
+    e = jl.Job(name="e", command=["true"], stderr="err.txt", after=["d"])
+    assert jl.Workflow([e, d, c, b, a], name="pinned").keys() == {
+        "a": "c06aaf219e9ce60469fada1bd23e26c1",
+        "b": "f3290501946be60eb8a98fbf4184cab1",
+        "c": "0d4b16692aca3c431a2cb10127165325",
+        "d": "3174b790bd8c71ed8e22d1f945f72082",
+        "e": "e14361f69323105253766d9cb274fefe",
+    }
+    assert a.key == "c06aaf219e9ce60469fada1bd23e26c1"

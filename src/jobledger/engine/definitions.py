@@ -264,7 +264,8 @@ def define(
                     checked.add(workdir)
             inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
             upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
-            upstream += [[key, kind] for key, kind in workflow.external.get(name, ())]
+            if name in workflow.external:
+                upstream += [[key, kind] for key, kind in workflow.external[name]]
             spec = _spec(
                 job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
             )

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from jobledger.engine.scope import is_open
+from jobledger.gcpause import gc_paused
 from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.state import Phase, cancel_stands, job_phase
@@ -211,6 +212,12 @@ def plan(
 ) -> Plan:
     """Decide what to do for ``keys`` (topological order; every upstream of a key is
     either among them before it or already in ``model``)."""
+    with gc_paused():  # it reads (and may decode) a record per key: no collector passes
+        return _plan(model, keys, now, hosts)
+
+
+def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, HostView]) -> Plan:
+    """:func:`plan`, with the collector paused."""
     jobs = model.jobs
     overlay: dict[str, Standing] = {}
     active = {alias: view.active for alias, view in hosts.items()}

@@ -312,19 +312,21 @@ class Job:
             tasks = [t.identity() for t in self.tasks]
         except HashingError as exc:
             raise HashingError(f"job {self.name!r}: {exc}") from None
-        # plain values only (str, int, None, lists): msgpack packs them deterministically
+        # plain values only (str, int, None, lists; tuples pack as the same arrays as
+        # lists): msgpack packs them deterministically
+        env = self.env
         return [
             "job/1",
             self.name,
             tasks,
-            [[k, v] for k, v in sorted(self.env.items())],
+            [[k, v] for k, v in sorted(env.items())] if env else [],
             self.workdir,
             list(self.array.indices) if self.array else None,
             [r.cpus, r.gpus, r.nodes, r.tasks],
-            list(self.modules),
-            list(self.setup),
-            [list(kv) for kv in sorted((input_hashes or {}).items())] or list(self.inputs),
-            list(self.outputs),
+            self.modules,
+            self.setup,
+            [list(kv) for kv in sorted(input_hashes.items())] if input_hashes else self.inputs,
+            self.outputs,
             [self.stdout, self.stderr],
         ]
 

@@ -115,7 +115,7 @@ class Task:
         if self.shell is not None:
             what: Any = ["shell", self.shell]
         elif self.argv is not None:
-            what = ["argv", list(self.argv)]
+            what = ["argv", self.argv]  # packs as the same array as a list
         else:
             assert self.func is not None
             name = getattr(self.func, "__qualname__", repr(self.func))
@@ -125,4 +125,4 @@ class Task:
                 canonical(self.args, f"arguments of {name!r}"),
                 canonical(self.kwargs, f"keyword arguments of {name!r}"),
             ]
-        return [what, sorted(self.env.items()), self.cwd, self.pass_index]
+        return [what, sorted(self.env.items()) if self.env else [], self.cwd, self.pass_index]

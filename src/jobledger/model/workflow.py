@@ -173,7 +173,9 @@ class Workflow:
         keys: dict[str, str] = {}
         for name in self.order:
             job = self.jobs[name]
-            ups = [(keys[u], kind) for u, kind in self.upstream[name]] + list(self.external.get(name, ()))
+            ups = [(keys[u], kind) for u, kind in self.upstream[name]]
+            if name in self.external:
+                ups += self.external[name]
             hashes = hasher(job.inputs, job.workdir) if job.inputs else None
             keys[name] = job.compute_key(ups, hashes)
         return keys
