@@ -163,3 +163,12 @@ def test_job_keys_are_those_of_earlier_releases() -> None:
         "e": "e14361f69323105253766d9cb274fefe",
     }
     assert a.key == "c06aaf219e9ce60469fada1bd23e26c1"
+
+
+def test_a_plain_copy_of_an_upstream_is_the_upstream_of_the_jobs_after_it() -> None:
+    import copy
+
+    a = jl.Job(name="a", command="echo a")
+    jl.Job(name="b", command="echo b", after=[a])
+    twin = copy.copy(a)
+    assert jl.Job(name="c", command="echo c", after=[twin]).depends[0].target is twin

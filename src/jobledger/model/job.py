@@ -87,7 +87,7 @@ def _after_ok(job: Job) -> Dependency:
     """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job),
     made once per upstream job and shared by its dependents (it is immutable)."""
     dep: Dependency | None = job.__dict__.get("_afterok")
-    if dep is None:
+    if dep is None or dep.target is not job:  # not made yet, or made for the job copied
         dep = _new_dependency(Dependency)
         _set_field(dep, "target", job)
         _set_field(dep, "kind", "afterok")
@@ -107,7 +107,7 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
         for v in value:
             if type(v) is not Job:
                 break
-            found.append(v.__dict__.get("_afterok") or _after_ok(v))
+            found.append(_after_ok(v))
         else:
             return tuple(found)
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
