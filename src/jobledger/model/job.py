@@ -15,6 +15,7 @@ from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
 from jobledger.model.hashing import digest, pack
 from jobledger.model.inputs import file_digest, hash_inputs
 from jobledger.model.job_fields import (
+    _BY_KEYWORDS,
     SEPARATE,
     _cached_resources,
     _checked_change,
@@ -22,6 +23,7 @@ from jobledger.model.job_fields import (
     _listed,
     _raw_args,
     _resources,
+    _signature,
     _tasks,
 )
 from jobledger.model.names import (
@@ -44,16 +46,6 @@ def _paths(value: Any, field: str, where: str) -> tuple[str, ...]:
 
 
 _NO_RETRY = RetryPolicy()
-
-_Signature = tuple[tuple[str, type, Any], ...]
-_BY_KEYWORDS: dict[_Signature, Resources] = {}
-"""Resources of plain resource keywords (``cpus=1, memory="4G"``) seen before, by the
-keywords, their values and their types: jobs of a workflow repeat them a lot."""
-
-
-def _signature(extra: Mapping[str, Any]) -> _Signature:
-    """The cache key of keyword arguments (unhashable when a value is)."""
-    return tuple([(k, v.__class__, v) for k, v in extra.items()])
 
 
 def _upstream_job(target: Any) -> Job | JobRef | str:
