@@ -19,21 +19,18 @@ from typing import Any
 import attrs
 
 from jobledger.config import Config, HostConfig
-from jobledger.engine.definition_digest import definition_digest
+from jobledger.engine.definition_digest import DigestBuilder, definition_digest
+from jobledger.engine.job_specs import Policies, job_spec
 from jobledger.engine.payloads import task_files
 from jobledger.errors import ModelError
 from jobledger.gcpause import gc_paused
 from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_limits
 from jobledger.ledger import events as ev
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.specs import MERGED, JobSpec, TaskSpec, sparse
-from jobledger.model.job import SEPARATE, Job, hash_inputs
-from jobledger.model.resources import Resources
-from jobledger.model.retry import RetryPolicy
+from jobledger.ledger.specs import JobSpec
+from jobledger.model.job import Job, hash_inputs
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project, writing
-
-_RETRY_KEYS = ("retries", "retry_on", "backoff", "escalate")
 
 
 @attrs.frozen(eq=False)
@@ -50,137 +47,6 @@ class Definition:
     digest: str
     source: str | None
     host: str | None
-
-
-def retry_policy(job: Job, host: HostConfig, config: Config) -> RetryPolicy:
-    """The nearest retry policy: the job's, then the host's, then ``[defaults]``."""
-    if job.retry != RetryPolicy():
-        return job.retry
-    defaults = {k: v for k, v in config.defaults.items() if k in _RETRY_KEYS}
-    for table in (host.retry, defaults):
-        if table:
-            return RetryPolicy.build(
-                retries=table.get("retries"),
-                retry_on=table.get("retry_on"),
-                backoff=table.get("backoff"),
-                escalate=table.get("escalate"),
-            )
-    return job.retry
-
-
-def resources_for(job: Job, host: HostConfig, config: Config, policy: RetryPolicy, attempt: int) -> Resources:
-    """Resources of one attempt: ``[defaults]`` < host < job, escalated, capped."""
-    default_fields, _ = Resources.split_kwargs(
-        {k: v for k, v in config.defaults.items() if k not in _RETRY_KEYS}
-    )
-    base = Resources(**default_fields) if default_fields else Resources()
-    res = job.resources.layered_over(host.resources.layered_over(base))
-    if attempt > 1 and policy.escalate:
-        factors = {k: v for k, v in policy.escalate.items() if not callable(v)}
-        if factors:
-            res = res.scaled(factors, attempt)
-        functions = {k: v(attempt) for k, v in policy.escalate.items() if callable(v)}
-        if functions:
-            res = res.merged(**functions)
-    if host.limits is not None:
-        res = res.capped(host.limits)
-    return res
-
-
-_COMPACT: dict[Resources, dict[str, Any]] = {}
-
-
-def compact(resources: Resources) -> dict[str, Any]:
-    """The fields a request sets, as plain data (cached: requests repeat; do not modify)."""
-    found = _COMPACT.get(resources)
-    if found is None:
-        found = {k: v for k, v in resources.to_dict().items() if v not in (None, False, [], ())}
-        if len(_COMPACT) < 4096:
-            _COMPACT[resources] = found
-    return found
-
-
-def _tasks(job: Job) -> list[TaskSpec]:
-    out = []
-    for number, task in enumerate(job.tasks):
-        common = {"env": dict(task.env), "cwd": task.cwd, "pass_index": task.pass_index}
-        if task.shell is not None:
-            out.append(sparse(TaskSpec, {"kind": "shell", "shell": task.shell, **common}))
-        elif task.argv is not None:
-            out.append(sparse(TaskSpec, {"kind": "argv", "argv": list(task.argv), **common}))
-        else:
-            out.append(sparse(TaskSpec, {"kind": "python", "payload": f"task-{number}.pkl", **common}))
-    return out
-
-
-class _Policies:
-    """Resources and retry policy per (resources, host, policy): requests repeat a lot."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._found: dict[tuple[Any, ...], dict[str, Any]] = {}
-
-    def of(self, job: Job, alias: str, host: HostConfig) -> dict[str, Any]:
-        key = (job.resources, alias, id(job.retry))
-        found = self._found.get(key)
-        if found is None:
-            policy = retry_policy(job, host, self.config)
-            escalated: list[dict[str, Any]] = []
-            if policy.escalate:
-                escalated = [
-                    compact(resources_for(job, host, self.config, policy, n))
-                    for n in range(2, policy.retries + 2)
-                ]
-            backoff = policy.backoff
-            found = self._found[key] = {
-                "resources": compact(resources_for(job, host, self.config, policy, 1)),
-                "escalated": escalated,
-                "retries": policy.retries,
-                "retry_on": sorted(s.value for s in policy.retry_on) if policy.retries else [],
-                "backoff": [backoff.initial, backoff.factor, backoff.maximum] if backoff.initial > 0 else [],
-            }
-        return found
-
-
-def _spec(
-    job: Job,
-    key: str,
-    upstream: list[list[str]],
-    alias: str,
-    workdir: str | None,
-    cwd: str,
-    inputs: Mapping[str, str],
-    policies: dict[str, Any],
-    project: Project,
-) -> JobSpec:
-    return sparse(
-        JobSpec,
-        {
-            "key": key,
-            "name": job.name,
-            "run_dir": project.run_dir_name(job.name, key),
-            "host": alias,
-            "after": upstream,
-            "waitfor": job.waitfor,
-            "array": list(job.array.indices) if job.array else None,
-            "max_concurrent": job.array.max_concurrent if job.array else None,
-            "command": job.command[:500],
-            "python": any(t.is_python for t in job.tasks),
-            "tasks": _tasks(job),
-            "workdir": workdir,
-            "local_dir": cwd,
-            "env": dict(job.env),
-            "modules": list(job.modules),
-            "setup": list(job.setup),
-            "stdout": job.stdout,
-            "stderr": MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr),
-            "interpreter": job.python,
-            "inputs": dict(inputs),
-            "outputs": list(job.outputs),
-            **policies,
-            "scheduler_args": {k: list(v) for k, v in job.scheduler_args.items()},
-        },
-    )
 
 
 def define(
@@ -202,7 +68,10 @@ def define(
         jobs: dict[str, Job] = {}
         hosts: dict[str, HostConfig] = {}
         checked: set[str] = set()
-        policies = _Policies(config)
+        fitting: set[int] = set()
+        limits: tuple[int, int | None] | None = None
+        policies = Policies(config)
+        hasher = DigestBuilder(workflow.name, len(workflow.order))
         for name in workflow.order:
             job = workflow.jobs[name]
             key = keys[name]
@@ -212,8 +81,11 @@ def define(
                 found = hosts[alias] = config.host(alias)
             res = job.resources
             on_machine = not found.is_remote and found.scheduler == "local"
-            if on_machine and (res.cpus or res.memory or res.memory_per_cpu):
-                check_fits_machine(name, res, *machine_limits(), overcommit=LOCAL_OVERCOMMIT)
+            if on_machine and (res.cpus or res.memory or res.memory_per_cpu) and id(res) not in fitting:
+                if limits is None:
+                    limits = machine_limits()
+                check_fits_machine(name, res, *limits, overcommit=LOCAL_OVERCOMMIT)
+                fitting.add(id(res))  # jobs share their requests: each one is checked once
             workdir: str | None = job.workdir
             if not found.is_remote:
                 workdir = str(Path(job.workdir).resolve()) if job.workdir else cwd
@@ -223,14 +95,15 @@ def define(
                     checked.add(workdir)
             inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
             upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
-            upstream += [[key, kind] for key, kind in workflow.external.get(name, ())]
-            specs.append(
-                _spec(
-                    job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
-                )
+            if name in workflow.external:
+                upstream += [[key, kind] for key, kind in workflow.external[name]]
+            spec = job_spec(
+                job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
             )
+            hasher.add(spec)
+            specs.append(spec)
             jobs[key] = job
-        digest = definition_digest(workflow.name, specs)
+        digest = hasher.hexdigest()
     return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
 
 

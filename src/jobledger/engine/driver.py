@@ -181,6 +181,7 @@ class Driver:
             if found is None:
                 self.scopes.pop(name, None)
                 return None
+            found.full_at = time.monotonic()  # build() read every job: no second full pass now
             self.scopes[name] = found
         return found
 

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from jobledger.engine.scope import is_open
+from jobledger.gcpause import gc_paused
 from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.state import Phase, cancel_stands, job_phase
@@ -130,11 +131,15 @@ class Standing:
 
 def standing_of(job: JobRecord | None) -> Standing:
     """A job's :class:`Standing` from its record."""
-    if job is None:
-        return Standing(Phase.PENDING, 1, JobState.PENDING)
+    if job is None or not job.attempts:
+        return _FRESH
     phase, number, state = job_phase(job)
     att = job.attempts.get(number)
     return Standing(phase, number, state, att.host if att else None, att.scheduler_id if att else None)
+
+
+_FRESH = Standing(Phase.PENDING, 1, JobState.PENDING)
+"""The standing of a job nothing was recorded for yet (shared: standings are immutable)."""
 
 
 def satisfied(kind: str, upstream: Standing) -> bool | None:
@@ -162,16 +167,24 @@ def readiness(
     """
     if not edges:
         return "ready", ()
-    verdicts = [(satisfied(kind, upstream[key]), key, kind) for key, kind in edges]
     if waitfor == "any":
-        if any(v is True for v, _, _ in verdicts):
+        verdicts = [satisfied(kind, upstream[key]) for key, kind in edges]
+        if any(v is True for v in verdicts):
             return "ready", ()
-        if all(v is False for v, _, _ in verdicts):
+        if all(v is False for v in verdicts):
             return "never", ()
         return "wait", ()
-    if any(v is False for v, _, _ in verdicts):
-        return "never", ()
-    open_edges = [(key, kind) for v, key, kind in verdicts if v is None]
+    open_edges = []
+    for key, kind in edges:
+        phase = upstream[key].phase  # satisfied(), inlined: this runs for every edge
+        if phase is Phase.SUCCESS:
+            if kind not in ("afterok", "afterany"):
+                return "never", ()
+        elif phase is Phase.FAILURE:
+            if kind not in ("afterany", "afternotok"):
+                return "never", ()
+        else:
+            open_edges.append((key, kind))
     if not open_edges:
         return "ready", ()
     native: list[tuple[str, str]] = []
@@ -199,6 +212,12 @@ def plan(
 ) -> Plan:
     """Decide what to do for ``keys`` (topological order; every upstream of a key is
     either among them before it or already in ``model``)."""
+    with gc_paused():  # it reads (and may decode) a record per key: no collector passes
+        return _plan(model, keys, now, hosts)
+
+
+def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, HostView]) -> Plan:
+    """:func:`plan`, with the collector paused."""
     jobs = model.jobs
     overlay: dict[str, Standing] = {}
     active = {alias: view.active for alias, view in hosts.items()}
@@ -209,16 +228,12 @@ def plan(
     recorded: dict[str, Standing] = {}  # standings from the records (they do not change here)
     views = dict(hosts)
 
-    def stand(key: str) -> Standing:
-        found = overlay.get(key) or recorded.get(key)
-        if found is None:
-            found = recorded[key] = standing_of(jobs.get(key))
-        return found
-
     def upstream_of(key: str) -> Standing:
         """An upstream's standing: a failure with a retry to come (an upstream this plan
         does not look at) is not its last word."""
-        found = stand(key)
+        found = overlay.get(key) or recorded.get(key)
+        if found is None:
+            found = recorded[key] = standing_of(jobs.get(key))
         if found.phase is Phase.FAILURE and key not in overlay and is_open(jobs.get(key)):
             return Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
         return found
@@ -228,7 +243,9 @@ def plan(
         if job is None or job.spec is None:
             continue
         spec = job.spec
-        st = stand(key)
+        st = overlay.get(key) or recorded.get(key)
+        if st is None:
+            st = recorded[key] = standing_of(job)
         cancelled = cancel_stands(job)
         if st.phase is Phase.FAILURE:
             if cancelled or st.state is JobState.DEPENDENCY_FAILED:
@@ -279,12 +296,17 @@ def plan(
             view = views[spec.host] = HostView(spec.host)
         edges = spec.after
         upstream = {up: upstream_of(up) for up, _ in edges}
-        retrying = frozenset(
-            up
-            for up, _ in edges
-            if (u := jobs.get(up)) is not None and u.spec is not None and u.spec.retries > 0
-        )
-        verdict, native = readiness(edges, upstream, waitfor=spec.waitfor, host=view, retrying=retrying)
+        verdict, native = readiness(edges, upstream, waitfor=spec.waitfor, host=view)
+        if verdict == "native":  # unless an upstream may be retried (then it needs a new id)
+            retrying = frozenset(
+                up
+                for up, _ in edges
+                if (u := jobs.get(up)) is not None and u.spec is not None and u.spec.retries > 0
+            )
+            if retrying:
+                verdict, native = readiness(
+                    edges, upstream, waitfor=spec.waitfor, host=view, retrying=retrying
+                )
         if verdict == "never":
             failed = [
                 (jobs[up].name if up in jobs else up[:12])

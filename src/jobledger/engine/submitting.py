@@ -169,7 +169,7 @@ class Submitter:
 
     @staticmethod
     def _fields(resources: Resources) -> dict[str, Any]:
-        from jobledger.engine.definitions import compact
+        from jobledger.engine.job_specs import compact
 
         return compact(resources)
 

@@ -15,6 +15,7 @@ from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
 from jobledger.model.hashing import digest, pack
 from jobledger.model.inputs import file_digest, hash_inputs
 from jobledger.model.job_fields import (
+    _BY_KEYWORDS,
     SEPARATE,
     _cached_resources,
     _checked_change,
@@ -22,6 +23,7 @@ from jobledger.model.job_fields import (
     _listed,
     _raw_args,
     _resources,
+    _signature,
     _tasks,
 )
 from jobledger.model.names import (
@@ -74,10 +76,14 @@ class Dependency:
 
 
 def _after_ok(job: Job) -> Dependency:
-    """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job)."""
-    dep = _new_dependency(Dependency)
-    _set_field(dep, "target", job)
-    _set_field(dep, "kind", "afterok")
+    """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job),
+    made once per upstream job and shared by its dependents (it is immutable)."""
+    dep: Dependency | None = job.__dict__.get("_afterok")
+    if dep is None or dep.target is not job:  # not made yet, or made for the job copied
+        dep = _new_dependency(Dependency)
+        _set_field(dep, "target", job)
+        _set_field(dep, "kind", "afterok")
+        job.__dict__["_afterok"] = dep
     return dep
 
 
@@ -88,8 +94,14 @@ _set_field = object.__setattr__
 def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     if value is None:
         return ()
-    if type(value) is list and default_kind == "afterok" and all(type(v) is Job for v in value):
-        return tuple([_after_ok(v) for v in value])  # the common case, without the converters
+    if type(value) is list and default_kind == "afterok":  # the common case, without the converters
+        found = []
+        for v in value:
+            if type(v) is not Job:
+                break
+            found.append(_after_ok(v))
+        else:
+            return tuple(found)
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
         value = [value]
     out: list[Dependency] = []
@@ -184,27 +196,41 @@ class Job:
         job_name = name if name is not None else _default_name(task_list)
         where = f"job {job_name!r}"
 
-        res_kwargs, unknown = Resources.split_kwargs(extra)
-        sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
-        for key in list(unknown):
-            if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
-                sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-        if unknown:
-            raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
-
         escalate_map: dict[str, Any] = dict(escalate or {})
-        for field, value in list(res_kwargs.items()):
-            if callable(value):
-                escalate_map[field] = value
-                res_kwargs[field] = value(1)
+        signature = _signature(extra) if resources is None and extra else None
         try:
-            if resources is None:
-                res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
-            else:
-                base = _resources(resources)
-                res = base.merged(**res_kwargs) if res_kwargs else base
-        except ResourceError as exc:
-            raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+            known = _BY_KEYWORDS.get(signature) if signature is not None else None
+        except TypeError:  # an unhashable value (a list of directives ...)
+            signature = known = None
+        if known is not None:  # the same resource keywords as an earlier job's
+            res = known
+            sched_args = (
+                {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
+            )
+        else:
+            res_kwargs, unknown = Resources.split_kwargs(extra)
+            sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
+            for key in list(unknown):
+                if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
+                    sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
+            if unknown:
+                raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
+            plain = signature is not None and len(res_kwargs) == len(extra)
+            for field, value in list(res_kwargs.items()):
+                if callable(value):
+                    escalate_map[field] = value
+                    res_kwargs[field] = value(1)
+                    plain = False
+            try:
+                if resources is None:
+                    res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
+                else:
+                    base = _resources(resources)
+                    res = base.merged(**res_kwargs) if res_kwargs else base
+            except ResourceError as exc:
+                raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+            if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
+                _BY_KEYWORDS[signature] = res
 
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
@@ -258,7 +284,8 @@ class Job:
     @property
     def command(self) -> str:
         """The tasks as one human-readable line."""
-        return " && ".join(t.label for t in self.tasks)
+        tasks = self.tasks
+        return tasks[0].label if len(tasks) == 1 else " && ".join([t.label for t in tasks])
 
     # ---------------------------------------------------------------- identity
     @property
@@ -277,19 +304,21 @@ class Job:
             tasks = [t.identity() for t in self.tasks]
         except HashingError as exc:
             raise HashingError(f"job {self.name!r}: {exc}") from None
-        # plain values only (str, int, None, lists): msgpack packs them deterministically
+        # plain values only (str, int, None, lists; tuples pack as the same arrays as
+        # lists): msgpack packs them deterministically
+        env = self.env
         return [
             "job/1",
             self.name,
             tasks,
-            [[k, v] for k, v in sorted(self.env.items())],
+            [[k, v] for k, v in sorted(env.items())] if env else [],
             self.workdir,
             list(self.array.indices) if self.array else None,
             [r.cpus, r.gpus, r.nodes, r.tasks],
-            list(self.modules),
-            list(self.setup),
-            [list(kv) for kv in sorted((input_hashes or {}).items())] or list(self.inputs),
-            list(self.outputs),
+            self.modules,
+            self.setup,
+            [list(kv) for kv in sorted(input_hashes.items())] if input_hashes else self.inputs,
+            self.outputs,
             [self.stdout, self.stderr],
         ]
 
@@ -339,6 +368,7 @@ class Job:
 
     def _forget_key(self) -> None:
         self.__dict__.pop("_key", None)
+        self.__dict__.pop("_afterok", None)  # a copy's would name the original
 
     def with_changes(self, **changes: Any) -> Job:
         """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""

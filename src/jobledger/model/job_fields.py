@@ -117,3 +117,14 @@ def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
     if isinstance(value, Mapping):
         return Resources.from_kwargs(**value)
     raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
+
+
+_Signature = tuple[tuple[str, type, Any], ...]
+_BY_KEYWORDS: dict[_Signature, Resources] = {}
+"""Resources of plain resource keywords (``cpus=1, memory="4G"``) seen before, by the
+keywords, their values and their types: jobs of a workflow repeat them a lot."""
+
+
+def _signature(extra: Mapping[str, Any]) -> _Signature:
+    """The cache key of keyword arguments (unhashable when a value is)."""
+    return tuple([(k, v.__class__, v) for k, v in extra.items()])

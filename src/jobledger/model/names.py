@@ -53,6 +53,8 @@ def control_char(text: str) -> str | None:
 
 def check_name(value: Any, what: str, where: str = "") -> str:
     """``value`` as a name (job, workflow, host): a non-empty string, no control character."""
+    if type(value) is str and value.isprintable() and value.strip():
+        return value  # printable text holds no control character
     if not isinstance(value, str) or not value.strip():
         raise ModelError(f"{_prefix(where)}a {what} must be a non-empty string, got {value!r}")
     bad = control_char(value)
@@ -100,6 +102,14 @@ def check_path(value: Any, field: str, where: str = "") -> str:
 
 def check_argv(items: Iterable[Any], where: str = "") -> tuple[str, ...]:
     """An argv list: every item a ``str`` or path-like, none holding a NUL byte."""
+    if type(items) is list or type(items) is tuple:
+        try:
+            joined = "".join(items)  # only strings join: anything else takes the long way
+        except TypeError:
+            pass
+        else:
+            if "\x00" not in joined:
+                return tuple(items)
     out: list[str] = []
     for number, item in enumerate(items):
         if isinstance(item, str):

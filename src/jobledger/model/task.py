@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,6 +13,17 @@ import attrs
 from jobledger.errors import ModelError
 from jobledger.model.hashing import callable_identity, canonical
 from jobledger.model.names import check_argv, check_env, check_path, check_text
+
+_UNSAFE = re.compile(r"[^\w@%+=:,./ -]", re.ASCII)
+"""What :func:`shlex.quote` quotes, less the space (:func:`_joined` counts the spaces)."""
+
+
+def _joined(argv: tuple[str, ...]) -> str:
+    """``shlex.join(argv)``; argv of plain words (the common case) joined directly."""
+    line = " ".join(argv)
+    if line.count(" ") == len(argv) - 1 and all(argv) and _UNSAFE.search(line) is None:
+        return line  # no item is empty or holds a space or a character quote() quotes
+    return shlex.join(argv)
 
 
 @attrs.frozen(init=False, eq=False)
@@ -51,6 +63,10 @@ class Task:
             if not command.strip():
                 raise ModelError("a task's shell command is empty")
             shell = check_text(command, "shell command")
+        elif type(command) is list or type(command) is tuple:  # argv (before the slower checks)
+            argv = check_argv(command)
+            if not argv:
+                raise ModelError("a task's argv list is empty")
         elif callable(command):
             func = command
         elif isinstance(command, Sequence) and not isinstance(command, bytes):
@@ -90,7 +106,7 @@ class Task:
         if self.shell is not None:
             return self.shell
         if self.argv is not None:
-            return shlex.join(self.argv)
+            return _joined(self.argv)
         func = self.func
         return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}(...)"
 
@@ -99,7 +115,7 @@ class Task:
         if self.shell is not None:
             what: Any = ["shell", self.shell]
         elif self.argv is not None:
-            what = ["argv", list(self.argv)]
+            what = ["argv", self.argv]  # packs as the same array as a list
         else:
             assert self.func is not None
             name = getattr(self.func, "__qualname__", repr(self.func))
@@ -109,4 +125,4 @@ class Task:
                 canonical(self.args, f"arguments of {name!r}"),
                 canonical(self.kwargs, f"keyword arguments of {name!r}"),
             ]
-        return [what, sorted(self.env.items()), self.cwd, self.pass_index]
+        return [what, sorted(self.env.items()) if self.env else [], self.cwd, self.pass_index]

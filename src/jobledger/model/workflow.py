@@ -49,21 +49,30 @@ class Workflow:
         collected = _collect(jobs)
         upstream: dict[str, tuple[tuple[str, str], ...]] = {}
         external: dict[str, tuple[tuple[str, str], ...]] = {}
+        in_order = True  # every job after its upstreams already (then that is the order)
         for job in collected.values():
+            if not job.depends:
+                upstream[job.name] = ()
+                continue
             edges = []
-            refs = [(d.target.key, d.kind) for d in job.depends if isinstance(d.target, JobRef)]
+            refs = []
+            for dep in job.depends:
+                target = dep.target
+                if isinstance(target, JobRef):
+                    refs.append((target.key, dep.kind))
+                    continue
+                up = target if isinstance(target, str) else target.name
+                if up not in collected:
+                    raise UnknownDependencyError(
+                        f"job {job.name!r} depends on {up!r}, which is not in workflow {name!r}"
+                    )
+                if in_order and up not in upstream:
+                    in_order = False
+                edges.append((up, dep.kind))
             if refs:
                 external[job.name] = tuple(refs)
-            for dep in job.depends:
-                if isinstance(dep.target, JobRef):
-                    continue
-                if dep.name not in collected:
-                    raise UnknownDependencyError(
-                        f"job {job.name!r} depends on {dep.name!r}, which is not in workflow {name!r}"
-                    )
-                edges.append((dep.name, dep.kind))
             upstream[job.name] = tuple(edges)
-        order = _toposort(collected, upstream)
+        order = tuple(collected) if in_order else _toposort(collected, upstream)
         self.__attrs_init__(
             name=name,
             jobs=collected,
@@ -164,7 +173,9 @@ class Workflow:
         keys: dict[str, str] = {}
         for name in self.order:
             job = self.jobs[name]
-            ups = [(keys[u], kind) for u, kind in self.upstream[name]] + list(self.external.get(name, ()))
+            ups = [(keys[u], kind) for u, kind in self.upstream[name]]
+            if name in self.external:
+                ups += self.external[name]
             hashes = hasher(job.inputs, job.workdir) if job.inputs else None
             keys[name] = job.compute_key(ups, hashes)
         return keys
@@ -204,9 +215,8 @@ def _collect(roots: Iterable[Job]) -> dict[str, Job]:
                 f"two different jobs are named {job.name!r}: {other.command!r} and {job.command!r}"
             )
         found[job.name] = job
-        for dep in reversed(job.depends):
-            if isinstance(dep.target, Job):
-                stack.append(dep.target)
+        if job.depends:
+            stack.extend([d.target for d in reversed(job.depends) if isinstance(d.target, Job)])
     return found
 
 

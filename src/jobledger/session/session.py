@@ -192,7 +192,8 @@ class Session:
                 )
                 runs = [k for k, v in verdicts.items() if v in (NEW, RERUN)]
                 write_payloads(self.project, definition, runs, only_missing=False)
-                others = [k for k in definition.jobs if k not in set(runs)]
+                chosen = set(runs)
+                others = [k for k in definition.jobs if k not in chosen]
                 write_payloads(self.project, definition, others, only_missing=True)
                 replaces = replaced(model, definition)
                 if replaces is not None:
