@@ -17,7 +17,7 @@ from jobledger.gcpause import gc_paused
 from jobledger.ledger import events as ev
 from jobledger.ledger.book import SegmentBook
 from jobledger.ledger.codec import Damage
-from jobledger.ledger.event_codec import Recorded, decode_raw, recorded, to_raw
+from jobledger.ledger.event_codec import ENCODERS, Recorded, decode_raw, encoder, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
 from jobledger.ledger.reducer import Model, apply, apply_raw
 from jobledger.ledger.segment import (
@@ -34,7 +34,7 @@ from jobledger.ledger.stream import iter_all_events
 from jobledger.ledger.wholefile import SegmentFile, SeqSet
 
 FORMAT_VERSION = 1
-_now = time.time
+_tuple_new = tuple.__new__
 #: Write a snapshot on close when at least this many events were read past the last one.
 SNAPSHOT_AFTER = 20_000
 #: ... or when at least this many bytes were (a big workflow definition is one event).
@@ -268,12 +268,13 @@ class Ledger:
     def append(self, event: ev.Event) -> Recorded:
         """Buffer one event (applied to the in-memory state at once); see :meth:`flush`."""
         with self._lock:
-            if not self._loaded:
-                self.open()
-            writer = self._writer or self._ensure_writer()
+            writer = self._writer
+            if writer is None:  # not loaded implies no writer
+                if not self._loaded:
+                    self.open()
+                writer = self._ensure_writer()
             self._seq = seq = self._seq + 1
-            clock = self._clock.tick()
-            when = _now()
+            clock, when = self._clock.stamp()
             wid = writer.writer_id
             apply(self._model, event, (clock, wid, seq), when)
             his = self._own_seqs.his  # the book's set of own events: almost always the next
@@ -281,11 +282,13 @@ class Ledger:
                 his[-1] = seq
             else:
                 self._own_seqs.add(seq)
+            cls: type[Any] = type(event)
+            data = (ENCODERS.get(cls) or encoder(cls))(event)
             buffer = self._buffer
-            buffer.append(self._pack(to_raw(event, clock, seq, when)))
+            buffer.append(self._pack([cls.TYPE, clock, seq, when, data]))
             if len(buffer) >= BUFFER_LIMIT:
                 self._flush_locked(durable=False)
-            return recorded(event, clock, wid, seq, when)
+            return _tuple_new(Recorded, (event, clock, wid, seq, when))
 
     def flush(self, durable: bool = False) -> None:
         """Write buffered events as one record; ``durable`` fsyncs before returning."""
