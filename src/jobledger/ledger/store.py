@@ -83,9 +83,9 @@ class Ledger:
         cyclic collector walks, however long they wait)."""
         self._pack = msgpack.Packer(use_bin_type=True).pack
         self._own_seqs = SeqSet()
+        """Sequence numbers this process wrote (and folded) itself: the book's set."""
         self._appended = 0
         """Events written since the collector last froze what is alive (see FREEZE_EVERY)."""
-        """Sequence numbers this process wrote (and folded) itself: the book's set."""
         self._read_since_snapshot = 0
         self._bytes_since_snapshot = 0
         self._loaded = False
