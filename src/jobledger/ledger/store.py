@@ -46,8 +46,10 @@ BUFFER_LIMIT = 1000
 #: time, a write moves the objects alive to the collector's permanent generation, as
 #: :func:`~jobledger.gcpause.gc_paused` does after bulk work: otherwise each full collection
 #: walks every job record built so far again (a third of the CPU of a million appends).
-#: The records hold no cycles; they are still freed by reference counting.
-FREEZE_EVERY = 100_000
+#: The records hold no cycles; they are still freed by reference counting. (A million
+#: appends: 2.1-2.7 s of full collections; 0.7-0.9 s freezing every 100,000, 0.3 s every
+#: 25,000.)
+FREEZE_EVERY = 25_000
 
 
 class Ledger:
@@ -314,6 +316,7 @@ class Ledger:
                 if self._appended >= FREEZE_EVERY:
                     self._appended = 0
                     if gc.isenabled():
+                        gc.collect(1)  # young garbage cycles go first, not into the frozen set
                         gc.freeze()
             elif durable and self._writer is not None:
                 self._writer.sync()
