@@ -54,6 +54,28 @@ def test_unknown_types_decode_to_none_and_bad_data_is_refused() -> None:
         decode("intent", [1, 2])
 
 
+def test_a_decoded_event_encodes_to_its_known_stored_fields() -> None:
+    """A decoded event holds only what was stored, and a newer version's fields: as many
+    keys as the class has fields, but not the same ones, still encodes (the known ones)."""
+    fields = [a.name for a in attrs.fields(ev.StateChanged)]
+    newer = {f"new_{i}": i for i in range(len(fields) - 2)}
+    event = decode("state", {"key": "k", "state": "running", **newer})
+    assert len(event.__dict__) == len(fields)
+    assert to_raw(event, 1, 2, 3.0) == ["state", 1, 2, 3.0, {"key": "k", "state": "running"}]
+    built = ev.StateChanged(key="k", state="running", exit_code=0, reason="")
+    assert to_raw(built, 1, 2, 3.0)[4] == {"key": "k", "state": "running", "exit_code": 0}
+
+
+def test_an_appended_event_comes_back_as_recorded(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+    got = ledger.record(ev.Note(message="hi"))
+    ledger.close()
+    (back,) = [e for e in Ledger(tmp_path / "ledger", tmp_path / "cache").iter_events() if e.type == "note"]
+    assert back == got
+    assert (back.clock, back.writer, back.seq) == back.order
+    assert back.data == {"message": "hi", "level": "info"}
+
+
 def _old_ledger(root: Path) -> None:
     """A ledger in the shapes an older jobledger wrote: file events as ``note`` events with a
     ``kind``, a job record with neither name, run directory nor tasks."""

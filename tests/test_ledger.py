@@ -351,3 +351,37 @@ def test_events_packed_one_by_one_make_the_same_record() -> None:
         events = [["state", i, i, 0.5, {"key": f"k{i}", "state": "running"}] for i in range(count)]
         packed = [packer.pack(e) for e in events]
         assert encode_packed_record(packed, ZERO_DIGEST) == encode_record(events, ZERO_DIGEST)
+
+
+_FREEZE = """
+import gc, sys
+from pathlib import Path
+from jobledger.ledger import events as ev, store
+from jobledger.ledger.store import Ledger
+store.FREEZE_EVERY = int(sys.argv[2])
+root = Path(sys.argv[1])
+ledger = Ledger(root / "ledger", root / "cache").open()
+for i in range(3000):
+    ledger.append(ev.StateChanged(key=f"k{i % 700}", state="running"))
+ledger.close()
+print(gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize(("every", "frozen"), [(1000, True), (10**9, False)])
+def test_many_appends_move_the_records_out_of_the_collectors_way(
+    tmp_path: Path, every: int, frozen: bool
+) -> None:
+    """After FREEZE_EVERY appended events the objects alive are frozen (full collections
+    stop walking every record again); the ledger reads back whole either way."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FREEZE, str(tmp_path), str(every)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env_with_src(),
+    )
+    assert (int(out.stdout) > 0) is frozen
+    ledger = Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open()
+    assert len(ledger.model.jobs) == 700
+    assert verify_ledger(tmp_path / "ledger").ok

@@ -263,6 +263,13 @@ class HybridClock:
         self._last = now if now > self._last else self._last + 1
         return self._last
 
+    def stamp(self) -> tuple[int, float]:
+        """Next clock value and the wall time it was taken at (seconds), in one call."""
+        ns = time.time_ns()
+        now = ns // 1000
+        last = self._last = now if now > self._last else self._last + 1
+        return last, ns / 1e9
+
     @property
     def last(self) -> int:
         """Last value handed out or observed."""

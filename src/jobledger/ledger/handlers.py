@@ -30,6 +30,7 @@ FINAL_RANK = 3
 _OUTCOME_RANK = {"transient": 0, "refused": 1, "submitted": 2}
 #: State value -> rank (``JobState.rank`` hashes the member in Python: slow per event).
 _RANK = {s.value: s.rank for s in JobState}
+_STATES_GET = STATES.get
 
 
 class EventMismatch(LedgerError):
@@ -41,13 +42,6 @@ def take_spec(job: JobRecord, spec: Any, order: Order) -> None:
     if job.spec_order is None or order >= job.spec_order:
         job.spec = spec
         job.spec_order = order
-
-
-def _state(value: Any) -> JobState:
-    found = STATES.get(value) if type(value) is str else None
-    if found is None:
-        raise EventMismatch(f"unknown state {value!r:.40}")
-    return found
 
 
 def join_state(
@@ -200,7 +194,10 @@ def _on_submit_failed(m: Model, e: ev.SubmitFailed, order: Order, when: float) -
 
 def _on_state(m: Model, e: ev.StateChanged, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
-    state = _state(e.state)
+    value = e.state
+    state = _STATES_GET(value) if type(value) is str else None
+    if state is None:
+        raise EventMismatch(f"unknown state {value!r:.40}")
     at = e.at if e.at is not None else when
     index = e.index
     target: AttemptRecord | ElementRecord = att

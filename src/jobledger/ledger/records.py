@@ -1,7 +1,8 @@
 """The typed read model: what the reducer builds from the events, record by record.
 
 One :class:`JobRecord` per job key (its definition and its attempts), one
-:class:`WorkflowRecord` per workflow name (its definitions and runs). The reducer is the
+:class:`WorkflowRecord` per workflow name (its definitions and runs; those records live in
+:mod:`.workflow_records`, the order of events in :mod:`.order`). The reducer is the
 only writer of these objects; everyone else (the planner, the engine, the views, the faces)
 reads them. ``Order`` is an event's ``(clock, writer, seq)``: the same on every machine.
 
@@ -16,15 +17,22 @@ from typing import Any
 
 import attrs
 
+from jobledger.ledger.order import Order, before, order_of, order_or_none
 from jobledger.ledger.specs import JobSpec
+from jobledger.ledger.workflow_records import DefinitionRecord, RunRecord, WorkflowRecord
 from jobledger.states import STATES, JobState
 
-Order = tuple[int, str, int]
-
-
-def before(current: Order | None, order: Order) -> bool:
-    """True when ``order`` sorts before ``current`` (or there is no ``current``)."""
-    return current is None or order < current
+__all__ = [
+    "AttemptRecord",
+    "DefinitionRecord",
+    "ElementRecord",
+    "JobRecord",
+    "Order",
+    "RetryInfo",
+    "RunRecord",
+    "WorkflowRecord",
+    "before",
+]
 
 
 @attrs.define(slots=True)
@@ -173,14 +181,14 @@ class AttemptRecord:
         return cls(
             number,
             STATES[state],
-            _order(state_order),
+            order_or_none(state_order),
             reason,
             exit_code,
             signal,
             started_at,
             ended_at,
             submitted_at,
-            _order(intent),
+            order_or_none(intent),
             host,
             run_dir,
             workflow,
@@ -188,20 +196,22 @@ class AttemptRecord:
             native_deps,
             index_offset,
             outcome,
-            _order(outcome_order),
+            order_or_none(outcome_order),
             scheduler_id,
             reconciled,
             error,
-            _order(cancel_intent),
-            None if retry is None else RetryInfo(_must(retry[0]), retry[1], retry[2], retry[3]),
+            order_or_none(cancel_intent),
+            None if retry is None else RetryInfo(order_of(retry[0]), retry[1], retry[2], retry[3]),
             None
             if elements is None
-            else {int(i): ElementRecord(STATES[e[0]], _order(e[1]), *e[2:]) for i, e in elements.items()},
+            else {
+                int(i): ElementRecord(STATES[e[0]], order_or_none(e[1]), *e[2:]) for i, e in elements.items()
+            },
             [tuple(h) for h in history],
             results,
             fetched,
             pid,
-            {w: _must(o) for w, o in intents_by.items()},
+            {w: order_of(o) for w, o in intents_by.items()},
         )
 
 
@@ -262,127 +272,11 @@ class JobRecord:
         return cls(
             key,
             None if spec is None else decode_spec(spec),
-            _order(spec_order),
+            order_or_none(spec_order),
             {a.number: a for a in built},
-            _order(cancel),
+            order_or_none(cancel),
             cancel_reason,
-            {k: _must(v) for k, v in reused.items()},
+            {k: order_of(v) for k, v in reused.items()},
             tuple(reused_in),
             outputs_home,
         )
-
-
-@attrs.define(slots=True)
-class DefinitionRecord:
-    """One definition of a workflow: one ``workflow`` event.
-
-    ``id`` names the event (its order, the same on every machine); ``digest`` its content
-    (two writers that defined the same thing have equal digests).
-    """
-
-    id: str
-    digest: str
-    order: Order
-    keys: tuple[str, ...]
-    replaces: tuple[str, ...] | None
-    """``None``: written by an older version; it replaced every earlier definition."""
-    source: str | None = None
-    root: str | None = None
-    host: str | None = None
-    defined_at: float = 0.0
-
-    def to_row(self) -> list[Any]:
-        """Plain data for the snapshot."""
-        return [
-            self.id,
-            self.digest,
-            self.order,
-            list(self.keys),
-            None if self.replaces is None else list(self.replaces),
-            self.source,
-            self.root,
-            self.host,
-            self.defined_at,
-        ]
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> DefinitionRecord:
-        """Inverse of :meth:`to_row`."""
-        ident, digest, order, keys, replaces, source, root, host, defined_at = row
-        return cls(
-            ident,
-            digest,
-            _must(order),
-            tuple(keys),
-            None if replaces is None else tuple(replaces),
-            source,
-            root,
-            host,
-            defined_at,
-        )
-
-
-@attrs.define(slots=True)
-class RunRecord:
-    """The latest explicit run of a workflow."""
-
-    run: str
-    order: Order
-    definition: str | None = None
-    force: bool = False
-
-
-@attrs.define(slots=True)
-class WorkflowRecord:
-    """A workflow name: every definition recorded under it, and its latest run."""
-
-    name: str
-    definitions: dict[str, DefinitionRecord] = attrs.field(factory=dict)
-    latest_run: RunRecord | None = None
-
-    def with_digest(self, digest: str | None) -> DefinitionRecord | None:
-        """The latest definition whose content has ``digest``."""
-        found = [d for d in self.definitions.values() if d.digest == digest]
-        return max(found, key=lambda d: d.order) if found else None
-
-    def current(self) -> list[DefinitionRecord]:
-        """Definitions no other definition replaced, oldest first.
-
-        Usually one. Two or more after a ``git merge`` of histories that each defined the
-        workflow without seeing the other (a multi-value register), or when scripts of
-        different sources define the same name; the next run of the workflow from each
-        source replaces what it defined before.
-        """
-        by_order = sorted(self.definitions.values(), key=lambda d: d.order)
-        replaced: set[str] = set()
-        for index, definition in enumerate(by_order):
-            if definition.replaces is None:
-                replaced.update(d.id for d in by_order[:index])
-            else:
-                replaced.update(definition.replaces)
-        return [d for d in by_order if d.id not in replaced]
-
-    def to_row(self) -> list[Any]:
-        """Plain data for the snapshot."""
-        run = self.latest_run
-        return [
-            self.name,
-            [d.to_row() for d in sorted(self.definitions.values(), key=lambda d: d.order)],
-            None if run is None else [run.run, run.order, run.definition, run.force],
-        ]
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> WorkflowRecord:
-        """Inverse of :meth:`to_row`."""
-        name, definitions, run = row
-        built = [DefinitionRecord.from_row(d) for d in definitions]
-        latest = None if run is None else RunRecord(run[0], _must(run[1]), run[2], run[3])
-        return cls(name, {d.id: d for d in built}, latest)
-
-
-def _order(value: Any) -> Order | None:
-    return None if value is None else (value[0], value[1], value[2])
-
-
-def _must(value: Any) -> Order:
-    return (value[0], value[1], value[2])
