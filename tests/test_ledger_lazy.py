@@ -13,7 +13,7 @@ from jobledger.ledger.codec import Record, scan
 from jobledger.ledger.lazy import LazyJobs
 from jobledger.ledger.reducer import Model, apply_raw
 from jobledger.ledger.specs import JobSpec
-from jobledger.ledger.state import settled
+from jobledger.ledger.state import settled, settled_state, settled_states
 from jobledger.ledger.store import Ledger
 from test_ledger import _normal, _raw_segment
 
@@ -131,3 +131,23 @@ def test_events_read_after_a_warm_open(tmp_path: Path) -> None:
     assert jobs.packed_settled("k4") is None and len(jobs) == 9
     assert jobs["k4"].attempts[3].state.value == "running"
     assert _normal(warm.model) == _normal(_eager(tmp_path / "ledger"))
+
+
+def test_settled_states_in_one_pass_equal_one_by_one(tmp_path: Path) -> None:
+    """The bulk read of packed settled states (a waiter's, a scope's) gives what reading
+    each job gives: rows taken since the snapshot, open jobs and unknown keys included,
+    and with the keys' dict built after many single lookups too."""
+    _write(tmp_path)
+    Ledger(tmp_path / "ledger", tmp_path / "cache", use_snapshot=False).open().save_snapshot()
+    warm = Ledger(tmp_path / "ledger", tmp_path / "cache").open()
+    jobs = warm.model.jobs
+    assert isinstance(jobs, LazyJobs) and jobs.rows is not None
+    assert jobs["k2"] is not None  # a row taken: its record is read, not its packed row
+    keys = [f"k{i}" for i in range(10)] * 10  # more than the bulk path's threshold
+    expected = {key: settled(jobs.get(key)) for key in keys}
+    assert settled_states(warm.model, keys) == expected
+    assert "k2" not in jobs.packed_settled_many(keys)
+    for _ in range(1100):  # single lookups past the count that builds the keys' dict
+        jobs.rows.find("k5")
+    assert {key: settled_state(warm.model, key) for key in keys} == expected
+    assert jobs.rows.find("k2") is None and jobs.rows.find("nope") is None

@@ -12,7 +12,7 @@ import attrs
 
 from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, job_phase, settled, settled_state
+from jobledger.ledger.state import Phase, job_phase, settled, settled_state, settled_states
 
 
 def is_open(job: JobRecord | None) -> bool:
@@ -93,8 +93,10 @@ class Scope:
         """Re-read whether ``keys`` are open; returns those that changed."""
         changed = set()
         watch = set(self.watch_only)
+        keys = list(keys)
+        finals = settled_states(model, keys)
         for key in keys:
-            if settled_state(model, key) is not None:
+            if finals[key] is not None:
                 now_open = False
             elif key in watch:
                 job = model.jobs.get(key)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import msgpack
@@ -29,6 +29,9 @@ from jobledger.ledger.viewindex import ViewIndex
 from jobledger.ledger.viewindex import decode as decode_view
 
 _MISSING = object()
+#: Binary searches of packed rows before a dict of their keys is built (a reader that
+#: looks up a few jobs builds none; one that walks them all pays ~10 ms per 100,000 once).
+_SEARCHES_BEFORE_INDEX = 1000
 _contains = dict.__contains__
 
 
@@ -67,21 +70,50 @@ class PackedRows:
         self._view_index: ViewIndex | None = None
         self._view_read = view is None
         self.keys = keys
+        self._index: dict[str, int] | None = None
+        self._searches = 0
         self._buffer = memoryview(buffer)
         self._ends = ends
         self._codes = codes
         self._states = tuple(states)
         self.taken: set[str] = set()
 
+    def _indexed(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {key: i for i, key in enumerate(self.keys)}
+        return self._index
+
+    def settled_of(self, keys: Iterable[str]) -> dict[str, str]:
+        """The final states of those ``keys`` whose rows are packed, not taken and
+        settled (one pass; the others are left out)."""
+        index, taken, codes, states = self._indexed(), self.taken, self._codes, self._states
+        out = {}
+        for key in keys:
+            i = index.get(key)
+            if i is not None and codes[i] and key not in taken:
+                out[key] = states[codes[i] - 1]
+        return out
+
     def find(self, key: object) -> int | None:
-        """The row of ``key`` when it is packed and not taken."""
-        keys = self.keys
+        """The row of ``key`` when it is packed and not taken (by binary search; once
+        many rows were looked for, by a dict of the keys built then)."""
         if type(key) is not str:
             return None
-        i = bisect_left(keys, key)
-        if i < len(keys) and keys[i] == key and key not in self.taken:
-            return i
-        return None
+        index = self._index
+        if index is None:
+            self._searches += 1
+            if self._searches > _SEARCHES_BEFORE_INDEX:
+                index = self._indexed()
+            else:
+                keys = self.keys
+                i = bisect_left(keys, key)
+                if i < len(keys) and keys[i] == key and key not in self.taken:
+                    return i
+                return None
+        found = index.get(key)
+        if found is None or key in self.taken:
+            return None
+        return found
 
     def __len__(self) -> int:
         return len(self.keys) - len(self.taken)
@@ -199,6 +231,10 @@ class LazyJobs(dict):  # type: ignore[type-arg]
         """The final state of a still-packed record that is settled (without decoding it)."""
         row = self._packed_row(key)
         return None if row is None or self.rows is None else self.rows.settled(row)
+
+    def packed_settled_many(self, keys: Iterable[str]) -> dict[str, str]:
+        """:meth:`packed_settled` of many keys in one pass (keys without one left out)."""
+        return {} if self.rows is None else self.rows.settled_of(keys)
 
     def packed_final(self, key: str) -> PackedFinal | None:
         """The bytes, final state and activity clock of a still-packed record that is

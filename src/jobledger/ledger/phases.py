@@ -132,6 +132,17 @@ def settled_state(model: Model, key: str) -> JobState | None:
     return settled(model.jobs.get(key))
 
 
+def settled_states(model: Model, keys: Sequence[str]) -> dict[str, JobState | None]:
+    """:func:`settled_state` of each of ``keys``, still-packed records read in one pass."""
+    bulk = getattr(model.jobs, "packed_settled_many", None)
+    packed = bulk(keys) if bulk is not None and len(keys) > 64 else {}
+    out: dict[str, JobState | None] = {}
+    for key in keys:
+        found = packed.get(key)
+        out[key] = STATES[found] if found is not None else settled_state(model, key)
+    return out
+
+
 def cancel_stands(job: JobRecord) -> bool:
     """True when a cancel request is the latest word on this job: no attempt starts or is
     retried until an explicit re-run or retry comes after it."""

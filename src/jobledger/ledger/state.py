@@ -24,6 +24,7 @@ from jobledger.ledger.phases import (
     reused_in_latest_run,
     settled,
     settled_state,
+    settled_states,
 )
 from jobledger.ledger.records import AttemptRecord, DefinitionRecord, JobRecord, WorkflowRecord
 from jobledger.ledger.reducer import Model
@@ -48,6 +49,7 @@ __all__ = [
     "reused_in_latest_run",
     "settled",
     "settled_state",
+    "settled_states",
     "workflow_info",
 ]
 

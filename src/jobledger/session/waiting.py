@@ -9,16 +9,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, job_phase, settled_state
+from jobledger.ledger.state import Phase, job_phase, settled_state, settled_states
 from jobledger.states import JobState
 
 
 def waiter_states(model: Model, keys: Iterable[str]) -> dict[str, JobState]:
     """Each key's state as a waiter sees it: final once nothing more will happen to the
     job (a failed job with a retry to come reads ``pending``)."""
+    keys = list(keys)
+    finals = settled_states(model, keys)
     out = {}
     for key in keys:
-        final = settled_state(model, key)
+        final = finals[key]
         if final is not None:
             out[key] = final
             continue
