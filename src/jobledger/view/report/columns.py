@@ -85,7 +85,7 @@ def exit_text(exit_code: int | None, signal: int | None) -> str:
     return f"{text} (signal {signal})" if signal else text
 
 
-def label(row: dict[str, Any]) -> str:
+def label(row: Mapping[str, Any]) -> str:
     """The state badge's text: the state, and the elements completed of an array."""
     text = str(row["state"])
     if row.get("array"):
