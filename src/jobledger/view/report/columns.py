@@ -85,6 +85,11 @@ def exit_text(exit_code: int | None, signal: int | None) -> str:
     return f"{text} (signal {signal})" if signal else text
 
 
+def row_exit(row: Mapping[str, Any]) -> str:
+    """:func:`exit_text` of a status row."""
+    return exit_text(row["exit_code"], row.get("signal"))
+
+
 def label(row: Mapping[str, Any]) -> str:
     """The state badge's text: the state, and the elements completed of an array."""
     text = str(row["state"])
@@ -222,7 +227,7 @@ def _columns(
             if None in column:
                 column[:] = [value or "" for value in column]
     for p, row in full.items():
-        names[p], states[p], exits[p], labels[p] = row["name"], row["state"], _exit(row), label(row)
+        names[p], states[p], exits[p], labels[p] = row["name"], row["state"], row_exit(row), label(row)
         attempts[p], elapsed[p], started[p] = len(row["attempts"]), row["elapsed"], row["started"]
         hosts[p], ids[p] = row["host"] or "", row["scheduler_id"] or ""
     return ReportJobs(state, now, keys, names, of, states, reused, exits, labels, attempts, elapsed,
@@ -232,7 +237,3 @@ def _columns(
 def _pick(column: list[Any], at: list[int], aligned: bool) -> list[Any]:
     """``column[i]`` for each ``i`` of ``at`` (``aligned``: see :attr:`ReportJobs.aligned`)."""
     return column[: len(at)] if aligned else list(map(column.__getitem__, at))
-
-
-def _exit(row: dict[str, Any]) -> str:
-    return exit_text(row["exit_code"], row["signal"])

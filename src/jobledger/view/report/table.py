@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from jobledger.view.report.columns import ReportJobs, exit_text
+from jobledger.view.report.columns import ReportJobs, row_exit
 from jobledger.view.report.columns import label as state_label
 from jobledger.view.report.common import ACTIVE, STDERR_LINES, _clock, _state_badge, fmt_duration, tail
 
@@ -64,7 +64,7 @@ def jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapping[st
     ]
     for row in rows:
         ident = idents.get(row["key"], row["name"])
-        label, exit_code = state_label(row), exit_text(row["exit_code"], row.get("signal"))
+        label, exit_code = state_label(row), row_exit(row)
         attempt_tip = "; ".join(
             f"#{a['attempt']} {a['state']}"
             + (f" exit {a['exit_code']}" if a["exit_code"] is not None else "")
@@ -124,7 +124,7 @@ def paged_jobs_table(root: Path, rows: Sequence[Mapping[str, Any]], idents: Mapp
         details = _details(root, row) if (_failed(row) or row["reused"]) else ""
         data.append([
             idents.get(row["key"], row["name"]), row["name"], row["workflow"] or "", row["state"],
-            state_label(row), exit_text(row["exit_code"], row.get("signal")), len(row["attempts"]),
+            state_label(row), row_exit(row), len(row["attempts"]),
             row["elapsed"] if row["elapsed"] is not None else -1, fmt_duration(row["elapsed"]),
             row["host"] or "", row["scheduler_id"] or "", row["started"] or 0, _clock(row["started"]),
             details, row["key"],
