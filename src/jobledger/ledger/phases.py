@@ -135,12 +135,10 @@ def settled_state(model: Model, key: str) -> JobState | None:
 def settled_states(model: Model, keys: Sequence[str]) -> dict[str, JobState | None]:
     """:func:`settled_state` of each of ``keys``, still-packed records read in one pass."""
     bulk = getattr(model.jobs, "packed_settled_many", None)
-    packed = bulk(keys) if bulk is not None and len(keys) > 64 else {}
-    out: dict[str, JobState | None] = {}
-    for key in keys:
-        found = packed.get(key)
-        out[key] = STATES[found] if found is not None else settled_state(model, key)
-    return out
+    if bulk is None or len(keys) <= 64:
+        return {key: settled_state(model, key) for key in keys}
+    packed, get = bulk(keys), model.jobs.get
+    return {key: STATES[packed[key]] if key in packed else settled(get(key)) for key in keys}
 
 
 def cancel_stands(job: JobRecord) -> bool:
