@@ -161,7 +161,7 @@ class LocalProcesses:
         unit = item.unit_dir
         if (unit / CLAIM_FILE).exists():
             # a previous driver started it: watch it instead of starting it again
-            self._track_claimed(item, time.time())
+            self._book.track_claimed(item, parse_claim(read_bytes(unit / CLAIM_FILE)), time.time())
             return None
         if item.index is not None:
             unit.mkdir(exist_ok=True)
@@ -183,14 +183,6 @@ class LocalProcesses:
         )
         self._book.track(item, True, pid, now, procs=UnitProcs(pid, pid, True, now))
         return Update(*ident, JobState.RUNNING, source="local", at=now, pid=pid)
-
-    def _track_claimed(self, item: QueuedUnit, now: float) -> RunningUnit:
-        """Track a unit whose claim another process holds (or held): watch that one."""
-        claim = parse_claim(read_bytes(item.unit_dir / CLAIM_FILE))
-        if claim is None:
-            return self._book.track(item, False, 0, now)
-        procs = claim_procs(claim, now)
-        return self._book.track(item, False, claim.pid, claim.started or now, procs=procs)
 
     # ------------------------------------------------------------------ observe
     def adopt(self, unit: Unit, queue: bool = True) -> None:
@@ -217,10 +209,9 @@ class LocalProcesses:
                 self._book.enqueue(item)
             return
         now = time.time()
+        self._book.track_claimed(item, claim, now)
         if claim is None:
-            self._book.track(item, False, 0, now)
             return
-        self._book.track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
         running = claim.pid > 0 and parse_exit_file(read_bytes(path / EXIT_FILE)) is None
         if running and unit.state.rank < JobState.RUNNING.rank:
             # started by a driver that died before it recorded so: say it runs
@@ -324,8 +315,7 @@ class LocalProcesses:
                     updates.append(Update(*ident, JobState.CANCELLED, reason=never_started, source="local"))
                     continue
                 # another process had started it meanwhile: watch it and stop it
-                now = time.time()
-                book.track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
+                book.track_claimed(item, claim, time.time())
             run = book.running.get(ident)
             if run is not None and not run.announced:
                 claim = stop_before_start(run.queued, stop)

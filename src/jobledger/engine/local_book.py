@@ -13,8 +13,9 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
-from jobledger.engine.local_units import QueuedUnit, RunningUnit, reap
+from jobledger.engine.local_units import QueuedUnit, RunningUnit, claim_procs, reap
 from jobledger.engine.procs import UnitProcs
+from jobledger.engine.wrapper import Claim
 
 Ident = tuple[str, int, "int | None"]
 
@@ -107,6 +108,13 @@ class UnitBook:
         self.foreign += not launched
         self._group_running[item.group] += 1
         return run
+
+    def track_claimed(self, item: QueuedUnit, claim: Claim | None, now: float) -> RunningUnit:
+        """Count as running a unit another process claimed: watch the claimant (nothing
+        to watch when its claim is unreadable)."""
+        if claim is None:
+            return self.track(item, False, 0, now)
+        return self.track(item, False, claim.pid, claim.started or now, procs=claim_procs(claim, now))
 
     def replace(self, ident: Ident, run: RunningUnit) -> None:
         """Watch another process for a tracked unit (one that claimed it first)."""
