@@ -1,4 +1,5 @@
-"""The launcher shell: CPU budget, jobs handed ahead, and what happens when its driver goes."""
+"""The launcher shell: CPU budget, jobs handed ahead, and what happens when its driver goes
+(the engine-level tests run with the supervisor and with the launcher shell)."""
 
 from __future__ import annotations
 
@@ -181,8 +182,16 @@ def test_starts_nothing_once_its_driver_is_gone(tmp_path: Path) -> None:
     assert not (tmp_path / "b.start").exists(), "the orphaned launcher started a queued job"
 
 
+@pytest.fixture(params=["supervisor", "bash"])
+def starter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which launcher the engine uses: the supervisor (default) or the launcher shell."""
+    if request.param == "bash":
+        monkeypatch.setenv("JOBLEDGER_NO_SUPERVISOR", "1")
+    return str(request.param)
+
+
 def test_job_handed_ahead_is_submitted_until_it_starts_and_cancel_keeps_it_from_starting(
-    project: Project,
+    project: Project, starter: str
 ) -> None:
     first = jl.Job(name="first", command="sleep 30")
     second = jl.Job(name="second", command="echo ran > second.txt")
@@ -205,32 +214,34 @@ def test_job_handed_ahead_is_submitted_until_it_starts_and_cancel_keeps_it_from_
     )
 
 
-def _launchers_of_this_process() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read()
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        if b"jobledger-launcher" in cmdline and parent == os.getpid():
-            found.append(int(entry))
-    return found
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        stat = fh.read()
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
 
 
-def test_jobs_handed_to_a_launcher_that_dies_still_run_once(project: Project) -> None:
+def _launcher_of(unit: Path) -> int:
+    """The launcher that started a running unit: its wrapper's parent."""
+    deadline = time.monotonic() + 10
+    while not (unit / "claim").exists() or not (unit / "claim").read_text().strip():
+        assert time.monotonic() < deadline, f"{unit} never claimed"
+        time.sleep(0.02)
+    launcher = _parent_of(int((unit / "claim").read_text().split()[0]))
+    with open(f"/proc/{launcher}/cmdline", "rb") as fh:
+        cmdline = fh.read()
+    assert b"jobledger-launcher" in cmdline or b"supervisor.py" in cmdline, cmdline
+    return launcher
+
+
+def test_jobs_handed_to_a_launcher_that_dies_still_run_once(project: Project, starter: str) -> None:
     first = jl.Job(name="first", command="sleep 1; echo first >> ran.txt")
     rest = [jl.Job(name=f"n{i}", command=f"echo n{i} >> ran.txt") for i in range(3)]
     handle = jl.run(jl.Workflow([first, *rest], name="relaunch"), max_parallel=1)
     wait_until_running(handle, "first")
-    launchers = _launchers_of_this_process()
-    assert len(launchers) == 1
-    os.kill(launchers[0], signal.SIGKILL)  # n0 is handed to it and waiting for the CPU
+    run_dir = next(project.root.glob("jobs/first-*"))
+    launcher = _launcher_of(run_dir)
+    assert (starter == "bash") == (_parent_of(launcher) == os.getpid())  # the supervisor detaches
+    os.kill(launcher, signal.SIGKILL)  # n0 is handed to it and waiting for the CPU
     results = jl.wait(handle, timeout=60, check=False)
     assert all(r.state is jl.JobState.COMPLETED for r in results.values())
     assert sorted(Path("ran.txt").read_text().split()) == ["first", "n0", "n1", "n2"]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import attrs
 
+from jobledger.engine.direct import DirectStart
 from jobledger.engine.local_book import Ident, UnitBook
 from jobledger.engine.local_launch import BASH, LauncherLink
 from jobledger.engine.local_stop import stop_all, stop_before_start, write_stop
@@ -100,12 +101,16 @@ class LocalProcesses:
         indices: tuple[int, ...] | None,
         cpus: int,
         max_concurrent: int | None = None,
+        direct: DirectStart | None = None,
     ) -> None:
-        """Queue the units of one attempt (idempotent per unit)."""
+        """Queue the units of one attempt (idempotent per unit); ``direct``: its task, to
+        start without a shell where the supervisor runs."""
         path = self.root / attempt_dir
         group = f"{key}:{attempt}"
+        cpus = max(1, cpus)
         for index in indices if indices is not None else (None,):
-            self._book.enqueue(QueuedUnit(key, attempt, index, path, max(1, cpus), group, max_concurrent))
+            item = QueuedUnit(key, attempt, index, path, cpus, group, max_concurrent, direct=direct)
+            self._book.enqueue(item)
 
     @property
     def busy(self) -> bool:
@@ -260,8 +265,8 @@ class LocalProcesses:
                 return None
             if run.child:
                 reap(run.pid)
-            if run.procs.alive(table):
-                return None  # its wrapper may be gone, its task is not
+            if run.procs.alive(table) or run.procs.kept(table):
+                return None  # its wrapper may be gone, its task is not (or its record is being written)
             record = parse_exit_file(read_bytes(unit / EXIT_FILE))  # it may have just finished
             if record is None:
                 return self._ended_unrecorded(ident, run, table)

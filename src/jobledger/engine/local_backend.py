@@ -19,6 +19,7 @@ import attrs
 
 from jobledger.config import HostConfig
 from jobledger.engine.backend import Prepared
+from jobledger.engine.direct import DirectStart, direct_start
 from jobledger.engine.local import LocalProcesses
 from jobledger.engine.local_units import SCRIPT
 from jobledger.engine.planner import HostView
@@ -52,6 +53,8 @@ class LocalBackend:
         self._python: dict[tuple[str, int], str] = {}
         """(key, attempt) of Python-call attempts -> attempt directory."""
         self._limits: dict[tuple[str, int], int] = {}
+        self._direct: dict[tuple[str, int], DirectStart] = {}
+        """(key, attempt) of prepared attempts whose task can start without a shell."""
 
     # ------------------------------------------------------------------ protocol
     def view(self) -> HostView:
@@ -67,6 +70,9 @@ class LocalBackend:
             with writing(path, "run directory"):
                 path.mkdir(parents=True, exist_ok=True)
                 (path / SCRIPT).write_text("#!/bin/bash\n" + render_wrapper(spec))
+            direct = direct_start(spec)
+            if direct is not None:
+                self._direct[(sub.key, sub.attempt)] = direct
             out.append(Prepared(sub.key))
         return out
 
@@ -86,6 +92,7 @@ class LocalBackend:
                 tuple(spec.array) if spec.array else None,
                 sub.resources.cpus or 1,
                 spec.max_concurrent,
+                self._direct.pop((sub.key, sub.attempt), None),
             )
             out.append(SubmitOutcome(sub.key, sub.attempt, LOCAL_ID))
         self.processes.hand_ahead()

@@ -1,8 +1,10 @@
-"""The driver's side of the launcher shell: hand units to it, learn when they started.
+"""The driver's side of the launcher: hand units to it, learn when they started.
 
-The launcher (:mod:`jobledger.engine.launcher`) is started on first use. A unit handed to
-it is tracked as running but not *announced* until the launcher reports its pid and
-start time; only then does the driver record it running. When the launcher dies, what
+The launcher is the supervisor process (:mod:`jobledger.engine.supervising`), which starts
+simple units without a shell, or where that is turned off (``JOBLEDGER_NO_SUPERVISOR``)
+the launcher shell (:mod:`jobledger.engine.launcher`); it is started on first use. A unit
+handed to it is tracked as running but not *announced* until the launcher reports its pid
+and start time; only then does the driver record it running. When the launcher dies, what
 it reported is kept and what it never started is queued again; after three deaths (or
 where there is none: not Linux, bash < 4.1, ``JOBLEDGER_NO_LAUNCHER`` set) units are
 spawned one by one instead.
@@ -15,9 +17,11 @@ from collections.abc import Callable
 
 from jobledger.engine.launcher import Launcher, launcher_supported
 from jobledger.engine.local_book import Ident, UnitBook
-from jobledger.engine.local_units import SCRIPT, QueuedUnit
+from jobledger.engine.local_units import SCRIPT, QueuedUnit, RunningUnit, claim_procs, read_bytes
 from jobledger.engine.procs import UnitProcs
+from jobledger.engine.supervising import Supervisor, supervisor_supported
 from jobledger.engine.types import Update
+from jobledger.engine.wrapper import CLAIM_FILE, parse_claim
 from jobledger.states import JobState
 
 BASH = "/bin/bash"
@@ -33,15 +37,15 @@ class LauncherLink:
         self._book = book
         self._budget = budget
         self._on_start = on_start
-        self._launch: Launcher | None = None
+        self._launch: Launcher | Supervisor | None = None
         self._failed = False
         self._deaths = 0
         self._pending: dict[str, Ident] = {}  # token -> unit handed and not reported started
         self._held: list[Update] = []
 
-    def launcher(self) -> Launcher | None:
+    def launcher(self) -> Launcher | Supervisor | None:
         """The launcher (started on first use; None when unavailable)."""
-        if self._failed or os.environ.get("JOBLEDGER_NO_LAUNCHER") or not launcher_supported():
+        if self._failed or os.environ.get("JOBLEDGER_NO_LAUNCHER"):
             return None
         if self._launch is not None and not self._launch.alive():
             self._ended()
@@ -49,10 +53,14 @@ class LauncherLink:
                 return None
         if self._launch is None:
             try:
-                self._launch = Launcher(BASH, self._budget, on_start=self._on_start)
+                if supervisor_supported() and not os.environ.get("JOBLEDGER_NO_SUPERVISOR"):
+                    self._launch = Supervisor(self._budget, on_start=self._on_start)
+                elif launcher_supported():
+                    self._launch = Launcher(BASH, self._budget, on_start=self._on_start)
+                else:
+                    self._failed = True
             except OSError:
                 self._failed = True
-                return None
         return self._launch
 
     def check(self) -> None:
@@ -60,15 +68,20 @@ class LauncherLink:
         if self._launch is not None and not self._launch.alive():
             self._ended()
 
-    def may_hand_ahead(self, launcher: Launcher) -> bool:
+    def may_hand_ahead(self, launcher: Launcher | Supervisor) -> bool:
         """True while one more unit may be handed beyond the free CPUs."""
         return len(self._pending) < AHEAD and launcher.room()
 
-    def hand(self, launcher: Launcher, item: QueuedUnit, now: float) -> bool:
+    def hand(self, launcher: Launcher | Supervisor, item: QueuedUnit, now: float) -> bool:
         """Hand ``item`` to the launcher and track it; False when the launcher has gone."""
         token = f"{item.key}:{item.attempt}:{'' if item.index is None else item.index}"
+        script = str(item.attempt_dir / SCRIPT)
         try:
-            launcher.launch(token, str(item.attempt_dir / SCRIPT), item.index, item.cpus)
+            if isinstance(launcher, Supervisor):
+                direct = item.direct.for_unit(str(item.unit_dir), item.index) if item.direct else None
+                launcher.launch(token, script, item.index, item.cpus, direct)
+            else:
+                launcher.launch(token, script, item.index, item.cpus)
         except OSError:
             return False
         self._book.track(item, False, 0, now, announced=False, launched=True)
@@ -95,13 +108,29 @@ class LauncherLink:
         if self._launch is None:
             return []
         updates = []
-        for token, pid, at in self._launch.started():
+        launch = self._launch
+        for token, reported, when in launch.started():
+            pid, at = reported, when
             ident = self._pending.pop(token, None)
             run = self._book.running.get(ident) if ident else None
             if ident is None or run is None or run.announced:
                 continue
-            run.pid, run.started, run.announced = pid, at, True
-            run.procs = UnitProcs(pid, pid, False, at)  # a process group of its own (set -m)
+            if pid < 0:
+                # claimed by another process first, or stopped before it started: watch
+                # what its claim names (its exit record may be there already)
+                claim = parse_claim(read_bytes(run.queued.unit_dir / CLAIM_FILE))
+                if claim is None or claim.pid <= 0:
+                    run.pid, run.started, run.announced = 0, at, True
+                    run.procs = UnitProcs(0, 0, False, at)
+                    continue
+                started = claim.started or at
+                claimant = RunningUnit(run.queued, False, claim.pid, started, claim_procs(claim, at))
+                self._book.replace(ident, claimant)
+                pid, at = claim.pid, started
+            else:
+                run.pid, run.started, run.announced = pid, at, True
+                keeper = launch.keeper if isinstance(launch, Supervisor) and run.queued.direct else None
+                run.procs = UnitProcs(pid, pid, False, at, keeper=keeper)  # a process group of its own
             updates.append(Update(*ident, JobState.RUNNING, source="local", at=at, pid=pid))
         return updates
 

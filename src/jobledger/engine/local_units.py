@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from jobledger.engine.direct import DirectStart
 from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Update
 from jobledger.engine.wrapper import Claim, ExitRecord
@@ -31,6 +32,8 @@ class QueuedUnit:
     max_concurrent: int | None
     adopted: bool = False
     """Queued by :meth:`LocalBackend.adopt`: another process may be starting it."""
+    direct: DirectStart | None = None
+    """Its task, for the supervisor to start without a shell (None: run ``job.sh``)."""
 
     @property
     def unit_dir(self) -> Path:
@@ -57,7 +60,7 @@ class RunningUnit:
 def claim_procs(claim: Claim, started: float) -> UnitProcs:
     """The processes of a unit as its claim names them."""
     pgid = claim.pgid or claim.pid
-    return UnitProcs(claim.pid, pgid, claim.sid == pgid, claim.started or started)
+    return UnitProcs(claim.pid, pgid, claim.sid == pgid, claim.started or started, keeper=claim.keeper)
 
 
 def final_update(

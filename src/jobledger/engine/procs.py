@@ -116,6 +116,9 @@ class UnitProcs:
     """When the leader (the wrapper) was first seen gone."""
     last_alive: float | None = None
     """When a process of the unit was last seen alive."""
+    keeper: tuple[int, int] | None = None
+    """``(pid, start ticks)`` of the supervisor that writes the unit's exit record when
+    its task ends (units started without a shell)."""
 
     def leader_alive(self, table: ProcTable) -> bool:
         """True while the wrapper itself runs (not a later process under its pid)."""
@@ -145,6 +148,15 @@ class UnitProcs:
         if alive:
             self.last_alive = table.taken_at
         return alive
+
+    def kept(self, table: ProcTable) -> bool:
+        """True while the unit's keeper runs: its processes may all be gone while its
+        exit record is being written."""
+        if self.keeper is None:
+            return False
+        pid, ticks = self.keeper
+        start = table.start_of(pid)
+        return start is not None and start in (-1, ticks)
 
     def signal(self, table: ProcTable, sig: signal.Signals) -> None:
         """Send ``sig`` to every process group of the unit."""

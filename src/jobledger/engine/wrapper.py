@@ -274,6 +274,9 @@ class Claim:
     started: float | None
     pgid: int | None = None
     sid: int | None = None
+    keeper: tuple[int, int] | None = None
+    """``(pid, start ticks)`` of the supervisor that writes the exit record of a unit it
+    started without a shell (None for a wrapper, which writes its own)."""
 
 
 def parse_claim(text: bytes | str | None) -> Claim | None:
@@ -281,10 +284,12 @@ def parse_claim(text: bytes | str | None) -> Claim | None:
     if not text:
         return None
     body = text.decode(errors="replace") if isinstance(text, bytes) else text
-    parts = [None if p == "-" else p for p in body.split()] + [None] * 4
+    parts = [None if p == "-" else p for p in body.split()] + [None] * 6
     if not parts[0] or not parts[0].isdigit():
         return None
-    return Claim(int(parts[0]), parts[1] or "", _float(parts[2]), _int(parts[3]), _int(parts[4]))
+    keeper, ticks = _int(parts[5]), _int(parts[6])
+    kept = (keeper, ticks) if keeper and ticks is not None else None
+    return Claim(int(parts[0]), parts[1] or "", _float(parts[2]), _int(parts[3]), _int(parts[4]), kept)
 
 
 def render_stop(state: str, reason: str) -> str:
