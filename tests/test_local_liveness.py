@@ -1,12 +1,14 @@
 """Local liveness follows the whole unit (its process group or session), not the wrapper.
 
-A wrapper killed with SIGKILL while its task runs: the job is not lost, retried or final
-until the task has ended, and then it is ``lost`` with exit code unknown and the reason.
+A wrapper (or the supervisor that started a unit without one) killed with SIGKILL while
+its task runs: the job is not lost, retried or final until the task has ended, and then
+it is ``lost`` with exit code unknown and the reason.
 A cancel from another process ends the job ``cancelled`` whatever its retry policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -21,6 +23,7 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src, run_cli
+from jobledger.engine.wrapper import parse_claim
 from jobledger.project import Project
 
 pytestmark = pytest.mark.slow
@@ -55,12 +58,28 @@ def _wait_started(lock: Path, deadline: float) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture(params=["launcher", "spawn"])
+@pytest.fixture(params=["supervisor", "launcher", "spawn"])
 def start_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Units started by the launcher shell (own process group) or by posix_spawn (own session)."""
+    """Units started by the supervisor (own process group, no shell), the launcher shell
+    (own process group) or by posix_spawn (own session)."""
     if request.param == "spawn":
         monkeypatch.setenv("JOBLEDGER_NO_LAUNCHER", "1")
+    if request.param == "launcher":
+        monkeypatch.setenv("JOBLEDGER_NO_SUPERVISOR", "1")
     return str(request.param)
+
+
+def _kill_record_writer(claim_path: Path) -> int:
+    """SIGKILL what would write the unit's exit record while its task runs: its wrapper,
+    or the supervisor that started it without a shell (shared by every unit it runs)."""
+    deadline = time.monotonic() + 10
+    while (claim := parse_claim(claim_path.read_bytes())) is None:  # created, not yet written
+        assert time.monotonic() < deadline, f"{claim_path} stayed empty"
+        time.sleep(0.01)
+    target = claim.keeper[0] if claim.keeper else claim.pid
+    with contextlib.suppress(ProcessLookupError):  # a supervisor killed for an earlier unit
+        os.kill(target, signal.SIGKILL)
+    return target
 
 
 @pytest.mark.parametrize("retries", [0, 1])
@@ -84,9 +103,7 @@ def test_wrapper_killed_task_keeps_running_no_overlap_honest_state(
         lock = project.root / f"t{n}"
         _wait_started(lock, deadline)
         (run_dir,) = project.jobs_dir.glob(f"t{n}-*")
-        claim = (run_dir / "claim").read_text().split()
-        pids[n] = int(claim[0])
-        os.kill(pids[n], signal.SIGKILL)
+        pids[n] = _kill_record_writer(run_dir / "claim")
         time.sleep(0.1 * n)
     results = handle.wait(timeout=60, check=False)
     rows = _status(project)
@@ -97,7 +114,7 @@ def test_wrapper_killed_task_keeps_running_no_overlap_honest_state(
         first = rows[f"t{n}"]["attempts"][0]
         assert first["state"] == "lost", first
         assert first["exit_code"] is None
-        assert f"the wrapper (pid {pids[n]}) was killed" in first["reason"], first["reason"]
+        assert f"(pid {pids[n]}) was killed" in first["reason"], first["reason"]
         assert "exit code unknown" in first["reason"]
         # declared lost only once the task had ended
         assert first["ended"] >= ends[0], (first, ends)
@@ -124,7 +141,7 @@ def test_cpus_of_a_killed_wrapper_stay_taken_while_its_task_runs(project: Projec
     deadline = time.time() + 30
     _wait_started(project.root / shared, deadline)
     (run_dir,) = [p for p in project.jobs_dir.glob("*-*") if (p / "claim").exists()]
-    os.kill(int((run_dir / "claim").read_text().split()[0]), signal.SIGKILL)
+    _kill_record_writer(run_dir / "claim")
     results = handle.wait(timeout=60, check=False)
     assert not (project.root / f"{shared}.collisions").exists(), "a second job shared the only CPU"
     starts, ends = _times(project.root / f"{shared}.starts"), _times(project.root / f"{shared}.ends")

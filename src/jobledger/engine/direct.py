@@ -1,9 +1,10 @@
 """Direct starts: what the supervisor needs to run a simple unit without a shell (pure).
 
-A unit qualifies when its job has exactly one task that is an argv list or a Python call
-and no setup or module lines: then nothing but the task itself needs to run, and the
-supervisor (:mod:`jobledger.engine.supervisor`) does the wrapper's part — claim, stdout
-and stderr, working directory, environment, exit record, completion marker — itself.
+A unit qualifies when its job has exactly one task (a shell line, run by ``bash -c``, an
+argv list or a Python call) and no setup or module lines: then nothing but the task
+itself needs to run, and the supervisor (:mod:`jobledger.engine.supervisor`) does the
+wrapper's part — claim, stdout and stderr, working directory, environment, exit record,
+completion marker — itself.
 Everything else runs the ``job.sh`` wrapper. Both write the same files.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 import attrs
 
 from jobledger.engine.wrapper import RUNNER_FILE, WrapperSpec
+
+BASH = "/bin/bash"
 
 
 @attrs.frozen
@@ -54,11 +57,12 @@ def direct_start(spec: WrapperSpec) -> DirectStart | None:
     if len(spec.tasks) != 1 or spec.setup or spec.modules:
         return None
     task = spec.tasks[0]
-    if task.shell is not None:
-        return None
     env = {**spec.env, **task.env}
-    if task.argv is not None:
-        argv: tuple[str, ...] = tuple(task.argv)
+    if task.shell is not None:
+        argv: tuple[str, ...] = (BASH, "-c", task.shell)
+        python = False
+    elif task.argv is not None:
+        argv = tuple(task.argv)
         python = False
     else:
         run = spec.run_dir or spec.attempt_dir

@@ -42,6 +42,7 @@ from jobledger.engine.local_units import (
     RunningUnit,
     claim_procs,
     final_update,
+    just_claimed,
     lost_reason,
     read_bytes,
     reap,
@@ -238,6 +239,8 @@ class LocalProcesses:
                     reap(run.pid)
                 if not run.procs.leader_alive(table):
                     candidates.add(ident)
+                elif run.procs.keeper is not None:
+                    run.procs.last_alive = table.taken_at  # its task is the leader
         for ident in candidates:
             update = self._finished(ident, table)
             if update is not None:
@@ -261,8 +264,8 @@ class LocalProcesses:
                 started = claim.started or run.started
                 run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
                 self._book.replace(ident, run)
-            if table is None:
-                return None
+            if table is None or (claim is None and just_claimed(unit / CLAIM_FILE)):
+                return None  # (a claim still empty: its claimant is a moment from naming itself)
             if run.child:
                 reap(run.pid)
             if run.procs.alive(table) or run.procs.kept(table):

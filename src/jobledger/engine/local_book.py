@@ -122,6 +122,14 @@ class UnitBook:
         self.foreign += old.launched and not run.launched
         self.running[ident] = run
 
+    def disown_launched(self) -> None:
+        """Count units a launcher that has gone started as unknown to the next one (it
+        would count their CPUs free)."""
+        for run in self.running.values():
+            if run.launched:
+                run.launched = False
+                self.foreign += 1
+
     def untrack(self, ident: Ident) -> None:
         """Stop counting a unit as running (reaping its process if it is our child)."""
         run = self.running.pop(ident, None)

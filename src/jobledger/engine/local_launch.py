@@ -141,3 +141,4 @@ class LauncherLink:
         self._failed = self._deaths >= 3
         self._book.requeue_first(ident for ident, run in self._book.running.items() if not run.announced)
         self._pending.clear()
+        self._book.disown_launched()  # the next launcher does not know of what still runs

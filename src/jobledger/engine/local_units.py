@@ -100,6 +100,17 @@ def lost_reason(run: RunningUnit, table: ProcTable) -> str:
     procs = run.procs
     gone = _clock(table.done_at)
     seen = procs.last_alive
+    if procs.keeper is not None:  # started without a shell: its supervisor writes the record
+        keeper = procs.keeper[0]
+        if seen is not None:
+            return (
+                f"its supervisor (pid {keeper}) was killed before it could record an exit code; "
+                f"the task (pid {run.pid}) ran on until between {_clock(seen)} and {gone}; exit code unknown"
+            )
+        return (
+            f"the task (pid {run.pid}) and its supervisor (pid {keeper}) ended without an exit "
+            f"record (killed with SIGKILL?); gone by {gone}; exit code unknown"
+        )
     if procs.leader_gone_at is not None and seen is not None and seen >= procs.leader_gone_at:
         return (
             f"the wrapper (pid {run.pid}) was killed before it could record an exit code; "
@@ -122,6 +133,20 @@ def reap(pid: int) -> bool:
     except ChildProcessError:
         return True
     return done == pid
+
+
+#: Seconds an empty claim is taken for one being written (its claimant has created it
+#: and not yet written who it is); an older one was left by a process killed in between.
+CLAIM_GRACE = 30.0
+
+
+def just_claimed(path: Path) -> bool:
+    """True when ``path`` is a claim created moments ago and still empty."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_size == 0 and time.time() - info.st_mtime < CLAIM_GRACE
 
 
 def read_bytes(path: Path) -> bytes | None:
