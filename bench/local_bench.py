@@ -25,8 +25,8 @@ THROUGHPUT = textwrap.dedent(
     """
     import json, os, resource, sys, time
     import jobledger as jl
-    n = int(sys.argv[1])
-    jobs = [jl.Job(name=f"t{i}", command=["true"]) for i in range(n)]
+    n, line = int(sys.argv[1]), sys.argv[2] == "line"
+    jobs = [jl.Job(name=f"t{i}", command="true" if line else ["true"]) for i in range(n)]
     began = time.perf_counter()
     run = jl.run  # imports the engine (timed apart: issue 18.3 is the import's own figure)
     imported = time.perf_counter() - began
@@ -160,15 +160,20 @@ def main() -> None:
             [sys.executable, "-m", "jobledger.cli.main", "init", str(root)], check=True, capture_output=True
         )
 
-        def jobledger() -> dict[str, float]:
+        def jobledger(kind: str, where: Path) -> dict[str, float]:
             out = subprocess.run(
-                [sys.executable, "-c", THROUGHPUT, str(n)], cwd=root, capture_output=True, text=True
+                [sys.executable, "-c", THROUGHPUT, str(n), kind], cwd=where, capture_output=True, text=True
             )
             if out.returncode != 0:
                 raise RuntimeError(out.stderr[-2000:])
             return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
-        got, tree_cpu, busy = _timed(jobledger)
+        got, tree_cpu, busy = _timed(lambda: jobledger("argv", root))
+        lines = Path(tmp) / "lines"
+        subprocess.run(
+            [sys.executable, "-m", "jobledger.cli.main", "init", str(lines)], check=True, capture_output=True
+        )
+        by_line, line_cpu, _busy = _timed(lambda: jobledger("line", lines))
         rate = n / got["seconds"]
         print(
             f"local: {n:,} independent `true` jobs, max_parallel=2 ({os.cpu_count()} CPUs), "
@@ -179,6 +184,11 @@ def main() -> None:
             f"{got['seconds']:.2f} s, {int(got['intents'])} intents durable before their spawns"
         )
         print(f"  beside awflow-like threads running `sh -c true`: {shell:,.0f} jobs/s = {rate / shell:.2f}x")
+        line_rate = n / by_line["seconds"]
+        print(
+            f"  the same jobs as shell lines (`true`, run by bash -c): {line_rate:,.0f} jobs/s = "
+            f"{line_rate / shell:.2f}x of that `sh -c true` pool, {1000 * line_cpu / n:.2f} ms CPU per job"
+        )
         job_cpu = tree_cpu / n
         print(
             f"  CPU per job: jobledger {1000 * job_cpu:.2f} ms / ceiling {1000 * limit_cpu:.2f} ms "
@@ -186,9 +196,9 @@ def main() -> None:
         )
         print(
             f"  where it goes: driver process {1000 * got['driver_cpu'] / n:.2f} ms/job (planning, "
-            f"observing, ledger, files, handing to the launcher); launcher, wrappers and tasks "
+            f"observing, ledger, files, handing to the supervisor); supervisor and tasks "
             f"{1000 * (tree_cpu - got['driver_cpu']) / n:.2f} ms/job"
-            + ("" if counted else " (not counted where the launcher outlives the driver)")
+            + ("" if counted else " (not counted where the supervisor outlives the driver)")
             + f"; machine busy: {1000 * busy / n:.2f} ms/job, other users included"
         )
         cpus = os.cpu_count() or 1
@@ -196,10 +206,10 @@ def main() -> None:
         print(
             f"  our processes used {tree_cpu / (cpus * got['seconds']):.0%} of the {cpus} CPUs; at "
             f"{1000 * job_cpu:.2f} ms CPU per job they allow at most {most:,.0f} jobs/s "
-            f"({most / limit:.2f}x of the ceiling): the limit is CPU per job, mostly the shell "
-            f"wrappers; one bash subshell writing one file costs {1000 * floor_cpu:.2f} ms/job alone, "
-            f"and making a job's run directory with its five files {1000 * files_cost:.2f} ms/job on this "
-            "file system (the ceiling makes none)"
+            f"({most / limit:.2f}x of the ceiling); making a job's run directory with its five files "
+            f"costs {1000 * files_cost:.2f} ms/job on this file system (the ceiling makes none), and "
+            f"one bash subshell writing one file {1000 * floor_cpu:.2f} ms/job (the launcher shell's "
+            "floor, used with JOBLEDGER_NO_SUPERVISOR)"
         )
         spans = wrapper_spans(root)
         if spans:
@@ -208,9 +218,9 @@ def main() -> None:
             wrapper = statistics.median(end - began for began, end in spans)
             print(
                 f"  wall: the first job started {spans[0][0] - got['epoch']:.2f} s into the run "
-                f"(define, plan, the first chunk's intents); from then on wrappers were running "
-                f"{held / (cpus * max(span, 1e-9)):.0%} of the time per CPU (median wrapper "
-                f"{1000 * wrapper:.2f} ms wall: claim, files, the task's fork and exec)"
+                f"(define, plan, the first chunk's intents); from then on jobs were running "
+                f"{held / (cpus * max(span, 1e-9)):.0%} of the time per CPU (median job "
+                f"{1000 * wrapper:.2f} ms wall, claim to exit record: files, the task's spawn and run)"
             )
         files, kept, size = committed(root)
         print(

@@ -50,11 +50,11 @@ def _start_ticks(pid: int | str = "self") -> str:
         return "-"
 
 
-def _which(name: str, env: dict[str, str]) -> str | None:
-    """``name`` looked up on the task's own PATH (as the shell would)."""
+def _which(name: str, search: str) -> str | None:
+    """``name`` looked up on the task's own PATH ``search`` (as the shell would)."""
     if "/" in name:
         return name
-    for folder in env.get("PATH", os.defpath).split(os.pathsep):
+    for folder in search.split(os.pathsep):
         path = os.path.join(folder or ".", name)
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
@@ -95,6 +95,9 @@ class Supervisor:
         self.sid = str(os.getsid(0))
         self.buffer = b""
         self.out_ok = True
+        self.environ = dict(os.environ)  # the driver's, as it was when it started this process
+        self.found: dict[tuple[str, str], str] = {}  # (command, PATH) -> path found before
+        self.cwd = ""
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
@@ -171,7 +174,7 @@ class Supervisor:
     # ------------------------------------------------------------------ start
     def start(self, item: dict[str, Any], cpus: int) -> None:
         token, index = str(item["t"]), item.get("i")
-        env = dict(os.environ)
+        env = dict(self.environ)
         if index is not None:
             env.update(dict.fromkeys(_INDEX_VARS, str(index)))
         direct = item.get("d")
@@ -254,12 +257,19 @@ class Supervisor:
                 except OSError as exc:
                     return 0, (1, "", f"cannot open stderr {err_path}: {exc.strerror}"), ""
             env.update(d.get("env") or {})
+            cwd = str(d["cwd"])
             try:
-                os.chdir(str(d["cwd"]))
+                if cwd != self.cwd:
+                    self.cwd = ""
+                    os.chdir(cwd)
+                    self.cwd = cwd
             except OSError:
                 return 0, (1, "", "cannot change to the working directory"), ""
             argv = [str(a) for a in d["argv"]]
-            path = _which(argv[0], env)
+            search = env.get("PATH", os.defpath)
+            path = self.found.get((argv[0], search))
+            if path is None or not os.access(path, os.X_OK):
+                path = _which(argv[0], search)
             if path is None:
                 os.write(err, f"jobledger: {argv[0]}: command not found\n".encode(errors="surrogateescape"))
                 return 0, (127, "", "command not found (exit 127)"), ""
@@ -269,8 +279,11 @@ class Supervisor:
                 pid = os.posix_spawn(
                     path, argv, env, file_actions=actions, setpgroup=0, setsigdef=_DEFAULT_SIGNALS
                 )
+                if "/" not in argv[0]:
+                    self.found[argv[0], search] = path
                 return pid, (0, "", ""), ""
             except OSError as exc:
+                self.found.pop((argv[0], search), None)
                 os.write(err, f"jobledger: {argv[0]}: {exc.strerror}\n".encode(errors="surrogateescape"))
                 code = 126 if isinstance(exc, PermissionError) else 127
                 return 0, (code, "", f"{argv[0]}: {exc.strerror} (exit {code})"), ""
