@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 
 from jobledger.ledger import events as ev
 from jobledger.ledger.phases import job_phase
 from jobledger.ledger.queries import job_state, key_states
-from jobledger.ledger.reducer import Model
+from jobledger.ledger.reducer import EventMismatch, Model
 from jobledger.ledger.specs import JobSpec
 from jobledger.ledger.state import ProjectState, settled_state, settled_states
 from jobledger.ledger.store import Ledger
@@ -160,3 +161,17 @@ def test_appends_fold_to_the_state_every_reader_sees_again(tmp_path: Path) -> No
     assert warm.model.jobs.rows is not None  # type: ignore[attr-defined]
     assert _read(warm.model, keys) == live_reads
     assert _normal(warm.model) == live
+
+
+def test_an_appended_event_that_does_not_fit_is_refused_and_not_written(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger", tmp_path / "cache")
+    ledger.append(ev.StateChanged(key="k", state="running"))
+    for bad in (
+        ev.StateChanged(key="k", state="exploded"),
+        ev.StateChanged(key="k", attempt="two", state="running"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(EventMismatch):
+            ledger.append(bad)
+    ledger.close()
+    written = [r.event for r in Ledger(tmp_path / "ledger", tmp_path / "c2").iter_events()]
+    assert [type(e).__name__ for e in written] == ["SegmentOpened", "StateChanged"]

@@ -20,7 +20,7 @@ from jobledger.ledger.book import SegmentBook
 from jobledger.ledger.codec import Damage
 from jobledger.ledger.event_codec import ENCODERS, Recorded, decode_raw, encoder, to_raw
 from jobledger.ledger.headers import SegmentHeader, ensure_project_id, frontier, read_project_id
-from jobledger.ledger.reducer import Model, apply, apply_raw
+from jobledger.ledger.reducer import FITS, HANDLERS, EventMismatch, Model, apply, apply_raw
 from jobledger.ledger.segment import (
     SegmentCursor,
     SegmentUnreadable,
@@ -287,13 +287,23 @@ class Ledger:
             self._seq = seq = self._seq + 1
             clock, when = self._clock.stamp()
             wid = writer.writer_id
-            apply(self._model, event, (clock, wid, seq), when)
+            cls: type[Any] = type(event)
+            model = self._model
+            if clock > model.max_clock:  # noqa: PLR1730 (apply() inlined: once per event)
+                model.max_clock = clock
+            handler = HANDLERS.get(cls)
+            if handler is not None:
+                try:
+                    handler(model, event, (clock, wid, seq), when)
+                except EventMismatch:
+                    raise
+                except FITS as exc:
+                    raise EventMismatch(f"{cls.TYPE} event does not fit: {exc!r:.200}") from None
             his = self._own_seqs.his  # the book's set of own events: almost always the next
             if his and his[-1] + 1 == seq:
                 his[-1] = seq
             else:
                 self._own_seqs.add(seq)
-            cls: type[Any] = type(event)
             data = (ENCODERS.get(cls) or encoder(cls))(event)
             buffer = self._buffer
             buffer.append(self._pack([cls.TYPE, clock, seq, when, data]))
