@@ -56,7 +56,7 @@ def join_state(
     """Move ``target`` to ``state`` if it ranks higher (or equal and earlier)."""
     rank = _RANK[state._value_]
     current = _RANK[target.state._value_]
-    if rank > current or (rank == current and before(target.state_order, order)):
+    if rank > current or (rank == current and (target.state_order is None or order < target.state_order)):
         target.state = state
         target.state_order = order
         target.reason = reason or ""
@@ -134,7 +134,7 @@ def _on_intent(m: Model, e: ev.Intent, order: Order, when: float) -> None:
     mine = att.intents_by.get(order[1])
     if mine is None or mine < order:
         att.intents_by[order[1]] = order
-    if before(att.intent, order):
+    if att.intent is None or order < att.intent:  # before(), inlined: once per intent
         att.intent = order
         if e.host is not None:
             att.host = e.host
@@ -175,7 +175,7 @@ def _on_submitted(m: Model, e: ev.Submitted, order: Order, when: float) -> None:
             att.index_offset = e.index_offset
         att.submitted_at = at
     current = _RANK[att.state._value_]
-    if current < 1 or (current == 1 and before(att.state_order, order)):
+    if current < 1 or (current == 1 and (att.state_order is None or order < att.state_order)):
         att.state = JobState.SUBMITTED
         att.state_order = order
         att.reason = ""

@@ -162,16 +162,22 @@ def _completed_before(att: AttemptRecord, spec: JobSpec | None, order: Order) ->
 def activity_clock(job: JobRecord) -> int:
     """The latest clock among what :func:`reused_in_latest_run` reads of ``job``: its
     attempts' (and elements') state changes, intents and retry decisions."""
-    clocks = [0]
-    for att in job.attempts.values():
-        if att.state_order is not None:
-            clocks.append(att.state_order[0])
-        clocks.extend(order[0] for order in att.intents_by.values())
-        if att.retry is not None:
-            clocks.append(att.retry.order[0])
+    latest = 0
+    for att in job.attempts.values():  # loops, not max() of a list: once per job in a snapshot
+        order = att.state_order
+        if order is not None and order[0] > latest:
+            latest = order[0]
+        for order in att.intents_by.values():
+            if order[0] > latest:  # noqa: PLR1730 (a call per value costs)
+                latest = order[0]
+        if att.retry is not None and att.retry.order[0] > latest:
+            latest = att.retry.order[0]
         if att.elements:
-            clocks.extend(e.state_order[0] for e in att.elements.values() if e.state_order is not None)
-    return max(clocks)
+            for element in att.elements.values():
+                order = element.state_order
+                if order is not None and order[0] > latest:
+                    latest = order[0]
+    return latest
 
 
 def reused_in_latest_run(model: Model, workflow: str) -> set[str]:

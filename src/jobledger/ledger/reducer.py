@@ -39,6 +39,7 @@ from jobledger.ledger.records import AttemptRecord, JobRecord, Order, WorkflowRe
 __all__ = [
     "DEFERRABLE",
     "FINAL_RANK",
+    "FITS",
     "HANDLERS",
     "EventMismatch",
     "Handler",
@@ -56,6 +57,7 @@ _new = object.__new__
 _set = object.__setattr__
 _dict_get = dict.get
 _dict_contains = dict.__contains__
+_dict_set = dict.__setitem__
 #: Types whose handler touches one job's record only: a cold open may set them aside
 #: until that job is first read.
 DEFERRABLE = frozenset(
@@ -130,12 +132,19 @@ class Model:
 
     def attempt(self, key: str, number: Any) -> AttemptRecord:
         """Attempt ``number`` of ``key``, created pending when first named."""
-        if type(number) is int and type(key) is str:  # the usual case: both known already
-            job = _dict_get(self.jobs, key)
-            if job is not None:
-                found = job.attempts.get(number)
-                if found is not None:
-                    return found
+        if type(number) is int and type(key) is str:  # the usual case
+            jobs = self.jobs
+            job = _dict_get(jobs, key)
+            if job is None:  # not built: pending, packed, or new
+                job = jobs.get(key)
+                if job is None:
+                    job = JobRecord(key)
+                    _dict_set(jobs, key, job)
+            attempts = job.attempts
+            found = attempts.get(number)
+            if found is None:
+                found = attempts[number] = AttemptRecord(number)
+            return found
         if isinstance(number, bool) or not isinstance(number, int):
             raise EventMismatch(f"attempt must be a whole number, not {number!r:.40}")
         return self.job(key).attempt(number)
@@ -151,7 +160,9 @@ def dump_job(job: JobRecord) -> list[Any]:
     return job.to_row(encode)
 
 
-_FITS = (KeyError, TypeError, ValueError, AttributeError, IndexError, LedgerError)
+FITS = (KeyError, TypeError, ValueError, AttributeError, IndexError, LedgerError)
+"""The errors a handler meets on an event that does not fit (it becomes an
+:class:`EventMismatch`)."""
 
 
 def apply(model: Model, event: Any, order: Order, when: float) -> None:
@@ -166,7 +177,7 @@ def apply(model: Model, event: Any, order: Order, when: float) -> None:
         handler(model, event, order, when)
     except EventMismatch:
         raise
-    except _FITS as exc:
+    except FITS as exc:
         raise EventMismatch(f"{event.TYPE} event does not fit: {exc!r:.200}") from None
 
 
@@ -223,7 +234,7 @@ def apply_raw(model: Model, events: Iterable[Any], writer: str, where: str = "")
             else:
                 event = builder(data)
             handlers[type(event)](model, event, (clock, writer, seq), when)
-        except _FITS as exc:
+        except FITS as exc:
             model._problems.append(f"{where}writer {writer}: event does not fit: {exc!r:.200}")
     model.max_clock = max(model.max_clock, max_clock)
     return count

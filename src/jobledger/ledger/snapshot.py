@@ -33,7 +33,8 @@ import msgpack
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.book import SegmentBook
-from jobledger.ledger.lazy import LazyJobs, PackedRows
+from jobledger.ledger.lazy import LazyJobs
+from jobledger.ledger.packed import PackedRows
 from jobledger.ledger.phases import activity_clock
 from jobledger.ledger.records import WorkflowRecord
 from jobledger.ledger.reducer import Model, dump_job, load_job

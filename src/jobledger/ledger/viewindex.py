@@ -6,7 +6,7 @@ also keeps, for every settled job with one attempt and no array (most jobs of a 
 big project), those fields as columns (one msgpack map of lists, with the jobs' keys and
 final states, in the order views read them: the jobs of each workflow's current
 definitions first), written with the snapshot and decoded only when a view asks
-(:meth:`~.lazy.PackedRows.view`).
+(:meth:`~.packed.PackedRows.view`).
 
 An entry holds what :class:`~.queries.SettledJob` gives a view, read from the record the
 snapshot packed: the job's name, its attempt's exit code, signal, reason, times, number,
