@@ -229,7 +229,7 @@ def _launcher_of(unit: Path) -> int:
     launcher = _parent_of(int((unit / "claim").read_text().split()[0]))
     with open(f"/proc/{launcher}/cmdline", "rb") as fh:
         cmdline = fh.read()
-    assert b"jobledger-launcher" in cmdline or b"supervisor.py" in cmdline, cmdline
+    assert b"jobledger-launcher" in cmdline or b"jobledger.engine.supervisor" in cmdline, cmdline
     return launcher
 
 

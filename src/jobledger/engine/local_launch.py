@@ -52,16 +52,23 @@ class LauncherLink:
             if self._failed:
                 return None
         if self._launch is None:
-            try:
-                if supervisor_supported() and not os.environ.get("JOBLEDGER_NO_SUPERVISOR"):
-                    self._launch = Supervisor(self._budget, on_start=self._on_start)
-                elif launcher_supported():
-                    self._launch = Launcher(BASH, self._budget, on_start=self._on_start)
-                else:
-                    self._failed = True
-            except OSError:
-                self._failed = True
+            self._launch = self._start()
+            self._failed = self._launch is None
         return self._launch
+
+    def _start(self) -> Launcher | Supervisor | None:
+        """The supervisor, else (turned off, or it cannot start) the launcher shell."""
+        if supervisor_supported() and not os.environ.get("JOBLEDGER_NO_SUPERVISOR"):
+            try:
+                return Supervisor(self._budget, on_start=self._on_start)
+            except OSError:
+                pass
+        if launcher_supported():
+            try:
+                return Launcher(BASH, self._budget, on_start=self._on_start)
+            except OSError:
+                pass
+        return None
 
     def check(self) -> None:
         """Notice a launcher that has gone (queueing again what it never started)."""

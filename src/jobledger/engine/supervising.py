@@ -23,7 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SCRIPT = str(Path(__file__).with_name("supervisor.py"))
+#: The package root the supervisor imports its two modules from (nothing else).
+ROOT = str(Path(__file__).resolve().parents[2])
+START = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from jobledger.engine.supervisor import main; main(sys.argv[2:])"
+)
 
 
 def supervisor_supported() -> bool:
@@ -47,7 +52,7 @@ class Supervisor:
             (os.POSIX_SPAWN_DUP2, from_child, 1),
             (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
         ]
-        argv = [sys.executable, "-I", "-S", SCRIPT, str(max(1, budget))]
+        argv = [sys.executable, "-I", "-S", "-c", START, ROOT, str(max(1, budget))]
         try:
             first = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True)
         finally:
