@@ -78,12 +78,12 @@ class Dependency:
 def _after_ok(job: Job) -> Dependency:
     """``Dependency(job, "afterok")`` without running the converters (``job`` is a Job),
     made once per upstream job and shared by its dependents (it is immutable)."""
-    dep: Dependency | None = job.__dict__.get("_afterok")
+    dep = job._afterok
     if dep is None or dep.target is not job:  # not made yet, or made for the job copied
         dep = _new_dependency(Dependency)
         _set_field(dep, "target", job)
         _set_field(dep, "kind", "afterok")
-        job.__dict__["_afterok"] = dep
+        _set_field(job, "_afterok", dep)
     return dep
 
 
@@ -115,7 +115,7 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
     return tuple(out)
 
 
-@attrs.frozen(init=False, slots=False, eq=False, repr=False)
+@attrs.frozen(init=False, eq=False, repr=False)
 class Job:
     """Ordered tasks run as one scheduler job (immutable)::
 
@@ -150,6 +150,10 @@ class Job:
     python: str | None
     scheduler_args: dict[str, tuple[str, ...]]
     metadata: dict[str, Any]
+    # caches (a slotted class has no ``__dict__`` to hold them): the key once computed,
+    # and the ``afterok`` Dependency on this job shared by its dependents
+    _key: str | None = attrs.field(init=False, default=None)
+    _afterok: Dependency | None = attrs.field(init=False, default=None)
 
     def __init__(
         self,
@@ -328,8 +332,7 @@ class Job:
         input_hashes: Mapping[str, str] | None = None,
     ) -> str:
         """Key from this definition plus ``(upstream_key, kind)`` pairs (sorted)."""
-        tree = [self.definition(input_hashes), sorted([list(u) for u in upstream])]
-        return digest(pack(tree))
+        return content_key(self, [list(u) for u in upstream], input_hashes)
 
     @property
     def key(self) -> str:
@@ -338,18 +341,18 @@ class Job:
         Computed without recursion (a 100,000-deep chain is fine); upstream keys are
         cached on their jobs on the way.
         """
-        cached = self.__dict__.get("_key")
+        cached = self._key
         if cached is not None:
-            return str(cached)
+            return cached
         stack: list[tuple[Job, bool]] = [(self, False)]
         open_jobs: set[int] = set()
         while stack:
             job, expanded = stack.pop()
-            if "_key" in job.__dict__:
+            if job._key is not None:
                 continue
             if expanded:
                 upstream = [(_known_key(dep.target), dep.kind) for dep in job.depends]
-                job.__dict__["_key"] = job.compute_key(upstream, hash_inputs(job.inputs, job.workdir))
+                _set_field(job, "_key", job.compute_key(upstream, hash_inputs(job.inputs, job.workdir)))
                 open_jobs.discard(id(job))
                 continue
             if id(job) in open_jobs:
@@ -362,17 +365,17 @@ class Job:
                         f"job {job.name!r} depends on {dep.target!r} by name: "
                         "its key is known only inside a Workflow"
                     )
-                if isinstance(dep.target, Job) and "_key" not in dep.target.__dict__:
+                if isinstance(dep.target, Job) and dep.target._key is None:
                     stack.append((dep.target, False))
-        return str(self.__dict__["_key"])
+        return str(self._key)
 
     def _forget_key(self) -> None:
-        self.__dict__.pop("_key", None)
-        self.__dict__.pop("_afterok", None)  # a copy's would name the original
+        _set_field(self, "_key", None)
+        _set_field(self, "_afterok", None)  # a copy's would name the original
 
     def with_changes(self, **changes: Any) -> Job:
         """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""
-        fields = {a.name for a in attrs.fields(Job)}
+        fields = {a.name for a in attrs.fields(Job) if a.init}
         unknown = set(changes) - fields
         if unknown:
             raise ModelError(f"job {self.name!r}: no field(s) {', '.join(sorted(unknown))}")
@@ -397,9 +400,18 @@ class Job:
         )
 
 
+def content_key(job: Job, upstream: list[list[str]], input_hashes: Mapping[str, str] | None) -> str:
+    """The key of ``job`` with ``[upstream_key, kind]`` pairs (in any order: sorted here)
+    and its input files' hashes: :meth:`Job.compute_key` without copying the pairs."""
+    return digest(pack([job.definition(input_hashes), sorted(upstream)]))
+
+
 def _known_key(target: Job | JobRef | str) -> str:
     """The key of an upstream whose key is already computed (or recorded)."""
-    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
+    if isinstance(target, JobRef):
+        return target.key
+    assert isinstance(target, Job)  # a name was refused before
+    return str(target._key)
 
 
 __all__ = [
@@ -408,6 +420,7 @@ __all__ = [
     "Dependency",
     "Job",
     "JobRef",
+    "content_key",
     "file_digest",
     "hash_inputs",
     "normalize_kind",
