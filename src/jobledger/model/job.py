@@ -9,23 +9,19 @@ from typing import Any
 
 import attrs
 
-from jobledger.errors import CycleError, HashingError, ModelError, ResourceError
+from jobledger.errors import ModelError
 from jobledger.model.array import ArraySpec
 from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
-from jobledger.model.hashing import digest, pack
 from jobledger.model.inputs import file_digest, hash_inputs
 from jobledger.model.job_fields import (
-    _BY_KEYWORDS,
     SEPARATE,
-    _cached_resources,
     _checked_change,
     _default_name,
     _listed,
-    _raw_args,
-    _resources,
-    _signature,
     _tasks,
+    resources_and_directives,
 )
+from jobledger.model.job_key import content_key, definition_tree, key_of
 from jobledger.model.names import (
     check_env,
     check_name,
@@ -37,8 +33,6 @@ from jobledger.model.names import (
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
-
-_NO_RESOURCES = Resources()
 
 
 def _paths(value: Any, field: str, where: str) -> tuple[str, ...]:
@@ -201,40 +195,7 @@ class Job:
         where = f"job {job_name!r}"
 
         escalate_map: dict[str, Any] = dict(escalate or {})
-        signature = _signature(extra) if resources is None and extra else None
-        try:
-            known = _BY_KEYWORDS.get(signature) if signature is not None else None
-        except TypeError:  # an unhashable value (a list of directives ...)
-            signature = known = None
-        if known is not None:  # the same resource keywords as an earlier job's
-            res = known
-            sched_args = (
-                {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
-            )
-        else:
-            res_kwargs, unknown = Resources.split_kwargs(extra)
-            sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
-            for key in list(unknown):
-                if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
-                    sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-            if unknown:
-                raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
-            plain = signature is not None and len(res_kwargs) == len(extra)
-            for field, value in list(res_kwargs.items()):
-                if callable(value):
-                    escalate_map[field] = value
-                    res_kwargs[field] = value(1)
-                    plain = False
-            try:
-                if resources is None:
-                    res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
-                else:
-                    base = _resources(resources)
-                    res = base.merged(**res_kwargs) if res_kwargs else base
-            except ResourceError as exc:
-                raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
-            if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
-                _BY_KEYWORDS[signature] = res
+        res, sched_args = resources_and_directives(resources, extra, scheduler_args, escalate_map, where)
 
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
@@ -262,27 +223,28 @@ class Job:
             array_spec = ArraySpec.parse(array, max_concurrent) if array is not None else None
         except ModelError as exc:
             raise ModelError(f"{where}: {exc}") from None
+        # positional, in field order (keywords cost a tenth of building a job)
         self.__attrs_init__(
-            name=job_name,
-            tasks=task_list,
-            resources=res,
-            host=check_name(host, "host name", where) if host is not None else "local",
-            depends=deps,
-            array=array_spec,
-            env=merged_env,
-            workdir=check_path(workdir, "workdir", where) if workdir is not None else None,
-            stdout=check_path(stdout, "stdout", where) if stdout is not None else None,
-            stderr=check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,
-            modules=() if modules == () else check_texts(modules, "modules", where),
-            setup=() if setup == () else check_texts(setup, "setup", where),
-            inputs=() if inputs == () else _paths(inputs, "inputs", where),
-            outputs=() if outputs == () else _paths(outputs, "outputs", where),
-            ensure=() if ensure == () else (ensure,) if callable(ensure) else tuple(ensure),
-            retry=policy,
-            waitfor=waitfor,
-            python=check_text(python, "python", where) if python is not None else None,
-            scheduler_args=sched_args,
-            metadata=dict(metadata or {}),
+            job_name,  # name
+            task_list,  # tasks
+            res,  # resources
+            check_name(host, "host name", where) if host is not None else "local",  # host
+            deps,  # depends
+            array_spec,  # array
+            merged_env,  # env
+            check_path(workdir, "workdir", where) if workdir is not None else None,  # workdir
+            check_path(stdout, "stdout", where) if stdout is not None else None,  # stdout
+            check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,  # stderr
+            () if modules == () else check_texts(modules, "modules", where),  # modules
+            () if setup == () else check_texts(setup, "setup", where),  # setup
+            () if inputs == () else _paths(inputs, "inputs", where),  # inputs
+            () if outputs == () else _paths(outputs, "outputs", where),  # outputs
+            () if ensure == () else (ensure,) if callable(ensure) else tuple(ensure),  # ensure
+            policy,  # retry
+            waitfor,  # waitfor
+            check_text(python, "python", where) if python is not None else None,  # python
+            sched_args,  # scheduler_args
+            dict(metadata or {}),  # metadata
         )
 
     @property
@@ -303,28 +265,7 @@ class Job:
         Excludes what does not change the result: host, memory, time, partition, account,
         qos, postconditions and retry policy.
         """
-        r = self.resources
-        try:
-            tasks = [t.identity() for t in self.tasks]
-        except HashingError as exc:
-            raise HashingError(f"job {self.name!r}: {exc}") from None
-        # plain values only (str, int, None, lists; tuples pack as the same arrays as
-        # lists): msgpack packs them deterministically
-        env = self.env
-        return [
-            "job/1",
-            self.name,
-            tasks,
-            [[k, v] for k, v in sorted(env.items())] if env else [],
-            self.workdir,
-            list(self.array.indices) if self.array else None,
-            [r.cpus, r.gpus, r.nodes, r.tasks],
-            self.modules,
-            self.setup,
-            [list(kv) for kv in sorted(input_hashes.items())] if input_hashes else self.inputs,
-            self.outputs,
-            [self.stdout, self.stderr],
-        ]
+        return definition_tree(self, input_hashes)
 
     def compute_key(
         self,
@@ -342,32 +283,7 @@ class Job:
         cached on their jobs on the way.
         """
         cached = self._key
-        if cached is not None:
-            return cached
-        stack: list[tuple[Job, bool]] = [(self, False)]
-        open_jobs: set[int] = set()
-        while stack:
-            job, expanded = stack.pop()
-            if job._key is not None:
-                continue
-            if expanded:
-                upstream = [(_known_key(dep.target), dep.kind) for dep in job.depends]
-                _set_field(job, "_key", job.compute_key(upstream, hash_inputs(job.inputs, job.workdir)))
-                open_jobs.discard(id(job))
-                continue
-            if id(job) in open_jobs:
-                raise CycleError([job.name, "...", job.name])
-            open_jobs.add(id(job))
-            stack.append((job, True))
-            for dep in job.depends:
-                if isinstance(dep.target, str):
-                    raise ModelError(
-                        f"job {job.name!r} depends on {dep.target!r} by name: "
-                        "its key is known only inside a Workflow"
-                    )
-                if isinstance(dep.target, Job) and dep.target._key is None:
-                    stack.append((dep.target, False))
-        return str(self._key)
+        return cached if cached is not None else key_of(self)
 
     def _forget_key(self) -> None:
         _set_field(self, "_key", None)
@@ -398,20 +314,6 @@ class Job:
             f"<b>Job</b> {escape(self.name)}: <code>{escape(self.command)}</code> "
             f"on {escape(self.host)} ({escape(self.resources.describe())})"
         )
-
-
-def content_key(job: Job, upstream: list[list[str]], input_hashes: Mapping[str, str] | None) -> str:
-    """The key of ``job`` with ``[upstream_key, kind]`` pairs (in any order: sorted here)
-    and its input files' hashes: :meth:`Job.compute_key` without copying the pairs."""
-    return digest(pack([job.definition(input_hashes), sorted(upstream)]))
-
-
-def _known_key(target: Job | JobRef | str) -> str:
-    """The key of an upstream whose key is already computed (or recorded)."""
-    if isinstance(target, JobRef):
-        return target.key
-    assert isinstance(target, Job)  # a name was refused before
-    return str(target._key)
 
 
 __all__ = [

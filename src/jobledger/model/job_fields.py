@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobledger.errors import ModelError
+from jobledger.errors import ModelError, ResourceError
 from jobledger.model.names import (
     check_env,
     check_name,
@@ -128,3 +128,51 @@ keywords, their values and their types: jobs of a workflow repeat them a lot."""
 def _signature(extra: Mapping[str, Any]) -> _Signature:
     """The cache key of keyword arguments (unhashable when a value is)."""
     return tuple([(k, v.__class__, v) for k, v in extra.items()])
+
+
+_NO_RESOURCES = Resources()
+_SCHEDULERS = ("slurm", "sge", "pbs", "torque", "lsf", "local")
+
+
+def resources_and_directives(
+    resources: Resources | Mapping[str, Any] | None,
+    extra: dict[str, Any],
+    scheduler_args: Mapping[str, Sequence[str]] | None,
+    escalate: dict[str, Any],
+    where: str,
+) -> tuple[Resources, dict[str, tuple[str, ...]]]:
+    """A job's resources (``resources=`` and the resource keywords among ``extra``) and
+    raw scheduler directives (``scheduler_args=`` and ``<scheduler>_args=`` keywords).
+    A callable resource value goes into ``escalate`` (its value at attempt 1 is used)."""
+    signature = _signature(extra) if resources is None and extra else None
+    try:
+        known = _BY_KEYWORDS.get(signature) if signature is not None else None
+    except TypeError:  # an unhashable value (a list of directives ...)
+        signature = known = None
+    if known is not None:  # the same resource keywords as an earlier job's
+        sched_args = {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
+        return known, sched_args
+    res_kwargs, unknown = Resources.split_kwargs(extra)
+    sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
+    for key in list(unknown):
+        if key.endswith("_args") and key[:-5] in _SCHEDULERS:
+            sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
+    if unknown:
+        raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
+    plain = signature is not None and len(res_kwargs) == len(extra)
+    for field, value in list(res_kwargs.items()):
+        if callable(value):
+            escalate[field] = value
+            res_kwargs[field] = value(1)
+            plain = False
+    try:
+        if resources is None:
+            res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
+        else:
+            base = _resources(resources)
+            res = base.merged(**res_kwargs) if res_kwargs else base
+    except ResourceError as exc:
+        raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+    if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
+        _BY_KEYWORDS[signature] = res
+    return res, sched_args
