@@ -122,16 +122,6 @@ def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, Hos
     recorded: dict[str, Standing] = {}  # standings from the records (they do not change here)
     views = dict(hosts)
 
-    def upstream_of(key: str) -> Standing:
-        """An upstream's standing: a failure with a retry to come (an upstream this plan
-        does not look at) is not its last word."""
-        found = overlay.get(key) or recorded.get(key)
-        if found is None:
-            found = recorded[key] = standing_of(jobs.get(key))
-        if found.phase is Phase.FAILURE and key not in overlay and is_open(jobs.get(key)):
-            return Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
-        return found
-
     for key in keys:
         job = jobs.get(key)
         if job is None or job.spec is None:
@@ -189,7 +179,21 @@ def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, Hos
         if view is None:
             view = views[spec.host] = HostView(spec.host)
         edges = spec.after
-        upstream = {up: upstream_of(up) for up, _ in edges}
+        upstream: dict[str, Standing] = {}
+        decided = False  # an upstream succeeded or failed for good
+        for up, _ in edges:  # each upstream's standing (this runs for every edge)
+            found = overlay.get(up)
+            if found is None:
+                found = recorded.get(up)
+                if found is None:
+                    found = recorded[up] = standing_of(jobs.get(up))
+                if found.phase is Phase.FAILURE and is_open(jobs.get(up)):  # a retry to come
+                    found = Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
+            if found.phase is Phase.SUCCESS or found.phase is Phase.FAILURE:
+                decided = True
+            upstream[up] = found
+        if edges and not decided and not view.native_kinds:
+            continue  # what readiness() says when no upstream decided yet and none is native
         verdict, native = readiness(edges, upstream, waitfor=spec.waitfor, host=view)
         if verdict == "native":  # unless an upstream may be retried (then it needs a new id)
             retrying = frozenset(
