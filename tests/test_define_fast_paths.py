@@ -192,10 +192,9 @@ def test_a_listed_workflow_holds_its_jobs_as_the_walk_from_its_roots_would() -> 
         jl.Workflow([a, "b"])  # type: ignore[list-item]
 
 
-def test_a_job_has_no_dict_and_pickles_with_its_upstreams_and_key() -> None:
+def test_a_job_pickles_with_its_upstreams_and_key() -> None:
     a = jl.Job(name="a", command="echo a")
     b = jl.Job(name="b", command=["echo", "b"], after=[a], cpus=2)
-    assert not hasattr(b, "__dict__")  # slotted: cheaper for the collector to walk
     key = b.key
     back = pickle.loads(pickle.dumps(b))
     assert (back.key, back.depends[0].target.key, back.resources) == (key, a.key, b.resources)

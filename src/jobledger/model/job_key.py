@@ -14,8 +14,6 @@ from jobledger.model.inputs import hash_inputs
 if TYPE_CHECKING:
     from jobledger.model.job import Job
 
-_set_field = object.__setattr__
-
 
 def definition_tree(job: Job, input_hashes: Mapping[str, str] | None = None) -> Any:
     """:meth:`Job.definition <jobledger.model.job.Job.definition>`: the canonical tree."""
@@ -56,11 +54,11 @@ def key_of(start: Job) -> str:
     open_jobs: set[int] = set()
     while stack:
         job, expanded = stack.pop()
-        if job._key is not None:
+        if "_key" in job.__dict__:
             continue
         if expanded:
             upstream = [[_known_key(dep.target), dep.kind] for dep in job.depends]
-            _set_field(job, "_key", content_key(job, upstream, hash_inputs(job.inputs, job.workdir)))
+            job.__dict__["_key"] = content_key(job, upstream, hash_inputs(job.inputs, job.workdir))
             open_jobs.discard(id(job))
             continue
         if id(job) in open_jobs:
@@ -73,9 +71,9 @@ def key_of(start: Job) -> str:
                 raise ModelError(
                     f"job {job.name!r} depends on {target!r} by name: its key is known only inside a Workflow"
                 )
-            if not isinstance(target, JobRef) and target._key is None:
+            if not isinstance(target, JobRef) and "_key" not in target.__dict__:
                 stack.append((target, False))
-    return str(start._key)
+    return str(start.__dict__["_key"])
 
 
 def _known_key(target: Job | JobRef | str) -> str:
@@ -83,4 +81,4 @@ def _known_key(target: Job | JobRef | str) -> str:
     if isinstance(target, JobRef):
         return target.key
     assert not isinstance(target, str)  # a name was refused before
-    return str(target._key)
+    return str(target.__dict__["_key"])
