@@ -203,3 +203,15 @@ def test_a_job_pickles_with_its_upstreams_and_key() -> None:
     assert changed.key != key and b.key == key
     with pytest.raises(ModelError, match="_key"):
         b.with_changes(_key="x")
+
+
+def test_the_reused_packer_packs_as_msgpack_does_also_after_a_failure() -> None:
+    import msgpack
+
+    from jobledger.model.hashing import pack
+
+    tree = ["job/1", "a", [["argv", ("x", "y")]], [], None, [1, None], {"k": b"\x00"}]
+    with pytest.raises(TypeError):
+        pack(["half", object()])  # leaves nothing behind in the packer's buffer
+    assert pack(tree) == msgpack.packb(tree, use_bin_type=True)
+    assert pack(tree) == pack(tree)
