@@ -14,6 +14,7 @@ from jobledger.model.array import ArraySpec
 from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
 from jobledger.model.inputs import file_digest, hash_inputs
 from jobledger.model.job_fields import (
+    _NO_RESOURCES,
     SEPARATE,
     _checked_change,
     _default_name,
@@ -93,7 +94,8 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
         for v in value:
             if type(v) is not Job:
                 break
-            found.append(_after_ok(v))
+            dep = v.__dict__.get("_afterok")  # _after_ok(v), inlined when made already
+            found.append(dep if dep is not None and dep.target is v else _after_ok(v))
         else:
             return tuple(found)
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
@@ -193,8 +195,12 @@ class Job:
         job_name = name if name is not None else _default_name(task_list)
         where = f"job {job_name!r}"
 
-        escalate_map: dict[str, Any] = dict(escalate or {})
-        res, sched_args = resources_and_directives(resources, extra, scheduler_args, escalate_map, where)
+        escalate_map: dict[str, Any] = dict(escalate) if escalate else {}
+        sched_args: dict[str, tuple[str, ...]]
+        if resources is None and not extra and not scheduler_args:
+            res, sched_args = _NO_RESOURCES, {}
+        else:
+            res, sched_args = resources_and_directives(resources, extra, scheduler_args, escalate_map, where)
 
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
@@ -214,10 +220,13 @@ class Job:
             raise ModelError(f"{where}: {exc}") from None
         if waitfor not in ("all", "any"):
             raise ModelError(f"{where}: waitfor must be 'all' or 'any', not {waitfor!r}")
-        for label, given in (("env", env), ("env_vars", env_vars)):
-            if given is not None and not isinstance(given, Mapping):
-                raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
-        merged_env = check_env({**(env or {}), **(env_vars or {})}, where) if env or env_vars else {}
+        merged_env: dict[str, str] = {}
+        if env is not None or env_vars is not None:
+            for label, given in (("env", env), ("env_vars", env_vars)):
+                if given is not None and not isinstance(given, Mapping):
+                    raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
+            if env or env_vars:
+                merged_env = check_env({**(env or {}), **(env_vars or {})}, where)
         try:
             array_spec = ArraySpec.parse(array, max_concurrent) if array is not None else None
         except ModelError as exc:

@@ -58,10 +58,13 @@ class Workflow:
             refs = []
             for dep in job.depends:
                 target = dep.target
-                if isinstance(target, JobRef):
+                if type(target) is Job:
+                    up = target.name
+                elif isinstance(target, JobRef):
                     refs.append((target.key, dep.kind))
                     continue
-                up = target if isinstance(target, str) else target.name
+                else:
+                    up = target if isinstance(target, str) else target.name
                 if up not in collected:
                     raise UnknownDependencyError(
                         f"job {job.name!r} depends on {up!r}, which is not in workflow {name!r}"
