@@ -119,15 +119,16 @@ def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
     raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
 
 
-_Signature = tuple[tuple[str, type, Any], ...]
+_Signature = tuple[tuple[tuple[str, Any], ...], tuple[type, ...]]
 _BY_KEYWORDS: dict[_Signature, Resources] = {}
 """Resources of plain resource keywords (``cpus=1, memory="4G"``) seen before, by the
 keywords, their values and their types: jobs of a workflow repeat them a lot."""
 
 
 def _signature(extra: Mapping[str, Any]) -> _Signature:
-    """The cache key of keyword arguments (unhashable when a value is)."""
-    return tuple([(k, v.__class__, v) for k, v in extra.items()])
+    """The cache key of keyword arguments (unhashable when a value is): the ``(keyword,
+    value)`` pairs and the values' types (``cpus=1`` and ``cpus=True`` are equal values)."""
+    return tuple(extra.items()), tuple(map(type, extra.values()))
 
 
 _NO_RESOURCES = Resources()
