@@ -21,6 +21,7 @@ from jobledger.model.job_fields import (
     _listed,
     _tasks,
     resources_and_directives,
+    retry_policy_of,
 )
 from jobledger.model.job_key import content_key, definition_tree, key_of
 from jobledger.model.names import (
@@ -205,14 +206,7 @@ class Job:
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
         else:
-            try:
-                policy = retry or RetryPolicy.build(
-                    retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
-                )
-            except ModelError as exc:
-                raise ModelError(f"{where}: {exc}") from None
-        if retry is not None and escalate_map:
-            policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
+            policy = retry_policy_of(retry, retries, retry_on, backoff, escalate_map, where)
 
         try:
             deps = _dependencies(after, "afterok")

@@ -1,5 +1,5 @@
 """The checks and conversions of :class:`~jobledger.model.job.Job`'s fields: tasks,
-default name, resources, paths and raw scheduler directives."""
+default name, resources, retry policy, paths and raw scheduler directives."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from jobledger.errors import ModelError, ResourceError
 from jobledger.model.names import (
@@ -20,6 +22,7 @@ from jobledger.model.names import (
     safe_name,
 )
 from jobledger.model.resources import Resources
+from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
 
 # Sentinel meaning "stderr to its own file" (``stderr=None`` writes it into the stdout file).
@@ -177,3 +180,24 @@ def resources_and_directives(
     if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
         _BY_KEYWORDS[signature] = res
     return res, sched_args
+
+
+def retry_policy_of(
+    retry: RetryPolicy | None,
+    retries: int | None,
+    retry_on: Iterable[str] | None,
+    backoff: Any,
+    escalate: dict[str, Any],
+    where: str,
+) -> RetryPolicy:
+    """A job's retry policy: ``retry=`` (with the escalations of callable resource values
+    added), or one built from ``retries=``, ``retry_on=``, ``backoff=`` and ``escalate``."""
+    try:
+        policy = retry or RetryPolicy.build(
+            retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate
+        )
+    except ModelError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    if retry is not None and escalate:
+        policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate})
+    return policy
