@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shlex
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import jobledger as jl
 from jobledger.config import load_config
 from jobledger.engine.definitions import define
-from jobledger.errors import CycleError, ModelError
+from jobledger.errors import CycleError, DuplicateJobError, ModelError
 from jobledger.ledger.event_codec import encode
 from jobledger.model.job import JobRef
 from jobledger.model.task import Task
@@ -172,3 +173,45 @@ def test_a_plain_copy_of_an_upstream_is_the_upstream_of_the_jobs_after_it() -> N
     jl.Job(name="b", command="echo b", after=[a])
     twin = copy.copy(a)
     assert jl.Job(name="c", command="echo c", after=[twin]).depends[0].target is twin
+
+
+def test_a_listed_workflow_holds_its_jobs_as_the_walk_from_its_roots_would() -> None:
+    a = jl.Job(name="a", command="true")
+    b = jl.Job(name="b", command="true", after=[a])
+    c = jl.Job(name="c", command="true", after=[b, a])
+    assert list(jl.Workflow([a, b, c]).jobs) == ["a", "b", "c"]
+    assert list(jl.Workflow([c]).jobs) == ["c", "b", "a"]  # each job, then its upstreams
+    assert list(jl.Workflow([a, c]).jobs) == ["a", "c", "b"]
+    assert list(jl.Workflow([a, b, a, c]).jobs) == ["a", "b", "c"]
+    twin = jl.Job(name="a", command="true")  # the same definition: one job
+    assert jl.Workflow([a, twin, b]).jobs["a"] is a
+    assert jl.Workflow([twin, b]).jobs["a"] is twin
+    with pytest.raises(DuplicateJobError, match="'a'"):
+        jl.Workflow([a, jl.Job(name="a", command="false"), b])
+    with pytest.raises(ModelError, match="not str"):
+        jl.Workflow([a, "b"])  # type: ignore[list-item]
+
+
+def test_a_job_pickles_with_its_upstreams_and_key() -> None:
+    a = jl.Job(name="a", command="echo a")
+    b = jl.Job(name="b", command=["echo", "b"], after=[a], cpus=2)
+    key = b.key
+    back = pickle.loads(pickle.dumps(b))
+    assert (back.key, back.depends[0].target.key, back.resources) == (key, a.key, b.resources)
+    assert jl.Job(name="c", command="true", after=[back]).depends[0].target is back
+    changed = b.with_changes(name="b2")
+    assert changed.key != key and b.key == key
+    with pytest.raises(ModelError, match="_key"):
+        b.with_changes(_key="x")
+
+
+def test_the_reused_packer_packs_as_msgpack_does_also_after_a_failure() -> None:
+    import msgpack
+
+    from jobledger.model.hashing import pack
+
+    tree = ["job/1", "a", [["argv", ("x", "y")]], [], None, [1, None], {"k": b"\x00"}]
+    with pytest.raises(TypeError):
+        pack(["half", object()])  # leaves nothing behind in the packer's buffer
+    assert pack(tree) == msgpack.packb(tree, use_bin_type=True)
+    assert pack(tree) == pack(tree)

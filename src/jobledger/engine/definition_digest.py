@@ -45,6 +45,15 @@ class DigestBuilder:
         if len(pending) >= _CHUNK:
             self._flush()
 
+    def add_built(self, spec: JobSpec) -> None:
+        """Hash the next spec, one made by :func:`~jobledger.engine.job_specs.job_spec`
+        (its map and its tasks' maps are their stored forms, so none is checked)."""
+        self._left -= 1
+        pending = self._pending
+        pending.append({**spec.__dict__, "tasks": [t.__dict__ for t in spec.tasks or ()]})
+        if len(pending) >= _CHUNK:
+            self._flush()
+
     def _flush(self) -> None:
         """Hash the pending maps: packed as one array, less its header (the bytes of the
         maps one after another, as if packed one by one, in one call)."""

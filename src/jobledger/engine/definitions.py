@@ -28,7 +28,7 @@ from jobledger.hosts.local import LOCAL_OVERCOMMIT, check_fits_machine, machine_
 from jobledger.ledger import events as ev
 from jobledger.ledger.reducer import Model
 from jobledger.ledger.specs import JobSpec
-from jobledger.model.job import Job, hash_inputs
+from jobledger.model.job import Job, content_key, hash_inputs
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project, writing
 
@@ -63,48 +63,53 @@ def define(
     """
     cwd = os.getcwd()
     with gc_paused():
-        keys = workflow.keys()
+        keys: dict[str, str] = {}
         specs: list[JobSpec] = []
         jobs: dict[str, Job] = {}
-        hosts: dict[str, HostConfig] = {}
-        checked: set[str] = set()
+        places: dict[str, tuple[str, HostConfig, bool, bool]] = {}
+        workdirs: dict[str | None, str] = {}
         fitting: set[int] = set()
         limits: tuple[int, int | None] | None = None
         policies = Policies(config)
         hasher = DigestBuilder(workflow.name, len(workflow.order))
+        all_jobs, all_upstream, external = workflow.jobs, workflow.upstream, workflow.external
         for name in workflow.order:
-            job = workflow.jobs[name]
-            key = keys[name]
-            alias = host if host and job.host == "local" else job.host
-            found = hosts.get(alias)
-            if found is None:
-                found = hosts[alias] = config.host(alias)
+            job = all_jobs[name]
+            place = places.get(job.host)
+            if place is None:  # (alias, its configuration, on this machine, remote)
+                alias = host if host and job.host == "local" else job.host
+                found = config.host(alias)
+                on_machine = not found.is_remote and found.scheduler == "local"
+                place = places[job.host] = (alias, found, on_machine, found.is_remote)
+            alias, found, on_machine, remote = place
             res = job.resources
-            on_machine = not found.is_remote and found.scheduler == "local"
-            if on_machine and (res.cpus or res.memory or res.memory_per_cpu) and id(res) not in fitting:
+            if on_machine and id(res) not in fitting and (res.cpus or res.memory or res.memory_per_cpu):
                 if limits is None:
                     limits = machine_limits()
                 check_fits_machine(name, res, *limits, overcommit=LOCAL_OVERCOMMIT)
                 fitting.add(id(res))  # jobs share their requests: each one is checked once
             workdir: str | None = job.workdir
-            if not found.is_remote:
-                workdir = str(Path(job.workdir).resolve()) if job.workdir else cwd
-                if workdir not in checked:
-                    if not Path(workdir).is_dir():
-                        raise ModelError(f"job {name!r}: working directory {workdir} does not exist")
-                    checked.add(workdir)
+            if not remote:
+                resolved = workdirs.get(workdir)
+                if resolved is None:
+                    resolved = str(Path(workdir).resolve()) if workdir else cwd
+                    if not Path(resolved).is_dir():
+                        raise ModelError(f"job {name!r}: working directory {resolved} does not exist")
+                    workdirs[workdir] = resolved
+                workdir = resolved
             inputs = hash_inputs(job.inputs, job.workdir) if job.inputs else {}
-            upstream = [[keys[up], kind] for up, kind in workflow.upstream[name]]
-            if name in workflow.external:
-                upstream += [[key, kind] for key, kind in workflow.external[name]]
+            upstream = [[keys[up], kind] for up, kind in all_upstream[name]]
+            if name in external:
+                upstream += [[key, kind] for key, kind in external[name]]
+            key = keys[name] = content_key(job, upstream, inputs)
             spec = job_spec(
                 job, key, upstream, alias, workdir, cwd, inputs, policies.of(job, alias, found), project
             )
-            hasher.add(spec)
+            hasher.add_built(spec)
             specs.append(spec)
             jobs[key] = job
         digest = hasher.hexdigest()
-    return Definition(workflow.name, tuple(specs), dict(keys), jobs, digest, _relative(source, project), host)
+    return Definition(workflow.name, tuple(specs), keys, jobs, digest, _relative(source, project), host)
 
 
 def keep_recorded_places(model: Model, definition: Definition) -> Definition:

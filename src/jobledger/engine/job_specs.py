@@ -65,10 +65,12 @@ def compact(resources: Resources) -> dict[str, Any]:
     return found
 
 
-def _tasks(job: Job) -> list[TaskSpec]:
+def _tasks(job: Job) -> tuple[list[TaskSpec], bool]:
     """The tasks' stored maps, built as :func:`~jobledger.ledger.specs.sparse` would (only
-    the fields off their default, in field order) without its generic comparisons."""
+    the fields off their default, in field order) without its generic comparisons; and
+    whether one of them is a Python call."""
     out = []
+    python = False
     for number, task in enumerate(job.tasks):
         if task.shell is not None:
             held: dict[str, Any] = {"kind": "shell", "shell": task.shell}
@@ -76,14 +78,17 @@ def _tasks(job: Job) -> list[TaskSpec]:
             held = {"kind": "argv", "argv": list(task.argv)}
         else:
             held = {"kind": "python", "payload": f"task-{number}.pkl"}
+            python = True
         if task.env:
             held["env"] = dict(task.env)
         if task.cwd is not None:
             held["cwd"] = task.cwd
         if task.pass_index:
             held["pass_index"] = True
-        out.append(_held(TaskSpec, held))
-    return out
+        spec = _new(TaskSpec)
+        _set(spec, "__dict__", held)
+        out.append(spec)
+    return out, python
 
 
 def _held(cls: type[T], held: dict[str, Any]) -> T:
@@ -143,22 +148,25 @@ def job_spec(
     """The job's spec holding only its fields off their default, in field order: the map
     :func:`~jobledger.ledger.specs.sparse` would hold (the codec stores it as it is, and the
     definition digest packs it), built without comparing each field to its default."""
-    held: dict[str, Any] = {"key": key, "name": job.name, "run_dir": project.run_dir_name(job.name, key)}
+    name = job.name
+    held: dict[str, Any] = {"key": key, "name": name, "run_dir": project.run_dir_name(name, key)}
     if alias != "local":
         held["host"] = alias
     held["after"] = upstream  # a list: never the default ``()``
     if job.waitfor != "all":
         held["waitfor"] = job.waitfor
-    if job.array is not None:
-        held["array"] = list(job.array.indices)
-        if job.array.max_concurrent is not None:
-            held["max_concurrent"] = job.array.max_concurrent
+    array = job.array
+    if array is not None:
+        held["array"] = list(array.indices)
+        if array.max_concurrent is not None:
+            held["max_concurrent"] = array.max_concurrent
     command = job.command[:500]
     if command:
         held["command"] = command
-    if any(t.func is not None for t in job.tasks):
+    tasks, python = _tasks(job)
+    if python:
         held["python"] = True
-    held["tasks"] = _tasks(job)
+    held["tasks"] = tasks
     if workdir is not None:
         held["workdir"] = workdir
     held["local_dir"] = cwd
@@ -168,9 +176,9 @@ def job_spec(
     held["setup"] = list(job.setup)
     if job.stdout is not None:
         held["stdout"] = job.stdout
-    stderr = MERGED if job.stderr is None else (None if job.stderr == SEPARATE else job.stderr)
-    if stderr is not None:
-        held["stderr"] = stderr
+    stderr = job.stderr
+    if stderr != SEPARATE:
+        held["stderr"] = MERGED if stderr is None else stderr
     if job.python is not None:
         held["interpreter"] = job.python
     if inputs:

@@ -10,37 +10,17 @@ run makes its dependents never run in the same plan).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from jobledger.engine.readiness import HostView, Standing, readiness, satisfied, standing_of
 from jobledger.engine.scope import is_open
 from jobledger.gcpause import gc_paused
-from jobledger.ledger.records import JobRecord
 from jobledger.ledger.reducer import Model
-from jobledger.ledger.state import Phase, cancel_stands, job_phase
+from jobledger.ledger.state import Phase, cancel_stands
 from jobledger.states import JobState
-
-
-@attrs.frozen
-class HostView:
-    """What the planner must know of a host to decide submissions there."""
-
-    alias: str
-    native_kinds: frozenset[str] = frozenset()
-    """Dependency kinds the scheduler enforces itself (empty for the local backend)."""
-    live_ids: frozenset[str] | None = None
-    """Ids the scheduler listed as not final in its last answer (``None``: not tracked).
-    SLURM takes a dependency on a job it has forgotten as satisfied: only these may be
-    named as native dependencies."""
-    throttled_until: float = 0.0
-    max_in_flight: int | None = None
-    active: int = 0
-    """Attempts active on this host now (for ``max_in_flight``)."""
-    pack_limit: int = 0
-    """Most jobs one array submission of same-shape jobs may hold here (below 2: none;
-    see :mod:`jobledger.engine.packing`)."""
 
 
 # ---------------------------------------------------------------------- commands
@@ -117,92 +97,6 @@ class Plan:
     """Ready jobs whose definition is too old to submit from the ledger."""
 
 
-# ---------------------------------------------------------------------- readiness
-@attrs.frozen
-class Standing:
-    """A job's phase as the plan sees it (the ledger's, or decided earlier in the plan)."""
-
-    phase: Phase
-    attempt: int
-    state: JobState
-    host: str | None = None
-    scheduler_id: str | None = None
-
-
-def standing_of(job: JobRecord | None) -> Standing:
-    """A job's :class:`Standing` from its record."""
-    if job is None or not job.attempts:
-        return _FRESH
-    phase, number, state = job_phase(job)
-    att = job.attempts.get(number)
-    return Standing(phase, number, state, att.host if att else None, att.scheduler_id if att else None)
-
-
-_FRESH = Standing(Phase.PENDING, 1, JobState.PENDING)
-"""The standing of a job nothing was recorded for yet (shared: standings are immutable)."""
-
-
-def satisfied(kind: str, upstream: Standing) -> bool | None:
-    """True/False once the upstream decided the edge, ``None`` while it may still change."""
-    if upstream.phase is Phase.SUCCESS:
-        return kind in ("afterok", "afterany")
-    if upstream.phase is Phase.FAILURE:
-        return kind in ("afterany", "afternotok")
-    return None
-
-
-def readiness(
-    edges: Sequence[Sequence[str]],
-    upstream: Mapping[str, Standing],
-    *,
-    waitfor: str,
-    host: HostView,
-    retrying: frozenset[str] = frozenset(),
-) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """``("ready"|"native"|"wait"|"never", native dependencies)`` of a pending job.
-
-    Native dependencies are used only when every undecided upstream is already active on
-    the same host with an id the scheduler still lists, the kind is one it enforces, and
-    the upstream may not be retried (a retry would need a new id).
-    """
-    if not edges:
-        return "ready", ()
-    if waitfor == "any":
-        verdicts = [satisfied(kind, upstream[key]) for key, kind in edges]
-        if any(v is True for v in verdicts):
-            return "ready", ()
-        if all(v is False for v in verdicts):
-            return "never", ()
-        return "wait", ()
-    open_edges = []
-    for key, kind in edges:
-        phase = upstream[key].phase  # satisfied(), inlined: this runs for every edge
-        if phase is Phase.SUCCESS:
-            if kind not in ("afterok", "afterany"):
-                return "never", ()
-        elif phase is Phase.FAILURE:
-            if kind not in ("afterany", "afternotok"):
-                return "never", ()
-        else:
-            open_edges.append((key, kind))
-    if not open_edges:
-        return "ready", ()
-    native: list[tuple[str, str]] = []
-    for key, kind in open_edges:
-        up = upstream[key]
-        if (
-            up.phase is not Phase.ACTIVE
-            or up.host != host.alias
-            or not up.scheduler_id
-            or kind not in host.native_kinds
-            or key in retrying
-            or (host.live_ids is not None and up.scheduler_id not in host.live_ids)
-        ):
-            return "wait", ()
-        native.append((up.scheduler_id, kind))
-    return "native", tuple(native)
-
-
 # ---------------------------------------------------------------------- the plan
 def plan(
     model: Model,
@@ -227,16 +121,6 @@ def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, Hos
 
     recorded: dict[str, Standing] = {}  # standings from the records (they do not change here)
     views = dict(hosts)
-
-    def upstream_of(key: str) -> Standing:
-        """An upstream's standing: a failure with a retry to come (an upstream this plan
-        does not look at) is not its last word."""
-        found = overlay.get(key) or recorded.get(key)
-        if found is None:
-            found = recorded[key] = standing_of(jobs.get(key))
-        if found.phase is Phase.FAILURE and key not in overlay and is_open(jobs.get(key)):
-            return Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
-        return found
 
     for key in keys:
         job = jobs.get(key)
@@ -295,7 +179,21 @@ def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, Hos
         if view is None:
             view = views[spec.host] = HostView(spec.host)
         edges = spec.after
-        upstream = {up: upstream_of(up) for up, _ in edges}
+        upstream: dict[str, Standing] = {}
+        decided = False  # an upstream succeeded or failed for good
+        for up, _ in edges:  # each upstream's standing (this runs for every edge)
+            found = overlay.get(up)
+            if found is None:
+                found = recorded.get(up)
+                if found is None:
+                    found = recorded[up] = standing_of(jobs.get(up))
+                if found.phase is Phase.FAILURE and is_open(jobs.get(up)):  # a retry to come
+                    found = Standing(Phase.PENDING, found.attempt + 1, JobState.PENDING)
+            if found.phase is Phase.SUCCESS or found.phase is Phase.FAILURE:
+                decided = True
+            upstream[up] = found
+        if edges and not decided and not view.native_kinds:
+            continue  # what readiness() says when no upstream decided yet and none is native
         verdict, native = readiness(edges, upstream, waitfor=spec.waitfor, host=view)
         if verdict == "native":  # unless an upstream may be retried (then it needs a new id)
             retrying = frozenset(
@@ -330,3 +228,21 @@ def _plan(model: Model, keys: Iterable[str], now: float, hosts: Mapping[str, Hos
         active[spec.host] = active.get(spec.host, 0) + 1
         overlay[key] = Standing(Phase.ACTIVE, st.attempt, JobState.SUBMITTED, spec.host, None)
     return Plan(tuple(commands), wake_at, tuple(unsubmittable))
+
+
+__all__ = [
+    "CancelActive",
+    "CancelPending",
+    "Command",
+    "HostView",
+    "NeverRuns",
+    "Plan",
+    "Reconcile",
+    "Retry",
+    "Standing",
+    "Submit",
+    "plan",
+    "readiness",
+    "satisfied",
+    "standing_of",
+]

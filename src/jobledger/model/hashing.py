@@ -16,6 +16,7 @@ import inspect
 import pathlib
 import sys
 import textwrap
+import threading
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -49,7 +50,15 @@ def canonical_hash(value: Any, where: str = "value") -> str:
 
 def pack(tree: Any) -> bytes:
     """Deterministic msgpack bytes of an already canonical tree."""
-    return msgpack.packb(tree, use_bin_type=True)  # type: ignore[no-any-return]
+    packer = getattr(_PACKERS, "packer", None)
+    if packer is None:  # one per thread (a packer's buffer is not to be shared)
+        packer = _PACKERS.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(tree)  # type: ignore[no-any-return]
+
+
+_PACKERS = threading.local()
+"""This thread's msgpack packer: ``msgpack.packb`` makes (and frees) one per call, which
+costs as much as packing a job's definition."""
 
 
 def callable_identity(func: Callable[..., Any]) -> Any:

@@ -9,23 +9,21 @@ from typing import Any
 
 import attrs
 
-from jobledger.errors import CycleError, HashingError, ModelError, ResourceError
+from jobledger.errors import ModelError
 from jobledger.model.array import ArraySpec
 from jobledger.model.dependency import DEPENDENCY_KINDS, JobRef, normalize_kind
-from jobledger.model.hashing import digest, pack
 from jobledger.model.inputs import file_digest, hash_inputs
 from jobledger.model.job_fields import (
-    _BY_KEYWORDS,
+    _NO_RESOURCES,
     SEPARATE,
-    _cached_resources,
     _checked_change,
     _default_name,
     _listed,
-    _raw_args,
-    _resources,
-    _signature,
     _tasks,
+    resources_and_directives,
+    retry_policy_of,
 )
+from jobledger.model.job_key import content_key, definition_tree, key_of
 from jobledger.model.names import (
     check_env,
     check_name,
@@ -37,8 +35,6 @@ from jobledger.model.names import (
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
-
-_NO_RESOURCES = Resources()
 
 
 def _paths(value: Any, field: str, where: str) -> tuple[str, ...]:
@@ -99,7 +95,8 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
         for v in value:
             if type(v) is not Job:
                 break
-            found.append(_after_ok(v))
+            dep = v.__dict__.get("_afterok")  # _after_ok(v), inlined when made already
+            found.append(dep if dep is not None and dep.target is v else _after_ok(v))
         else:
             return tuple(found)
     if isinstance(value, (Job, JobRef, str, Dependency)) or not isinstance(value, Iterable):
@@ -150,6 +147,9 @@ class Job:
     python: str | None
     scheduler_args: dict[str, tuple[str, ...]]
     metadata: dict[str, Any]
+    # Not slotted: a frozen slotted class fills each field by a call (object.__setattr__),
+    # ~1 us more per job than stores into its __dict__; the __dict__ also caches the key
+    # (``_key``) and the ``afterok`` Dependency on the job shared by its dependents.
 
     def __init__(
         self,
@@ -196,53 +196,17 @@ class Job:
         job_name = name if name is not None else _default_name(task_list)
         where = f"job {job_name!r}"
 
-        escalate_map: dict[str, Any] = dict(escalate or {})
-        signature = _signature(extra) if resources is None and extra else None
-        try:
-            known = _BY_KEYWORDS.get(signature) if signature is not None else None
-        except TypeError:  # an unhashable value (a list of directives ...)
-            signature = known = None
-        if known is not None:  # the same resource keywords as an earlier job's
-            res = known
-            sched_args = (
-                {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
-            )
+        escalate_map: dict[str, Any] = dict(escalate) if escalate else {}
+        sched_args: dict[str, tuple[str, ...]]
+        if resources is None and not extra and not scheduler_args:
+            res, sched_args = _NO_RESOURCES, {}
         else:
-            res_kwargs, unknown = Resources.split_kwargs(extra)
-            sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
-            for key in list(unknown):
-                if key.endswith("_args") and key[:-5] in ("slurm", "sge", "pbs", "torque", "lsf", "local"):
-                    sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
-            if unknown:
-                raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
-            plain = signature is not None and len(res_kwargs) == len(extra)
-            for field, value in list(res_kwargs.items()):
-                if callable(value):
-                    escalate_map[field] = value
-                    res_kwargs[field] = value(1)
-                    plain = False
-            try:
-                if resources is None:
-                    res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
-                else:
-                    base = _resources(resources)
-                    res = base.merged(**res_kwargs) if res_kwargs else base
-            except ResourceError as exc:
-                raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
-            if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
-                _BY_KEYWORDS[signature] = res
+            res, sched_args = resources_and_directives(resources, extra, scheduler_args, escalate_map, where)
 
         if retry is None and retries is None and retry_on is None and backoff is None and not escalate_map:
             policy = _NO_RETRY
         else:
-            try:
-                policy = retry or RetryPolicy.build(
-                    retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate_map
-                )
-            except ModelError as exc:
-                raise ModelError(f"{where}: {exc}") from None
-        if retry is not None and escalate_map:
-            policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate_map})
+            policy = retry_policy_of(retry, retries, retry_on, backoff, escalate_map, where)
 
         try:
             deps = _dependencies(after, "afterok")
@@ -250,35 +214,39 @@ class Job:
             raise ModelError(f"{where}: {exc}") from None
         if waitfor not in ("all", "any"):
             raise ModelError(f"{where}: waitfor must be 'all' or 'any', not {waitfor!r}")
-        for label, given in (("env", env), ("env_vars", env_vars)):
-            if given is not None and not isinstance(given, Mapping):
-                raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
-        merged_env = check_env({**(env or {}), **(env_vars or {})}, where) if env or env_vars else {}
+        merged_env: dict[str, str] = {}
+        if env is not None or env_vars is not None:
+            for label, given in (("env", env), ("env_vars", env_vars)):
+                if given is not None and not isinstance(given, Mapping):
+                    raise ModelError(f"{where}: {label} must be a mapping of names to values, not {given!r}")
+            if env or env_vars:
+                merged_env = check_env({**(env or {}), **(env_vars or {})}, where)
         try:
             array_spec = ArraySpec.parse(array, max_concurrent) if array is not None else None
         except ModelError as exc:
             raise ModelError(f"{where}: {exc}") from None
+        # positional, in field order (keywords cost a tenth of building a job)
         self.__attrs_init__(
-            name=job_name,
-            tasks=task_list,
-            resources=res,
-            host=check_name(host, "host name", where) if host is not None else "local",
-            depends=deps,
-            array=array_spec,
-            env=merged_env,
-            workdir=check_path(workdir, "workdir", where) if workdir is not None else None,
-            stdout=check_path(stdout, "stdout", where) if stdout is not None else None,
-            stderr=check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,
-            modules=() if modules == () else check_texts(modules, "modules", where),
-            setup=() if setup == () else check_texts(setup, "setup", where),
-            inputs=() if inputs == () else _paths(inputs, "inputs", where),
-            outputs=() if outputs == () else _paths(outputs, "outputs", where),
-            ensure=() if ensure == () else (ensure,) if callable(ensure) else tuple(ensure),
-            retry=policy,
-            waitfor=waitfor,
-            python=check_text(python, "python", where) if python is not None else None,
-            scheduler_args=sched_args,
-            metadata=dict(metadata or {}),
+            job_name,  # name
+            task_list,  # tasks
+            res,  # resources
+            check_name(host, "host name", where) if host is not None else "local",  # host
+            deps,  # depends
+            array_spec,  # array
+            merged_env,  # env
+            check_path(workdir, "workdir", where) if workdir is not None else None,  # workdir
+            check_path(stdout, "stdout", where) if stdout is not None else None,  # stdout
+            check_path(stderr, "stderr", where) if stderr not in (None, SEPARATE) else stderr,  # stderr
+            () if modules == () else check_texts(modules, "modules", where),  # modules
+            () if setup == () else check_texts(setup, "setup", where),  # setup
+            () if inputs == () else _paths(inputs, "inputs", where),  # inputs
+            () if outputs == () else _paths(outputs, "outputs", where),  # outputs
+            () if ensure == () else (ensure,) if callable(ensure) else tuple(ensure),  # ensure
+            policy,  # retry
+            waitfor,  # waitfor
+            check_text(python, "python", where) if python is not None else None,  # python
+            sched_args,  # scheduler_args
+            dict(metadata or {}),  # metadata
         )
 
     @property
@@ -299,28 +267,7 @@ class Job:
         Excludes what does not change the result: host, memory, time, partition, account,
         qos, postconditions and retry policy.
         """
-        r = self.resources
-        try:
-            tasks = [t.identity() for t in self.tasks]
-        except HashingError as exc:
-            raise HashingError(f"job {self.name!r}: {exc}") from None
-        # plain values only (str, int, None, lists; tuples pack as the same arrays as
-        # lists): msgpack packs them deterministically
-        env = self.env
-        return [
-            "job/1",
-            self.name,
-            tasks,
-            [[k, v] for k, v in sorted(env.items())] if env else [],
-            self.workdir,
-            list(self.array.indices) if self.array else None,
-            [r.cpus, r.gpus, r.nodes, r.tasks],
-            self.modules,
-            self.setup,
-            [list(kv) for kv in sorted(input_hashes.items())] if input_hashes else self.inputs,
-            self.outputs,
-            [self.stdout, self.stderr],
-        ]
+        return definition_tree(self, input_hashes)
 
     def compute_key(
         self,
@@ -328,8 +275,7 @@ class Job:
         input_hashes: Mapping[str, str] | None = None,
     ) -> str:
         """Key from this definition plus ``(upstream_key, kind)`` pairs (sorted)."""
-        tree = [self.definition(input_hashes), sorted([list(u) for u in upstream])]
-        return digest(pack(tree))
+        return content_key(self, [list(u) for u in upstream], input_hashes)
 
     @property
     def key(self) -> str:
@@ -338,33 +284,8 @@ class Job:
         Computed without recursion (a 100,000-deep chain is fine); upstream keys are
         cached on their jobs on the way.
         """
-        cached = self.__dict__.get("_key")
-        if cached is not None:
-            return str(cached)
-        stack: list[tuple[Job, bool]] = [(self, False)]
-        open_jobs: set[int] = set()
-        while stack:
-            job, expanded = stack.pop()
-            if "_key" in job.__dict__:
-                continue
-            if expanded:
-                upstream = [(_known_key(dep.target), dep.kind) for dep in job.depends]
-                job.__dict__["_key"] = job.compute_key(upstream, hash_inputs(job.inputs, job.workdir))
-                open_jobs.discard(id(job))
-                continue
-            if id(job) in open_jobs:
-                raise CycleError([job.name, "...", job.name])
-            open_jobs.add(id(job))
-            stack.append((job, True))
-            for dep in job.depends:
-                if isinstance(dep.target, str):
-                    raise ModelError(
-                        f"job {job.name!r} depends on {dep.target!r} by name: "
-                        "its key is known only inside a Workflow"
-                    )
-                if isinstance(dep.target, Job) and "_key" not in dep.target.__dict__:
-                    stack.append((dep.target, False))
-        return str(self.__dict__["_key"])
+        cached: str | None = self.__dict__.get("_key")
+        return cached if cached is not None else key_of(self)
 
     def _forget_key(self) -> None:
         self.__dict__.pop("_key", None)
@@ -397,17 +318,13 @@ class Job:
         )
 
 
-def _known_key(target: Job | JobRef | str) -> str:
-    """The key of an upstream whose key is already computed (or recorded)."""
-    return target.key if isinstance(target, JobRef) else str(target.__dict__["_key"])
-
-
 __all__ = [
     "DEPENDENCY_KINDS",
     "SEPARATE",
     "Dependency",
     "Job",
     "JobRef",
+    "content_key",
     "file_digest",
     "hash_inputs",
     "normalize_kind",

@@ -1,5 +1,5 @@
 """The checks and conversions of :class:`~jobledger.model.job.Job`'s fields: tasks,
-default name, resources, paths and raw scheduler directives."""
+default name, resources, retry policy, paths and raw scheduler directives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobledger.errors import ModelError
+import attrs
+
+from jobledger.errors import ModelError, ResourceError
 from jobledger.model.names import (
     check_env,
     check_name,
@@ -20,6 +22,7 @@ from jobledger.model.names import (
     safe_name,
 )
 from jobledger.model.resources import Resources
+from jobledger.model.retry import RetryPolicy
 from jobledger.model.task import Task
 
 # Sentinel meaning "stderr to its own file" (``stderr=None`` writes it into the stdout file).
@@ -119,12 +122,82 @@ def _resources(value: Resources | Mapping[str, Any] | None) -> Resources:
     raise ModelError(f"resources must be a Resources or a dict, not {type(value).__name__}")
 
 
-_Signature = tuple[tuple[str, type, Any], ...]
+_Signature = tuple[tuple[tuple[str, Any], ...], tuple[type, ...]]
 _BY_KEYWORDS: dict[_Signature, Resources] = {}
 """Resources of plain resource keywords (``cpus=1, memory="4G"``) seen before, by the
 keywords, their values and their types: jobs of a workflow repeat them a lot."""
 
 
 def _signature(extra: Mapping[str, Any]) -> _Signature:
-    """The cache key of keyword arguments (unhashable when a value is)."""
-    return tuple([(k, v.__class__, v) for k, v in extra.items()])
+    """The cache key of keyword arguments (unhashable when a value is): the ``(keyword,
+    value)`` pairs and the values' types (``cpus=1`` and ``cpus=True`` are equal values)."""
+    return tuple(extra.items()), tuple(map(type, extra.values()))
+
+
+_NO_RESOURCES = Resources()
+_SCHEDULERS = ("slurm", "sge", "pbs", "torque", "lsf", "local")
+
+
+def resources_and_directives(
+    resources: Resources | Mapping[str, Any] | None,
+    extra: dict[str, Any],
+    scheduler_args: Mapping[str, Sequence[str]] | None,
+    escalate: dict[str, Any],
+    where: str,
+) -> tuple[Resources, dict[str, tuple[str, ...]]]:
+    """A job's resources (``resources=`` and the resource keywords among ``extra``) and
+    raw scheduler directives (``scheduler_args=`` and ``<scheduler>_args=`` keywords).
+    A callable resource value goes into ``escalate`` (its value at attempt 1 is used)."""
+    signature = _signature(extra) if resources is None and extra else None
+    try:
+        known = _BY_KEYWORDS.get(signature) if signature is not None else None
+    except TypeError:  # an unhashable value (a list of directives ...)
+        signature = known = None
+    if known is not None:  # the same resource keywords as an earlier job's
+        sched_args = {k: _raw_args(v, k, where) for k, v in scheduler_args.items()} if scheduler_args else {}
+        return known, sched_args
+    res_kwargs, unknown = Resources.split_kwargs(extra)
+    sched_args = {k: _raw_args(v, k, where) for k, v in (scheduler_args or {}).items()}
+    for key in list(unknown):
+        if key.endswith("_args") and key[:-5] in _SCHEDULERS:
+            sched_args[key[:-5]] = _raw_args(unknown.pop(key), key, where)
+    if unknown:
+        raise ModelError(f"{where}: unknown keyword argument(s) {', '.join(sorted(unknown))}")
+    plain = signature is not None and len(res_kwargs) == len(extra)
+    for field, value in list(res_kwargs.items()):
+        if callable(value):
+            escalate[field] = value
+            res_kwargs[field] = value(1)
+            plain = False
+    try:
+        if resources is None:
+            res = _cached_resources(res_kwargs) if res_kwargs else _NO_RESOURCES
+        else:
+            base = _resources(resources)
+            res = base.merged(**res_kwargs) if res_kwargs else base
+    except ResourceError as exc:
+        raise ResourceError(exc.field, exc.value, exc.reason, context=where) from None
+    if plain and signature is not None and len(_BY_KEYWORDS) < 4096:
+        _BY_KEYWORDS[signature] = res
+    return res, sched_args
+
+
+def retry_policy_of(
+    retry: RetryPolicy | None,
+    retries: int | None,
+    retry_on: Iterable[str] | None,
+    backoff: Any,
+    escalate: dict[str, Any],
+    where: str,
+) -> RetryPolicy:
+    """A job's retry policy: ``retry=`` (with the escalations of callable resource values
+    added), or one built from ``retries=``, ``retry_on=``, ``backoff=`` and ``escalate``."""
+    try:
+        policy = retry or RetryPolicy.build(
+            retries=retries, retry_on=retry_on, backoff=backoff, escalate=escalate
+        )
+    except ModelError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    if retry is not None and escalate:
+        policy = attrs.evolve(policy, escalate={**policy.escalate, **escalate})
+    return policy

@@ -79,15 +79,15 @@ class Task:
             )
         if func is None and (args or kwargs):
             raise ModelError("args/kwargs are only for Python-callable tasks")
-        self.__attrs_init__(
-            shell=shell,
-            argv=argv,
-            func=func,
-            args=tuple(args),
-            kwargs=dict(kwargs or {}),
-            env=check_env(env),
-            cwd=check_path(cwd, "cwd") if cwd is not None else None,
-            pass_index=bool(pass_index),
+        self.__attrs_init__(  # positional, in field order (keywords cost more here)
+            shell,
+            argv,
+            func,
+            tuple(args),  # args
+            dict(kwargs) if kwargs else {},  # kwargs
+            check_env(env) if env is not None else {},  # env
+            check_path(cwd, "cwd") if cwd is not None else None,  # cwd
+            bool(pass_index),  # pass_index
         )
 
     @classmethod

@@ -58,10 +58,13 @@ class Workflow:
             refs = []
             for dep in job.depends:
                 target = dep.target
-                if isinstance(target, JobRef):
+                if type(target) is Job:
+                    up = target.name
+                elif isinstance(target, JobRef):
                     refs.append((target.key, dep.kind))
                     continue
-                up = target if isinstance(target, str) else target.name
+                else:
+                    up = target if isinstance(target, str) else target.name
                 if up not in collected:
                     raise UnknownDependencyError(
                         f"job {job.name!r} depends on {up!r}, which is not in workflow {name!r}"
@@ -199,8 +202,31 @@ class Workflow:
 
 
 def _collect(roots: Iterable[Job]) -> dict[str, Job]:
+    """The jobs reachable from ``roots``, in depth-first order (each job, then its
+    upstreams not found yet)."""
+    given = list(roots)
+    found = _collect_listed(given)
+    return found if found is not None else _walk(given)
+
+
+def _collect_listed(given: list[Job]) -> dict[str, Job] | None:
+    """:func:`_walk`'s result when ``given`` lists every job once, each after the Job
+    objects it depends on (the usual way to build one); ``None`` when it does not."""
     found: dict[str, Job] = {}
-    stack = list(roots)[::-1]
+    for job in given:
+        if type(job) is not Job or job.name in found:
+            return None
+        for dep in job.depends:
+            target = dep.target
+            if isinstance(target, Job) and found.get(target.name) is not target:
+                return None
+        found[job.name] = job
+    return found
+
+
+def _walk(given: list[Job]) -> dict[str, Job]:
+    found: dict[str, Job] = {}
+    stack = given[::-1]
     while stack:
         job = stack.pop()
         if not isinstance(job, Job):
