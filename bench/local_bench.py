@@ -211,6 +211,13 @@ def main() -> None:
             f"one bash subshell writing one file {1000 * floor_cpu:.2f} ms/job (the launcher shell's "
             "floor, used with JOBLEDGER_NO_SUPERVISOR)"
         )
+        beyond = max(job_cpu - files_cost, 1e-9)
+        print(
+            f"  beyond those files: {1000 * beyond:.2f} ms CPU per job, which would allow "
+            f"{cpus / beyond:,.0f} jobs/s = {cpus / beyond / limit:.2f}x of the ceiling (a file creation "
+            "costs 0.03-0.5 ms here, more after many deletions: ext4 without a journal skips "
+            "recently deleted inodes)"
+        )
         spans = wrapper_spans(root)
         if spans:
             held = sum(end - began for began, end in spans)

@@ -72,7 +72,10 @@ def test_direct_unit_writes_the_wrappers_records(tmp_path: Path) -> None:
     try:
         ok, bad, missing = tmp_path / "ok", tmp_path / "bad", tmp_path / "missing"
         script = 'echo "out $JL_T $$"; echo err >&2; pwd'
-        sup.launch("ok", "", None, 1, _direct(ok, ["sh", "-c", script], env={"JL_T": "a b $(x)"}))
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        direct = _direct(ok, ["sh", "-c", script], env={"JL_T": "a b $(x)"}, marker=str(markers / "ok-1"))
+        sup.launch("ok", "", None, 1, direct)
         sup.launch("bad", "", None, 1, _direct(bad, ["sh", "-c", "exit 3"]))
         sup.launch("missing", "", None, 1, _direct(missing, ["no-such-command-jl"]))
         reports = _reports(sup, 3)
@@ -84,6 +87,11 @@ def test_direct_unit_writes_the_wrappers_records(tmp_path: Path) -> None:
         claim = parse_claim((ok / "claim").read_bytes())
         assert claim is not None and (claim.pid, claim.pgid) == (pid, pid)
         assert sup.keeper is not None and claim.keeper == sup.keeper
+        deadline = time.monotonic() + 10
+        while not (ends := sup.ended()):
+            assert time.monotonic() < deadline, "the end was never reported"
+            time.sleep(0.02)
+        assert ends == ["ok-1"] and not list(markers.iterdir())  # said on the pipe, no marker made
         assert _exit_of(bad).exit_code == 3
         assert reports["missing"][0] == -1  # never started: its records say why
         record = _exit_of(missing)
@@ -159,11 +167,12 @@ def test_a_unit_stopped_before_it_starts_never_runs(tmp_path: Path) -> None:
 
 def test_outlives_its_driver_and_starts_nothing_more(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
+    marker = tmp_path / "first-1"
     code = textwrap.dedent(
         f"""
         import os, sys, time
         from jobledger.engine.supervising import Supervisor
-        first = {_direct(first, ["sh", "-c", "sleep 1; echo done > done"])!r}
+        first = {_direct(first, ["sh", "-c", "sleep 1; echo done > done"], marker=str(marker))!r}
         second = {_direct(second, ["sh", "-c", "echo ran > ran"])!r}
         sup = Supervisor(budget=1)
         sup.launch("first", "", None, 1, first)
@@ -185,6 +194,10 @@ def test_outlives_its_driver_and_starts_nothing_more(tmp_path: Path) -> None:
     keeper = int(out.stdout.strip())
     record = _exit_of(first)  # written by the supervisor after its driver died
     assert record.exit_code == 0 and (first / "done").exists()
+    deadline = time.monotonic() + 5
+    while not marker.exists():  # nobody to tell on the pipe: the marker wakes the next driver
+        assert time.monotonic() < deadline, "no marker once the driver had gone"
+        time.sleep(0.02)
     deadline = time.monotonic() + 10
     while _alive(keeper):
         assert time.monotonic() < deadline, "the supervisor stayed after its last unit ended"

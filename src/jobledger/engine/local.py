@@ -229,7 +229,7 @@ class LocalProcesses:
         every running unit whose wrapper is gone, looked at in one pass over ``/proc``
         (RUNNING updates for units the launcher has started come first)."""
         updates = self._link.reports()
-        candidates = self._book.running_of_markers(markers)
+        candidates = self._book.running_of_markers([*markers, *self._link.ended()])
         table = ProcTable.scan() if full else None
         if table is not None:
             for ident, run in self._book.running.items():

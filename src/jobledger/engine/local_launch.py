@@ -42,6 +42,7 @@ class LauncherLink:
         self._deaths = 0
         self._pending: dict[str, Ident] = {}  # token -> unit handed and not reported started
         self._held: list[Update] = []
+        self._ends: list[str] = []  # reported by a supervisor that has gone, not collected yet
 
     def launcher(self) -> Launcher | Supervisor | None:
         """The launcher (started on first use; None when unavailable)."""
@@ -101,6 +102,12 @@ class LauncherLink:
         self._held = []
         return updates
 
+    def ended(self) -> list[str]:
+        """Completion markers the supervisor reported instead of creating them."""
+        launch, ends = self._launch, self._ends
+        self._ends = []
+        return ends + launch.ended() if isinstance(launch, Supervisor) else ends
+
     def hold(self, updates: list[Update]) -> None:
         """Keep updates to return with the next :meth:`reports`."""
         self._held.extend(updates)
@@ -143,6 +150,7 @@ class LauncherLink:
 
     def _ended(self) -> None:
         self._held += self._learn()
+        self._ends += self.ended()
         self._launch = None
         self._deaths += 1
         self._failed = self._deaths >= 3

@@ -3,10 +3,11 @@
 The supervisor is started on first use with this interpreter, in a session of its own;
 it detaches at once (its first process exits and is reaped here), so it outlives the
 driver without anyone left to reap it. Units are handed to it as JSON lines on a pipe; it
-reports each start (``token pid start``) on another, read by a thread that wakes the
-driver. Its first report is ``keeper <pid> <start ticks>``: the process that writes the
-exit records of units started without a shell. Closing the pipe tells it to start
-nothing more; it exits once the units it started have ended.
+reports each start (``token pid start``) and each end of a unit it started without a
+shell (``end <marker>``) on another, read by a thread that wakes the driver. Its first
+report is ``keeper <pid> <start ticks>``: the process that writes the exit records of
+units started without a shell. Closing the pipe tells it to start nothing more; it
+exits once the units it started have ended.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Supervisor:
         self._on_start = on_start
         self._lock = threading.Lock()
         self._buffer = b""
+        self._starts: list[tuple[str, int, float]] = []
+        self._ends: list[str] = []
         self._ended = threading.Event()
         self._reader = threading.Thread(target=self._read_reports, name="jobledger-supervisor", daemon=True)
         self._reader.start()
@@ -108,23 +111,36 @@ class Supervisor:
     def started(self) -> list[tuple[str, int, float]]:
         """``(token, pid, start time)`` of units started since the last call (pid -1:
         claimed elsewhere or never started; the unit's files say which)."""
+        self._parse()
+        starts, self._starts = self._starts, []
+        return starts
+
+    def ended(self) -> list[str]:
+        """Completion markers of units started without a shell that ended since the last
+        call (the supervisor says so here instead of creating the marker)."""
+        self._parse()
+        ends, self._ends = self._ends, []
+        return ends
+
+    def _parse(self) -> None:
         with self._lock:
             *lines, self._buffer = self._buffer.split(b"\n")
-        out = []
         for raw in lines:
-            head, _, at = raw.decode(errors="surrogateescape").rpartition(" ")
+            head, _, last = raw.decode(errors="surrogateescape").rpartition(" ")
+            if head == "end":
+                self._ends.append(last)
+                continue
             token, _, pid = head.rpartition(" ")
             if token == "keeper":  # noqa: S105 (the supervisor's first report)
                 with contextlib.suppress(ValueError):
-                    self.keeper = (int(pid), int(at))
+                    self.keeper = (int(pid), int(last))
                 continue
             if self._lines:
                 self._unread -= self._lines.popleft()
             try:
-                out.append((token, int(pid), float(at)))
+                self._starts.append((token, int(pid), float(last)))
             except ValueError:
                 continue
-        return out
 
     def alive(self) -> bool:
         """True while the supervisor runs (its report pipe is open)."""

@@ -34,7 +34,7 @@ import time
 from collections import deque
 from typing import Any
 
-from jobledger.engine.supervisor_start import INDEX_VARS, DirectStarter, Unit, spawn_wrapper
+from jobledger.engine.supervisor_start import INDEX_VARS, DirectStarter, Unit, spawn_wrapper, touch
 
 
 def _start_ticks(pid: int | str = "self") -> str:
@@ -173,7 +173,13 @@ class Supervisor:
                 continue
             if run.direct:
                 self.used -= run.cpus
-                self.direct.end(run, status)
+                # the driver learns of the end on the report pipe (no marker to create,
+                # watch and delete); once it is gone, the marker tells the next one
+                self.direct.end(run, status, mark=not self.out_ok)
+                if self.out_ok and run.marker:
+                    self.out_ok = _write_out(f"end {os.path.basename(run.marker)}\n")
+                    if not self.out_ok:
+                        touch(run.marker)
             elif os.WIFSIGNALED(status) and _group_alive(run.pgid):
                 self.orphans[run.pgid] = run.cpus  # its task runs on: keep its CPUs
             else:

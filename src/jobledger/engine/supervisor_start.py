@@ -153,16 +153,19 @@ class DirectStarter:
             if err != out:
                 os.close(err)
 
-    def end(self, run: Unit, status: int) -> None:
+    def end(self, run: Unit, status: int, mark: bool = True) -> None:
+        """Write the record of a unit whose task ended with ``status`` (and, with
+        ``mark``, touch its marker)."""
         ended = time.time()
+        marker = run.marker if mark else ""
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             stop = _read_stop(run.unit)
             reason = (stop[1] if stop and stop[1] else "") or f"task killed by signal {sig}"
             state = stop[0] if stop else ""
-            self.finish(run.unit, run.marker, 128 + sig, sig, run.started, state, reason, ended)
+            self.finish(run.unit, marker, 128 + sig, sig, run.started, state, reason, ended)
         else:
-            self.finish(run.unit, run.marker, os.WEXITSTATUS(status), None, run.started, "", "", ended)
+            self.finish(run.unit, marker, os.WEXITSTATUS(status), None, run.started, "", "", ended)
 
     def finish(
         self,
@@ -187,10 +190,15 @@ class DirectStarter:
         except OSError:
             return  # its directory is gone: nobody reads it
         if marker:
-            try:
-                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
-            except OSError:
-                pass
+            touch(marker)
+
+
+def touch(marker: str) -> None:
+    """Create a completion marker (where its folder exists)."""
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+    except OSError:
+        pass
 
 
 def _read_stop(unit: str) -> tuple[str, str] | None:
