@@ -5,6 +5,7 @@ lost while their record is being written."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -239,3 +240,14 @@ def test_a_killed_supervisor_leaves_its_running_task_lost_and_nothing_twice(proj
     assert "exit code unknown" in results["long"].reason
     assert all(results[f"n{i}"].state is jl.JobState.COMPLETED for i in range(3))
     assert sorted(Path("ran.txt").read_text().split()) == ["long", "n0", "n1", "n2"]
+
+
+def test_a_working_directory_made_anew_is_the_one_a_task_runs_in(project: Project) -> None:
+    Path("out").mkdir()
+    first = jl.Job(name="first", command=["sh", "-c", "echo first > f"], workdir="out")
+    remake_out = f"cd {shlex.quote(str(project.root))} && rm -rf out && mkdir out"
+    remake = jl.Job(name="remake", command=remake_out, workdir="out", after=[first])
+    last = jl.Job(name="last", command=["sh", "-c", "echo last > f"], workdir="out", after=[remake])
+    results = jl.run(jl.Workflow([first, remake, last], name="anew"), wait=True)
+    assert all(r.ok for r in results.values())
+    assert Path("out/f").read_text() == "last\n"  # not in the directory removed meanwhile

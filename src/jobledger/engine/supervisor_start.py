@@ -68,7 +68,6 @@ class DirectStarter:
     def __init__(self, host: str, sid: str, keeper: str) -> None:
         self.host, self.sid, self.keeper = host, sid, keeper
         self.found: dict[tuple[str, str], str] = {}  # (command, PATH) -> path found before
-        self.cwd = ""
 
     def start(self, d: dict[str, Any], env: dict[str, str], now: float, cpus: int) -> Unit | None:
         """Claim the unit and spawn its task; None when it is not ours to run (claimed
@@ -118,12 +117,9 @@ class DirectStarter:
                 except OSError as exc:
                     return 0, (1, "", f"cannot open stderr {err_path}: {exc.strerror}"), ""
             env.update(d.get("env") or {})
-            cwd = str(d["cwd"])
             try:
-                if cwd != self.cwd:
-                    self.cwd = ""
-                    os.chdir(cwd)
-                    self.cwd = cwd
+                # every time: the directory under that name may have been made anew
+                os.chdir(str(d["cwd"]))
             except OSError:
                 return 0, (1, "", "cannot change to the working directory"), ""
             argv = [str(a) for a in d["argv"]]
