@@ -251,3 +251,20 @@ def test_a_working_directory_made_anew_is_the_one_a_task_runs_in(project: Projec
     results = jl.run(jl.Workflow([first, remake, last], name="anew"), wait=True)
     assert all(r.ok for r in results.values())
     assert Path("out/f").read_text() == "last\n"  # not in the directory removed meanwhile
+
+
+def test_a_bad_line_or_a_task_that_cannot_start_never_takes_the_supervisor_down(tmp_path: Path) -> None:
+    sup = Supervisor(budget=1)
+    try:
+        os.write(sup._write, b"not json\n\xff\xfe\n")  # nothing the driver writes: skipped
+        bad, good = tmp_path / "bad", tmp_path / "good"
+        sup.launch("bad", "", None, 1, _direct(bad, ["sh", "-c", "true"], env={"X": "a\x00b"}))
+        sup.launch("good", "", None, 1, _direct(good, ["sh", "-c", "echo ok"]))
+        reports = _reports(sup, 2)
+        assert reports["bad"][0] == -1 and reports["good"][0] > 0
+        record = _exit_of(bad)
+        assert record.exit_code == 1 and record.reason.startswith("cannot start the task:")
+        assert parse_claim((bad / "claim").read_bytes()) is not None  # never left empty
+        assert _exit_of(good).exit_code == 0
+    finally:
+        sup.close()

@@ -108,8 +108,12 @@ class Supervisor:
             self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         for line in lines:
-            if line.strip():
-                self.pending.append(json.loads(line))
+            try:
+                item = json.loads(line.decode("utf-8", "surrogateescape"))
+                item["c"] = max(1, int(item.get("c") or 1))
+            except (ValueError, TypeError, AttributeError):
+                continue  # not a unit (nothing the driver writes): never worth dying for
+            self.pending.append(item)
 
     def driver_gone(self) -> bool:
         """True once stdin has no writer left (checked before each start)."""
@@ -124,12 +128,16 @@ class Supervisor:
 
     def start_ready(self) -> None:
         while self.pending:
-            cpus = int(self.pending[0].get("c") or 1)
+            cpus = int(self.pending[0]["c"])
             if self.used > 0 and self.used + cpus > self.budget:
                 return
             if self.driver_gone():
                 return
-            self.start(self.pending.popleft(), cpus)
+            item = self.pending.popleft()
+            try:
+                self.start(item, cpus)
+            except Exception:  # the units it keeps outweigh one bad start
+                self.report(str(item.get("t", "")), -1, time.time())
 
     def report(self, token: str, pid: int, at: float) -> None:
         # once the driver is gone, keep running what was started

@@ -83,7 +83,10 @@ class DirectStarter:
         except OSError:
             return None  # claimed by another process first (or its directory is gone)
         try:
-            pid, problem, stop = self.spawn_task(d, env, unit)
+            try:
+                pid, problem, stop = self.spawn_task(d, env, unit)
+            except Exception as exc:  # the claim is ours: say why, never leave it empty
+                pid, problem, stop = 0, (1, "", f"cannot start the task: {exc}"), ""
             pgid = pid if pid else "-"
             os.write(claim, f"{pid} {self.host} {now:.6f} {pgid} {self.sid} {self.keeper}\n".encode())
         finally:
