@@ -268,3 +268,9 @@ def test_a_bad_line_or_a_task_that_cannot_start_never_takes_the_supervisor_down(
         assert _exit_of(good).exit_code == 0
     finally:
         sup.close()
+
+
+def test_a_unit_whose_record_cannot_be_written_is_lost_not_left_running(project: Project) -> None:
+    gone = jl.Job(name="gone", command=["sh", "-c", 'rm -rf "$PWD"/jobs/gone-*'])
+    results = jl.run(jl.Workflow([gone], name="gone"), wait=True, check=False, timeout=60)
+    assert results["gone"].state is jl.JobState.LOST  # its supervisor lives on: it said it is done

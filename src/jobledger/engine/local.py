@@ -229,7 +229,11 @@ class LocalProcesses:
         every running unit whose wrapper is gone, looked at in one pass over ``/proc``
         (RUNNING updates for units the launcher has started come first)."""
         updates = self._link.reports()
-        candidates = self._book.running_of_markers([*markers, *self._link.ended()])
+        released = self._book.running_of_markers(self._link.ended())
+        for ident in released:
+            # the supervisor is done with it: its record is written, or never will be
+            self._book.running[ident].procs.keeper = None
+        candidates = self._book.running_of_markers(markers) | released
         table = ProcTable.scan() if full else None
         if table is not None:
             for ident, run in self._book.running.items():
