@@ -136,6 +136,18 @@ done
 )
 
 
+def widen_pipe(fd: int) -> int:
+    """Make the pipe written through ``fd`` hold more jobs handed ahead (1 MiB where
+    allowed); returns its size."""
+    try:
+        return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        try:
+            return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+        except OSError:
+            return 65536
+
+
 @functools.cache
 def launcher_supported(bash: str = "/bin/bash") -> bool:
     """True where the launcher works: Linux (it reads ``/proc``) with bash >= 4.1."""
@@ -168,7 +180,7 @@ class Launcher:
     ) -> None:
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
-        self._capacity = self._widen(self._write)
+        self._capacity = widen_pipe(self._write)
         self._lines: collections.deque[int] = collections.deque()  # sizes of lines not started yet
         self._unread = 0
         actions = [
@@ -185,17 +197,6 @@ class Launcher:
         self._buffer = b""
         self._reader = threading.Thread(target=self._read_reports, name="jobledger-launcher", daemon=True)
         self._reader.start()
-
-    @staticmethod
-    def _widen(fd: int) -> int:
-        """Make the pipe to the launcher hold more jobs handed ahead; returns its size."""
-        try:
-            return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-        except OSError:
-            try:
-                return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
-            except OSError:
-                return 65536
 
     def room(self) -> bool:
         """True while more jobs can be handed without :meth:`launch` blocking (the pipe

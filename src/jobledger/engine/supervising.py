@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
 import os
 import sys
@@ -23,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from jobledger.engine.launcher import widen_pipe
 
 #: The package root the supervisor imports its two modules from (nothing else).
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -45,7 +46,7 @@ class Supervisor:
     def __init__(self, budget: int = 1, on_start: Callable[[], None] | None = None) -> None:
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
-        self._capacity = _widen(self._write)
+        self._capacity = widen_pipe(self._write)
         self._lines: collections.deque[int] = collections.deque()
         self._unread = 0
         actions = [
@@ -167,14 +168,3 @@ class Supervisor:
             self._first = None
         # the reader sees end-of-file only when the supervisor exits: do not wait for it
         self._reader.join(timeout=0.05)
-
-
-def _widen(fd: int) -> int:
-    """Make the pipe to the supervisor hold more units handed ahead; returns its size."""
-    try:
-        return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except OSError:
-        try:
-            return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
-        except OSError:
-            return 65536
