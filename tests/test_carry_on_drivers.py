@@ -303,13 +303,15 @@ def test_two_scripts_sharing_a_workflow_name_both_complete(place: Place) -> None
 # ---------------------------------------------------------------------- an early stop says why
 STUCK = textwrap.dedent(
     """
-    import os
+    import os, time
     import jobledger as jl
 
     TALLY = @TALLY@
     slow = jl.Job(name="slow", command=f"echo slow >> {TALLY}; sleep 30", host=@HOST@)
     blocked = jl.Job(name="blocked", command=f"echo blocked >> {TALLY}", after=[slow], host=@HOST@)
-    jl.run(jl.Workflow([slow, blocked], name="stuck"))
+    handle = jl.run(jl.Workflow([slow, blocked], name="stuck"))
+    while jl.check(handle)["slow"] is not jl.JobState.RUNNING:  # (a job handed and not yet
+        time.sleep(0.05)  # started when its driver dies waits for the next driver)
     os._exit(0)
     """
 )
