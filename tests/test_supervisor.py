@@ -274,3 +274,16 @@ def test_a_unit_whose_record_cannot_be_written_is_lost_not_left_running(project:
     gone = jl.Job(name="gone", command=["sh", "-c", 'rm -rf "$PWD"/jobs/gone-*'])
     results = jl.run(jl.Workflow([gone], name="gone"), wait=True, check=False, timeout=60)
     assert results["gone"].state is jl.JobState.LOST  # its supervisor lives on: it said it is done
+
+
+def test_a_unit_ending_after_its_driver_let_go_leaves_its_marker(tmp_path: Path) -> None:
+    sup = Supervisor(budget=1)
+    unit, marker = tmp_path / "u", tmp_path / "u-1"
+    sup.launch("u", "", None, 1, _direct(unit, ["sleep", "0.5"], marker=str(marker)))
+    _reports(sup, 1)
+    sup.close()  # nobody reads its reports any more: the marker wakes whoever watches
+    assert _exit_of(unit).exit_code == 0
+    deadline = time.monotonic() + 5
+    while not marker.exists():
+        assert time.monotonic() < deadline, "no marker for a unit that ended after close()"
+        time.sleep(0.02)

@@ -182,9 +182,10 @@ class Supervisor:
             if run.direct:
                 self.used -= run.cpus
                 # the driver learns of the end on the report pipe (no marker to create,
-                # watch and delete); once it is gone, the marker tells the next one
-                self.direct.end(run, status, mark=not self.out_ok)
-                if self.out_ok and run.marker:
+                # watch and delete); once it has let go or is gone, the marker tells others
+                told = self.out_ok and not self.closed
+                self.direct.end(run, status, mark=not told)
+                if told and run.marker:
                     self.out_ok = _write_out(f"end {os.path.basename(run.marker)}\n")
                     if not self.out_ok:
                         touch(run.marker)
