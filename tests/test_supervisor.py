@@ -287,3 +287,14 @@ def test_a_unit_ending_after_its_driver_let_go_leaves_its_marker(tmp_path: Path)
     while not marker.exists():
         assert time.monotonic() < deadline, "no marker for a unit that ended after close()"
         time.sleep(0.02)
+
+
+def test_a_script_without_a_shebang_runs_as_under_the_wrapper(project: Project) -> None:
+    script = Path("plain.sh")
+    script.write_text('echo "plain $1"\n')
+    script.chmod(0o755)
+    results = jl.run(
+        jl.Workflow([jl.Job(name="plain", command=["./plain.sh", "a b"])], name="plain"), wait=True
+    )
+    assert results["plain"].ok
+    assert (Path(results["plain"].run_dir) / "stdout").read_text() == "plain a b\n"

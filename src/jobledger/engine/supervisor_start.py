@@ -4,6 +4,7 @@ since the supervisor runs without site-packages)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -136,10 +137,19 @@ class DirectStarter:
             actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, out, 1)]
             actions.append((os.POSIX_SPAWN_DUP2, err, 2))
             try:
-                pid = os.posix_spawn(
-                    path, argv, env, file_actions=actions, setpgroup=0, setsigdef=_DEFAULT_SIGNALS
-                )
-                if "/" not in argv[0]:
+                try:
+                    pid = os.posix_spawn(
+                        path, argv, env, file_actions=actions, setpgroup=0, setsigdef=_DEFAULT_SIGNALS
+                    )
+                except OSError as exc:
+                    if exc.errno != errno.ENOEXEC:
+                        raise
+                    # a script without a #! line: bash runs it itself, as it would in the wrapper
+                    pid = os.posix_spawn(
+                        BASH, [BASH, path, *argv[1:]], env, file_actions=actions, setpgroup=0,
+                        setsigdef=_DEFAULT_SIGNALS,
+                    )  # fmt: skip
+                if "/" not in argv[0] and os.path.isabs(path):
                     self.found[argv[0], search] = path
                 return pid, (0, "", ""), ""
             except OSError as exc:
