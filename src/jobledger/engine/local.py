@@ -35,7 +35,7 @@ import attrs
 from jobledger.engine.direct import DirectStart
 from jobledger.engine.local_book import Ident, UnitBook
 from jobledger.engine.local_launch import BASH, LauncherLink
-from jobledger.engine.local_stop import stop_all, stop_before_start, write_stop
+from jobledger.engine.local_stop import cancel_units
 from jobledger.engine.local_units import (
     SCRIPT,
     QueuedUnit,
@@ -310,36 +310,4 @@ class LocalProcesses:
     def cancel(self, idents: list[Ident], grace: float = 5.0) -> list[Update]:
         """Stop units: write each one's ``cancel`` file (the evidence every observer
         reads), SIGTERM all its processes, SIGKILL after ``grace``; dequeue the rest."""
-        book = self._book
-        updates = self._link.reports()
-        targets: list[UnitProcs] = []
-        never_started = "cancelled before it started"
-        for ident in idents:
-            book.cancelled.add(ident)
-            if ident in self.timed_out:
-                stop = (JobState.TIMEOUT.value, "time limit reached")
-            else:
-                stop = (JobState.CANCELLED.value, f"cancelled on request (by process {os.getpid()})")
-            if ident in book.queued:
-                item = book.dequeue(ident)
-                claim = stop_before_start(item, stop) if item.adopted else None
-                if claim is None:
-                    updates.append(Update(*ident, JobState.CANCELLED, reason=never_started, source="local"))
-                    continue
-                # another process had started it meanwhile: watch it and stop it
-                book.track_claimed(item, claim, time.time())
-            run = book.running.get(ident)
-            if run is not None and not run.announced:
-                claim = stop_before_start(run.queued, stop)
-                if claim is None:
-                    book.settle(ident)
-                    updates.append(Update(*ident, JobState.CANCELLED, reason=never_started, source="local"))
-                    continue
-                run.pid, run.announced = claim.pid, True
-                run.procs = claim_procs(claim, run.started)
-            if run is not None and run.procs.pgid > 0:
-                write_stop(run.queued.unit_dir, *stop)
-                targets.append(run.procs)
-        if targets:
-            stop_all(targets, grace)
-        return updates
+        return self._link.reports() + cancel_units(self._book, idents, grace)

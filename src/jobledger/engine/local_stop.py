@@ -9,11 +9,52 @@ import signal
 import time
 from pathlib import Path
 
-from jobledger.engine.local_units import QueuedUnit, read_bytes
+from jobledger.engine.local_book import Ident, UnitBook
+from jobledger.engine.local_units import QueuedUnit, claim_procs, read_bytes
 from jobledger.engine.procs import ProcTable, UnitProcs
+from jobledger.engine.types import Update
 from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE, STOP_FILE, Claim, parse_claim, render_stop
+from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
+
+NEVER_STARTED = "cancelled before it started"
+
+
+def cancel_units(book: UnitBook, idents: list[Ident], grace: float) -> list[Update]:
+    """Stop the units ``idents`` of ``book`` (see :meth:`LocalProcesses.cancel`): the
+    CANCELLED updates of those that never started."""
+    updates: list[Update] = []
+    targets: list[UnitProcs] = []
+    for ident in idents:
+        book.cancelled.add(ident)
+        if ident in book.timed_out:
+            stop = (JobState.TIMEOUT.value, "time limit reached")
+        else:
+            stop = (JobState.CANCELLED.value, f"cancelled on request (by process {os.getpid()})")
+        if ident in book.queued:
+            item = book.dequeue(ident)
+            claim = stop_before_start(item, stop) if item.adopted else None
+            if claim is None:
+                updates.append(Update(*ident, JobState.CANCELLED, reason=NEVER_STARTED, source="local"))
+                continue
+            # another process had started it meanwhile: watch it and stop it
+            book.track_claimed(item, claim, time.time())
+        run = book.running.get(ident)
+        if run is not None and not run.announced:
+            claim = stop_before_start(run.queued, stop)
+            if claim is None:
+                book.settle(ident)
+                updates.append(Update(*ident, JobState.CANCELLED, reason=NEVER_STARTED, source="local"))
+                continue
+            run.pid, run.announced = claim.pid, True
+            run.procs = claim_procs(claim, run.started)
+        if run is not None and run.procs.pgid > 0:
+            write_stop(run.queued.unit_dir, *stop)
+            targets.append(run.procs)
+    if targets:
+        stop_all(targets, grace)
+    return updates
 
 
 def stop_all(targets: list[UnitProcs], grace: float) -> None:
