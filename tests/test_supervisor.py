@@ -274,6 +274,7 @@ def test_a_unit_whose_record_cannot_be_written_is_lost_not_left_running(project:
     gone = jl.Job(name="gone", command=["sh", "-c", 'rm -rf "$PWD"/jobs/gone-*'])
     results = jl.run(jl.Workflow([gone], name="gone"), wait=True, check=False, timeout=60)
     assert results["gone"].state is jl.JobState.LOST  # its supervisor lives on: it said it is done
+    assert "could not write its exit record" in results["gone"].reason
 
 
 def test_a_unit_ending_after_its_driver_let_go_leaves_its_marker(tmp_path: Path) -> None:

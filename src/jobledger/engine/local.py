@@ -232,7 +232,8 @@ class LocalProcesses:
         released = self._book.running_of_markers(self._link.ended())
         for ident in released:
             # the supervisor is done with it: its record is written, or never will be
-            self._book.running[ident].procs.keeper = None
+            procs = self._book.running[ident].procs
+            procs.keeper, procs.released = None, True
         candidates = self._book.running_of_markers(markers) | released
         table = ProcTable.scan() if full else None
         if table is not None:

@@ -100,6 +100,11 @@ def lost_reason(run: RunningUnit, table: ProcTable) -> str:
     procs = run.procs
     gone = _clock(table.done_at)
     seen = procs.last_alive
+    if procs.released:
+        return (
+            f"the task (pid {run.pid}) ended and its supervisor could not write its exit record "
+            f"(its run directory gone or unwritable?); exit code unknown"
+        )
     if procs.keeper is not None:  # started without a shell: its supervisor writes the record
         keeper = procs.keeper[0]
         if seen is not None:

@@ -119,6 +119,8 @@ class UnitProcs:
     keeper: tuple[int, int] | None = None
     """``(pid, start ticks)`` of the supervisor that writes the unit's exit record when
     its task ends (units started without a shell)."""
+    released: bool = False
+    """Its supervisor said the task ended (and is done with the unit)."""
 
     def leader_alive(self, table: ProcTable) -> bool:
         """True while the wrapper itself runs (not a later process under its pid)."""
