@@ -166,5 +166,4 @@ class Supervisor:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._first, 0)  # it exits as soon as it has forked
             self._first = None
-        # the reader sees end-of-file only when the supervisor exits: do not wait for it
-        self._reader.join(timeout=0.05)
+        # (the reader sees end-of-file only when the supervisor exits: it is not waited for)

@@ -62,6 +62,8 @@ class Supervisor:
         self.buffer = b""
         self.out_ok = True
         self.environ = dict(os.environ)  # the driver's, as it was when it started this process
+        self.hangup = select.poll()  # stdin's writers gone
+        self.hangup.register(0, select.POLLHUP)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
@@ -119,9 +121,7 @@ class Supervisor:
         """True once stdin has no writer left (checked before each start)."""
         if self.closed:
             return True
-        poller = select.poll()
-        poller.register(0, select.POLLHUP)
-        if any(ev & select.POLLHUP for _fd, ev in poller.poll(0)):
+        if any(ev & select.POLLHUP for _fd, ev in self.hangup.poll(0)):
             self.closed = True
             self.pending.clear()
         return self.closed
