@@ -49,15 +49,15 @@ from jobledger.engine.local_units import (
 )
 from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Unit, Update
-from jobledger.engine.wrapper import (
+from jobledger.engine.unit_files import (
     CLAIM_FILE,
     EXIT_FILE,
     STOP_FILE,
-    env_for_index,
     parse_claim,
     parse_exit_file,
     parse_stop,
 )
+from jobledger.engine.wrapper import env_for_index
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
