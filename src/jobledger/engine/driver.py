@@ -29,10 +29,9 @@ from jobledger.engine.actions import Actions
 from jobledger.engine.active_counts import ActiveCounts
 from jobledger.engine.backend import Backend
 from jobledger.engine.backends import ConfigFiles, make_backend
+from jobledger.engine.observing import observe
 from jobledger.engine.planner import HostView, plan
 from jobledger.engine.scope import Scope
-from jobledger.engine.types import Unit
-from jobledger.engine.units import active_units
 from jobledger.engine.watch import FolderWatch
 from jobledger.errors import JobledgerError
 from jobledger.ledger.state import Phase, job_phase
@@ -168,8 +167,8 @@ class Driver:
             if full_local:
                 self._last_full_local = now
             driving = [s for s in scopes if s.name in drive]
-            report.updates += self._observe(
-                driving, [s for s in scopes if s.name not in drive], markers, full_local or changed
+            report.updates += observe(
+                self, driving, [s for s in scopes if s.name not in drive], markers, full_local or changed
             )
             for _round in range(50):  # decisions can unblock downstream jobs: repeat
                 wanted = {s.name: s.sorted(s.dirty & s.open) for s in driving}
@@ -186,12 +185,12 @@ class Driver:
                     break
                 touched, submitted = self.actions.carry_out(decided.commands, driving)
                 report.submitted += submitted
-                self._replan(driving, touched)
+                self.replan(driving, touched)
             for alias, backend in list(self.backends.items()):
                 started = backend.tick()
                 if started:
                     report.updates += self.actions.record_updates(started, alias)
-                    self._replan(scopes, {u.key for u in started})
+                    self.replan(scopes, {u.key for u in started})
             self.ledger.flush()
             for scope in scopes:
                 report.final[scope.name] = scope.final
@@ -205,34 +204,7 @@ class Driver:
         self._last_refresh = now
         return self.ledger.refresh() > 0
 
-    def _observe(self, driving: list[Scope], watching: list[Scope], markers: list[str], full: bool) -> int:
-        """Ask the backends about the active units; only driven ones are adopted (a unit
-        that never started is queued again only by its workflow's driver)."""
-        model = self.ledger.model
-        scopes = [*driving, *watching]
-        driven: dict[str, list[Unit]] = {}
-        watched: dict[str, list[Unit]] = {}
-        if full or any(b.needs_units(markers) for b in self.backends.values()):
-            driven_keys = {k for s in driving for k in s.open}
-            driven = active_units(model, driven_keys)
-            upstream = {k for s in scopes for k in s.external}  # other workflows' jobs, maybe undriven
-            watched = active_units(model, ({k for s in watching for k in s.open} | upstream) - driven_keys)
-        count = 0
-        for alias in sorted({*driven, *watched, *(a for a, b in self.backends.items() if b.busy)}):
-            try:
-                backend = self.backend(alias)
-                updates = backend.observe(driven.get(alias, []), markers, full)
-                if watched.get(alias):
-                    updates += backend.observe(watched[alias], markers, full, adopt=False)
-            except JobledgerError as exc:
-                self.log.warning("cannot observe host %s: %s", alias, exc)
-                continue
-            if updates:
-                count += self.actions.record_updates(updates, alias)
-                self._replan(scopes, {u.key for u in updates})
-        return count
-
-    def _replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
+    def replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
         """Re-read the records of ``keys`` in each scope holding them, and plan them (and
         what depends on them) again."""
         if self._changed is not None:
