@@ -32,7 +32,7 @@ from jobledger.engine.packing import packs
 from jobledger.engine.planner import HostView
 from jobledger.engine.remote_files import bring_home, fetch_attempt, send_files, wanted_files
 from jobledger.engine.types import Submission, SubmitOutcome, Unit, Update
-from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE
+from jobledger.engine.unit_files import CLAIM_FILE, EXIT_FILE
 from jobledger.errors import HostError, JobledgerError, SubmitError
 from jobledger.hosts.base import Host
 from jobledger.ledger import events as ev

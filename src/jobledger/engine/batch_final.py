@@ -13,7 +13,7 @@ import posixpath
 import time
 
 from jobledger.engine.types import Unit, Update
-from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE, parse_exit_file
+from jobledger.engine.unit_files import CLAIM_FILE, EXIT_FILE, parse_exit_file
 from jobledger.errors import HostError, SchedulerError
 from jobledger.hosts.base import Host
 from jobledger.schedulers.base import Observation, SchedulerAdapter, element_key, split_element_key

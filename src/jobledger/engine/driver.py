@@ -20,19 +20,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Collection, Iterable
 
 import attrs
 
 from jobledger.config import Config
 from jobledger.engine.actions import Actions
+from jobledger.engine.active_counts import ActiveCounts
 from jobledger.engine.backend import Backend
 from jobledger.engine.backends import ConfigFiles, make_backend
+from jobledger.engine.observing import observe
 from jobledger.engine.planner import HostView, plan
 from jobledger.engine.scope import Scope
-from jobledger.engine.types import Unit
-from jobledger.engine.units import active_units
 from jobledger.engine.watch import FolderWatch
 from jobledger.errors import JobledgerError
 from jobledger.ledger.state import Phase, job_phase
@@ -86,11 +85,7 @@ class Driver:
         self._last_refresh = 0.0
         self._last_full_local = 0.0
         self._changed: set[str] | None = None  # None: any record may have changed
-        self._active: dict[str, str] | None = None  # open active key -> host (None: count again)
-        self._active_per_host: Counter[str] = Counter()
-        self._active_names: frozenset[str] = frozenset()
-        self._active_scopes: frozenset[int] = frozenset()
-        self._hosts_in_use: set[str] = set()
+        self.active = ActiveCounts()
         self.actions = Actions(self)
 
     # ------------------------------------------------------------------ configuration
@@ -113,8 +108,8 @@ class Driver:
 
     def host_views(self, scopes: Iterable[Scope]) -> dict[str, HostView]:
         """What the planner must know of each host in use, with its active counts."""
-        active = self._active_counts(list(scopes))
-        for alias in self._hosts_in_use - self.backends.keys():  # its limits count from the first plan
+        active = self.active.of(self.ledger.model, list(scopes))
+        for alias in self.active.hosts_in_use - self.backends.keys():  # its limits count from the first plan
             try:
                 self.backend(alias)
             except JobledgerError:
@@ -123,41 +118,6 @@ class Driver:
         for alias, backend in self.backends.items():
             views[alias] = attrs.evolve(backend.view(), active=active.get(alias, 0))
         return views
-
-    def _active_counts(self, scopes: list[Scope]) -> Counter[str]:
-        """Active jobs per host among the open jobs of ``scopes``: counted in full when
-        anything may have changed, else kept up to date by :meth:`_replan` (a step looks
-        at what moved, not at every job in flight)."""
-        names = frozenset(s.name for s in scopes)
-        built = frozenset(id(s) for s in scopes)  # a scope is built again for a new definition
-        if self._active is None or names != self._active_names or built != self._active_scopes:
-            self._active, self._active_per_host, self._active_names = {}, Counter(), names
-            self._active_scopes = built
-            self._hosts_in_use = set()
-            for scope in scopes:
-                self._note_active(scope.open)
-        return self._active_per_host
-
-    def _note_active(self, keys: Iterable[str]) -> None:
-        """Count ``keys`` as active on their host, or not, as their records say now."""
-        active, per_host, jobs = self._active, self._active_per_host, self.ledger.model.jobs
-        if active is None:
-            return
-        for key in keys:
-            job = jobs.get(key)
-            host = job.spec.host if job is not None and job.spec is not None else None
-            if host is not None:
-                self._hosts_in_use.add(host)
-            now = host if host is not None and job_phase(job)[0] is Phase.ACTIVE else None  # type: ignore[arg-type]
-            before = active.get(key)
-            if before == now:
-                continue
-            if before is not None:
-                per_host[before] -= 1
-                del active[key]
-            if now is not None:
-                per_host[now] += 1
-                active[key] = now
 
     @property
     def watch(self) -> FolderWatch:
@@ -198,7 +158,7 @@ class Driver:
                 self._changed = None  # other writers: any record may have moved
             for scope in scopes:
                 if changed or now - scope.full_at >= FULL_CYCLE:
-                    self._active = None
+                    self.active.forget()
                     scope.full_at = now
                     scope.refresh(self.ledger.model, [*scope.order, *scope.watch_only])
                     scope.dirty |= scope.open
@@ -207,8 +167,8 @@ class Driver:
             if full_local:
                 self._last_full_local = now
             driving = [s for s in scopes if s.name in drive]
-            report.updates += self._observe(
-                driving, [s for s in scopes if s.name not in drive], markers, full_local or changed
+            report.updates += observe(
+                self, driving, [s for s in scopes if s.name not in drive], markers, full_local or changed
             )
             for _round in range(50):  # decisions can unblock downstream jobs: repeat
                 wanted = {s.name: s.sorted(s.dirty & s.open) for s in driving}
@@ -225,12 +185,12 @@ class Driver:
                     break
                 touched, submitted = self.actions.carry_out(decided.commands, driving)
                 report.submitted += submitted
-                self._replan(driving, touched)
+                self.replan(driving, touched)
             for alias, backend in list(self.backends.items()):
                 started = backend.tick()
                 if started:
                     report.updates += self.actions.record_updates(started, alias)
-                    self._replan(scopes, {u.key for u in started})
+                    self.replan(scopes, {u.key for u in started})
             self.ledger.flush()
             for scope in scopes:
                 report.final[scope.name] = scope.final
@@ -244,34 +204,7 @@ class Driver:
         self._last_refresh = now
         return self.ledger.refresh() > 0
 
-    def _observe(self, driving: list[Scope], watching: list[Scope], markers: list[str], full: bool) -> int:
-        """Ask the backends about the active units; only driven ones are adopted (a unit
-        that never started is queued again only by its workflow's driver)."""
-        model = self.ledger.model
-        scopes = [*driving, *watching]
-        driven: dict[str, list[Unit]] = {}
-        watched: dict[str, list[Unit]] = {}
-        if full or any(b.needs_units(markers) for b in self.backends.values()):
-            driven_keys = {k for s in driving for k in s.open}
-            driven = active_units(model, driven_keys)
-            upstream = {k for s in scopes for k in s.external}  # other workflows' jobs, maybe undriven
-            watched = active_units(model, ({k for s in watching for k in s.open} | upstream) - driven_keys)
-        count = 0
-        for alias in sorted({*driven, *watched, *(a for a, b in self.backends.items() if b.busy)}):
-            try:
-                backend = self.backend(alias)
-                updates = backend.observe(driven.get(alias, []), markers, full)
-                if watched.get(alias):
-                    updates += backend.observe(watched[alias], markers, full, adopt=False)
-            except JobledgerError as exc:
-                self.log.warning("cannot observe host %s: %s", alias, exc)
-                continue
-            if updates:
-                count += self.actions.record_updates(updates, alias)
-                self._replan(scopes, {u.key for u in updates})
-        return count
-
-    def _replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
+    def replan(self, scopes: Iterable[Scope], keys: set[str]) -> None:
         """Re-read the records of ``keys`` in each scope holding them, and plan them (and
         what depends on them) again."""
         if self._changed is not None:
@@ -282,8 +215,8 @@ class Driver:
             if mine:
                 scope.refresh(model, mine)
                 scope.touch(mine)
-                if scope.name in self._active_names:
-                    self._note_active(mine)
+                if scope.name in self.active.names:
+                    self.active.note(self.ledger.model, mine)
 
     def _needs_driver(self, scope: Scope) -> bool:
         if any(b.waiting for b in self.backends.values()):
@@ -309,7 +242,7 @@ class Driver:
     def forget_changes(self) -> None:
         """Say that any record may have changed (see :meth:`changes`)."""
         self._changed = None
-        self._active = None
+        self.active.forget()
 
     # ------------------------------------------------------------------ verbs
     def cancel(self, keys: Collection[str], *, grace: float = 5.0, reason: str = "") -> list[str]:

@@ -20,6 +20,8 @@ A unit runs while any process of its group (or session) is alive, not only its w
 neither lost nor final until the task has ended too, and then it is ``lost`` with exit
 code unknown and what was seen. Stopping a unit writes its ``cancel`` file first, so
 whoever sees it end records ``cancelled`` (or ``timeout``), never a plain failure.
+Seeing units end is :mod:`jobledger.engine.local_ends`; stopping them,
+:mod:`jobledger.engine.local_stop`.
 """
 
 from __future__ import annotations
@@ -30,34 +32,16 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import attrs
-
 from jobledger.engine.direct import DirectStart
 from jobledger.engine.local_book import Ident, UnitBook
+from jobledger.engine.local_ends import collect_ends
 from jobledger.engine.local_launch import BASH, LauncherLink
 from jobledger.engine.local_stop import cancel_units
-from jobledger.engine.local_units import (
-    SCRIPT,
-    QueuedUnit,
-    RunningUnit,
-    claim_procs,
-    final_update,
-    just_claimed,
-    lost_reason,
-    read_bytes,
-    reap,
-)
-from jobledger.engine.procs import ProcTable, UnitProcs
+from jobledger.engine.local_units import SCRIPT, QueuedUnit, read_bytes
+from jobledger.engine.procs import UnitProcs
 from jobledger.engine.types import Unit, Update
-from jobledger.engine.wrapper import (
-    CLAIM_FILE,
-    EXIT_FILE,
-    STOP_FILE,
-    env_for_index,
-    parse_claim,
-    parse_exit_file,
-    parse_stop,
-)
+from jobledger.engine.unit_files import CLAIM_FILE, EXIT_FILE, parse_claim, parse_exit_file
+from jobledger.engine.wrapper import env_for_index
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
@@ -229,78 +213,7 @@ class LocalProcesses:
         every running unit whose wrapper is gone, looked at in one pass over ``/proc``
         (RUNNING updates for units the launcher has started come first)."""
         updates = self._link.reports()
-        released = self._book.running_of_markers(self._link.ended())
-        for ident in released:
-            # the supervisor is done with it: its record is written, or never will be
-            procs = self._book.running[ident].procs
-            procs.keeper, procs.released = None, True
-        candidates = self._book.running_of_markers(markers) | released
-        table = ProcTable.scan() if full else None
-        if table is not None:
-            for ident, run in self._book.running.items():
-                if not run.announced:
-                    continue  # the launcher has not started it yet
-                if run.child:
-                    reap(run.pid)
-                if not run.procs.leader_alive(table):
-                    candidates.add(ident)
-                elif run.procs.keeper is not None:
-                    run.procs.last_alive = table.taken_at  # its task is the leader
-        for ident in candidates:
-            update = self._finished(ident, table)
-            if update is not None:
-                updates.append(update)
-        return updates
-
-    def _finished(self, ident: Ident, table: ProcTable | None) -> Update | None:
-        """The final update of a unit that may have ended; with ``table`` (a look at every
-        process) also of one that ended without an exit record, once none of its
-        processes is left."""
-        run = self._book.running[ident]
-        item = run.queued
-        unit = item.unit_dir
-        record = parse_exit_file(read_bytes(unit / EXIT_FILE))
-        if record is None:
-            claim = parse_claim(read_bytes(unit / CLAIM_FILE))
-            if claim is not None and claim.pid > 0 and claim.pid != run.pid:
-                # our wrapper lost the claim to one started earlier: watch that one
-                if run.child:
-                    reap(run.pid)
-                started = claim.started or run.started
-                run = RunningUnit(item, False, claim.pid, started, claim_procs(claim, started))
-                self._book.replace(ident, run)
-            if table is None or (claim is None and just_claimed(unit / CLAIM_FILE)):
-                return None  # (a claim still empty: its claimant is a moment from naming itself)
-            if run.child:
-                reap(run.pid)
-            if run.procs.alive(table) or run.procs.kept(table):
-                return None  # its wrapper may be gone, its task is not (or its record is being written)
-            record = parse_exit_file(read_bytes(unit / EXIT_FILE))  # it may have just finished
-            if record is None:
-                return self._ended_unrecorded(ident, run, table)
-        self._book.settle(ident)
-        stop = ""
-        if record.signal and not record.stop:
-            found = parse_stop(read_bytes(unit / STOP_FILE))  # stopped before its trap was set
-            stop = found[0] if found else ""
-        update = final_update(item.key, item.attempt, item.index, record, ident in self._book.cancelled, stop)
-        if ident in self.timed_out and update.state is not JobState.COMPLETED:
-            update = attrs.evolve(update, state=JobState.TIMEOUT, reason="time limit reached")
-        return update
-
-    def _ended_unrecorded(self, ident: Ident, run: RunningUnit, table: ProcTable) -> Update:
-        """Every process of the unit is gone and it left no exit record: say what is known."""
-        self._book.settle(ident)
-        stop = parse_stop(read_bytes(run.queued.unit_dir / STOP_FILE))
-        unrecorded = "killed before it could record an exit code"
-        if ident in self.timed_out or (stop and stop[0] == JobState.TIMEOUT.value):
-            state, reason = JobState.TIMEOUT, f"time limit reached; {unrecorded}"
-        elif ident in self._book.cancelled or stop:
-            why = (stop and stop[1]) or "cancelled on request"
-            state, reason = JobState.CANCELLED, f"{why}; {unrecorded}"
-        else:
-            state, reason = JobState.LOST, lost_reason(run, table)
-        return Update(*ident, state, reason=reason, source="local", at=table.done_at)
+        return updates + collect_ends(self._book, markers, self._link.ended(), full)
 
     def running_units(self) -> list[tuple[Ident, int, float]]:
         """``(ident, pid, started)`` of every running unit (not those the launcher has

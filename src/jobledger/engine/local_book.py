@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from jobledger.engine.local_units import QueuedUnit, RunningUnit, claim_procs, reap
 from jobledger.engine.procs import UnitProcs
-from jobledger.engine.wrapper import Claim
+from jobledger.engine.unit_files import Claim
 
 Ident = tuple[str, int, "int | None"]
 

@@ -21,7 +21,7 @@ from jobledger.engine.local_units import SCRIPT, QueuedUnit, RunningUnit, claim_
 from jobledger.engine.procs import UnitProcs
 from jobledger.engine.supervising import Supervisor, supervisor_supported
 from jobledger.engine.types import Update
-from jobledger.engine.wrapper import CLAIM_FILE, parse_claim
+from jobledger.engine.unit_files import CLAIM_FILE, parse_claim
 from jobledger.states import JobState
 
 BASH = "/bin/bash"

@@ -13,7 +13,7 @@ from jobledger.engine.local_book import Ident, UnitBook
 from jobledger.engine.local_units import QueuedUnit, claim_procs, read_bytes
 from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Update
-from jobledger.engine.wrapper import CLAIM_FILE, EXIT_FILE, STOP_FILE, Claim, parse_claim, render_stop
+from jobledger.engine.unit_files import CLAIM_FILE, EXIT_FILE, STOP_FILE, Claim, parse_claim, render_stop
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")

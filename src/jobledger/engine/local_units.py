@@ -12,7 +12,7 @@ import attrs
 from jobledger.engine.direct import DirectStart
 from jobledger.engine.procs import ProcTable, UnitProcs
 from jobledger.engine.types import Update
-from jobledger.engine.wrapper import Claim, ExitRecord
+from jobledger.engine.unit_files import Claim, ExitRecord
 from jobledger.states import JobState
 
 SCRIPT = "job.sh"

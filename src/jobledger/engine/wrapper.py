@@ -1,4 +1,5 @@
-"""The job wrapper: the shell body every backend runs (pure rendering + file parsing).
+"""The job wrapper: the shell body every backend runs (pure rendering; the files it
+writes in the unit directory are read by :mod:`jobledger.engine.unit_files`).
 
 The same body runs as a local detached process or inside a SLURM/SGE/PBS/LSF batch
 script. It
@@ -17,10 +18,11 @@ script. It
    marker in the project's completion folder, which the engine watches.
 
 Whoever stops a unit on purpose (a cancel, a time limit) first writes ``cancel`` in its
-directory (:func:`render_stop`: the state to record, then the reason): a wrapper that
-finds it after claiming never starts its tasks, one signalled while running records
-that state in ``exit`` (line ``stop=``), and an observer that finds no exit record reads
-it too. A signal is never taken for a plain failure when a cancel was asked for.
+directory (:func:`~jobledger.engine.unit_files.render_stop`: the state to record, then
+the reason): a wrapper that finds it after claiming never starts its tasks, one
+signalled while running records that state in ``exit`` (line ``stop=``), and an observer
+that finds no exit record reads it too. A signal is never taken for a plain failure when
+a cancel was asked for.
 
 Only shell builtins run between tasks: throughput is bounded by fork/exec of the tasks.
 """
@@ -33,13 +35,39 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from jobledger.engine.unit_files import (
+    CLAIM_FILE,
+    EXIT_FILE,
+    STOP_FILE,
+    Claim,
+    ExitRecord,
+    parse_claim,
+    parse_exit_file,
+    parse_stop,
+    render_stop,
+)
 from jobledger.errors import ModelError
 from jobledger.ledger.specs import TaskSpec
 from jobledger.model.names import env_name_problem
 
-EXIT_FILE = "exit"
-CLAIM_FILE = "claim"
-STOP_FILE = "cancel"
+# the unit files' names and readers were defined here: they still import from here
+__all__ = [
+    "CLAIM_FILE",
+    "EXIT_FILE",
+    "RUNNER_FILE",
+    "STOP_FILE",
+    "Claim",
+    "ExitRecord",
+    "WrapperSpec",
+    "env_for_index",
+    "parse_claim",
+    "parse_exit_file",
+    "parse_stop",
+    "quote_env",
+    "render_stop",
+    "render_wrapper",
+]
+
 RUNNER_FILE = "jl_runner.py"
 
 _INDEX_VARS = (
@@ -222,102 +250,6 @@ def render_wrapper(spec: WrapperSpec) -> str:
         "jl_finish \"$jl_rc\" '' ''",
     ]
     return "\n".join(lines) + "\n"
-
-
-@attrs.frozen
-class ExitRecord:
-    """A complete ``exit`` file."""
-
-    exit_code: int
-    signal: int | None
-    started: float | None
-    ended: float | None
-    reason: str
-    stop: str = ""
-    """The state a stop asked for (``cancelled``, ``timeout``) when the unit was stopped."""
-
-
-def parse_exit_file(text: bytes | str | None) -> ExitRecord | None:
-    """Parse an ``exit`` file; ``None`` unless it is complete (ends with ``end``)."""
-    if text is None:
-        return None
-    body = text.decode(errors="replace") if isinstance(text, bytes) else text
-    lines = body.splitlines()
-    if not lines or lines[-1].strip() != "end":
-        return None
-    fields: dict[str, str] = {}
-    for line in lines[:-1]:
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip()
-    try:
-        code = int(fields.get("exit_code", ""))
-    except ValueError:
-        return None
-    return ExitRecord(
-        exit_code=code,
-        signal=_int(fields.get("signal")),
-        started=_float(fields.get("started")),
-        ended=_float(fields.get("ended")),
-        reason=fields.get("reason", ""),
-        stop=fields.get("stop", ""),
-    )
-
-
-@attrs.frozen
-class Claim:
-    """Who runs a unit: pid and host of its wrapper, when it started, and its process
-    group and session (None where unknown)."""
-
-    pid: int
-    host: str
-    started: float | None
-    pgid: int | None = None
-    sid: int | None = None
-    keeper: tuple[int, int] | None = None
-    """``(pid, start ticks)`` of the supervisor that writes the exit record of a unit it
-    started without a shell (None for a wrapper, which writes its own)."""
-
-
-def parse_claim(text: bytes | str | None) -> Claim | None:
-    """Parse a ``claim`` file (``None`` when absent or still empty)."""
-    if not text:
-        return None
-    body = text.decode(errors="replace") if isinstance(text, bytes) else text
-    parts = [None if p == "-" else p for p in body.split()] + [None] * 6
-    if not parts[0] or not parts[0].isdigit():
-        return None
-    keeper, ticks = _int(parts[5]), _int(parts[6])
-    kept = (keeper, ticks) if keeper and ticks is not None else None
-    return Claim(int(parts[0]), parts[1] or "", _float(parts[2]), _int(parts[3]), _int(parts[4]), kept)
-
-
-def render_stop(state: str, reason: str) -> str:
-    """The ``cancel`` file of a unit stopped on purpose: the state to record, the reason."""
-    return f"{state}\n{' '.join(reason.split())}\n"
-
-
-def parse_stop(text: bytes | str | None) -> tuple[str, str] | None:
-    """``(state, reason)`` from a ``cancel`` file, None when there is none."""
-    if text is None:
-        return None
-    body = text.decode(errors="replace") if isinstance(text, bytes) else text
-    lines = [*body.splitlines(), "", ""]
-    return (lines[0].strip() or "cancelled", lines[1].strip())
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value.replace(",", ".")) if value else None
-    except ValueError:
-        return None
 
 
 def env_for_index(index: int) -> dict[str, str]:
