@@ -55,7 +55,8 @@ def test_import_jobledger_loads_nothing_heavy() -> None:
     seconds, modules = _loaded("import jobledger")
     print(f"import jobledger: {seconds * 1000:.1f} ms in a fresh interpreter (target <= 100 ms)")
     assert _tops(modules) & set(HEAVY) == set()
-    assert {m for m in modules if m.startswith("jobledger")} == {"jobledger"}
+    # the package and its one-line version module
+    assert {m for m in modules if m.startswith("jobledger")} == {"jobledger", "jobledger.version"}
 
 
 @pytest.mark.parametrize(
@@ -78,6 +79,7 @@ def test_the_in_run_path_is_light(statement: str) -> None:
         "jobledger.api.multirun.inside",
         "jobledger.api.multirun.layout",
         "jobledger.errors",
+        "jobledger.version",
     }
 
 
@@ -139,3 +141,15 @@ def test_subpackages_load_on_attribute_access() -> None:
     assert out.stdout.split() == ["jobledger.api.hpcrunner.job", "LedgerError"]
     with pytest.raises(AttributeError, match="no_such_thing"):
         _ = jobledger.no_such_thing  # type: ignore[attr-defined]
+
+
+def test_version_is_the_one_released() -> None:
+    """``jobledger.__version__`` (shown in the report) is ``pyproject.toml``'s version."""
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    declared = next(
+        line.split("=", 1)[1].strip().strip('"')
+        for line in pyproject.read_text().splitlines()
+        if line.startswith("version =")
+    )
+    assert jobledger.__version__ == declared
+    assert importlib.import_module("jobledger.version").__version__ is jobledger.__version__

@@ -114,7 +114,7 @@ if TYPE_CHECKING:
     from jobledger.view.report import StatusReport, status
 del TYPE_CHECKING
 
-__version__ = "0.1.0"
+from jobledger.version import __version__  # noqa: E402 (after the TYPE_CHECKING block)
 
 #: Module -> the public names it provides (loaded on first access).
 _EXPORTS: dict[str, tuple[str, ...]] = {

@@ -12,6 +12,7 @@ from typing import Any
 
 from jobledger.gcpause import gc_paused
 from jobledger.ledger.state import ProjectState, WorkflowInfo
+from jobledger.version import __version__
 from jobledger.view.graph import to_svg
 from jobledger.view.graph.groups import COLLAPSE_AT, collapsed_members
 from jobledger.view.graph.model import members
@@ -50,7 +51,6 @@ def build_report(
     idents = dict(zip(jobs.keys, ident_list, strict=True))
     summary = summarize_jobs(jobs, now=now, cpu_reported=cpu_reported)
     heading = title or f"jobledger report · {root.name}"
-    from jobledger import __version__
 
     dags = []
     for number, name in enumerate(names):
