@@ -5,7 +5,7 @@ they keep). A handler that meets an event that does not fit raises
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jobledger.errors import LedgerError
 from jobledger.ledger import events as ev
@@ -23,8 +23,22 @@ from jobledger.ledger.records import (
 )
 from jobledger.states import STATES, JobState
 
-if TYPE_CHECKING:
-    from jobledger.ledger.reducer import Model
+
+class ReducedModel(Protocol):
+    """What the handlers fold into: :class:`jobledger.ledger.reducer.Model` (named here
+    by its shape, so that the reducer depends on its handlers and not the other way)."""
+
+    workflows: dict[str, WorkflowRecord]
+    jobs: dict[str, JobRecord]
+    writers: dict[str, dict[str, Any]]
+    staged: dict[str, dict[str, tuple[str, Order]]]
+
+    def job(self, key: str) -> JobRecord:
+        """The record of ``key``, created empty when first named."""
+
+    def attempt(self, key: str, number: Any) -> AttemptRecord:
+        """Attempt ``number`` of ``key``, created pending when first named."""
+
 
 FINAL_RANK = 3
 _OUTCOME_RANK = {"transient": 0, "refused": 1, "submitted": 2}
@@ -69,10 +83,10 @@ def join_state(
 
 
 # ---------------------------------------------------------------------- handlers
-Handler = Callable[["Model", Any, Order, float], None]
+Handler = Callable[[ReducedModel, Any, Order, float], None]
 
 
-def _on_segment(m: Model, e: ev.SegmentOpened, order: Order, when: float) -> None:
+def _on_segment(m: ReducedModel, e: ev.SegmentOpened, order: Order, when: float) -> None:
     m.writers[order[1]] = {
         "host": e.host,
         "pid": e.pid,
@@ -82,7 +96,7 @@ def _on_segment(m: Model, e: ev.SegmentOpened, order: Order, when: float) -> Non
     }
 
 
-def _on_workflow(m: Model, e: ev.WorkflowDefined, order: Order, when: float) -> None:
+def _on_workflow(m: ReducedModel, e: ev.WorkflowDefined, order: Order, when: float) -> None:
     name = e.name
     if not isinstance(name, str):
         raise EventMismatch(f"a workflow name must be text, not {name!r:.40}")
@@ -109,7 +123,7 @@ def definition_id(order: Order) -> str:
     return f"{order[0]}-{order[1]}-{order[2]}"
 
 
-def _on_run(m: Model, e: ev.RunStarted, order: Order, when: float) -> None:
+def _on_run(m: ReducedModel, e: ev.RunStarted, order: Order, when: float) -> None:
     record = m.workflows.get(e.workflow)
     if record is None:
         record = m.workflows[e.workflow] = WorkflowRecord(e.workflow)
@@ -117,7 +131,7 @@ def _on_run(m: Model, e: ev.RunStarted, order: Order, when: float) -> None:
         record.latest_run = RunRecord(e.run, order, e.definition, bool(e.force))
 
 
-def _on_reused(m: Model, e: ev.Reused, order: Order, when: float) -> None:
+def _on_reused(m: ReducedModel, e: ev.Reused, order: Order, when: float) -> None:
     job = m.job(e.key)
     if e.run is not None:
         job.reused[e.run] = order
@@ -125,7 +139,7 @@ def _on_reused(m: Model, e: ev.Reused, order: Order, when: float) -> None:
         job.reused_in = tuple(sorted((*job.reused_in, e.workflow), key=str))
 
 
-def _on_intent(m: Model, e: ev.Intent, order: Order, when: float) -> None:
+def _on_intent(m: ReducedModel, e: ev.Intent, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     if e.action == "cancel":
         if before(att.cancel_intent, order):
@@ -161,7 +175,7 @@ def _outcome_join(att: AttemptRecord, order: Order, kind: str) -> bool:
     return True
 
 
-def _on_submitted(m: Model, e: ev.Submitted, order: Order, when: float) -> None:
+def _on_submitted(m: ReducedModel, e: ev.Submitted, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     at = e.at if e.at is not None else when
     if _outcome_join(att, order, "submitted"):
@@ -182,7 +196,7 @@ def _on_submitted(m: Model, e: ev.Submitted, order: Order, when: float) -> None:
     att.history.append((order[0], "submitted", at, None))
 
 
-def _on_submit_failed(m: Model, e: ev.SubmitFailed, order: Order, when: float) -> None:
+def _on_submit_failed(m: ReducedModel, e: ev.SubmitFailed, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     transient = bool(e.transient)
     if _outcome_join(att, order, "transient" if transient else "refused"):
@@ -192,7 +206,7 @@ def _on_submit_failed(m: Model, e: ev.SubmitFailed, order: Order, when: float) -
         att.history.append((order[0], "failed", when, None))
 
 
-def _on_state(m: Model, e: ev.StateChanged, order: Order, when: float) -> None:
+def _on_state(m: ReducedModel, e: ev.StateChanged, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     value = e.state
     state = _STATES_GET(value) if type(value) is str else None
@@ -214,7 +228,7 @@ def _on_state(m: Model, e: ev.StateChanged, order: Order, when: float) -> None:
     att.history.append((order[0], state._value_, at, index))
 
 
-def _on_result(m: Model, e: ev.ResultRecorded, order: Order, when: float) -> None:
+def _on_result(m: ReducedModel, e: ev.ResultRecorded, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     slot = "" if e.index is None else str(e.index)
     existing = att.results.get(slot)
@@ -230,14 +244,14 @@ def _on_result(m: Model, e: ev.ResultRecorded, order: Order, when: float) -> Non
         }
 
 
-def _on_cancel(m: Model, e: ev.CancelRequested, order: Order, when: float) -> None:
+def _on_cancel(m: ReducedModel, e: ev.CancelRequested, order: Order, when: float) -> None:
     job = m.job(e.key)
     if job.cancel is None or order > job.cancel:
         job.cancel = order
         job.cancel_reason = e.reason or ""
 
 
-def _on_retry(m: Model, e: ev.RetryDecided, order: Order, when: float) -> None:
+def _on_retry(m: ReducedModel, e: ev.RetryDecided, order: Order, when: float) -> None:
     att = m.attempt(e.key, e.attempt)
     if att.retry is None or before(att.retry.order, order):
         att.retry = RetryInfo(order, e.reason or "", bool(e.manual), e.not_before)
@@ -245,22 +259,22 @@ def _on_retry(m: Model, e: ev.RetryDecided, order: Order, when: float) -> None:
             att.resources = e.resources
 
 
-def _on_staged(m: Model, e: ev.Staged, order: Order, when: float) -> None:
+def _on_staged(m: ReducedModel, e: ev.Staged, order: Order, when: float) -> None:
     per_host = m.staged.setdefault(e.host, {})
     current = per_host.get(e.path)
     if current is None or order > current[1]:
         per_host[e.path] = (e.digest, order)
 
 
-def _on_outputs(m: Model, e: ev.OutputsHome, order: Order, when: float) -> None:
+def _on_outputs(m: ReducedModel, e: ev.OutputsHome, order: Order, when: float) -> None:
     m.job(e.key).outputs_home.update(e.files or {})
 
 
-def _on_fetched(m: Model, e: ev.Fetched, order: Order, when: float) -> None:
+def _on_fetched(m: ReducedModel, e: ev.Fetched, order: Order, when: float) -> None:
     m.attempt(e.key, e.attempt).fetched.update(e.files or {})
 
 
-def _on_note(m: Model, e: ev.Note, order: Order, when: float) -> None:
+def _on_note(m: ReducedModel, e: ev.Note, order: Order, when: float) -> None:
     return
 
 
