@@ -23,14 +23,14 @@ from jobledger.model.job_fields import (
     resources_and_directives,
     retry_policy_of,
 )
-from jobledger.model.job_key import content_key, definition_tree, key_of
+from jobledger.model.job_identity import JobIdentity
+from jobledger.model.job_key import content_key
 from jobledger.model.names import (
     check_env,
     check_name,
     check_path,
     check_text,
     check_texts,
-    safe_name,
 )
 from jobledger.model.resources import Resources
 from jobledger.model.retry import RetryPolicy
@@ -113,7 +113,7 @@ def _dependencies(value: Any, default_kind: str) -> tuple[Dependency, ...]:
 
 
 @attrs.frozen(init=False, slots=False, eq=False, repr=False)
-class Job:
+class Job(JobIdentity):
     """Ordered tasks run as one scheduler job (immutable)::
 
         Job(name="a", command="python x.py", cpus=4, memory="8G", after=[other])
@@ -249,48 +249,6 @@ class Job:
             dict(metadata or {}),  # metadata
         )
 
-    @property
-    def command(self) -> str:
-        """The tasks as one human-readable line."""
-        tasks = self.tasks
-        return tasks[0].label if len(tasks) == 1 else " && ".join([t.label for t in tasks])
-
-    # ---------------------------------------------------------------- identity
-    @property
-    def safe_name(self) -> str:
-        """File-system-safe name used for the run directory and scheduler job name."""
-        return safe_name(self.name)
-
-    def definition(self, input_hashes: Mapping[str, str] | None = None) -> Any:
-        """Canonical tree of everything that makes this job's work what it is.
-
-        Excludes what does not change the result: host, memory, time, partition, account,
-        qos, postconditions and retry policy.
-        """
-        return definition_tree(self, input_hashes)
-
-    def compute_key(
-        self,
-        upstream: Sequence[tuple[str, str]],
-        input_hashes: Mapping[str, str] | None = None,
-    ) -> str:
-        """Key from this definition plus ``(upstream_key, kind)`` pairs (sorted)."""
-        return content_key(self, [list(u) for u in upstream], input_hashes)
-
-    @property
-    def key(self) -> str:
-        """Stable content key (needs upstream Jobs as objects, not names).
-
-        Computed without recursion (a 100,000-deep chain is fine); upstream keys are
-        cached on their jobs on the way.
-        """
-        cached: str | None = self.__dict__.get("_key")
-        return cached if cached is not None else key_of(self)
-
-    def _forget_key(self) -> None:
-        self.__dict__.pop("_key", None)
-        self.__dict__.pop("_afterok", None)  # a copy's would name the original
-
     def with_changes(self, **changes: Any) -> Job:
         """A copy with fields replaced (``resources=``, ``host=``, ``depends=`` ...)."""
         fields = {a.name for a in attrs.fields(Job)}
@@ -302,20 +260,6 @@ class Job:
             object.__setattr__(new, field, _checked_change(field, value, f"job {self.name!r}"))
         new._forget_key()
         return new
-
-    def __repr__(self) -> str:
-        deps = ", ".join(d.name for d in self.depends)
-        return f"Job(name={self.name!r}, command={self.command!r}, host={self.host!r}" + (
-            f", after=[{deps}])" if deps else ")"
-        )
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        return (
-            f"<b>Job</b> {escape(self.name)}: <code>{escape(self.command)}</code> "
-            f"on {escape(self.host)} ({escape(self.resources.describe())})"
-        )
 
 
 __all__ = [

@@ -16,37 +16,26 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 import attrs
 
-from jobledger.engine.definitions import (
-    Definition,
-    define,
-    keep_recorded_places,
-    record,
-    replaced,
-    write_payloads,
-)
+from jobledger.engine.definitions import Definition
 from jobledger.engine.driver import Driver, StepReport
-from jobledger.engine.runs import NEW, RERUN, decide
-from jobledger.gcpause import gc_paused
-from jobledger.ledger.state import Phase, ProjectState, job_phase
+from jobledger.ledger.state import Phase, job_phase
 from jobledger.model.workflow import Workflow
 from jobledger.project import Project
+from jobledger.session.defining import define_workflow, run_workflows
 from jobledger.session.foreground import drive_to_the_end, wait_in_foreground
 from jobledger.session.interrupt import install
 from jobledger.session.progress import (
     quiet_from_env,
 )
-from jobledger.session.results import Result, build_result
+from jobledger.session.reading import SessionReader
+from jobledger.session.results import Result
 from jobledger.session.selection import project_for
 from jobledger.session.steering import Steering
-from jobledger.session.waiting import job_names, waiter_states
+from jobledger.session.waiting import job_names
 from jobledger.states import JobState
 
 log = logging.getLogger("jobledger")
@@ -65,8 +54,9 @@ class RunDefaults:
     force: bool = False
 
 
-class Session:
-    """Drives the workflows of one project from this process (see the module docstring)."""
+class Session(SessionReader):
+    """Drives the workflows of one project from this process (see the module docstring);
+    what it reads is :class:`~jobledger.session.reading.SessionReader`'s."""
 
     def __init__(
         self,
@@ -89,70 +79,10 @@ class Session:
         self.defaults = RunDefaults()
         install()
 
-    # ------------------------------------------------------------------ reading
-    @property
-    def ledger(self) -> Any:
-        """The project's ledger."""
-        return self.project.ledger
-
-    @property
-    def state(self) -> ProjectState:
-        """The reduced state of the ledger, as it is now."""
-        return ProjectState(self.ledger.model)
-
-    def results(self, keys: Iterable[str]) -> dict[str, Result]:
-        """Results of ``keys``, by job name."""
-        state = self.state
-        keys = list(keys)
-        reused: set[str] = set()
-        for name in self.workflows_of(keys):
-            reused |= state.reused(name)
-        out: dict[str, Result] = {}
-        with gc_paused():
-            for key in keys:
-                info = state.job(key)
-                if info is not None:
-                    out[info.name] = build_result(self.project.root, info, key in reused)
-        return out
-
-    def workflows_of(self, keys: Iterable[str]) -> list[str]:
-        """Workflows whose current definitions hold any of ``keys``."""
-        wanted = set(keys)
-        found = []
-        for name, wf in sorted(self.ledger.model.workflows.items()):
-            if any(wanted.intersection(d.keys) for d in wf.current()):
-                found.append(name)
-        return found
-
-    def keys_of(self, names: Iterable[str]) -> list[str]:
-        """Keys of the current definitions of workflows ``names`` (and their jobs still in
-        flight from earlier definitions)."""
-        keys: list[str] = []
-        seen: set[str] = set()
-        for name in names:
-            scope = self.driver.scope(name)
-            if scope is None:
-                continue
-            for key in [*scope.order, *scope.watch_only]:
-                if key not in seen:
-                    seen.add(key)
-                    keys.append(key)
-        return keys
-
     # ------------------------------------------------------------------ defining
     def define(self, workflow: Workflow, *, host: str | None = None, source: str | None = None) -> Definition:
         """Record ``workflow``'s definition (when it changed) without running anything."""
-        definition = define(
-            workflow, project=self.project, config=self.driver.config, host=host, source=source or _script()
-        )
-        with self.driver.mutex:
-            self.ledger.refresh()
-            definition = keep_recorded_places(self.ledger.model, definition)
-            write_payloads(self.project, definition, list(definition.jobs), only_missing=True)
-            replaces = replaced(self.ledger.model, definition)
-            if replaces is not None:
-                record(self.ledger, definition, replaces, str(self.project.root))
-        return definition
+        return define_workflow(self, workflow, host=host, source=source)
 
     def run(
         self,
@@ -170,50 +100,9 @@ class Session:
         Returns each definition with its verdicts (``{key: "reused"|"rerun"|...}``).
         Raises :class:`~jobledger.errors.LockError` when another live process drives one.
         """
-        self.steering.raise_background_error()
-        host = host or self.defaults.host
-        force = force or self.defaults.force
-        done = []
-        for workflow in workflows:
-            definition = define(
-                workflow,
-                project=self.project,
-                config=self.driver.config,
-                host=host,
-                source=source or _script(),
-            )
-            self.steering.take(workflow.name, wait_for_lock)
-            with self.driver.mutex:
-                self.ledger.refresh()
-                model = self.ledger.model
-                definition = keep_recorded_places(model, definition)
-                verdicts, events = decide(
-                    model, definition, force=force, rerun=rerun, run_id=secrets.token_hex(6)
-                )
-                runs = [k for k, v in verdicts.items() if v in (NEW, RERUN)]
-                write_payloads(self.project, definition, runs, only_missing=False)
-                chosen = set(runs)
-                others = [k for k in definition.jobs if k not in chosen]
-                write_payloads(self.project, definition, others, only_missing=True)
-                replaces = replaced(model, definition)
-                if replaces is not None:
-                    record(self.ledger, definition, replaces, str(self.project.root))
-                for event in events:
-                    self.ledger.append(event)
-                self.ledger.flush(durable=True)
-            if workflow.name not in self.ran:
-                self.ran.append(workflow.name)
-            reused = sum(1 for v in verdicts.values() if v == "reused")
-            if reused:
-                self.log.info("%s: reused %d finished job(s)", workflow.name, reused)
-            done.append((definition, verdicts))
-        try:
-            self.step()
-        except BaseException:
-            self.steering.release_all()  # nothing is left driving after a failure
-            raise
-        self.start_background()
-        return done
+        return run_workflows(
+            self, workflows, host=host, force=force, rerun=rerun, wait_for_lock=wait_for_lock, source=source
+        )
 
     # ------------------------------------------------------------------ driving
     def take_over(self, name: str) -> bool:
@@ -281,29 +170,7 @@ class Session:
             collect=collect,
         )
 
-    def reused_keys(self, names: Iterable[str]) -> set[str]:
-        """Keys the latest run of each of ``names`` reused."""
-        state = self.state
-        out: set[str] = set()
-        for name in names:
-            out |= state.reused(name)
-        return out
-
-    def states(self, keys: Iterable[str]) -> dict[str, JobState]:
-        """Each key's state as a waiter sees it: final once nothing more will happen to the
-        job (a failed job with a retry to come reads ``pending``)."""
-        return waiter_states(self.ledger.model, keys)
-
     # ------------------------------------------------------------------ other verbs
-    def unfinished_workflows(self) -> list[str]:
-        """Workflows with jobs not final (or with a retry to come)."""
-        out = []
-        for name in self.state.workflows():
-            scope = self.driver.scope(name)
-            if scope is not None and not scope.final:
-                out.append(name)
-        return out
-
     def cancel(self, keys: Collection[str], *, grace: float = 5.0, reason: str = "") -> list[str]:
         """Cancel jobs for good (a durable request no retry overrides); returns the names."""
         touched = self.driver.cancel(keys, grace=grace, reason=reason)
@@ -354,10 +221,3 @@ class Session:
         """Stop driving here (jobs keep running), release locks, close backends."""
         self.stop_background()
         self.steering.release_all()
-        self.driver.close()
-
-
-def _script() -> str | None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return str(Path(path).resolve()) if path else None

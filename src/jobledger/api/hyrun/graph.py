@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
+from jobledger.api.hyrun.graph_text import GraphText
 from jobledger.api.hyrun.jobs import Job, get_job
-from jobledger.api.nodelink import job_spec, read_graph, workflow_of, write_graph
+from jobledger.api.nodelink import job_spec, workflow_of
 from jobledger.errors import ModelError
 from jobledger.model.job import Job as ModelJob
 from jobledger.model.workflow import Workflow
@@ -29,7 +28,7 @@ def ancestors_completed(graph: JobGraph, node: Any) -> bool:
     return all(str(graph[p].get("status", "")).upper() == "COMPLETED" for p in graph.predecessors(node))
 
 
-class JobGraph:
+class JobGraph(GraphText):
     """A workflow as hyrun draws it: nodes are jobs (by hash, or by insertion index),
     edges ``(u, v[, weight])`` say that ``v`` runs after ``u``.
 
@@ -242,63 +241,8 @@ class JobGraph:
             new.add_edge(u, v, **other[(u, v)])
         return new
 
-    def __str__(self) -> str:
-        lines: list[str] = []
-        shown: set[Any] = set()
-
-        def label(node: Any) -> str:
-            name = self._attrs[node].get("name")
-            return f"{node}" if not name or name == node else f"{node} ({name})"
-
-        def walk(node: Any, prefix: str) -> None:
-            children = list(self._succ[node])
-            for i, child in enumerate(children):
-                last = i == len(children) - 1
-                seen = child in shown
-                lines.append(f"{prefix}{'└─╼' if last else '├─╼'} {label(child)}{' ...' if seen else ''}")
-                if not seen:
-                    shown.add(child)
-                    walk(child, prefix + ("    " if last else "│   "))
-
-        roots = [n for n in self._attrs if not self._pred[n]]
-        for i, root in enumerate(roots):
-            last = i == len(roots) - 1
-            lines.append(f"{'╙──' if last else '╟──'} {label(root)}")
-            shown.add(root)
-            walk(root, "    " if last else "╎   ")
-        return "\n".join(lines)
-
     def __repr__(self) -> str:
         return f"JobGraph(nodes={len(self)}, edges={len(self.edges)})"
-
-    def show(self, title: str | None = None) -> None:
-        """Print the graph as a tree (roots first, children indented)."""
-        print(title or "Job Graph")
-        print(self)
-
-    # -------------------------------------------------------------- files
-    def write(self, filename: str | os.PathLike[str] | None = None) -> str | None:
-        """The node-link JSON of the graph, written to ``filename`` (or returned)."""
-        nodes = [(n, a) for n, a in self._attrs.items()]
-        edges = [(u, v, a) for u, outs in self._succ.items() for v, a in outs.items()]
-        text = write_graph(nodes, edges, {"name": self.name} if self.name else {})
-        if filename is None:
-            return text
-        Path(filename).write_text(text + "\n")
-        return None
-
-    def read(self, filename: str | os.PathLike[str]) -> JobGraph:
-        """Replace this graph by the one in ``filename`` (node-link JSON); returns it."""
-        nodes, edges, graph = read_graph(filename)
-        self._attrs = dict(nodes)
-        self._jobs = {}
-        self._succ = {n: {} for n, _ in nodes}
-        self._pred = {n: {} for n, _ in nodes}
-        for u, v, attrs in edges:
-            self._succ[u][v] = attrs
-            self._pred[v][u] = attrs
-        self.name = graph.get("name") if isinstance(graph.get("name"), str) else self.name
-        return self
 
     # -------------------------------------------------------------- running
     def workflow(self, name: str | None = None) -> tuple[Workflow | None, dict[Any, str]]:
