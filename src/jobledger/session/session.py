@@ -221,3 +221,4 @@ class Session(SessionReader):
         """Stop driving here (jobs keep running), release locks, close backends."""
         self.stop_background()
         self.steering.release_all()
+        self.driver.close()
