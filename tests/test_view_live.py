@@ -276,3 +276,22 @@ def test_status_json_stays_plain_with_watch(project: Project) -> None:
     )
     assert "\x1b" not in out.stdout
     assert [r["name"] for r in json.loads(out.stdout)] == ["one"]
+
+
+def test_the_counts_keep_their_room_at_80_columns(project: Project) -> None:
+    """At 80 columns the bar narrows; the counts beside it are never cut."""
+    import jobledger as jl
+
+    jobs = [jl.Job(name=f"j{i:02d}", command="exit 2" if i == 3 else "true") for i in range(12)]
+    jl.run(jl.Workflow(jobs, name="narrow"), wait=True, check=False, timeout=60)
+    rows = status_rows(project.ledger.state)
+    console = Console(width=80, height=30, file=io.StringIO(), force_terminal=False, color_system=None)
+    console.print(render(rows, "title", height=30, width=80, root=project.root))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    line = next(ln for ln in text.splitlines() if "workflow narrow" in ln)
+    assert "12/12 jobs done  100%  1 failed" in line, line
+    assert all(len(ln) <= 80 for ln in text.splitlines())
+    wide = Console(width=160, height=30, file=io.StringIO(), force_terminal=False, color_system=None)
+    wide.print(render(rows, "title", height=30, width=160, root=project.root))
+    bar = next(ln for ln in wide.file.getvalue().splitlines() if "workflow narrow" in ln)  # type: ignore[attr-defined]
+    assert "━" * 40 in bar  # a wide terminal keeps the whole bar

@@ -49,6 +49,8 @@ BAR_ORDER = (
     "lost", "cancelled", "dependency_failed", "running", "submitted", "pending",
 )  # fmt: skip
 BAR_WIDTH = 40
+#: The narrowest bar drawn when the counts need the room (an 80-column terminal).
+MIN_BAR_WIDTH = 10
 MAX_FAILURES = 5
 MAX_ARRAYS = 8
 
@@ -76,22 +78,28 @@ def stacked_bar(by_state: Mapping[str, int], width: int = BAR_WIDTH) -> Text:
     return bar
 
 
-def _progress_line(label: str, by_state: Mapping[str, int], unit: str) -> Table:
+def _progress_line(label: str, by_state: Mapping[str, int], unit: str, width: int | None = None) -> Table:
+    """``label``, a bar and the counts in one line; within ``width`` cells (the frame's
+    inside) the bar gives way before the counts do."""
     total = sum(by_state.values())
     done = sum(n for s, n in by_state.items() if s not in ACTIVE)
     failed = sum(n for s, n in by_state.items() if s in FAILED)
     running = by_state.get("running", 0)
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=24, no_wrap=True, overflow="ellipsis")
-    grid.add_column(width=BAR_WIDTH, no_wrap=True)
-    grid.add_column(no_wrap=True)
     percent = f"{100 * done / total:3.0f}%" if total else "  -"
     notes = [f"{done}/{total} {unit} done", percent]
     if failed:
         notes.append(f"[red]{failed} failed[/]")
     if running:
         notes.append(f"[blue]{running} running[/]")
-    grid.add_row(label, stacked_bar(by_state), "  ".join(notes))
+    text = "  ".join(notes)
+    bar = BAR_WIDTH
+    if width is not None:  # label 24, two gaps, the counts as they print
+        bar = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - 24 - 2 - Text.from_markup(text).cell_len))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=24, no_wrap=True, overflow="ellipsis")
+    grid.add_column(width=bar, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_row(label, stacked_bar(by_state, bar), text)
     return grid
 
 
@@ -155,17 +163,18 @@ def render(
         header.append(f"   elapsed {_elapsed(last - min(starts))}", style="dim")
     parts: list[RenderableType] = [header, Text()]
     used = 2
+    inside = None if width is None else width - 4  # the frame's borders and padding
 
     workflows: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         workflows.setdefault(row["workflow"] or "-", []).append(row)
     for name, members in workflows.items():
-        parts.append(_progress_line(f"workflow {name}", counts(members), "jobs"))
+        parts.append(_progress_line(f"workflow {name}", counts(members), "jobs", inside))
         used += 1
     arrays = [r for r in rows if r.get("array")]
     arrays.sort(key=lambda r: (r["state"] not in ACTIVE, -(r["ended"] or 0)))
     for row in arrays[:MAX_ARRAYS]:
-        parts.append(_progress_line(f"  array {row['name']}", counts(row["array"]), "elements"))
+        parts.append(_progress_line(f"  array {row['name']}", counts(row["array"]), "elements", inside))
         used += 1
     if len(arrays) > MAX_ARRAYS:
         parts.append(Text(f"  … and {len(arrays) - MAX_ARRAYS} more array jobs", style="dim"))
