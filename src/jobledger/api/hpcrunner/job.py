@@ -13,13 +13,20 @@ paths an unset or empty variable is a :class:`~jobledger.errors.ConfigError`.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jobledger.api.hpcrunner import config as _config
-from jobledger.api.hpcrunner.config_files import _expand_env_vars, command_words
+from jobledger.api.hpcrunner.config_files import command_words
 from jobledger.api.hpcrunner.convert import ledger_job
+from jobledger.api.hpcrunner.job_values import (
+    _command_label,
+    _command_value,
+    _expanded,
+    _given,
+    _text_path,
+    expand_module_list,
+)
 from jobledger.api.hpcrunner.keywords import ARGS, EXTRA_LISTS, MAPPINGS, MODULE_LISTS, split_keys
 from jobledger.api.hpcrunner.resources import ResourceSet
 from jobledger.api.hpcrunner.submission import submit_job
@@ -27,48 +34,7 @@ from jobledger.errors import ConfigError, ModelError
 from jobledger.model.job import Job as LedgerJob
 from jobledger.model.names import safe_name
 
-_UNRESOLVED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _LIST_FIELDS = (*MODULE_LISTS, *ARGS)
-
-
-def expand_module_list(entries: Any, key: str, where: str) -> list[str]:
-    """``entries`` with ``$VAR`` expanded; an unset or empty variable is an error (a bare
-    or literal ``module load`` would silently load nothing)."""
-    if entries is None:
-        return []
-    if isinstance(entries, str) or not isinstance(entries, Iterable):
-        raise ModelError(f"{where}: {key} must be a list of strings, not {entries!r}")
-    out = []
-    for raw in entries:
-        if not isinstance(raw, str):
-            raise ModelError(f"{where}: {key} entry {raw!r} is not a string")
-        text = _expand_env_vars(raw)
-        unset = list(dict.fromkeys(_UNRESOLVED.findall(text)))
-        if unset:
-            names = ", ".join(f"${v}" for v in unset)
-            raise ConfigError(
-                f"{where}: {key} entry {raw!r} references undefined environment variable(s) {names}; "
-                "set them in the shell that submits the job"
-            )
-        if not text.strip():
-            raise ConfigError(
-                f"{where}: {key} entry {raw!r} expands to an empty string (the variable is set but empty)"
-            )
-        out.append(text)
-    return out
-
-
-def _expanded(values: Any, key: str, where: str) -> dict[str, str]:
-    if values is None:
-        return {}
-    if not isinstance(values, Mapping):
-        raise ModelError(f"{where}: {key} must be a table of names to values, not {values!r}")
-    return {str(k): _expand_env_vars(str(v)) for k, v in values.items()}
-
-
-def _given(value: Any) -> bool:
-    """A keyword counts when it is not ``None`` and, for lists and tables, not empty."""
-    return value is not None and not (isinstance(value, (list, tuple, dict)) and not value)
 
 
 class Job:
@@ -286,32 +252,6 @@ _NAMED = frozenset(
         "name",
     }
 )
-
-
-def _command_value(command: Any) -> str | Callable[[], Any]:
-    """A command line as one string, or a Python callable (run as a Python-function job)."""
-    if isinstance(command, str):
-        return command
-    if isinstance(command, Sequence) and command and all(isinstance(w, str) for w in command):
-        return " ".join(command)
-    if callable(command):
-        return command  # type: ignore[no-any-return]
-    raise ModelError(
-        f"a job's command must be a string, a list of strings or a Python callable, not {command!r}"
-    )
-
-
-def _command_label(command: str | Callable[[], Any]) -> str:
-    """The command as text: for a callable, its (or its partial's function's) name."""
-    if isinstance(command, str):
-        return command
-    func = getattr(command, "func", command)  # functools.partial
-    return str(getattr(func, "__name__", type(command).__name__))
-
-
-def _text_path(value: Any) -> Any:
-    """Paths as strings (``Path`` objects are accepted); anything else is checked later."""
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def job_from_config(tool_or_type: str, command: str | Sequence[str] | None = None, **overrides: Any) -> Job:
