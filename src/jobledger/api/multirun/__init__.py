@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
     from jobledger.api.multirun.cluster import ClusterRunner, ParallelLocalRunner
     from jobledger.api.multirun.cluster import _common_parent as _common_parent
-    from jobledger.api.multirun.cluster import _finish as _finish
     from jobledger.api.multirun.display import display_status, displayStatus
     from jobledger.api.multirun.files import FileResource
     from jobledger.api.multirun.files import _check_names as _check_names
@@ -98,6 +97,7 @@ if TYPE_CHECKING:
     from jobledger.api.multirun.layout import STDERR_TAIL as STDERR_TAIL
     from jobledger.api.multirun.layout import STDOUT_LINK as STDOUT_LINK
     from jobledger.api.multirun.layout import FileLinkage, ParamMap, ParamValue, RunStatus
+    from jobledger.api.multirun.run_endings import _finish as _finish
     from jobledger.api.multirun.runners import AbstractRunner
     from jobledger.api.multirun.runners import _validate_job_options as _validate_job_options
     from jobledger.api.multirun.runners import sweep_workflow_name as sweep_workflow_name
@@ -134,7 +134,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ClusterRunner",
         "ParallelLocalRunner",
         "_common_parent",
-        "_finish",
     ),
     "jobledger.api.multirun.display": (
         "display_status",
@@ -187,6 +186,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ParamValue",
         "RunStatus",
     ),
+    "jobledger.api.multirun.run_endings": ("_finish",),
     "jobledger.api.multirun.runners": (
         "AbstractRunner",
         "_validate_job_options",

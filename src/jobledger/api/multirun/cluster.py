@@ -19,8 +19,7 @@ from jobledger.api.multirun.batches import (
     recorded,
     unique_name,
 )
-from jobledger.api.multirun.files import _symlink
-from jobledger.api.multirun.layout import STDERR_LINK, STDERR_TAIL, STDOUT_LINK
+from jobledger.api.multirun.run_endings import _finish, _settle
 from jobledger.api.multirun.runners import AbstractRunner, _validate_job_options, sweep_workflow_name
 from jobledger.api.multirun.runs import Run
 from jobledger.api.verbs import RunHandle
@@ -252,34 +251,11 @@ class ClusterRunner(AbstractRunner):
                 notify(getattr(self, "_loop", None), _settle, record)
 
 
-def _settle(record: Run) -> None:
-    if record.task is not None and not record.task.done():
-        record.task.set_result(record)
-
-
 def _common_parent(runs: Sequence[Run]) -> Path:
     """The folder holding every run folder (the job's working directory)."""
     if len(runs) == 1:
         return runs[0].cwd.parent
     return Path(os.path.commonpath([str(r.cwd) for r in runs]))
-
-
-def _finish(record: Run, element: Result, state: JobState) -> None:
-    record.job = element
-    record.exit_code = element.exit_code
-    record.reason = element.reason
-    record.status = "success" if state is JobState.COMPLETED else "failure"
-    record.stdout = element.read_stdout(STDERR_TAIL)
-    record.stderr = element.read_stderr(STDERR_TAIL)
-    if record.status == "failure" and not record.stderr.strip():
-        record.stderr = element.reason or f"ended {state.value}"
-    record.reload()
-    for link, target in ((STDOUT_LINK, element.stdout_path), (STDERR_LINK, element.stderr_path)):
-        try:
-            if target.exists():
-                _symlink(target, record.cwd / link)
-        except OSError:
-            pass
 
 
 class ParallelLocalRunner(ClusterRunner):
