@@ -211,7 +211,7 @@ def render(
     budget = 30 if height is None else max(3, height - used - 2 - 6 - 2)
     if shown:
         more = len(shown) - budget
-        table = status_table(shown[:budget], width=None if width is None else width - 4)
+        table = status_table(shown[:budget], width=inside)
         table.title = "jobs: running and queued first, then the latest to end"
         table.title_justify = "left"
         parts += [Text(), table]
