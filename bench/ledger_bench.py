@@ -8,6 +8,7 @@ so N events describe N/4 jobs.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -60,6 +61,7 @@ def bench(n_events: int) -> dict[str, Any]:
         # ---- jobledger appends: clock, sequence, hash chain, one fsync per 1,000
         ledger = Ledger(root / "ledger", root / "cache")
         ledger.open()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start, cpu = time.perf_counter(), time.process_time()
         for i, event in enumerate(events, 1):
             ledger.append(event)
@@ -70,6 +72,7 @@ def bench(n_events: int) -> dict[str, Any]:
         figures["append_per_s"] = n_events / (time.perf_counter() - start)
         figures["append_cpu_us"] = (time.process_time() - cpu) / n_events * 1e6
         figures["close_cpu_us"] = (time.process_time() - close_cpu) / n_events * 1e6
+        figures["append_faults"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / n_events
 
         # ---- the append's parts measured apart (same events, this process): folding into a
         # fresh state with the reducer alone, and encoding + packing each event alone
@@ -205,6 +208,10 @@ def main() -> None:
         f" the appends without the folding {rest:.2f} us, with the snapshot at close"
         f" {rest + f['close_cpu_us']:.2f} us: at most {1e6 / (rest + f['close_cpu_us']):,.0f} events/s"
         " per CPU even if folding cost nothing"
+    )
+    print(
+        f"    memory: {f['append_faults']:.3f} page faults per event (pages touched for the first"
+        " time; their cost on this machine is printed under machine:)"
     )
     print(line("cold open (no snapshot):", f["cold_open_s"], "s", 2.0, at_least=False, fmt=".2f"))
     print(

@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 for script in (
+    "machine_bench.py",
     "import_bench.py",
     "ledger_bench.py",
     "local_bench.py",
