@@ -78,6 +78,9 @@ class WorkflowRecord:
     name: str
     definitions: dict[str, DefinitionRecord] = attrs.field(factory=dict)
     latest_run: RunRecord | None = None
+    info: tuple[int, Any] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    """The frozen view last made of it and how many definitions it had then (see
+    :func:`jobledger.ledger.infos.workflow_info`); definitions are only ever added."""
 
     def with_digest(self, digest: str | None) -> DefinitionRecord | None:
         """The latest definition whose content has ``digest``."""
