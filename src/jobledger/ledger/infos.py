@@ -212,12 +212,12 @@ def workflow_info(record: WorkflowRecord) -> WorkflowInfo:
     """The frozen view of one workflow (made again only when a definition was added: a
     workflow of 100,000 jobs takes a tenth of a second to list, and one ``status`` asks
     several times)."""
-    made = record.info
-    if made is not None and made[0] == len(record.definitions):
+    made, count = record.info, len(record.definitions)
+    if made is not None and made[0] == count:
         found: WorkflowInfo = made[1]
         return found
     info = _workflow_info(record)
-    record.info = (len(record.definitions), info)
+    record.info = (count, info)  # counted before: one added meanwhile makes it again
     return info
 
 
