@@ -23,7 +23,7 @@ import pytest
 
 import jobledger as jl
 from conftest import env_with_src, run_cli
-from jobledger.engine.wrapper import parse_claim
+from jobledger.engine.unit_files import parse_claim
 from jobledger.project import Project
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 import jobledger as jl
 from conftest import env_with_src, wait_until_running
 from jobledger.engine.supervising import Supervisor, supervisor_supported
-from jobledger.engine.wrapper import parse_claim, parse_exit_file
+from jobledger.engine.unit_files import parse_claim, parse_exit_file
 from jobledger.project import Project
 from services import in_ci
 

@@ -35,38 +35,10 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from jobledger.engine.unit_files import (
-    CLAIM_FILE,
-    EXIT_FILE,
-    STOP_FILE,
-    Claim,
-    ExitRecord,
-    parse_claim,
-    parse_exit_file,
-    parse_stop,
-    render_stop,
-)
+from jobledger.engine.unit_files import STOP_FILE
 from jobledger.errors import ModelError
 from jobledger.ledger.specs import TaskSpec
 from jobledger.model.names import env_name_problem
-
-# the unit files' names and readers were defined here: they still import from here
-__all__ = [
-    "CLAIM_FILE",
-    "EXIT_FILE",
-    "RUNNER_FILE",
-    "STOP_FILE",
-    "Claim",
-    "ExitRecord",
-    "WrapperSpec",
-    "env_for_index",
-    "parse_claim",
-    "parse_exit_file",
-    "parse_stop",
-    "quote_env",
-    "render_stop",
-    "render_wrapper",
-]
 
 RUNNER_FILE = "jl_runner.py"
 
