@@ -29,16 +29,12 @@ def define_workflow(
     session: Session, workflow: Workflow, *, host: str | None, source: str | None
 ) -> Definition:
     """:meth:`Session.define <jobledger.session.session.Session.define>`."""
-    definition = define(
-        workflow, project=session.project, config=session.driver.config, host=host, source=source or _script()
-    )
+    definition = _define(session, workflow, host, source)
     with session.driver.mutex:
         session.ledger.refresh()
         definition = keep_recorded_places(session.ledger.model, definition)
         write_payloads(session.project, definition, list(definition.jobs), only_missing=True)
-        replaces = replaced(session.ledger.model, definition)
-        if replaces is not None:
-            record(session.ledger, definition, replaces, str(session.project.root))
+        _record(session, definition)
     return definition
 
 
@@ -58,13 +54,7 @@ def run_workflows(
     force = force or session.defaults.force
     done = []
     for workflow in workflows:
-        definition = define(
-            workflow,
-            project=session.project,
-            config=session.driver.config,
-            host=host,
-            source=source or _script(),
-        )
+        definition = _define(session, workflow, host, source)
         session.steering.take(workflow.name, wait_for_lock)
         with session.driver.mutex:
             session.ledger.refresh()
@@ -78,9 +68,7 @@ def run_workflows(
             chosen = set(runs)
             others = [k for k in definition.jobs if k not in chosen]
             write_payloads(session.project, definition, others, only_missing=True)
-            replaces = replaced(model, definition)
-            if replaces is not None:
-                record(session.ledger, definition, replaces, str(session.project.root))
+            _record(session, definition)
             for event in events:
                 session.ledger.append(event)
             session.ledger.flush(durable=True)
@@ -97,6 +85,19 @@ def run_workflows(
         raise
     session.start_background()
     return done
+
+
+def _define(session: Session, workflow: Workflow, host: str | None, source: str | None) -> Definition:
+    return define(
+        workflow, project=session.project, config=session.driver.config, host=host, source=source or _script()
+    )
+
+
+def _record(session: Session, definition: Definition) -> None:
+    """Record ``definition`` unless it is already the only current one (see ``replaced``)."""
+    replaces = replaced(session.ledger.model, definition)
+    if replaces is not None:
+        record(session.ledger, definition, replaces, str(session.project.root))
 
 
 def _script() -> str | None:

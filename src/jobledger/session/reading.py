@@ -39,9 +39,7 @@ class SessionReader:
         """Results of ``keys``, by job name."""
         state = self.state
         keys = list(keys)
-        reused: set[str] = set()
-        for name in self.workflows_of(keys):
-            reused |= state.reused(name)
+        reused = self.reused_keys(self.workflows_of(keys))
         out: dict[str, Result] = {}
         with gc_paused():
             for key in keys:

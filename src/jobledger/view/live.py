@@ -51,6 +51,8 @@ BAR_ORDER = (
 BAR_WIDTH = 40
 #: The narrowest bar drawn when the counts need the room (an 80-column terminal).
 MIN_BAR_WIDTH = 10
+#: The label column of a progress line.
+LABEL_WIDTH = 24
 MAX_FAILURES = 5
 MAX_ARRAYS = 8
 
@@ -93,10 +95,10 @@ def _progress_line(label: str, by_state: Mapping[str, int], unit: str, width: in
         notes.append(f"[blue]{running} running[/]")
     text = "  ".join(notes)
     bar = BAR_WIDTH
-    if width is not None:  # label 24, two gaps, the counts as they print
-        bar = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - 24 - 2 - Text.from_markup(text).cell_len))
+    if width is not None:  # the label, two gaps, the counts as they print
+        bar = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - LABEL_WIDTH - 2 - Text.from_markup(text).cell_len))
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=24, no_wrap=True, overflow="ellipsis")
+    grid.add_column(width=LABEL_WIDTH, no_wrap=True, overflow="ellipsis")
     grid.add_column(width=bar, no_wrap=True)
     grid.add_column(no_wrap=True)
     grid.add_row(label, stacked_bar(by_state, bar), text)
