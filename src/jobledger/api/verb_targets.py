@@ -21,7 +21,10 @@ from jobledger.session.selection import Selection, select
 from jobledger.session.session import Session
 
 
-def _session(sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any) -> Session:
+def session_of(
+    sel: Selection, project: Any, logger: logging.Logger | None, create: bool, **kw: Any
+) -> Session:
+    """The session of ``project``, or of the project the selection names."""
     return session_for(project if project is not None else sel.project, create=create, logger=logger, **kw)
 
 
@@ -37,7 +40,7 @@ def _merged(first: Selection, more: list[Selection]) -> Selection:
     return first
 
 
-def _split(items: tuple[Any, ...], names: bool, name: str | None = None) -> tuple[Selection, list[str]]:
+def split_items(items: tuple[Any, ...], names: bool, name: str | None = None) -> tuple[Selection, list[str]]:
     """The selection of ``items``, graph files read; with ``names``, the strings that are
     neither a graph file nor a project directory come back apart, to be resolved as names."""
     rest: list[Any] = []
@@ -89,12 +92,12 @@ def _named(sel: Selection, texts: list[str], session: Session, strict: bool) -> 
     return _merged(sel, [named, select(commands)] if commands else [named])
 
 
-def _acting(
+def acting(
     items: tuple[Any, ...], project: Any, logger: logging.Logger | None, strict: bool
 ) -> tuple[Session, list[str], list[str]]:
     """Session, keys and workflow names that a verb acting on recorded jobs selects."""
-    sel, texts = _split(items, names=True)
-    session = _session(sel, project, logger, False)
+    sel, texts = split_items(items, names=True)
+    session = session_of(sel, project, logger, False)
     sel = _named(sel, texts, session, strict) if texts else sel
     keys, names = targets(sel, session, known_only=True)
     return session, keys, names

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jobledger.api.verb_targets import _acting, _session, _split
+from jobledger.api.verb_targets import acting, session_of, split_items
 from jobledger.errors import ModelError, WaitTimeout
 from jobledger.project import Project
 from jobledger.session.handle import RunHandle
@@ -51,8 +51,8 @@ def init(
         return Project.init(project)
     if len(items) == 1 and isinstance(items[0], (str, os.PathLike)) and Path(items[0]).is_dir():
         return Project.init(items[0])  # jobledger.init("some/dir") makes a project there
-    sel, _texts = _split(items, names=False)
-    session = _session(sel, project, logger, True)
+    sel, _texts = split_items(items, names=False)
+    session = session_of(sel, project, logger, True)
     handles = []
     for wf in sel.workflows:
         definition = session.define(wf)
@@ -94,12 +94,12 @@ def run(
     if hyrun_flags:
         unknown = ", ".join(sorted(hyrun_flags))
         raise TypeError(f"run() got unexpected keyword argument(s): {unknown}")
-    sel, _texts = _split(items, names=False, name=name)
+    sel, _texts = split_items(items, names=False, name=name)
     if not sel.workflows and sel.keys:
         raise ModelError("nothing to run: the graph file(s) describe no job, only keys recorded earlier")
     target = host or (backend if backend and backend != "local" else None)
     target = target or os.environ.get("JOBLEDGER_HOST") or None
-    session = _session(sel, project, logger, True, max_parallel=max_parallel)
+    session = session_of(sel, project, logger, True, max_parallel=max_parallel)
     done = session.run(sel.workflows, host=target, force=force, wait_for_lock=wait_for_lock)
     handles = [RunHandle(session, d.name, dict(d.keys), verdicts) for d, verdicts in done]
     if wait:
@@ -110,7 +110,7 @@ def run(
 
 def check(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, JobState]:
     """Each selected job's state, by name, after one look at the backends (read-only)."""
-    session, keys, names = _acting(items, project, logger, strict=False)
+    session, keys, names = acting(items, project, logger, strict=False)
     session.observe(names)
     return {name: result.state for name, result in session.results(keys).items()}
 
@@ -118,7 +118,7 @@ def check(*items: Any, project: Any = None, logger: logging.Logger | None = None
 def results(*items: Any, project: Any = None, logger: logging.Logger | None = None) -> dict[str, Result]:
     """Results of the selected jobs as the ledger has them, by job name (read-only; no
     look at the backends, nothing downloaded)."""
-    session, keys, _names = _acting(items, project, logger, strict=False)
+    session, keys, _names = acting(items, project, logger, strict=False)
     return session.results(keys)
 
 
@@ -127,7 +127,7 @@ def fetch(*items: Any, project: Any = None, logger: logging.Logger | None = None
 
     Outputs of jobs on remote hosts are downloaded into the local run directories first.
     """
-    session, keys, _names = _acting(items, project, logger, strict=False)
+    session, keys, _names = acting(items, project, logger, strict=False)
     return session.fetch(keys)
 
 
@@ -136,7 +136,7 @@ def update(*items: Any, project: Any = None, logger: logging.Logger | None = Non
 
     Only jobs that the ledger knows are acted on: nothing that never ran is submitted.
     """
-    session, keys, names = _acting(items, project, logger, strict=False)
+    session, keys, names = acting(items, project, logger, strict=False)
     for name in names:
         session.take_over(name)
     session.step(names)
@@ -149,7 +149,7 @@ def stop(
     """Cancel selected jobs for good: SIGTERM then SIGKILL after ``grace`` (local),
     ``scancel`` and friends on clusters; jobs not yet submitted never start, and no retry
     policy brings them back. Returns the names."""
-    session, keys, _names = _acting(items, project, logger, strict=True)
+    session, keys, _names = acting(items, project, logger, strict=True)
     return session.cancel(keys, grace=grace)
 
 
@@ -164,7 +164,7 @@ def retry(
     ``jobledger retry`` does; returns the names retried, or with ``wait=True`` waits for
     them and returns their results (raising :class:`~jobledger.errors.WorkflowFailed` when
     one does not complete)."""
-    session, keys, names = _acting(items, project, logger, strict=True)
+    session, keys, names = acting(items, project, logger, strict=True)
     retried = session.retry(keys, reason=reason)
     for name in names:
         session.take_over(name)
@@ -190,5 +190,5 @@ def wait(
     first, :class:`~jobledger.errors.WorkflowFailed` when a job did not complete (unless
     ``check=False``).
     """
-    session, keys, names = _acting(items, project, logger, strict=True)
+    session, keys, names = acting(items, project, logger, strict=True)
     return session.wait(keys, names, timeout=timeout, check=check, progress=progress)
