@@ -20,12 +20,12 @@ from jobledger.api.hpcrunner import config as _config
 from jobledger.api.hpcrunner.config_files import command_words
 from jobledger.api.hpcrunner.convert import ledger_job
 from jobledger.api.hpcrunner.job_values import (
-    _command_label,
-    _command_value,
-    _expanded,
-    _given,
-    _text_path,
+    command_label,
+    command_value,
     expand_module_list,
+    expanded_table,
+    is_given,
+    text_path,
 )
 from jobledger.api.hpcrunner.keywords import ARGS, EXTRA_LISTS, MAPPINGS, MODULE_LISTS, split_keys
 from jobledger.api.hpcrunner.resources import ResourceSet
@@ -95,9 +95,9 @@ class Job:
         host: str | None = None,
         **extra: Any,
     ) -> None:
-        self.command: str | Callable[[], Any] = _command_value(command)
-        named = {k: v for k, v in locals().items() if k in _NAMED and _given(v)}
-        label = _command_label(self.command)
+        self.command: str | Callable[[], Any] = command_value(command)
+        named = {k: v for k, v in locals().items() if k in _NAMED and is_given(v)}
+        label = command_label(self.command)
         where = f"job {name!r}" if name is not None else f"job {label!r}"
         config = _config.get_config()
         if job_type is None:
@@ -111,7 +111,7 @@ class Job:
             if fields.get(extra_key):
                 fields[field] = list(dict.fromkeys([*(fields.get(field) or []), *fields.pop(extra_key)]))
         kw_fields, kw_extras = split_keys(extra, where)
-        fields.update({k: v for k, v in kw_fields.items() if _given(v)})
+        fields.update({k: v for k, v in kw_fields.items() if is_given(v)})
         fields.update(named)
         extras.update(kw_extras)
         for extra_key, field in EXTRA_LISTS.items():
@@ -126,17 +126,17 @@ class Job:
         self.priority: int | None = fields.get("priority")
         self.nodes: int | None = fields.get("nodes")
         self.tasks: int | None = fields.get("tasks")
-        self.stdout: str | None = _text_path(fields.get("stdout"))
-        self.stderr: str | None = _text_path(fields.get("stderr"))
+        self.stdout: str | None = text_path(fields.get("stdout"))
+        self.stderr: str | None = text_path(fields.get("stderr"))
         self.inherit_env: bool = bool(fields.get("inherit_env", True))
-        self.workdir: str | None = _text_path(fields.get("workdir"))
+        self.workdir: str | None = text_path(fields.get("workdir"))
         self.shell: str = str(fields.get("shell", "/bin/bash"))
         self.use_cwd: bool = bool(fields.get("use_cwd", True))
         self._auto_venv = None if fields.get("venv") else os.environ.get("VIRTUAL_ENV")
         self.venv: str | None = fields.get("venv") or self._auto_venv
-        self.env_vars: dict[str, str] = _expanded(fields.get("env_vars"), "env_vars", where)
-        self.env_prepend: dict[str, str] = _expanded(fields.get("env_prepend"), "env_prepend", where)
-        self.env_append: dict[str, str] = _expanded(fields.get("env_append"), "env_append", where)
+        self.env_vars: dict[str, str] = expanded_table(fields.get("env_vars"), "env_vars", where)
+        self.env_prepend: dict[str, str] = expanded_table(fields.get("env_prepend"), "env_prepend", where)
+        self.env_append: dict[str, str] = expanded_table(fields.get("env_append"), "env_append", where)
         self.modules: list[str] = expand_module_list(fields.get("modules"), "modules", where)
         self.modules_path: list[str] = expand_module_list(fields.get("modules_path"), "modules_path", where)
         self.modules_path_append: list[str] = expand_module_list(
@@ -173,7 +173,7 @@ class Job:
                 )
         job = cls(command, job_type=tool_or_type, **overrides)
         for key, value in overrides.items():
-            if key in (*_LIST_FIELDS, *MAPPINGS) and not _given(value):
+            if key in (*_LIST_FIELDS, *MAPPINGS) and not is_given(value):
                 setattr(job, key, type(value)() if isinstance(value, (list, dict)) else [])
         return job
 
@@ -210,7 +210,7 @@ class Job:
 
     def _generate_name(self) -> str:
         user = os.environ.get("USER", "user")
-        word = next((w for w in command_words(_command_label(self.command)) if "=" not in w), "job")
+        word = next((w for w in command_words(command_label(self.command)) if "=" not in w), "job")
         return f"{user}_{safe_name(word.rsplit('/', 1)[-1], 40)}"
 
     def __repr__(self) -> str:

@@ -46,7 +46,8 @@ def expand_module_list(entries: Any, key: str, where: str) -> list[str]:
     return out
 
 
-def _expanded(values: Any, key: str, where: str) -> dict[str, str]:
+def expanded_table(values: Any, key: str, where: str) -> dict[str, str]:
+    """An env table (``key``) as text, ``$VAR`` in its values expanded; ``{}`` when absent."""
     if values is None:
         return {}
     if not isinstance(values, Mapping):
@@ -54,12 +55,12 @@ def _expanded(values: Any, key: str, where: str) -> dict[str, str]:
     return {str(k): _expand_env_vars(str(v)) for k, v in values.items()}
 
 
-def _given(value: Any) -> bool:
+def is_given(value: Any) -> bool:
     """A keyword counts when it is not ``None`` and, for lists and tables, not empty."""
     return value is not None and not (isinstance(value, (list, tuple, dict)) and not value)
 
 
-def _command_value(command: Any) -> str | Callable[[], Any]:
+def command_value(command: Any) -> str | Callable[[], Any]:
     """A command line as one string, or a Python callable (run as a Python-function job)."""
     if isinstance(command, str):
         return command
@@ -72,7 +73,7 @@ def _command_value(command: Any) -> str | Callable[[], Any]:
     )
 
 
-def _command_label(command: str | Callable[[], Any]) -> str:
+def command_label(command: str | Callable[[], Any]) -> str:
     """The command as text: for a callable, its (or its partial's function's) name."""
     if isinstance(command, str):
         return command
@@ -80,6 +81,6 @@ def _command_label(command: str | Callable[[], Any]) -> str:
     return str(getattr(func, "__name__", type(command).__name__))
 
 
-def _text_path(value: Any) -> Any:
+def text_path(value: Any) -> Any:
     """Paths as strings (``Path`` objects are accepted); anything else is checked later."""
     return os.fspath(value) if isinstance(value, os.PathLike) else value
